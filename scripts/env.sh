@@ -1,0 +1,22 @@
+# Sourced by the scripts: toolchain paths and the cache key of the test kernel.
+# shellcheck shell=bash
+HV_EVLOG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HV_EVLOG_CACHE=${HV_EVLOG_CACHE:-/var/cache/hv-evlog}
+HV_EVLOG_TOOLS=${HV_EVLOG_TOOLS:-$HV_EVLOG_CACHE/tools}
+export PATH="$HOME/.cargo/bin:$PATH"
+export RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
+LIBCLANG_PATH=$(ls -d "$HV_EVLOG_TOOLS"/libclang-venv/lib/python3*/site-packages/clang/native 2>/dev/null | head -1)
+export LIBCLANG_PATH
+KSRC_TARBALL=/usr/src/linux-source-7.2.tar.xz
+
+# The kernel build is keyed by everything that changes its output.
+kernel_key() {
+	{
+		dpkg-query -W -f='${Version}\n' linux-source-7.2
+		cat "$HV_EVLOG_ROOT/vm/kernel.config"
+		rustc --version
+		bindgen --version
+		gcc --version | head -1
+	} | sha256sum | cut -c1-16
+}
+kernel_build_dir() { echo "$HV_EVLOG_CACHE/kbuild-7.2-$(kernel_key)"; }
