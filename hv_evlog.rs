@@ -2,16 +2,23 @@
 
 //! hv_evlog: Hyper-V hypervisor event log buffers, mapped to userspace.
 //!
-//! This is the module entry: parameters, init and exit.
+//! This is the module entry: parameters, init and exit. Every parameter is
+//! checked at init by [`params::validate`]; a bad one fails `insmod` with
+//! `-EINVAL` and one dmesg line naming it, its value and what is allowed.
 
 use kernel::prelude::*;
 
 // Pure files: only `core`, shared unchanged with the host tests in tests/host.
 #[allow(dead_code)] // Wired into the lifecycle by the group code.
 mod hv_evlog_numa;
+#[allow(dead_code)] // Wired in by the lifecycle.
+#[path = "hv_evlog/params.rs"]
+mod params;
 #[allow(dead_code)] // Wired into the hypercall path.
 #[path = "hv_evlog/tlfs.rs"]
 mod tlfs;
+#[path = "hv_evlog/word_params.rs"]
+mod word_params;
 
 module! {
     type: HvEvlog,
@@ -21,20 +28,85 @@ module! {
     license: "GPL",
     params: {
         buffer_pages: u32 {
-            default: 16,
-            description: "Pages per event log buffer (1-512)",
+            default: crate::params::default::BUFFER_PAGES,
+            description: "Pages per event log buffer (1-512) [16]",
+        },
+        buffers_per_cpu: u32 {
+            default: crate::params::default::BUFFERS_PER_CPU,
+            description: "Buffers per served CPU (1-512; all buffers together at most 512) [2]",
+        },
+        threshold: u32 {
+            default: crate::params::default::THRESHOLD,
+            description: "Completed buffers before the hypervisor notifies (1-number of buffers) [1]",
+        },
+        sources: u64 {
+            default: crate::params::default::SOURCES,
+            description: "Event source enable mask; named bits only [0x3: admin, diag]",
+        },
+        scan_interval_ms: u32 {
+            default: crate::params::default::SCAN_INTERVAL_MS,
+            description: "Completion scan interval in ms (1-10000) [10]",
+        },
+        sim_pool_pages: u32 {
+            default: crate::params::default::SIM_POOL_PAGES,
+            description: "backend=sim: pages in each node's pool at start (0-1048576) [256]",
+        },
+        sim_rate: u32 {
+            default: crate::params::default::SIM_RATE,
+            description: "backend=sim: synthetic events per second per CPU (0-1000000) [1000]",
+        },
+        sim_fail_at: u32 {
+            default: 0,
+            description: "backend=sim: fail the N-th hypercall (1-based; 0 = never) [0]",
+        },
+        sim_fail_status: u32 {
+            default: crate::params::default::SIM_FAIL_STATUS,
+            description: "backend=sim: HV_STATUS the failing call returns (1-65535) [5]",
         },
     },
 }
 
 const VERSION: &str = "0.1.0";
 
+/// Collects what `insmod` was given and checks it.
+fn config() -> Result<params::Config> {
+    use module_parameters as p;
+    use word_params as w;
+
+    let raw = params::Raw {
+        backend: w::BACKEND.bytes(),
+        log_type: w::TYPE.bytes(),
+        mode: w::MODE.bytes(),
+        time_basis: w::TIME_BASIS.bytes(),
+        nodes: w::NODES.bytes(),
+        text_too_long: w::too_long(),
+        buffer_pages: *p::buffer_pages.value(),
+        buffers_per_cpu: *p::buffers_per_cpu.value(),
+        threshold: *p::threshold.value(),
+        sources: *p::sources.value(),
+        scan_interval_ms: *p::scan_interval_ms.value(),
+        sim_pool_pages: *p::sim_pool_pages.value(),
+        sim_rate: *p::sim_rate.value(),
+        sim_fail_at: *p::sim_fail_at.value(),
+        sim_fail_status: *p::sim_fail_status.value(),
+    };
+    params::validate(&raw).map_err(|e| {
+        // Pure types implement `core::fmt::Display`; the kernel's printing
+        // macros take them through `Arguments`.
+        pr_err!("{}\n", format_args!("{e}"));
+        EINVAL
+    })
+}
+
 struct HvEvlog;
 
 impl kernel::Module for HvEvlog {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let pages = *module_parameters::buffer_pages.value();
-        pr_info!("hv_evlog {VERSION} loaded (buffer_pages={pages})\n");
+        let cfg = config()?;
+        pr_info!(
+            "hv_evlog {VERSION} loaded (buffer_pages={})\n",
+            cfg.buffer_pages
+        );
         Ok(HvEvlog)
     }
 }

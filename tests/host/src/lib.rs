@@ -6,3 +6,6 @@ pub mod numa;
 
 #[path = "../../../hv_evlog/tlfs.rs"]
 pub mod tlfs;
+
+#[path = "../../../hv_evlog/params.rs"]
+pub mod params;
