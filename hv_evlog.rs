@@ -9,9 +9,9 @@
 use kernel::prelude::*;
 
 // Pure files: only `core`, shared unchanged with the host tests in tests/host.
-#[allow(dead_code)] // Wired into the lifecycle by the group code.
+#[allow(dead_code)] // Parts are used by the host tests only.
 mod hv_evlog_numa;
-#[allow(dead_code)] // Wired in by the lifecycle.
+#[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/params.rs"]
 mod params;
 #[allow(dead_code)] // Wired into the hypercall path.
@@ -19,6 +19,16 @@ mod params;
 mod tlfs;
 #[path = "hv_evlog/word_params.rs"]
 mod word_params;
+
+// Kernel-only files, top to bottom as data flows.
+#[path = "hv_evlog/debugfs.rs"]
+mod debugfs;
+#[path = "hv_evlog/placement.rs"]
+mod placement;
+#[path = "hv_evlog/topology.rs"]
+mod topology;
+
+use kernel::sync::Arc;
 
 module! {
     type: HvEvlog,
@@ -98,16 +108,24 @@ fn config() -> Result<params::Config> {
     })
 }
 
-struct HvEvlog;
+struct HvEvlog {
+    _debugfs: debugfs::Debugfs,
+}
 
 impl kernel::Module for HvEvlog {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let cfg = config()?;
+        let snapshot = topology::Snapshot::read()?;
+        let placement = placement::Placement::new(&cfg, word_params::NODES.bytes(), &snapshot)?;
+        let placement = Arc::new(placement, GFP_KERNEL)?;
+        let debugfs = debugfs::Debugfs::new(&placement)?;
         pr_info!(
-            "hv_evlog {VERSION} loaded (buffer_pages={})\n",
-            cfg.buffer_pages
+            "hv_evlog {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
+            cfg.buffer_pages,
+            placement.buffers.len(),
+            placement.domains.len()
         );
-        Ok(HvEvlog)
+        Ok(HvEvlog { _debugfs: debugfs })
     }
 }
 

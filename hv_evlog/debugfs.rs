@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Read-only debugfs view: `/sys/kernel/debug/hv_evlog/`.
+//!
+//! `plan` has one line per buffer (index, CPU served, slot among that CPU's
+//! buffers, the CPU's node, the node its pages come from, the proximity
+//! domain passed to the hypervisor); `domains` one line per proximity domain
+//! (node, pxm, buffers, CPUs served, pool pages needed). Tests compare them
+//! with the expected plan of each VM topology; people read them.
+
+use kernel::{
+    debugfs::{Dir, File},
+    fmt,
+    prelude::*,
+    sync::Arc,
+};
+
+use crate::placement::Placement;
+
+/// The directory and its files; dropping it removes them.
+pub(crate) struct Debugfs {
+    _plan: Pin<KBox<File<Arc<Placement>>>>,
+    _domains: Pin<KBox<File<Arc<Placement>>>>,
+    _dir: Dir,
+}
+
+fn write_plan(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "index cpu slot cpu_node node pxm")?;
+    for b in p.buffers.iter() {
+        writeln!(
+            f,
+            "{} {} {} {} {} {}",
+            b.index, b.cpu, b.slot, b.cpu_node, b.target_node, b.pxm
+        )?;
+    }
+    Ok(())
+}
+
+fn write_domains(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "node pxm first_buffer buffers cpus pool_pages")?;
+    for d in p.domains.iter() {
+        writeln!(
+            f,
+            "{} {} {} {} {} {}",
+            d.node, d.pxm, d.first_buffer, d.buffers, d.cpus, d.pool_pages
+        )?;
+    }
+    Ok(())
+}
+
+impl Debugfs {
+    /// Creates the directory for `placement`.
+    pub(crate) fn new(placement: &Arc<Placement>) -> Result<Self> {
+        let dir = Dir::new(c"hv_evlog");
+        let plan = KBox::pin_init(
+            dir.read_callback_file(c"plan", placement.clone(), &write_plan),
+            GFP_KERNEL,
+        )?;
+        let domains = KBox::pin_init(
+            dir.read_callback_file(c"domains", placement.clone(), &write_domains),
+            GFP_KERNEL,
+        )?;
+        Ok(Debugfs {
+            _plan: plan,
+            _domains: domains,
+            _dir: dir,
+        })
+    }
+}

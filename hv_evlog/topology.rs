@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A snapshot of the online NUMA topology, read from the kernel.
+//!
+//! The placement policy in [`crate::hv_evlog_numa`] is pure; this file is the
+//! only place that reads kernel NUMA state. It uses the kernel's own tables
+//! (the online/memory node masks, `node_to_cpumask_map`, `__node_distance`,
+//! `node_to_pxm`) rather than guessing from CPU numbers, and takes the CPU
+//! hotplug read lock so the CPU lists are consistent with each other.
+//!
+//! CPUs brought online after the snapshot are not served; the group would
+//! have to grow buffers for them, which the hypervisor allows but this
+//! module does not do yet.
+
+use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*};
+
+use crate::hv_evlog_numa::{Node, PlanError, Topology};
+
+/// One online node as recorded in a [`Snapshot`].
+struct NodeRec {
+    id: u32,
+    pxm: u32,
+    cpus: core::ops::Range<usize>,
+    has_memory: bool,
+}
+
+/// The online nodes, their CPUs, memory and distances at one moment.
+pub(crate) struct Snapshot {
+    nodes: KVec<NodeRec>,
+    cpus: KVec<u32>,
+    distance: KVec<u8>,
+}
+
+/// Holds `cpus_read_lock()` for as long as it lives.
+struct CpusReadGuard;
+
+impl CpusReadGuard {
+    fn lock() -> Self {
+        // SAFETY: may sleep; called from process context (module init) with
+        // no spinlock held. Released exactly once by `Drop`.
+        unsafe { bindings::cpus_read_lock() };
+        CpusReadGuard
+    }
+}
+
+impl Drop for CpusReadGuard {
+    fn drop(&mut self) {
+        // SAFETY: paired with the `cpus_read_lock()` in `lock()`.
+        unsafe { bindings::cpus_read_unlock() };
+    }
+}
+
+fn node_state(node: u32, state: bindings::node_states) -> bool {
+    const BITS: usize = usize::BITS as usize;
+    let (word, bit) = (node as usize / BITS, node as usize % BITS);
+    // SAFETY: `node_states` is a kernel global array of nodemasks indexed by
+    // `enum node_states`; `state` is one of its constants and `word` is below
+    // `MAX_NUMNODES / BITS_PER_LONG` because `node < nr_node_ids`. Bits
+    // change only under memory/node hotplug; a racing read sees either value.
+    let states = unsafe { (&raw const bindings::node_states).read() };
+    let words = states[state as usize].bits;
+    words.get(word).is_some_and(|w| w & (1 << bit) != 0)
+}
+
+fn nr_node_ids() -> u32 {
+    // SAFETY: set once during boot, read-only afterwards.
+    unsafe { (&raw const bindings::nr_node_ids).read() }
+}
+
+fn node_cpumask(node: u32) -> &'static Cpumask {
+    // SAFETY: `node_to_cpumask_map` is a kernel global with one cpumask per
+    // possible node (`node < nr_node_ids <= MAX_NUMNODES`), allocated at boot
+    // and never freed; without CPUMASK_OFFSTACK each entry is the mask itself.
+    unsafe {
+        let map = &raw const bindings::node_to_cpumask_map;
+        Cpumask::from_raw((*map)[node as usize].as_ptr())
+    }
+}
+
+fn online_cpumask() -> &'static Cpumask {
+    // SAFETY: `__cpu_online_mask` is a kernel global that lives forever;
+    // the caller holds the CPU hotplug read lock while testing it.
+    unsafe { Cpumask::from_raw(&raw const bindings::__cpu_online_mask) }
+}
+
+fn pxm_of(node: u32) -> u32 {
+    // SAFETY: `node_to_pxm` only reads the ACPI node→PXM table.
+    let pxm = unsafe { bindings::node_to_pxm(node as i32) };
+    // Without an SRAT entry there is no PXM; the node id is then the only
+    // stable name the hypervisor could have been told about.
+    u32::try_from(pxm).unwrap_or(node)
+}
+
+fn distance(a: u32, b: u32) -> u8 {
+    // SAFETY: `__node_distance` reads the SLIT copy for two node ids; both
+    // are below `nr_node_ids`.
+    let d = unsafe { bindings::__node_distance(a as i32, b as i32) };
+    u8::try_from(d).unwrap_or(u8::MAX)
+}
+
+impl Snapshot {
+    /// Reads the online nodes and CPUs now.
+    pub(crate) fn read() -> Result<Self> {
+        let _cpus_stable = CpusReadGuard::lock();
+        let nr_cpus = kernel::cpu::nr_cpu_ids();
+        let mut snap = Snapshot {
+            nodes: KVec::new(),
+            cpus: KVec::new(),
+            distance: KVec::new(),
+        };
+        for id in (0..nr_node_ids()).filter(|&n| node_state(n, bindings::node_states_N_ONLINE)) {
+            let start = snap.cpus.len();
+            let mask = node_cpumask(id);
+            for cpu in 0..nr_cpus {
+                // SAFETY: `cpu < nr_cpu_ids`.
+                let c = unsafe { CpuId::from_u32_unchecked(cpu) };
+                if mask.test(c) && online_cpumask().test(c) {
+                    snap.cpus.push(cpu, GFP_KERNEL)?;
+                }
+            }
+            let rec = NodeRec {
+                id,
+                pxm: pxm_of(id),
+                cpus: start..snap.cpus.len(),
+                has_memory: node_state(id, bindings::node_states_N_MEMORY),
+            };
+            snap.nodes.push(rec, GFP_KERNEL)?;
+        }
+        for a in &snap.nodes {
+            for b in &snap.nodes {
+                snap.distance.push(distance(a.id, b.id), GFP_KERNEL)?;
+            }
+        }
+        Ok(snap)
+    }
+
+    /// The nodes in the form the placement policy takes.
+    pub(crate) fn nodes(&self) -> Result<KVec<Node<'_>>> {
+        let mut out = KVec::with_capacity(self.nodes.len(), GFP_KERNEL)?;
+        for n in &self.nodes {
+            let node = Node {
+                id: n.id,
+                pxm: n.pxm,
+                cpus: &self.cpus[n.cpus.clone()],
+                has_memory: n.has_memory,
+            };
+            out.push(node, GFP_KERNEL)?;
+        }
+        Ok(out)
+    }
+
+    /// The validated topology over `nodes` (from [`Self::nodes`]).
+    pub(crate) fn topology<'a>(
+        &'a self,
+        nodes: &'a [Node<'a>],
+    ) -> core::result::Result<Topology<'a>, PlanError> {
+        Topology::new(nodes, &self.distance)
+    }
+}

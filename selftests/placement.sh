@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Loads hv_evlog with the default geometry (2 buffers per CPU, 16 pages) and
+# compares debugfs's plan and domains with the exact tables expected for the
+# VM topology this guest was booted with.
+MOD=/lib/modules/hv_evlog.ko
+D=/sys/kernel/debug/hv_evlog
+NAME=$(cat /etc/hv-evlog/name 2>/dev/null)
+[ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
+
+# Plan lines: index cpu slot cpu_node node pxm.  Domain lines: node pxm
+# first_buffer buffers cpus pool_pages (pool = buffers * 17 + 1).
+case "$NAME" in
+1node)
+	plan="0 0 0 0 0 0|1 0 1 0 0 0|2 1 0 0 0 0|3 1 1 0 0 0"
+	domains="0 0 0 4 2 69" ;;
+2node)
+	plan="0 0 0 0 0 0|1 0 1 0 0 0|2 1 0 0 0 0|3 1 1 0 0 0|4 2 0 1 1 1|5 2 1 1 1 1|6 3 0 1 1 1|7 3 1 1 1 1"
+	domains="0 0 0 4 2 69|1 1 4 4 2 69" ;;
+4node)
+	plan="0 0 0 0 0 0|1 0 1 0 0 0|2 1 0 1 1 1|3 1 1 1 1 1|4 2 0 1 1 1|5 2 1 1 1 1"
+	plan="$plan|6 3 0 2 2 2|7 3 1 2 2 2|8 4 0 2 2 2|9 4 1 2 2 2|10 5 0 2 2 2|11 5 1 2 2 2"
+	plan="$plan|12 6 0 3 3 3|13 6 1 3 3 3|14 7 0 3 3 3|15 7 1 3 3 3"
+	domains="0 0 0 2 1 35|1 1 2 4 2 69|2 2 6 6 3 103|3 3 12 4 2 69" ;;
+memless)
+	# Node 1 has CPUs and no memory: its CPUs are served from node 2,
+	# which is nearer (15) than node 0 (20).
+	plan="0 0 0 0 0 0|1 0 1 0 0 0|2 1 0 1 2 2|3 1 1 1 2 2|4 2 0 1 2 2|5 2 1 1 2 2"
+	domains="0 0 0 2 1 35|2 2 2 4 2 69" ;;
+*)
+	echo "1..0 # SKIP unknown topology '$NAME'"; exit 4 ;;
+esac
+
+echo "1..4"
+insmod "$MOD" backend=sim
+rc=$?
+[ $rc = 0 ] && echo "ok 1 insmod backend=sim" || echo "not ok 1 insmod backend=sim # exit $rc"
+got=$(tail -n +2 $D/plan 2>&1 | tr '\n' '|' | sed 's/|$//')
+[ "$got" = "$plan" ] && echo "ok 2 plan matches $NAME" ||
+	echo "not ok 2 plan matches $NAME # expected '$plan', got '$got'"
+got=$(tail -n +2 $D/domains 2>&1 | tr '\n' '|' | sed 's/|$//')
+[ "$got" = "$domains" ] && echo "ok 3 domains match $NAME" ||
+	echo "not ok 3 domains match $NAME # expected '$domains', got '$got'"
+rmmod hv_evlog && [ ! -e $D ] && echo "ok 4 rmmod removes the debugfs directory" ||
+	echo "not ok 4 rmmod removes the debugfs directory"
