@@ -23,6 +23,14 @@ mod word_params;
 // Kernel-only files, top to bottom as data flows.
 #[path = "hv_evlog/debugfs.rs"]
 mod debugfs;
+#[path = "hv_evlog/hv.rs"]
+mod hv;
+#[allow(dead_code)] // The lifecycle is the next user.
+#[path = "hv_evlog/hypercall.rs"]
+mod hypercall;
+#[allow(dead_code)] // The lifecycle is the next user.
+#[path = "hv_evlog/mm.rs"]
+mod mm;
 #[path = "hv_evlog/placement.rs"]
 mod placement;
 #[path = "hv_evlog/topology.rs"]
@@ -115,6 +123,11 @@ struct HvEvlog {
 impl kernel::Module for HvEvlog {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let cfg = config()?;
+        // Find the hypercall path first: without it nothing else matters.
+        let _hv = match cfg.backend {
+            params::Backend::Hv => Some(hv::HvTransport::probe()?),
+            params::Backend::Sim => None,
+        };
         let snapshot = topology::Snapshot::read()?;
         let placement = placement::Placement::new(&cfg, word_params::NODES.bytes(), &snapshot)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;

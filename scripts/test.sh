@@ -9,7 +9,7 @@ OUT=$HV_EVLOG_ROOT/out
 TOPOLOGIES=(1node 2node 4node memless)
 # Every topology runs these; the parameter table (slow under TCG: one load
 # per case) runs once, in 1node.
-GUEST_TESTS=numa_topology.sh,module_load.sh,placement.sh
+GUEST_TESTS=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 EXTRA_TESTS_1node=params.sh
 passed=0 failed=0 skipped=0
 
@@ -77,7 +77,7 @@ main() {
 		make -s -C "$KDIR" M="$HV_EVLOG_ROOT/vm/selftest-modules" modules
 
 	local t extra sel=$HV_EVLOG_ROOT/selftests files=()
-	for f in numa_topology.sh module_load.sh placement.sh params.sh hv_evlog_load; do
+	for f in numa_topology.sh module_load.sh placement.sh backend_hv.sh params.sh hv_evlog_load; do
 		files+=(--guest-file "$sel/$f")
 	done
 	for t in "${TOPOLOGIES[@]}"; do

@@ -12,7 +12,7 @@ result() { # ok? name detail
 	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2 # $3"; fails=$((fails + 1)); fi
 }
 echo "1..5"
-insmod "$MOD" buffer_pages=32
+insmod "$MOD" backend=sim buffer_pages=32
 result $? "insmod succeeds" "exit $?"
 modinfo -F parm "$MOD" | grep -q '^buffer_pages:Pages per event log buffer'
 result $? "modinfo describes buffer_pages" "$(modinfo -F parm "$MOD")"

@@ -1,0 +1,715 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The hypercall path: one typed function per hypercall, over a [`Transport`].
+//!
+//! Every call is made the same way whoever answers it: the input is encoded
+//! with [`tlfs`] into a page named by its physical address (or, for a fast
+//! call, into the two input registers), the control word is built with
+//! [`tlfs::Control`], the [`Transport`] carries the three values to a
+//! hypervisor and the result value is decoded with [`tlfs`] into a
+//! [`Result`] whose error, [`HvError`], names the call and the status.
+//!
+//! The real hypervisor is reached through [`crate::hv::HvTransport`]; the
+//! simulated one implements [`Transport`] too and reads the pages it is
+//! handed through [`crate::mm::phys_to_virt`], exactly as a hypervisor does.
+//!
+//! Memory for the hypervisor's pool is handled here once: [`Hypervisor::with_deposit`]
+//! deposits and retries when a call reports `HV_STATUS_INSUFFICIENT_MEMORY`,
+//! and [`Hypervisor::ensure_pool`] tops a proximity domain's pool up front.
+//!
+//! # Use
+//!
+//! ```ignore
+//! let hv = Hypervisor::new(&*transport);
+//! let mut hp = HypercallPages::new()?;
+//! hv.ensure_pool(&mut hp, PoolDomain::Node { node, pxm }, pages)?;
+//! hv.with_deposit(&mut hp, NodeChoice::Any, |hp| hv.initialize_group(hp, &input))?;
+//! hv.with_deposit(&mut hp, NodeChoice::Only(node), |hp| {
+//!     hv.create_buffer(hp, log_type, index, ProximityDomainInfo::node(pxm))
+//! })?;
+//! let pages = hv.map_buffer(&mut hp, log_type, index, &mut pfns)?;
+//! ```
+//!
+//! # Context
+//!
+//! All functions here may sleep (they allocate with `GFP_KERNEL`), so they
+//! are for process context. The hypercalls themselves neither sleep nor
+//! need preemption or interrupts off: unlike the kernel's per-CPU hypercall
+//! pages, [`HypercallPages`] belong to their owner, who serializes calls by
+//! holding it mutably (inside a `Mutex`, or by owning it outright).
+
+use kernel::{fmt, prelude::*};
+
+use crate::{
+    mm::{NodeChoice, NodePage},
+    tlfs::{
+        self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, EventLogType,
+        FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput, HvCall, HvStatus,
+        InitializeGroupInput, MapOutput, ProximityDomainInfo, SetSourcesInput, Wire,
+    },
+};
+
+/// What carries a hypercall to a hypervisor: the kernel's hypercall
+/// trampoline ([`crate::hv::HvTransport`]) or the simulated hypervisor.
+///
+/// The signature is the trampoline's: the control word, then the input and
+/// output guest physical addresses (or, with the fast bit set in the control
+/// word, the two input registers), and the raw result value back, which is
+/// [`tlfs::HV_NO_HYPERCALL_PAGE`] when there is no hypervisor to call.
+pub(crate) trait Transport: Send + Sync {
+    /// Makes one hypercall and returns its result value.
+    ///
+    /// # Safety
+    ///
+    /// For a call without the fast bit, `input_pa` and a non-zero `output_pa`
+    /// must each be the page-aligned physical address of a whole page that
+    /// the caller owns and that nothing else accesses until this returns:
+    /// the hypervisor reads the input page and may write the output page.
+    /// For HvCallDepositMemory, every page frame listed in the input must be
+    /// owned by the caller, who gives the hypervisor ownership of the ones
+    /// the result reports as completed. For a fast call the two values are
+    /// plain data.
+    unsafe fn hypercall(&self, control: u64, input_pa: u64, output_pa: u64) -> u64;
+}
+
+/// A hypercall that failed: which call, and the status it returned.
+///
+/// [`HvStatus::NO_HYPERCALL_PAGE`] stands for the result value
+/// [`tlfs::HV_NO_HYPERCALL_PAGE`]: no hypervisor answered at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HvError {
+    call: HvCall,
+    status: HvStatus,
+}
+
+impl HvError {
+    /// Decodes the result value `raw` of `call`: the reps completed on
+    /// success, the failure otherwise.
+    fn check(call: HvCall, raw: u64) -> Result<u16, Self> {
+        // Told apart before the status is looked at: all ones is what the
+        // kernel returns without a hypercall page, not a hypervisor's answer.
+        if raw == tlfs::HV_NO_HYPERCALL_PAGE {
+            return Err(Self {
+                call,
+                status: HvStatus::NO_HYPERCALL_PAGE,
+            });
+        }
+        tlfs::check(raw).map_err(|status| Self { call, status })
+    }
+
+    /// The call that failed.
+    pub(crate) fn call(&self) -> HvCall {
+        self.call
+    }
+
+    /// The status it returned.
+    pub(crate) fn status(&self) -> HvStatus {
+        self.status
+    }
+
+    /// Whether there was no hypervisor to call (no hypercall page).
+    pub(crate) fn no_hypercall_page(&self) -> bool {
+        self.status == HvStatus::NO_HYPERCALL_PAGE
+    }
+}
+
+impl From<HvError> for Error {
+    /// The errno of [`HvStatus::to_errno`]; `ENODEV` without a hypervisor.
+    fn from(err: HvError) -> Self {
+        if err.no_hypercall_page() {
+            return ENODEV;
+        }
+        match err.status.to_errno() {
+            // Not reachable (an `HvError` never holds success), but an error
+            // must not turn into "no error".
+            0 => EIO,
+            errno => Error::from_errno(-errno),
+        }
+    }
+}
+
+impl fmt::Display for HvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let call = self.call.name();
+        if self.no_hypercall_page() {
+            return f.write_fmt(fmt!("{call}: no hypercall page (not running on Hyper-V)"));
+        }
+        let (name, code) = (self.status.name(), self.status.0);
+        f.write_fmt(fmt!("{call} failed: {name} ({code:#06x})"))
+    }
+}
+
+/// The input and the output page of the hypercalls one owner makes.
+///
+/// Both are reused from call to call, so whoever makes calls must own this
+/// mutably for the duration (the lifecycle code owns it, or holds it under a
+/// `Mutex`); that is what keeps two calls from sharing a page.
+pub(crate) struct HypercallPages {
+    input: NodePage,
+    output: NodePage,
+}
+
+impl HypercallPages {
+    /// Allocates the two pages. Sleeps.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            input: NodePage::alloc(NodeChoice::Any)?,
+            output: NodePage::alloc(NodeChoice::Any)?,
+        })
+    }
+
+    /// The input page, zeroed: nothing of an earlier (longer) input may be
+    /// read as part of the next one.
+    fn input(&mut self) -> &mut [u8] {
+        let page = self.input.as_mut_slice();
+        page.fill(0);
+        page
+    }
+
+    /// Encodes `input` into the (zeroed) input page.
+    fn encode<I: Wire>(&mut self, input: &I) {
+        const { assert!(I::SIZE <= tlfs::PAGE_SIZE) };
+        // Cannot fail: the page holds `I::SIZE` bytes, as asserted above.
+        let _ = input.encode(self.input());
+    }
+}
+
+/// Whether a memory call returns output (in the output page).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    None,
+    Page,
+}
+
+/// `HV_STATUS_INSUFFICIENT_ROOT_MEMORY` (Linux's hvgdk_mini.h): the root
+/// partition's own pool is short. hv_evlog runs in the root and deposits into
+/// its own pool anyway, so it is answered like `INSUFFICIENT_MEMORY`. Not in
+/// [`tlfs`] yet, hence defined here.
+const INSUFFICIENT_ROOT_MEMORY: HvStatus = HvStatus(0x0073);
+
+/// Whether `status` asks for pages to be deposited before a retry.
+///
+/// The "contiguous" variants (0x0075, 0x0083) are not among them: they want
+/// physically contiguous runs, which order-0 deposits do not provide.
+fn needs_memory(status: HvStatus) -> bool {
+    status == HvStatus::INSUFFICIENT_MEMORY || status == INSUFFICIENT_ROOT_MEMORY
+}
+
+/// Largest number of pages one HvCallDepositMemory takes: as many page
+/// numbers as fit in the input page after its header.
+pub(crate) const DEPOSIT_MAX_PAGES: usize = DepositMemoryInput::MAX_PAGES;
+
+// The rep count field must be able to name every page of a full batch.
+const _: () = assert!(DEPOSIT_MAX_PAGES <= Control::REP_MAX as usize);
+
+/// Pages [`Hypervisor::with_deposit`] deposits the first time a call runs
+/// out of pool memory; each further deposit doubles, up to
+/// [`DEPOSIT_MAX_PAGES`]. The hypervisor does not say how much it lacks:
+/// starting small keeps what a small call leaves in the pool small, doubling
+/// lets a large buffer (up to 512 pages) be satisfied in a few rounds.
+const DEPOSIT_FIRST_BATCH: usize = 16;
+
+/// Deposits [`Hypervisor::with_deposit`] makes for one call before it gives
+/// up: up to 16 + 32 + ... + 511 = 2029 pages (about 8 MiB).
+const DEPOSIT_ROUNDS: usize = 8;
+
+/// Pages allocated on one node for one HvCallDepositMemory.
+///
+/// # Invariants
+///
+/// `pages` and `pfns` have the same length, at most [`DEPOSIT_MAX_PAGES`],
+/// and `pfns[i]` is the frame number of `pages[i]`.
+pub(crate) struct DepositBatch {
+    pages: KVec<NodePage>,
+    pfns: KVec<u64>,
+}
+
+impl DepositBatch {
+    /// Allocates `count` zeroed pages per `choice`. Sleeps.
+    ///
+    /// `EINVAL` if `count` exceeds [`DEPOSIT_MAX_PAGES`] or the node has no
+    /// memory, `ENOMEM` if the pages cannot be had; pages already allocated
+    /// are freed then.
+    pub(crate) fn alloc(choice: NodeChoice, count: usize) -> Result<Self> {
+        if count > DEPOSIT_MAX_PAGES {
+            return Err(EINVAL);
+        }
+        let mut pages = KVec::with_capacity(count, GFP_KERNEL)?;
+        let mut pfns = KVec::with_capacity(count, GFP_KERNEL)?;
+        for _ in 0..count {
+            let page = NodePage::alloc(choice)?;
+            pfns.push(page.pfn(), GFP_KERNEL)?;
+            pages.push(page, GFP_KERNEL)?;
+        }
+        // INVARIANT: One frame number pushed per page, `count` of each.
+        Ok(Self { pages, pfns })
+    }
+
+    /// Number of pages.
+    pub(crate) fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Whether the batch holds no pages.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// Gives the first `accepted` pages to the hypervisor, which now owns
+    /// them, and frees the rest.
+    fn hand_over(self, accepted: usize) {
+        for (index, page) in self.pages.into_iter().enumerate() {
+            if index < accepted {
+                // The hypervisor has the frame number; it owns the page now.
+                let _ = page.into_pfn();
+            }
+        }
+    }
+}
+
+/// A pool to top up: one proximity domain's share, or the pool as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PoolDomain {
+    /// The pool as a whole (for groups that are not local); pages may come
+    /// from any node.
+    Whole,
+    /// The share of proximity domain `pxm`, which is NUMA node `node`.
+    Node {
+        /// The NUMA node whose pages are deposited.
+        node: u32,
+        /// Its ACPI proximity domain, as the hypervisor names it.
+        pxm: u32,
+    },
+}
+
+impl PoolDomain {
+    fn proximity(self) -> ProximityDomainInfo {
+        match self {
+            Self::Whole => ProximityDomainInfo::none(),
+            Self::Node { pxm, .. } => ProximityDomainInfo::node(pxm),
+        }
+    }
+
+    fn node_choice(self) -> NodeChoice {
+        match self {
+            Self::Whole => NodeChoice::Any,
+            Self::Node { node, .. } => NodeChoice::Only(node),
+        }
+    }
+}
+
+impl fmt::Display for PoolDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Whole => f.write_str("the whole pool"),
+            Self::Node { node, pxm } => f.write_fmt(fmt!("node {node} (proximity domain {pxm})")),
+        }
+    }
+}
+
+/// Why [`Hypervisor::ensure_pool`] failed.
+#[derive(Debug)]
+pub(crate) enum PoolFailure {
+    /// The query or a deposit failed.
+    Hv(HvError),
+    /// The pages to deposit could not be allocated on the node.
+    Alloc {
+        /// Pages still missing from the pool.
+        missing: u64,
+        /// What the allocation returned (`ENOMEM`, or `EINVAL` for a node
+        /// without memory).
+        error: Error,
+    },
+    /// Everything was deposited, but the pool still reports too few pages.
+    Short {
+        /// Pages the pool reports after the deposits.
+        available: u64,
+    },
+}
+
+/// [`Hypervisor::ensure_pool`] failed for `domain`. Not logged: print it
+/// (`{}` names the domain, the need and the reason) and convert it into an
+/// `Error` with `?`.
+#[derive(Debug)]
+pub(crate) struct PoolError {
+    /// The pool that could not be topped up.
+    pub(crate) domain: PoolDomain,
+    /// Pages it needed.
+    pub(crate) needed: u64,
+    /// What went wrong.
+    pub(crate) reason: PoolFailure,
+}
+
+impl From<PoolError> for Error {
+    fn from(err: PoolError) -> Self {
+        match err.reason {
+            PoolFailure::Hv(hv) => hv.into(),
+            PoolFailure::Alloc { error, .. } => error,
+            PoolFailure::Short { .. } => ENOMEM,
+        }
+    }
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (domain, needed) = (self.domain, self.needed);
+        f.write_fmt(fmt!("pool of {domain}, {needed} pages needed: "))?;
+        match &self.reason {
+            PoolFailure::Hv(err) => f.write_fmt(fmt!("{err}")),
+            PoolFailure::Alloc { missing, error } => f.write_fmt(fmt!(
+                "cannot allocate the {missing} pages missing ({error:?})"
+            )),
+            PoolFailure::Short { available } => f.write_fmt(fmt!(
+                "the hypervisor reports only {available} after depositing"
+            )),
+        }
+    }
+}
+
+/// The typed hypercalls, made through one [`Transport`].
+///
+/// Cheap to copy; it only borrows the transport. Each call takes the
+/// [`HypercallPages`] to use, except the fast ones, which need none.
+#[derive(Clone, Copy)]
+pub(crate) struct Hypervisor<'t> {
+    transport: &'t dyn Transport,
+}
+
+impl<'t> Hypervisor<'t> {
+    /// The hypercalls made through `transport`.
+    pub(crate) fn new(transport: &'t dyn Transport) -> Self {
+        Self { transport }
+    }
+
+    /// Makes memory call `call` with `input` in the input page and, if it has
+    /// output, the zeroed output page to receive it.
+    fn call_memory<I: Wire>(
+        &self,
+        hp: &mut HypercallPages,
+        call: HvCall,
+        input: &I,
+        output: Output,
+    ) -> Result<(), HvError> {
+        hp.encode(input);
+        let output_pa = match output {
+            Output::None => 0,
+            Output::Page => {
+                // A hypervisor that writes less than promised leaves zeros,
+                // never the previous call's output.
+                hp.output.as_mut_slice().fill(0);
+                hp.output.phys()
+            }
+        };
+        let control = Control::new(call).raw();
+        // SAFETY: Not a fast call. Both pages belong to `hp`, which is
+        // borrowed mutably for the whole call, so nothing else touches them;
+        // the input page holds the encoded input. Not a deposit.
+        let raw = unsafe {
+            self.transport
+                .hypercall(control, hp.input.phys(), output_pa)
+        };
+        HvError::check(call, raw).map(|_| ())
+    }
+
+    /// Makes fast call `call` with `input` in the two input registers.
+    fn call_fast<I: Wire>(&self, call: HvCall, input: &I) -> Result<(), HvError> {
+        const { assert!(I::SIZE <= 16) };
+        // Cannot fail: the input fits in 16 bytes, as asserted above.
+        let [first, second] = input.fast_input().unwrap_or_default();
+        let control = Control::fast_call(call).raw();
+        // SAFETY: A fast call: the two values are data, no memory is named.
+        let raw = unsafe { self.transport.hypercall(control, first, second) };
+        HvError::check(call, raw).map(|_| ())
+    }
+
+    /// HvCallInitializeEventLogBufferGroup: sets up the group `input` names.
+    /// May need pool memory: run it under [`Self::with_deposit`].
+    pub(crate) fn initialize_group(
+        &self,
+        hp: &mut HypercallPages,
+        input: &InitializeGroupInput,
+    ) -> Result<(), HvError> {
+        self.call_memory(
+            hp,
+            HvCall::InitializeEventLogBufferGroup,
+            input,
+            Output::None,
+        )
+    }
+
+    /// HvCallFinalizeEventLogBufferGroup, as a fast call: tears the group of
+    /// `log_type` down. Refused (`HV_STATUS_OPERATION_DENIED`) while buffers
+    /// exist or sources are enabled.
+    pub(crate) fn finalize_group(&self, log_type: EventLogType) -> Result<(), HvError> {
+        self.call_fast(
+            HvCall::FinalizeEventLogBufferGroup,
+            &FinalizeInput::new(log_type),
+        )
+    }
+
+    /// HvCallCreateEventLogBuffer: creates buffer `index` of `log_type`, its
+    /// pages taken from `proximity`. May need pool memory: run it under
+    /// [`Self::with_deposit`] with the same node.
+    pub(crate) fn create_buffer(
+        &self,
+        hp: &mut HypercallPages,
+        log_type: EventLogType,
+        index: u32,
+        proximity: ProximityDomainInfo,
+    ) -> Result<(), HvError> {
+        let input = CreateBufferInput::new(log_type, index, proximity);
+        self.call_memory(hp, HvCall::CreateEventLogBuffer, &input, Output::None)
+    }
+
+    /// HvCallDeleteEventLogBuffer: deletes buffer `index` of `log_type`.
+    pub(crate) fn delete_buffer(
+        &self,
+        hp: &mut HypercallPages,
+        log_type: EventLogType,
+        index: u32,
+    ) -> Result<(), HvError> {
+        let input = BufferIdInput::new(log_type, index);
+        self.call_memory(hp, HvCall::DeleteEventLogBuffer, &input, Output::None)
+    }
+
+    /// HvCallMapEventLogBuffer: maps buffer `index` of `log_type` read-only
+    /// and stores the guest page frame numbers of its first pages into
+    /// `pfns`, in buffer order, one per element (at most
+    /// [`tlfs::MAP_MAX_PAGES`]). Returns how many were stored.
+    ///
+    /// Pass a slice as long as the buffer: entries past the buffer's size
+    /// are unspecified by the hypervisor.
+    pub(crate) fn map_buffer(
+        &self,
+        hp: &mut HypercallPages,
+        log_type: EventLogType,
+        index: u32,
+        pfns: &mut [u64],
+    ) -> Result<usize, HvError> {
+        let input = BufferIdInput::new(log_type, index);
+        self.call_memory(hp, HvCall::MapEventLogBuffer, &input, Output::Page)?;
+        let out = hp.output.as_slice();
+        let mut stored = 0;
+        for (index, pfn) in pfns.iter_mut().enumerate().take(tlfs::MAP_MAX_PAGES) {
+            // Always `Some`: `index` is below `MAP_MAX_PAGES`, and the output
+            // page holds exactly that many.
+            *pfn = MapOutput::page_number(out, index).unwrap_or(0);
+            stored += 1;
+        }
+        Ok(stored)
+    }
+
+    /// HvCallUnmapEventLogBuffer: unmaps buffer `index` of `log_type`;
+    /// allowed only while it is free or ready.
+    pub(crate) fn unmap_buffer(
+        &self,
+        hp: &mut HypercallPages,
+        log_type: EventLogType,
+        index: u32,
+    ) -> Result<(), HvError> {
+        let input = BufferIdInput::new(log_type, index);
+        self.call_memory(hp, HvCall::UnmapEventLogBuffer, &input, Output::None)
+    }
+
+    /// HvCallReleaseEventLogBuffer: hands consumed buffer `index` of
+    /// `log_type` back to the hypervisor.
+    pub(crate) fn release_buffer(
+        &self,
+        hp: &mut HypercallPages,
+        log_type: EventLogType,
+        index: u32,
+    ) -> Result<(), HvError> {
+        let input = BufferIdInput::new(log_type, index);
+        self.call_memory(hp, HvCall::ReleaseEventLogBuffer, &input, Output::None)
+    }
+
+    /// HvCallSetEventLogGroupSources: enables exactly the sources in
+    /// `enable_mask` for the group of `log_type`; zero disables logging.
+    pub(crate) fn set_sources(
+        &self,
+        hp: &mut HypercallPages,
+        log_type: EventLogType,
+        enable_mask: u64,
+    ) -> Result<(), HvError> {
+        let input = SetSourcesInput::new(log_type, enable_mask);
+        self.call_memory(hp, HvCall::SetEventLogGroupSources, &input, Output::None)
+    }
+
+    /// HvCallFlushEventLogBuffer: completes virtual processor `vp_index`'s
+    /// current buffer of `log_type` early.
+    pub(crate) fn flush(
+        &self,
+        hp: &mut HypercallPages,
+        log_type: EventLogType,
+        vp_index: u32,
+    ) -> Result<(), HvError> {
+        let input = FlushInput::new(log_type, vp_index);
+        self.call_memory(hp, HvCall::FlushEventLogBuffer, &input, Output::None)
+    }
+
+    /// HvCallGetMemoryBalance: the pages available and in use in this
+    /// partition's pool, for one proximity domain or (with
+    /// [`ProximityDomainInfo::none`]) as a whole.
+    pub(crate) fn memory_balance(
+        &self,
+        hp: &mut HypercallPages,
+        proximity: ProximityDomainInfo,
+    ) -> Result<GetMemoryBalanceOutput, HvError> {
+        let input = GetMemoryBalanceInput::own(proximity);
+        self.call_memory(hp, HvCall::GetMemoryBalance, &input, Output::Page)?;
+        // Always `Some`: the output page is longer than the output.
+        Ok(GetMemoryBalanceOutput::decode(hp.output.as_slice()).unwrap_or_default())
+    }
+
+    /// HvCallDepositMemory (a rep call): offers the pages of `batch` to this
+    /// partition's pool and returns how many the hypervisor took.
+    ///
+    /// The pages it took are its own from then on: they are never freed
+    /// here. The rest, after a failure or when the hypervisor stops making
+    /// progress, are freed when this returns. The rep start index is advanced
+    /// and the call repeated while the hypervisor returns success with part
+    /// of the list done, as TLFS rep calls may.
+    pub(crate) fn deposit_memory(
+        &self,
+        hp: &mut HypercallPages,
+        batch: DepositBatch,
+    ) -> Result<usize, HvError> {
+        const CALL: HvCall = HvCall::DepositMemory;
+        let count = batch.len();
+        // The invariant of `DepositBatch` bounds `count` by
+        // `DEPOSIT_MAX_PAGES`, so neither conversion can fail.
+        let input = DepositMemoryInput::new(tlfs::HV_PARTITION_ID_SELF);
+        let encoded = input.encode_with_pages(hp.input(), &batch.pfns);
+        let rep_count = u16::try_from(count).unwrap_or(0);
+        if encoded.is_none() || batch.is_empty() {
+            batch.hand_over(0);
+            return Ok(0);
+        }
+
+        let mut done: u16 = 0;
+        let result = loop {
+            let Some(control) =
+                Control::rep_call(CALL, rep_count).and_then(|c| c.with_rep_start(done))
+            else {
+                break Ok(());
+            };
+            // SAFETY: Not a fast call. The input page belongs to `hp`,
+            // borrowed mutably for the call, and holds the encoded input; no
+            // output. Every listed frame is a page `batch` owns; the ones the
+            // hypervisor reports as done are handed over below.
+            let raw = unsafe { self.transport.hypercall(control.raw(), hp.input.phys(), 0) };
+            match HvError::check(CALL, raw) {
+                Ok(reps) if reps > done && reps < rep_count => done = reps,
+                Ok(reps) => {
+                    // All done, or no progress: take what was done and stop.
+                    done = done.max(reps.min(rep_count));
+                    break Ok(());
+                }
+                Err(err) => {
+                    // A failed rep call still reports the reps it completed;
+                    // an all-ones result is no answer at all.
+                    if !err.no_hypercall_page() {
+                        done = done.max(tlfs::result_reps(raw).min(rep_count));
+                    }
+                    break Err(err);
+                }
+            }
+        };
+        batch.hand_over(usize::from(done));
+        result.map(|()| usize::from(done))
+    }
+
+    /// Runs `f`, which makes one hypercall, and when the hypervisor reports
+    /// `HV_STATUS_INSUFFICIENT_MEMORY` (or `_ROOT_MEMORY`) deposits pages
+    /// from `choice` and runs it again: [`DEPOSIT_ROUNDS`] deposits at most,
+    /// growing from [`DEPOSIT_FIRST_BATCH`] pages, then the call's error
+    /// stands.
+    ///
+    /// Deposited pages stay with the hypervisor. Failures are logged (the
+    /// call, its status and the node), since the returned `Error` keeps only
+    /// the errno.
+    pub(crate) fn with_deposit<T>(
+        &self,
+        hp: &mut HypercallPages,
+        choice: NodeChoice,
+        mut f: impl FnMut(&mut HypercallPages) -> Result<T, HvError>,
+    ) -> Result<T> {
+        let mut batch = DEPOSIT_FIRST_BATCH;
+        let mut deposited = 0;
+        for _ in 0..DEPOSIT_ROUNDS {
+            let err = match f(hp) {
+                Ok(value) => return Ok(value),
+                Err(err) if needs_memory(err.status()) => err,
+                Err(err) => {
+                    pr_err!("{err}\n");
+                    return Err(err.into());
+                }
+            };
+            let call = err.call().name();
+            let pages = DepositBatch::alloc(choice, batch).inspect_err(|e| {
+                pr_err!("{call}: cannot allocate {batch} pages to deposit on {choice} ({e:?})\n");
+            })?;
+            deposited += self.deposit_memory(hp, pages).map_err(|e| {
+                pr_err!("{call}: depositing {batch} pages from {choice}: {e}\n");
+                Error::from(e)
+            })?;
+            batch = batch.saturating_mul(2).min(DEPOSIT_MAX_PAGES);
+        }
+        f(hp).map_err(|err| {
+            pr_err!("{err} (after depositing {deposited} pages from {choice})\n");
+            err.into()
+        })
+    }
+
+    /// Makes sure the pool of `domain` holds at least `pages_needed` pages:
+    /// queries it, deposits the shortfall from the domain's node in batches
+    /// of up to [`DEPOSIT_MAX_PAGES`], queries again and checks. Returns the
+    /// pages available afterwards.
+    ///
+    /// Pages deposited before a failure stay with the hypervisor.
+    pub(crate) fn ensure_pool(
+        &self,
+        hp: &mut HypercallPages,
+        domain: PoolDomain,
+        pages_needed: u64,
+    ) -> Result<u64, PoolError> {
+        let fail = |reason| PoolError {
+            domain,
+            needed: pages_needed,
+            reason,
+        };
+        let proximity = domain.proximity();
+        let balance = self
+            .memory_balance(hp, proximity)
+            .map_err(|e| fail(PoolFailure::Hv(e)))?;
+        if balance.pages_available >= pages_needed {
+            return Ok(balance.pages_available);
+        }
+
+        let mut missing = pages_needed - balance.pages_available;
+        while missing > 0 {
+            // At most `DEPOSIT_MAX_PAGES`, so the conversion cannot fail.
+            let count = usize::try_from(missing.min(DEPOSIT_MAX_PAGES as u64)).unwrap_or(0);
+            let batch = DepositBatch::alloc(domain.node_choice(), count)
+                .map_err(|error| fail(PoolFailure::Alloc { missing, error }))?;
+            let taken = self
+                .deposit_memory(hp, batch)
+                .map_err(|e| fail(PoolFailure::Hv(e)))?;
+            if taken == 0 {
+                // No progress; the re-query below tells what is missing.
+                break;
+            }
+            missing = missing.saturating_sub(taken as u64);
+        }
+
+        let balance = self
+            .memory_balance(hp, proximity)
+            .map_err(|e| fail(PoolFailure::Hv(e)))?;
+        if balance.pages_available < pages_needed {
+            return Err(fail(PoolFailure::Short {
+                available: balance.pages_available,
+            }));
+        }
+        Ok(balance.pages_available)
+    }
+}

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pages for the hypercall path: owned, node-placed, addressed physically.
+//!
+//! The hypervisor only ever sees guest physical addresses: the input and
+//! output page of every hypercall, the pages deposited into the memory pool
+//! and the page numbers of a mapped buffer. [`NodePage`] is one page the
+//! module owns, allocated on a chosen NUMA node, with its page frame number
+//! and physical address at hand. [`phys_to_virt`] and [`pfn_to_page`] go the
+//! other way, as a hypervisor does with the addresses it is handed; the
+//! simulated hypervisor relies on them.
+//!
+//! x86_64 only, like the rest of the module: both translations use the
+//! direct map and the virtual memory map (`CONFIG_SPARSEMEM_VMEMMAP`). Their
+//! bases, `page_offset_base` and `vmemmap_base`, are variables because the
+//! kernel picks them at boot (4- or 5-level paging, KASLR), so they are read,
+//! never assumed.
+//!
+//! `kernel::page::Page` cannot be used for [`NodePage`]: it allocates on no
+//! particular node and cannot be built from a raw page. [`NodePage::as_page`]
+//! lends it out as a [`BorrowedPage`] so that the `Page` methods still apply.
+
+use core::{
+    mem::{size_of, ManuallyDrop},
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+use kernel::{
+    bindings, fmt,
+    page::{BorrowedPage, PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+};
+
+/// `__GFP_THISNODE`: bindgen sees only the bit number of this flag.
+const GFP_THISNODE: bindings::gfp_t = 1 << bindings::___GFP_THISNODE_BIT;
+
+/// Where a [`NodePage`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeChoice {
+    /// Wherever the allocation policy of the calling task puts it: for pages
+    /// only the module reads, such as the hypercall input and output pages.
+    Any,
+    /// Strictly on this NUMA node, which must have memory; nothing falls back
+    /// to another node. Pool deposits need this: the hypervisor credits a
+    /// page to the proximity domain its physical address lies in.
+    Only(u32),
+}
+
+impl fmt::Display for NodeChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Any => f.write_str("any node"),
+            Self::Only(node) => f.write_fmt(fmt!("node {node}")),
+        }
+    }
+}
+
+/// Whether `node` is a node id that currently has memory (`N_MEMORY`).
+///
+/// Allocating on a node outside that set is refused by the page allocator's
+/// contract (`alloc_pages_node()` wants a valid, online node), and an id past
+/// `MAX_NUMNODES` would index past the node data.
+pub(crate) fn node_has_memory(node: u32) -> bool {
+    const BITS_PER_WORD: u32 = usize::BITS;
+    const WORDS: usize = size_of::<bindings::nodemask_t>() / size_of::<usize>();
+
+    if node >= bindings::MAX_NUMNODES {
+        return false;
+    }
+    // `BITS_PER_WORD` is a power of two; shifts keep the division-free path.
+    let word = (node >> BITS_PER_WORD.trailing_zeros()) as usize;
+    let bit = node & (BITS_PER_WORD - 1);
+    if word >= WORDS {
+        return false;
+    }
+    let mask = (&raw mut bindings::node_states)
+        .cast::<bindings::nodemask_t>()
+        .wrapping_add(bindings::node_states_N_MEMORY as usize)
+        .cast::<usize>()
+        .wrapping_add(word);
+    // SAFETY: `node_states` is an array of `NR_NODE_STATES` node masks and
+    // `N_MEMORY` is one of its indices; `word` is below the words of one mask
+    // (checked above), so `mask` points into the static and is aligned for a
+    // `usize` (the masks are arrays of `unsigned long`). The kernel changes
+    // the masks only with atomic bit operations (`node_set_state()`), so an
+    // atomic load is the right way to read one word concurrently.
+    let word = unsafe { AtomicUsize::from_ptr(mask) }.load(Ordering::Relaxed);
+    word & (1 << bit) != 0
+}
+
+/// The direct-map address of physical address `pa`: `__va()`.
+///
+/// Computing the address is always allowed; dereferencing it is not. Only
+/// memory the caller may access that way (e.g. a page it owns, or a page it
+/// was handed by the [`Transport`](crate::hypercall::Transport) contract)
+/// may be read or written through it.
+pub(crate) fn phys_to_virt(pa: u64) -> *mut u8 {
+    // SAFETY: `page_offset_base` is set once while the kernel sets up its
+    // memory layout, long before any module is loaded, and never written
+    // again; reading a `c_ulong` copy of it cannot race.
+    let base = unsafe { bindings::page_offset_base };
+    // x86_64: `usize` and `u64` have the same width.
+    core::ptr::with_exposed_provenance_mut(base.wrapping_add(pa as usize))
+}
+
+/// The `struct page` of page frame `pfn` in the virtual memory map:
+/// `pfn_to_page()`.
+///
+/// No check that `pfn` is backed by memory is made; the pointer may only be
+/// used for a page frame the caller knows to exist.
+pub(crate) fn pfn_to_page(pfn: u64) -> *mut bindings::page {
+    // SAFETY: `vmemmap_base` is set once during early boot, like
+    // `page_offset_base` in `phys_to_virt()`, and only read afterwards.
+    let base = unsafe { bindings::vmemmap_base };
+    let offset = (pfn as usize).wrapping_mul(size_of::<bindings::page>());
+    core::ptr::with_exposed_provenance_mut(base.wrapping_add(offset))
+}
+
+/// The page frame number of `page`: `page_to_pfn()`.
+fn page_to_pfn(page: NonNull<bindings::page>) -> u64 {
+    // SAFETY: As in `pfn_to_page()`.
+    let base = unsafe { bindings::vmemmap_base };
+    let addr = page.as_ptr().expose_provenance();
+    // The divisor is a non-zero constant, so there is no division-by-zero
+    // path for objtool to trip over.
+    (addr.wrapping_sub(base) / size_of::<bindings::page>()) as u64
+}
+
+/// One page of memory owned by the module, allocated on a chosen node and
+/// zeroed.
+///
+/// Freed when dropped, unless ownership was given away with
+/// [`NodePage::into_pfn`] (a pool deposit hands its pages to the hypervisor
+/// for good).
+///
+/// # Invariants
+///
+/// `page` is an order-0 page from the page allocator that this value owns:
+/// nothing else frees it, and nothing else accesses its memory except
+/// through the physical address this value hands out, under the terms of the
+/// one who receives it. It is in the direct map, which holds all memory on
+/// x86_64.
+pub(crate) struct NodePage {
+    page: NonNull<bindings::page>,
+}
+
+// SAFETY: A page has no affinity to the thread that allocated it; it may be
+// used and freed from any thread.
+unsafe impl Send for NodePage {}
+
+// SAFETY: Shared references only allow reading the page (`as_slice`) and its
+// metadata, which is safe from several threads at once.
+unsafe impl Sync for NodePage {}
+
+impl NodePage {
+    /// Allocates one zeroed page per `choice`. Sleeps.
+    ///
+    /// Fails with `EINVAL` for a node without memory, `ENOMEM` when the node
+    /// (or, for [`NodeChoice::Any`], the system) has no free page. Strict node
+    /// allocations do not warn on failure: the pool code reports them with
+    /// the node's name.
+    pub(crate) fn alloc(choice: NodeChoice) -> Result<Self> {
+        let gfp = bindings::GFP_KERNEL | bindings::__GFP_ZERO;
+        let page = match choice {
+            // SAFETY: `GFP_KERNEL` allocations may sleep, which callers of
+            // this sleeping function allow; order 0 is always valid.
+            NodeChoice::Any => unsafe { bindings::alloc_pages(gfp, 0) },
+            NodeChoice::Only(node) => {
+                if !node_has_memory(node) {
+                    return Err(EINVAL);
+                }
+                let gfp = gfp | GFP_THISNODE | bindings::__GFP_NOWARN;
+                // SAFETY: As above; `node` was just checked to be a valid
+                // node id with memory, which is what the allocator requires
+                // of `preferred_nid` (with `__GFP_THISNODE`, the only node).
+                // A null nodemask means "no further restriction".
+                unsafe {
+                    bindings::__alloc_pages_noprof(gfp, 0, node as i32, core::ptr::null_mut())
+                }
+            }
+        };
+        let page = NonNull::new(page).ok_or(ENOMEM)?;
+        // INVARIANT: The allocator just gave us this order-0 page.
+        Ok(Self { page })
+    }
+
+    /// Takes ownership of page frame `pfn` again, e.g. when the simulated
+    /// hypervisor receives a deposited page, or to free it.
+    ///
+    /// # Safety
+    ///
+    /// `pfn` must be an order-0 page from the page allocator whose ownership
+    /// was given away (as by [`NodePage::into_pfn`]) and passed to the caller,
+    /// and no one else may still use it.
+    pub(crate) unsafe fn from_pfn(pfn: u64) -> Self {
+        let page = pfn_to_page(pfn);
+        // SAFETY: The caller guarantees that `pfn` is an allocated page frame,
+        // whose `struct page` in the memory map is never at address zero.
+        let page = unsafe { NonNull::new_unchecked(page) };
+        // INVARIANT: The caller passes ownership of the page to us.
+        Self { page }
+    }
+
+    /// Gives up ownership: the page is not freed and its frame number is
+    /// returned. Whoever receives the number owns the page from then on.
+    #[must_use = "the page leaks unless its new owner is told its number"]
+    pub(crate) fn into_pfn(self) -> u64 {
+        let this = ManuallyDrop::new(self);
+        this.pfn()
+    }
+
+    /// The page frame number.
+    pub(crate) fn pfn(&self) -> u64 {
+        page_to_pfn(self.page)
+    }
+
+    /// The physical address of the first byte (page aligned).
+    pub(crate) fn phys(&self) -> u64 {
+        self.pfn() << PAGE_SHIFT
+    }
+
+    /// The NUMA node the page lies on.
+    pub(crate) fn node(&self) -> u32 {
+        // Node ids are never negative for a page that exists.
+        self.as_page().nid().unsigned_abs()
+    }
+
+    /// The page as a `kernel::page::Page` (e.g. for `vm_insert_page`), still
+    /// owned by `self`.
+    pub(crate) fn as_page(&self) -> BorrowedPage<'_> {
+        // SAFETY: By the type invariant `page` is a valid page, and it stays
+        // allocated while `self` is borrowed.
+        unsafe { BorrowedPage::from_raw(self.page) }
+    }
+
+    /// The page's address in the direct map.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        phys_to_virt(self.phys())
+    }
+
+    /// The page's bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: By the type invariant the page is owned by `self` and in the
+        // direct map, so `as_ptr()` is valid for reading `PAGE_SIZE` bytes for
+        // as long as `self` is borrowed; the allocation zeroed them. No one
+        // writes to it meanwhile: `as_mut_slice` needs `&mut self`, and a
+        // receiver of the physical address may only write under a contract
+        // that excludes concurrent use by the owner (a hypercall's output page
+        // is only read after the call returns).
+        unsafe { core::slice::from_raw_parts(self.as_ptr(), PAGE_SIZE) }
+    }
+
+    /// The page's bytes, for writing.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: As in `as_slice`; `&mut self` makes the access exclusive.
+        unsafe { core::slice::from_raw_parts_mut(self.as_ptr(), PAGE_SIZE) }
+    }
+}
+
+impl Drop for NodePage {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own this order-0 page; it is freed
+        // exactly once, here.
+        unsafe { bindings::__free_pages(self.page.as_ptr(), 0) };
+    }
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hv_evlog: Hyper-V hypervisor event log buffers, mapped read-only.
+ *
+ * The one ABI header for the module, the hv-evlog tool and the selftests.
+ *
+ *   fd = open("/dev/hv_evlog", O_RDONLY);          one consumer at a time
+ *   ioctl(fd, HV_EVLOG_IOC_INFO, &info);            geometry
+ *   ioctl(fd, HV_EVLOG_IOC_BUFFERS, &table);        per-buffer table
+ *   base = mmap(NULL, info.buffer_count * info.buffer_size, PROT_READ,
+ *               MAP_SHARED, fd, 0);                 buffer i at i * buffer_size
+ *   poll(fd, POLLIN) / read(fd, &rec, sizeof(rec)); one record per completed buffer
+ *   ... decode entries in base + rec.buffer_index * info.buffer_size ...
+ *   ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec.buffer_index);   hand it back
+ *
+ * Every buffer starts with the hypervisor's buffer header (header_size
+ * bytes); entries follow, each 8-byte aligned:
+ * { __u32 context; __u16 size; __u16 type; __u64 timestamp; payload }.
+ */
+#ifndef _UAPI_LINUX_HV_EVLOG_H
+#define _UAPI_LINUX_HV_EVLOG_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define HV_EVLOG_ABI_VERSION	1
+#define HV_EVLOG_DEVICE		"/dev/hv_evlog"
+
+/* Free in Documentation/userspace-api/ioctl/ioctl-number.rst (0xB8: mshv). */
+#define HV_EVLOG_IOC_MAGIC	0xB9
+
+#define HV_EVLOG_MAX_BUFFERS	512
+/* CPU bitmaps cover this many CPUs (16 x 64). */
+#define HV_EVLOG_MAX_CPUS	1024
+#define HV_EVLOG_CPU_WORDS	(HV_EVLOG_MAX_CPUS / 64)
+/* HV_EVLOG_IOC_FLUSH: every CPU. */
+#define HV_EVLOG_ALL_CPUS	0xFFFFFFFFu
+
+/* Group geometry (HV_EVLOG_IOC_INFO). */
+struct hv_evlog_info {
+	__u32 abi_version;	/* HV_EVLOG_ABI_VERSION */
+	__u32 info_size;	/* sizeof(struct hv_evlog_info) */
+	__u32 type;		/* 0 global, 1 local diagnostics, 2 system diagnostics */
+	__u32 mode;		/* 0 regular, 1 circular */
+	__u32 time_basis;	/* 0 reference (100 ns), 1 TSC */
+	__u32 buffer_count;
+	__u32 buffer_size;	/* bytes; a multiple of the page size */
+	__u32 threshold;	/* completed buffers per notification */
+	__u64 sources;		/* enabled event source mask */
+	__u32 header_size;	/* bytes of buffer header before the entries */
+	__u32 record_size;	/* sizeof(struct hv_evlog_record) */
+	__u32 backend;		/* 0 Microsoft hypervisor, 1 simulated */
+	__u32 reserved;
+};
+
+/* One buffer of the group. */
+struct hv_evlog_buffer_info {
+	__u32 index;
+	__u32 pxm;		/* proximity domain passed at creation */
+	__u32 node;		/* NUMA node of its pages */
+	__u32 reserved;
+	__u64 mmap_offset;	/* index * buffer_size */
+	__u64 cpus[HV_EVLOG_CPU_WORDS];	/* CPUs it serves */
+};
+
+/* HV_EVLOG_IOC_BUFFERS: fill up to count entries starting at first. */
+struct hv_evlog_buffers {
+	__u32 first;		/* in */
+	__u32 count;		/* in: room in table; out: entries filled */
+	__u64 table;		/* in: user pointer to struct hv_evlog_buffer_info[count] */
+};
+
+/* What read() returns: one record per completed buffer. */
+struct hv_evlog_record {
+	__u32 buffer_index;
+	__u32 cpu;		/* logical processor the buffer served */
+	__u64 sequence;		/* 0, 1, 2, ... without gaps unless records were dropped */
+	__u32 bytes_used;	/* next_buffer_offset: header + entries */
+	__u32 events_lost;
+	__u64 timestamp;	/* buffer header time stamp, in the time basis */
+};
+
+/* HV_EVLOG_IOC_STATS */
+struct hv_evlog_stats {
+	__u64 completions;	/* buffers seen complete */
+	__u64 releases;		/* buffers handed back */
+	__u64 events_lost;	/* sum of events_lost over completions */
+	__u64 records_dropped;	/* completion records lost to a full queue */
+	__u64 flushes;
+};
+
+#define HV_EVLOG_IOC_INFO	 _IOR(HV_EVLOG_IOC_MAGIC, 0x00, struct hv_evlog_info)
+#define HV_EVLOG_IOC_BUFFERS	 _IOWR(HV_EVLOG_IOC_MAGIC, 0x01, struct hv_evlog_buffers)
+/* Hand a completed buffer back; -EINVAL unless it is complete. */
+#define HV_EVLOG_IOC_RELEASE	 _IOW(HV_EVLOG_IOC_MAGIC, 0x02, __u32)
+/* Complete the current buffer of one CPU, or of all (HV_EVLOG_ALL_CPUS). */
+#define HV_EVLOG_IOC_FLUSH	 _IOW(HV_EVLOG_IOC_MAGIC, 0x03, __u32)
+#define HV_EVLOG_IOC_SET_SOURCES _IOW(HV_EVLOG_IOC_MAGIC, 0x04, __u64)
+#define HV_EVLOG_IOC_STATS	 _IOR(HV_EVLOG_IOC_MAGIC, 0x05, struct hv_evlog_stats)
+
+#endif /* _UAPI_LINUX_HV_EVLOG_H */
