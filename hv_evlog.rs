@@ -31,6 +31,9 @@ mod hypercall;
 #[allow(dead_code)] // The lifecycle is the next user.
 #[path = "hv_evlog/mm.rs"]
 mod mm;
+#[allow(dead_code)] // The kernel shell is the next user.
+#[path = "hv_evlog/sim/mod.rs"]
+mod sim;
 #[path = "hv_evlog/placement.rs"]
 mod placement;
 #[path = "hv_evlog/topology.rs"]

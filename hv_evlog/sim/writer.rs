@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Simulated hypervisor: synthetic event writers (pure, host-tested).
+//!
+//! The kernel shell calls [`Hypervisor::write_event`] from its timers, one
+//! CPU at a time, to stand in for the hypervisor logging an event on that
+//! logical processor. The writer fills buffers exactly as the module's
+//! consumer expects the real hypervisor to, so the consumer cannot tell the
+//! difference.
+//!
+//! # Rules
+//!
+//! - **When.** Only while a group exists and its source mask is not zero;
+//!   the synthetic events belong to every source. Otherwise
+//!   [`Outcome::Disabled`].
+//! - **Where.** A CPU writes only into buffers assigned to it with
+//!   [`Hypervisor::set_affinity`]; if none of those exists,
+//!   [`Outcome::NotServed`]. It has at most one in-use buffer; when it needs
+//!   a new one it takes its *lowest-index* free or ready buffer. With the
+//!   plan's consecutive indices per CPU this fills a CPU's buffers in index
+//!   order and keeps every record on the CPU the plan gave it.
+//! - **Entry.** `{context, size, type, timestamp, payload}`: `context` is the
+//!   CPU's event sequence number, which also counts lost events, so a gap
+//!   shows a loss; `size` is 16 + payload; `type` is [`SYNTHETIC_ENTRY_TYPE`];
+//!   payload byte `i` is [`payload_byte`]`(context, i)`. Entries are padded
+//!   with zeros to 8 bytes and the header's `next_buffer_offset` is the
+//!   padded end of the last one, so with a fixed payload size the entry
+//!   count is `(next_buffer_offset - 72) / padded size`.
+//! - **Time.** [`Platform::now`] in the group's time basis, raised to one
+//!   past the CPU's previous entry if needed: strictly increasing per CPU.
+//!   A buffer's header `time_stamp` is its first entry's.
+//! - **Full.** When an entry does not fit, the in-use buffer completes: its
+//!   header turns complete and it joins the pending chain (linked through
+//!   `next_buffer_index`, oldest first). When the chain holds `threshold`
+//!   buffers it moves to the outbox and [`WriteResult::notify`] is set: the
+//!   shell should fire its completion hook and fetch the chain with
+//!   [`Hypervisor::take_notification`].
+//! - **No free buffer, regular mode.** The event is dropped
+//!   ([`Outcome::Lost`]) and counted for the CPU; the count becomes the
+//!   `events_lost` of the next buffer the CPU starts. (It cannot go into the
+//!   full buffer's header: that buffer is complete and may already be read.)
+//! - **No free buffer, circular mode.** The CPU's oldest complete buffer
+//!   (earliest completed, told to the partition or not) is taken off any
+//!   chain and restarted ([`Outcome::Overwrote`]); its `events_lost` counts
+//!   the entries it discarded plus the CPU's pending losses. A consumer that
+//!   follows a chain must stop at a buffer that is no longer complete.
+//! - **Too large.** An entry that could not fit even an empty buffer is
+//!   refused ([`Outcome::TooLarge`]) and counts as nothing.
+
+// Items are `pub` for the host test crate, which mounts this file as a public
+// module; the kernel crate keeps the module private.
+#![allow(unreachable_pub)]
+
+use super::hypervisor::{Hypervisor, Platform, MAX_CPUS};
+use crate::tlfs::{BufferState, EntryHeader, EventLogMode, Wire, ENTRIES_OFFSET, PAGE_SIZE};
+
+/// Entry type of every synthetic event.
+pub const SYNTHETIC_ENTRY_TYPE: u16 = 0x5E0E;
+
+/// Byte `i` of the payload of the event with context `seq`: a pattern the
+/// consumer's tests can check without knowing anything else.
+pub const fn payload_byte(seq: u32, i: usize) -> u8 {
+    (seq as u8).wrapping_add(i as u8)
+}
+
+/// What happened to one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written into `buffer` at `offset`.
+    Written {
+        /// Buffer index.
+        buffer: u32,
+        /// Offset of the entry from the buffer start.
+        offset: u32,
+    },
+    /// Circular mode: `buffer`, the CPU's oldest complete buffer, was
+    /// restarted, its `discarded` entries dropped, and the event written at
+    /// `offset`.
+    Overwrote {
+        /// Buffer index.
+        buffer: u32,
+        /// Offset of the entry from the buffer start.
+        offset: u32,
+        /// Entries the buffer held before.
+        discarded: u32,
+    },
+    /// Regular mode (or no buffer mapped): no free buffer, event dropped.
+    Lost,
+    /// No existing buffer is assigned to the CPU.
+    NotServed,
+    /// No group, or no source enabled.
+    Disabled,
+    /// The entry would not fit an empty buffer.
+    TooLarge,
+}
+
+/// The result of [`Hypervisor::write_event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteResult {
+    /// What happened to the event.
+    pub outcome: Outcome,
+    /// The buffer this write completed, if the previous one was full.
+    pub completed: Option<u32>,
+    /// Whether the completed chain reached the threshold and a notification
+    /// is waiting in [`Hypervisor::take_notification`].
+    pub notify: bool,
+}
+
+impl Hypervisor {
+    /// Logs one synthetic event of `payload_len` payload bytes on `cpu`; see
+    /// the module documentation for the rules.
+    pub fn write_event<P: Platform>(
+        &mut self,
+        p: &mut P,
+        cpu: u32,
+        payload_len: u16,
+    ) -> WriteResult {
+        let mut completed = None;
+        let outcome = self.write(p, cpu, payload_len, &mut completed);
+        let notify = self.threshold_reached() && self.deliver(p);
+        WriteResult {
+            outcome,
+            completed,
+            notify,
+        }
+    }
+
+    fn write<P: Platform>(
+        &mut self,
+        p: &mut P,
+        cpu: u32,
+        payload_len: u16,
+        completed: &mut Option<u32>,
+    ) -> Outcome {
+        if !self.group.active || self.group.sources == 0 {
+            return Outcome::Disabled;
+        }
+        if cpu >= MAX_CPUS
+            || !self
+                .buffers
+                .iter()
+                .any(|b| b.exists && b.has_cpu && b.cpu == cpu)
+        {
+            return Outcome::NotServed;
+        }
+        let size = EntryHeader::SIZE + usize::from(payload_len);
+        let Ok(size16) = u16::try_from(size) else {
+            return Outcome::TooLarge;
+        };
+        if ENTRIES_OFFSET + size > self.group.buffer_bytes() {
+            return Outcome::TooLarge;
+        }
+        let c = cpu as usize;
+        let seq = self.cpus[c].seq;
+        self.cpus[c].seq = seq.wrapping_add(1);
+        let ts = p
+            .now(self.group.time_basis)
+            .max(self.cpus[c].last_ts.saturating_add(1));
+
+        let current = self.current(cpu);
+        let (index, discarded) = match current {
+            Some(index) if self.fits(index, size) => (index, None),
+            _ => {
+                if let Some(full) = current {
+                    self.complete(p, full);
+                    *completed = Some(full as u32);
+                }
+                let Some(next) = self.next_buffer(p, cpu, ts) else {
+                    let lost = &mut self.cpus[c].pending_lost;
+                    *lost = lost.saturating_add(1);
+                    return Outcome::Lost;
+                };
+                next
+            }
+        };
+        let offset = self.append(p, index, seq, size16, ts);
+        self.cpus[c].last_ts = ts;
+        let buffer = index as u32;
+        match discarded {
+            Some(discarded) => Outcome::Overwrote {
+                buffer,
+                offset,
+                discarded,
+            },
+            None => Outcome::Written { buffer, offset },
+        }
+    }
+
+    /// The CPU's in-use buffer.
+    fn current(&self, cpu: u32) -> Option<usize> {
+        self.buffers
+            .iter()
+            .position(|b| b.is(cpu, BufferState::InUse))
+    }
+
+    fn fits(&self, index: usize, size: usize) -> bool {
+        self.buffers[index].used as usize + size <= self.group.buffer_bytes()
+    }
+
+    /// Starts the CPU's next buffer; with the entries discarded to get it
+    /// when circular mode had to recycle one.
+    fn next_buffer<P: Platform>(
+        &mut self,
+        p: &mut P,
+        cpu: u32,
+        ts: u64,
+    ) -> Option<(usize, Option<u32>)> {
+        let free = self
+            .buffers
+            .iter()
+            .position(|b| b.is(cpu, BufferState::Free) || b.is(cpu, BufferState::Ready));
+        if let Some(index) = free {
+            self.start(p, index, ts, 0);
+            return Some((index, None));
+        }
+        if self.group.mode != EventLogMode::Circular {
+            return None;
+        }
+        let oldest = (0..self.buffers.len())
+            .filter(|&i| self.buffers[i].is(cpu, BufferState::Complete))
+            .min_by_key(|&i| self.buffers[i].completed)?;
+        let discarded = self.buffers[oldest].entries;
+        self.unlink(p, oldest);
+        self.start(p, oldest, ts, discarded);
+        Some((oldest, Some(discarded)))
+    }
+
+    /// Makes buffer `index` the in-use buffer of its CPU, charging it the
+    /// CPU's pending losses plus `discarded`.
+    fn start<P: Platform>(&mut self, p: &mut P, index: usize, ts: u64, discarded: u32) {
+        let cpu = self.buffers[index].cpu as usize;
+        let lost = self
+            .cpus
+            .get_mut(cpu)
+            .map_or(0, |c| core::mem::take(&mut c.pending_lost));
+        let b = &mut self.buffers[index];
+        b.clear_contents();
+        b.used = ENTRIES_OFFSET as u32;
+        b.events_lost = lost.saturating_add(discarded);
+        b.time_stamp = ts;
+        self.set_state(p, index, BufferState::InUse);
+    }
+
+    /// Completes buffer `index` and queues it for notification.
+    pub(super) fn complete<P: Platform>(&mut self, p: &mut P, index: usize) {
+        self.buffers[index].state = BufferState::Complete;
+        self.enqueue(p, index);
+        self.sync_header(p, index);
+    }
+
+    /// Writes one entry at the end of buffer `index` (which it fits) and
+    /// returns its offset.
+    fn append<P: Platform>(
+        &mut self,
+        p: &mut P,
+        index: usize,
+        seq: u32,
+        size: u16,
+        ts: u64,
+    ) -> u32 {
+        let start = self.buffers[index].used as usize;
+        let end = EntryHeader::next_offset(start, size);
+        let mut head = [0; EntryHeader::SIZE];
+        let header = EntryHeader {
+            context: seq,
+            size,
+            entry_type: SYNTHETIC_ENTRY_TYPE,
+            timestamp: ts,
+        };
+        let _ = header.encode(&mut head);
+        let payload_end = usize::from(size);
+        self.fill(p, index, start..end, |i| match i {
+            _ if i < EntryHeader::SIZE => head[i],
+            _ if i < payload_end => payload_byte(seq, i - EntryHeader::SIZE),
+            _ => 0,
+        });
+        let b = &mut self.buffers[index];
+        b.used = end as u32;
+        b.entries = b.entries.saturating_add(1);
+        self.sync_header(p, index);
+        start as u32
+    }
+
+    /// Writes `byte(i)` to offset `range.start + i` of buffer `index`, page
+    /// by page (a buffer's pages need not be contiguous).
+    fn fill<P: Platform>(
+        &self,
+        p: &mut P,
+        index: usize,
+        range: core::ops::Range<usize>,
+        byte: impl Fn(usize) -> u8,
+    ) {
+        let mut pos = range.start;
+        while pos < range.end {
+            let in_page = pos % PAGE_SIZE;
+            let len = (PAGE_SIZE - in_page).min(range.end - pos);
+            let page = self
+                .pfn_of(p, index, pos / PAGE_SIZE)
+                .and_then(|pfn| p.page(pfn));
+            if let Some(page) = page {
+                for (i, dst) in page[in_page..in_page + len].iter_mut().enumerate() {
+                    *dst = byte(pos - range.start + i);
+                }
+            }
+            pos += len;
+        }
+    }
+}
