@@ -21,21 +21,27 @@ mod tlfs;
 mod word_params;
 
 // Kernel-only files, top to bottom as data flows.
+#[path = "hv_evlog/backend.rs"]
+mod backend;
 #[path = "hv_evlog/debugfs.rs"]
 mod debugfs;
+#[path = "hv_evlog/group.rs"]
+mod group;
 #[path = "hv_evlog/hv.rs"]
 mod hv;
-#[allow(dead_code)] // The lifecycle is the next user.
+#[allow(dead_code)] // Not every call is used yet.
 #[path = "hv_evlog/hypercall.rs"]
 mod hypercall;
-#[allow(dead_code)] // The lifecycle is the next user.
+#[allow(dead_code)] // Not every helper is used yet.
 #[path = "hv_evlog/mm.rs"]
 mod mm;
-#[allow(dead_code)] // The kernel shell is the next user.
-#[path = "hv_evlog/sim/mod.rs"]
-mod sim;
 #[path = "hv_evlog/placement.rs"]
 mod placement;
+#[allow(dead_code)] // Parts are used by the host tests only.
+#[path = "hv_evlog/sim/mod.rs"]
+mod sim;
+#[path = "hv_evlog/ticker.rs"]
+mod ticker;
 #[path = "hv_evlog/topology.rs"]
 mod topology;
 
@@ -120,28 +126,40 @@ fn config() -> Result<params::Config> {
 }
 
 struct HvEvlog {
+    // Dropped in order: the views first, then the group (full teardown).
     _debugfs: debugfs::Debugfs,
+    _group: Arc<group::Group>,
+}
+
+/// Connects to the hypervisor `cfg.backend` names.
+fn connect(cfg: &params::Config, placement: &placement::Placement) -> Result<backend::Backend> {
+    Ok(match cfg.backend {
+        params::Backend::Hv => backend::Backend::Hv(hv::HvTransport::probe()?),
+        params::Backend::Sim => backend::Backend::Sim(sim::create(&cfg.sim, placement)?),
+    })
 }
 
 impl kernel::Module for HvEvlog {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let cfg = config()?;
-        // Find the hypercall path first: without it nothing else matters.
-        let _hv = match cfg.backend {
-            params::Backend::Hv => Some(hv::HvTransport::probe()?),
-            params::Backend::Sim => None,
-        };
         let snapshot = topology::Snapshot::read()?;
         let placement = placement::Placement::new(&cfg, word_params::NODES.bytes(), &snapshot)?;
+        let backend = connect(&cfg, &placement)?;
+        let ctx = KBox::pin_init(group::HvCtx::new(backend)?, GFP_KERNEL)?;
+        let group = Arc::new(group::Group::new(ctx, &cfg, &placement)?, GFP_KERNEL)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;
-        let debugfs = debugfs::Debugfs::new(&placement)?;
+        let debugfs = debugfs::Debugfs::new(&placement, &group)?;
+        group.start();
         pr_info!(
             "hv_evlog {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
             cfg.buffer_pages,
-            placement.buffers.len(),
+            group.buffer_count(),
             placement.domains.len()
         );
-        Ok(HvEvlog { _debugfs: debugfs })
+        Ok(HvEvlog {
+            _debugfs: debugfs,
+            _group: group,
+        })
     }
 }
 

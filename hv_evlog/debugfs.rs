@@ -5,8 +5,11 @@
 //! `plan` has one line per buffer (index, CPU served, slot among that CPU's
 //! buffers, the CPU's node, the node its pages come from, the proximity
 //! domain passed to the hypervisor); `domains` one line per proximity domain
-//! (node, pxm, buffers, CPUs served, pool pages needed). Tests compare them
-//! with the expected plan of each VM topology; people read them.
+//! (node, pxm, buffers, CPUs served, pool pages needed). `buffers` is the
+//! live state, read from the hypervisor's headers: per buffer its proximity
+//! domain, the node its pages are on (-1 if they are spread), the CPU it
+//! serves, its state and events lost. Tests compare them with the expected
+//! plan of each VM topology; people read them.
 
 use kernel::{
     debugfs::{Dir, File},
@@ -15,13 +18,33 @@ use kernel::{
     sync::Arc,
 };
 
-use crate::placement::Placement;
+use crate::{group::Group, placement::Placement};
+
+/// What the live view reads.
+pub(crate) struct Live {
+    pub(crate) group: Arc<Group>,
+    pub(crate) placement: Arc<Placement>,
+}
 
 /// The directory and its files; dropping it removes them.
 pub(crate) struct Debugfs {
     _plan: Pin<KBox<File<Arc<Placement>>>>,
     _domains: Pin<KBox<File<Arc<Placement>>>>,
+    _buffers: Pin<KBox<File<Live>>>,
     _dir: Dir,
+}
+
+fn write_buffers(live: &Live, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "index pxm pages_node cpu state events_lost")?;
+    for b in live.placement.buffers.iter() {
+        let node = live.group.pages_node(b.index).map_or(-1, i64::from);
+        let (state, lost) = match live.group.header(b.index) {
+            Some(h) => (h.state().map_or("?", |s| s.name()), h.events_lost),
+            None => ("unmapped", 0),
+        };
+        writeln!(f, "{} {} {node} {} {state} {lost}", b.index, b.pxm, b.cpu)?;
+    }
+    Ok(())
 }
 
 fn write_plan(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,8 +72,8 @@ fn write_domains(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
 }
 
 impl Debugfs {
-    /// Creates the directory for `placement`.
-    pub(crate) fn new(placement: &Arc<Placement>) -> Result<Self> {
+    /// Creates the directory for `placement` and the live `group`.
+    pub(crate) fn new(placement: &Arc<Placement>, group: &Arc<Group>) -> Result<Self> {
         let dir = Dir::new(c"hv_evlog");
         let plan = KBox::pin_init(
             dir.read_callback_file(c"plan", placement.clone(), &write_plan),
@@ -60,9 +83,18 @@ impl Debugfs {
             dir.read_callback_file(c"domains", placement.clone(), &write_domains),
             GFP_KERNEL,
         )?;
+        let live = Live {
+            group: group.clone(),
+            placement: placement.clone(),
+        };
+        let buffers = KBox::pin_init(
+            dir.read_callback_file(c"buffers", live, &write_buffers),
+            GFP_KERNEL,
+        )?;
         Ok(Debugfs {
             _plan: plan,
             _domains: domains,
+            _buffers: buffers,
             _dir: dir,
         })
     }

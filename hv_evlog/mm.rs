@@ -104,6 +104,44 @@ pub(crate) fn phys_to_virt(pa: u64) -> *mut u8 {
     core::ptr::with_exposed_provenance_mut(base.wrapping_add(pa as usize))
 }
 
+/// Copies `out.len()` bytes at `offset` of page frame `pfn` into `out`.
+///
+/// For pages the hypervisor writes while we read (buffer headers): each
+/// byte is read once with a volatile load, so the copy is a snapshot the
+/// compiler cannot re-read or tear further. Callers decode the copy.
+/// Panics if the range leaves the page.
+pub(crate) fn read_page(pfn: u64, offset: usize, out: &mut [u8]) {
+    assert!(offset + out.len() <= PAGE_SIZE);
+    let base = phys_to_virt(pfn << PAGE_SHIFT);
+    for (i, byte) in out.iter_mut().enumerate() {
+        // SAFETY: `pfn` is a mapped buffer page the caller holds (it stays
+        // allocated while mapped), in range per the assertion; volatile
+        // because the hypervisor may be writing it.
+        *byte = unsafe { base.add(offset + i).read_volatile() };
+    }
+}
+
+/// One past the highest page frame of RAM: `max_pfn`, which is not exported,
+/// derived from the exported `high_memory` (its direct-map address on
+/// x86_64).
+fn max_pfn() -> u64 {
+    // SAFETY: `high_memory` is set during boot and only grows with memory
+    // hotplug; `page_offset_base` never changes after boot.
+    let (high, base) = unsafe { (bindings::high_memory as usize, bindings::page_offset_base) };
+    (high.wrapping_sub(base) >> PAGE_SHIFT) as u64
+}
+
+/// The node of page frame `pfn`, if it is below `max_pfn`.
+pub(crate) fn node_of_pfn(pfn: u64) -> Option<u32> {
+    if pfn >= max_pfn() {
+        return None;
+    }
+    // SAFETY: `pfn` is below `max_pfn`, so its `struct page` is in the
+    // memory map; reading its node bits does not need a reference on it.
+    let page = unsafe { BorrowedPage::from_raw(NonNull::new(pfn_to_page(pfn))?) };
+    u32::try_from(page.nid()).ok()
+}
+
 /// The `struct page` of page frame `pfn` in the virtual memory map:
 /// `pfn_to_page()`.
 ///

@@ -83,6 +83,30 @@ fn online_cpumask() -> &'static Cpumask {
     unsafe { Cpumask::from_raw(&raw const bindings::__cpu_online_mask) }
 }
 
+/// Pages of RAM present on `node` (`node_present_pages()`).
+pub(crate) fn present_pages(node: u32) -> u64 {
+    if node >= nr_node_ids() {
+        return 0;
+    }
+    // SAFETY: `node_data` has an entry for every possible node id below
+    // `nr_node_ids`; entries of online nodes point at their `pglist_data`,
+    // which lives as long as the node. A null entry is checked.
+    unsafe {
+        let data = (&raw const bindings::node_data)
+            .cast::<*mut bindings::pglist_data>()
+            .add(node as usize)
+            .read();
+        data.as_ref().map_or(0, |d| d.node_present_pages as u64)
+    }
+}
+
+/// The online node whose proximity domain is `pxm`.
+pub(crate) fn node_of_pxm(pxm: u32) -> Option<u32> {
+    (0..nr_node_ids())
+        .filter(|&n| node_state(n, bindings::node_states_N_ONLINE))
+        .find(|&n| pxm_of(n) == pxm)
+}
+
 fn pxm_of(node: u32) -> u32 {
     // SAFETY: `node_to_pxm` only reads the ACPI node→PXM table.
     let pxm = unsafe { bindings::node_to_pxm(node as i32) };

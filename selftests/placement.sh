@@ -31,7 +31,23 @@ memless)
 	echo "1..0 # SKIP unknown topology '$NAME'"; exit 4 ;;
 esac
 
-echo "1..4"
+# Every page of every buffer must be on the node the plan names (its
+# proximity domain's node), with the pools seeded or empty (then every page
+# comes from the module's node-local deposits).
+pages_on_plan_node() { # test-number label
+	bad=$(tail -n +2 $D/buffers | while read -r idx pxm node cpu state lost; do
+		want=$(tail -n +2 $D/plan | awk -v i="$idx" '$1 == i { print $5 }')
+		[ "$node" = "$want" ] || echo "buffer $idx on node $node, plan says $want"
+	done)
+	count=$(tail -n +2 $D/buffers | wc -l)
+	if [ -z "$bad" ] && [ "$count" = "$(echo "$plan" | tr '|' '\n' | wc -l)" ]; then
+		echo "ok $1 $2: all $count buffers' pages on their plan node"
+	else
+		echo "not ok $1 $2: $bad (count $count)"
+	fi
+}
+
+echo "1..8"
 insmod "$MOD" backend=sim
 rc=$?
 [ $rc = 0 ] && echo "ok 1 insmod backend=sim" || echo "not ok 1 insmod backend=sim # exit $rc"
@@ -41,5 +57,16 @@ got=$(tail -n +2 $D/plan 2>&1 | tr '\n' '|' | sed 's/|$//')
 got=$(tail -n +2 $D/domains 2>&1 | tr '\n' '|' | sed 's/|$//')
 [ "$got" = "$domains" ] && echo "ok 3 domains match $NAME" ||
 	echo "not ok 3 domains match $NAME # expected '$domains', got '$got'"
-rmmod hv_evlog && [ ! -e $D ] && echo "ok 4 rmmod removes the debugfs directory" ||
-	echo "not ok 4 rmmod removes the debugfs directory"
+pages_on_plan_node 4 "seeded pools"
+rmmod hv_evlog && [ ! -e $D ] && echo "ok 5 rmmod removes the debugfs directory" ||
+	echo "not ok 5 rmmod removes the debugfs directory"
+dmesg -c > /dev/null
+insmod "$MOD" backend=sim sim_pool_pages=0
+rc=$?
+[ $rc = 0 ] && echo "ok 6 insmod with empty pools" || echo "not ok 6 insmod with empty pools # exit $rc"
+pages_on_plan_node 7 "deposited pools"
+states=$(tail -n +2 $D/buffers | awk '{print $5}' | sort -u | tr '\n' ' ')
+rmmod hv_evlog
+warns=$(dmesg | grep -c 'teardown:')
+[ "$warns" = 0 ] && echo "ok 8 teardown without a failed step (states seen: $states)" ||
+	echo "not ok 8 teardown without a failed step # $(dmesg | grep teardown: | head -2)"

@@ -1,6 +1,236 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Simulated hypervisor.
+//! Simulated hypervisor (`backend=sim`).
+//!
+//! The pure core ([`hypervisor`], [`writer`]) decodes each hypercall and
+//! keeps the hypervisor's state; this kernel shell gives it real pages on
+//! real nodes (through the direct map, as a hypervisor sees guest physical
+//! memory), the time, one lock, and a [`Ticker`] that drives the per-CPU
+//! synthetic event writers. The module reaches it only through
+//! [`Transport`], exactly like the real hypervisor.
 
 pub(crate) mod hypervisor;
 pub(crate) mod writer;
+
+use kernel::{
+    bindings, new_mutex,
+    prelude::*,
+    static_lock_class,
+    sync::{Arc, Mutex},
+};
+
+use self::hypervisor::{Hypervisor, Platform};
+use crate::{
+    hypercall::Transport,
+    mm::{self, NodeChoice, NodePage},
+    params::SimConfig,
+    placement::Placement,
+    ticker::{Tick, Ticker},
+    tlfs::{HvStatus, TimeBasis, PAGE_SIZE},
+    topology,
+};
+
+/// Payload bytes of each synthetic event: entries are 32 bytes, so a
+/// consumer can check `count == bytes_used / 32`.
+pub(crate) const PAYLOAD_BYTES: u16 = 16;
+/// How often the writers run.
+const TICK_MS: u32 = 5;
+
+/// Pages, nodes and time as the simulated hypervisor sees them.
+struct KernelPlatform;
+
+impl Platform for KernelPlatform {
+    fn alloc_page(&mut self, node: u32) -> Option<u64> {
+        NodePage::alloc(NodeChoice::Only(node))
+            .ok()
+            .map(NodePage::into_pfn)
+    }
+
+    fn free_page(&mut self, pfn: u64) {
+        // SAFETY: the core frees only pages it owns: ones it seeded through
+        // `alloc_page` or that were deposited to it, each exactly once.
+        drop(unsafe { NodePage::from_pfn(pfn) });
+    }
+
+    fn node_of_pfn(&self, pfn: u64) -> Option<u32> {
+        mm::node_of_pfn(pfn)
+    }
+
+    fn node_of_pxm(&self, pxm: u32) -> Option<u32> {
+        topology::node_of_pxm(pxm)
+    }
+
+    fn page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
+        mm::node_of_pfn(pfn)?;
+        let va = mm::phys_to_virt(pfn << 12);
+        // SAFETY: `pfn` is RAM below `max_pfn`, so its direct-map address is
+        // valid for a page. The core only touches pages it owns (its pool,
+        // its buffers) or that the caller handed it for the duration of a
+        // hypercall (input/output pages, per the `Transport` contract), and
+        // it holds the simulator's lock, so no other `&mut` to it exists.
+        Some(unsafe { &mut *va.cast::<[u8; PAGE_SIZE]>() })
+    }
+
+    fn now(&self, basis: TimeBasis) -> u64 {
+        match basis {
+            // SAFETY: reads the TSC; no memory is touched.
+            TimeBasis::Tsc => unsafe { core::arch::x86_64::_rdtsc() },
+            // Reference time counts 100 ns units.
+            _ => {
+                // SAFETY: `ktime_get` only reads the monotonic clock.
+                let ns = unsafe { bindings::ktime_get() };
+                ns.unsigned_abs() / 100
+            }
+        }
+    }
+
+    fn cpu_count(&self) -> u32 {
+        kernel::cpu::nr_cpu_ids()
+    }
+}
+
+// SAFETY: every field of `Hypervisor` is an integer, a bool, an array of
+// those, or an enum whose zero value is a variant; the all-zero value is the
+// empty simulator (`Hypervisor::new()`), which a host test in
+// tests/host/tests/sim.rs checks byte for byte.
+unsafe impl kernel::prelude::Zeroable for Hypervisor {}
+
+/// A simulated pool may take at most half of a node's memory: seeding
+/// drains the node, and the rest of the system must go on allocating.
+fn check_pool_fits(pages: u32, node: u32) -> Result {
+    let present = topology::present_pages(node);
+    if u64::from(pages) <= present / 2 {
+        return Ok(());
+    }
+    pr_err!(
+        "invalid parameter sim_pool_pages={pages}: node {node} has {present} pages, \
+         the simulated pool may take at most half\n"
+    );
+    Err(ENOMEM)
+}
+
+/// The core's state, owning every page it holds: dropping it gives them all
+/// back, so no error path after seeding the pools can leak them.
+struct Core(KVBox<Hypervisor>);
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.0.teardown(&mut KernelPlatform);
+    }
+}
+
+/// The simulated hypervisor and its writers' schedule.
+#[pin_data]
+pub(crate) struct Sim {
+    #[pin]
+    core: Mutex<Core>,
+    cpus: KVec<u32>,
+    rate: u32,
+    #[pin]
+    progress: Mutex<Progress>,
+}
+
+/// How many events per CPU the writers owe since they started.
+struct Progress {
+    start_ns: i64,
+    written: u64,
+}
+
+impl Sim {
+    /// A simulator whose pools hold `cfg.pool_pages` on every node that
+    /// holds buffers, told which CPU each planned buffer serves.
+    fn new(cfg: &SimConfig, placement: &Placement) -> Result<impl PinInit<Self, Error> + use<>> {
+        let mut cpus = KVec::new();
+        for b in placement.buffers.iter() {
+            if !cpus.contains(&b.cpu) {
+                cpus.push(b.cpu, GFP_KERNEL)?;
+            }
+        }
+        let mut core = Core(KVBox::<Hypervisor>::zeroed(GFP_KERNEL)?);
+        let hv = &mut core.0;
+        hv.fail_at = cfg.fail_at.into();
+        hv.fail_status = HvStatus(cfg.fail_status);
+        let mut plat = KernelPlatform;
+        for d in placement.domains.iter() {
+            check_pool_fits(cfg.pool_pages, d.node)?;
+            let want = u64::from(cfg.pool_pages);
+            let got = hv.seed_pool(&mut plat, d.node, want);
+            if got < want {
+                pr_err!(
+                    "invalid parameter sim_pool_pages={want}: node {} gave only {got} pages\n",
+                    d.node
+                );
+                return Err(ENOMEM);
+            }
+        }
+        for b in placement.buffers.iter() {
+            // The plan only names online CPUs and indices below 512.
+            hv.set_affinity(&plat, b.index, b.cpu).map_err(|_| EINVAL)?;
+        }
+        let rate = cfg.rate;
+        Ok(try_pin_init!(Self {
+            core <- new_mutex!(core),
+            cpus,
+            rate,
+            progress <- new_mutex!(Progress {
+                start_ns: 0,
+                written: 0,
+            }),
+        }? Error))
+    }
+
+    /// Events each CPU is owed by now.
+    fn due(&self) -> u64 {
+        // SAFETY: `ktime_get` only reads the monotonic clock.
+        let now = unsafe { bindings::ktime_get() };
+        let mut p = self.progress.lock();
+        if p.start_ns == 0 {
+            p.start_ns = now;
+        }
+        let elapsed = (now - p.start_ns).unsigned_abs();
+        let total = u64::from(self.rate).saturating_mul(elapsed) / 1_000_000_000;
+        let due = total.saturating_sub(p.written);
+        p.written = total;
+        due
+    }
+}
+
+impl Tick for Sim {
+    fn tick(&self) {
+        let due = self.due();
+        if due == 0 {
+            return;
+        }
+        let mut core = self.core.lock();
+        let mut plat = KernelPlatform;
+        for &cpu in self.cpus.iter() {
+            for _ in 0..due {
+                core.0.write_event(&mut plat, cpu, PAYLOAD_BYTES);
+            }
+        }
+    }
+}
+
+impl Transport for Sim {
+    unsafe fn hypercall(&self, control: u64, input_pa: u64, output_pa: u64) -> u64 {
+        // Callers follow the `Transport` contract: the pages named are theirs
+        // for the call, which is all the core relies on.
+        self.core
+            .lock()
+            .0
+            .hypercall(&mut KernelPlatform, control, input_pa, output_pa)
+    }
+}
+
+/// The simulator with its writers; stopping the writers comes first on drop.
+pub(crate) type SimBackend = Ticker<Sim>;
+
+/// Creates the simulator for `placement`; its writers start with
+/// [`Ticker::start`] once the group is set up.
+pub(crate) fn create(cfg: &SimConfig, placement: &Placement) -> Result<Arc<SimBackend>> {
+    let sim = Sim::new(cfg, placement)?;
+    Arc::pin_init(
+        Ticker::new(sim, TICK_MS, static_lock_class!(), static_lock_class!()),
+        GFP_KERNEL,
+    )
+}

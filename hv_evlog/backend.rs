@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The hypercall transport chosen at load (`backend=hv|sim`).
+//!
+//! Everything above [`crate::hypercall`] sees only [`Transport`]; this is
+//! the one place that knows there are two.
+
+use kernel::sync::Arc;
+
+use crate::{hv::HvTransport, hypercall::Transport, sim::SimBackend};
+
+/// The kernel's hypercall trampoline or the simulated hypervisor.
+pub(crate) enum Backend {
+    /// Microsoft's hypervisor.
+    Hv(HvTransport),
+    /// The simulator; its writers stop when the last reference goes.
+    Sim(Arc<SimBackend>),
+}
+
+impl Backend {
+    /// Starts what runs beside the hypervisor once the group is set up: the
+    /// simulator's synthetic event writers.
+    pub(crate) fn start(&self) {
+        if let Backend::Sim(sim) = self {
+            sim.start();
+        }
+    }
+}
+
+impl Transport for Backend {
+    unsafe fn hypercall(&self, control: u64, input_pa: u64, output_pa: u64) -> u64 {
+        match self {
+            // SAFETY: our caller upholds the `Transport` contract, which is
+            // the same for both.
+            Backend::Hv(hv) => unsafe { hv.hypercall(control, input_pa, output_pa) },
+            // SAFETY: as above.
+            Backend::Sim(sim) => unsafe { sim.state().hypercall(control, input_pa, output_pa) },
+        }
+    }
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The event log buffer group's lifecycle, as one owning type.
+//!
+//! Set-up follows the TLFS order: make sure each proximity domain's pool
+//! holds what its buffers need, initialize the group, create every buffer
+//! with its proximity domain, map every buffer (learning its pages), enable
+//! the sources. [`Group`] records each step as it succeeds, and its `Drop`
+//! undoes exactly what was done, in reverse: sources off, flush and release
+//! what the hypervisor is still filling, unmap, delete, finalize. A failure
+//! at any step of [`Group::new`] therefore unwinds through the same `Drop`
+//! as `rmmod`. Deposited pages are the hypervisor's from then on, as on
+//! Hyper-V, and come back only when the partition's pool is torn down.
+
+use kernel::{new_mutex, prelude::*, sync::Mutex};
+
+use crate::{
+    backend::Backend,
+    hypercall::{HvError, HypercallPages, Hypervisor, PoolDomain},
+    mm::{self, NodeChoice},
+    params::Config,
+    placement::Placement,
+    tlfs::{
+        BufferHeader, BufferState, EventLogType, InitializeGroupInput, ProximityDomainInfo, Wire,
+        ENTRIES_OFFSET, PAGE_SIZE,
+    },
+};
+
+/// The flush target meaning every virtual processor.
+const ALL_VPS: u32 = u32::MAX;
+
+/// The hypercall path: the transport and the pages calls are encoded in.
+#[pin_data]
+pub(crate) struct HvCtx {
+    backend: Backend,
+    #[pin]
+    pages: Mutex<HypercallPages>,
+}
+
+impl HvCtx {
+    /// The context for `backend`.
+    pub(crate) fn new(backend: Backend) -> Result<impl PinInit<Self, Error>> {
+        let pages = HypercallPages::new()?;
+        Ok(try_pin_init!(Self {
+            backend,
+            pages <- new_mutex!(pages),
+        }? Error))
+    }
+
+    /// Runs `f` with the hypervisor handle and the (locked) call pages.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(Hypervisor<'_>, &mut HypercallPages) -> T) -> T {
+        let mut pages = self.pages.lock();
+        f(Hypervisor::new(&self.backend), &mut pages)
+    }
+
+    /// The transport.
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+}
+
+/// One created buffer and, once mapped, its pages.
+struct Buffer {
+    index: u32,
+    pfns: KVec<u64>,
+}
+
+/// A set-up event log group; dropping it tears everything down.
+pub(crate) struct Group {
+    ctx: Pin<KBox<HvCtx>>,
+    log_type: EventLogType,
+    buffer_pages: u32,
+    initialized: bool,
+    buffers: KVec<Buffer>,
+    sources_on: bool,
+}
+
+/// Logs a failed teardown step; teardown goes on with the next one.
+fn warn_failed(step: &str, index: Option<u32>, e: HvError) {
+    match index {
+        Some(i) => pr_warn!("teardown: {step} buffer {i}: {e}\n"),
+        None => pr_warn!("teardown: {step}: {e}\n"),
+    }
+}
+
+impl Group {
+    /// Sets up the group `placement` describes, on `ctx`'s hypervisor.
+    pub(crate) fn new(ctx: Pin<KBox<HvCtx>>, cfg: &Config, placement: &Placement) -> Result<Self> {
+        let mut group = Group {
+            ctx,
+            log_type: cfg.log_type,
+            buffer_pages: cfg.buffer_pages,
+            initialized: false,
+            buffers: KVec::with_capacity(placement.buffers.len(), GFP_KERNEL)?,
+            sources_on: false,
+        };
+        group.fill_pools(placement)?;
+        group.initialize(cfg, placement)?;
+        group.create_buffers(placement)?;
+        group.map_buffers()?;
+        group.enable_sources(cfg.sources)?;
+        Ok(group)
+    }
+
+    fn is_local(&self) -> bool {
+        self.log_type == EventLogType::LocalDiagnostics
+    }
+
+    /// Local buffers need their pages in each domain's own pool; the other
+    /// types draw on the pool as a whole.
+    fn fill_pools(&self, placement: &Placement) -> Result {
+        self.ctx
+            .with(|hv, hp| {
+                if !self.is_local() {
+                    let need = placement.domains.iter().map(|d| d.pool_pages).sum();
+                    return hv.ensure_pool(hp, PoolDomain::Whole, need).map(drop);
+                }
+                for d in placement.domains.iter() {
+                    let domain = PoolDomain::Node {
+                        node: d.node,
+                        pxm: d.pxm,
+                    };
+                    hv.ensure_pool(hp, domain, d.pool_pages)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| {
+                pr_err!("{e}\n");
+                Error::from(e)
+            })
+    }
+
+    fn initialize(&mut self, cfg: &Config, placement: &Placement) -> Result {
+        let input = InitializeGroupInput {
+            log_type: self.log_type as u16,
+            mode: cfg.mode as u16,
+            max_buffer_count: placement.buffers.len() as u32,
+            buffer_size_in_bytes: cfg.buffer_pages * PAGE_SIZE as u32,
+            threshold: cfg.threshold,
+            time_basis: cfg.time_basis as u32,
+            system_time: 0,
+        };
+        self.ctx.with(|hv, hp| {
+            hv.with_deposit(hp, NodeChoice::Any, |hp| hv.initialize_group(hp, &input))
+        })?;
+        self.initialized = true;
+        Ok(())
+    }
+
+    fn create_buffers(&mut self, placement: &Placement) -> Result {
+        let local = self.is_local();
+        for b in placement.buffers.iter() {
+            let proximity = if local {
+                ProximityDomainInfo::node(b.pxm)
+            } else {
+                ProximityDomainInfo::none()
+            };
+            let (ctx, ty) = (&self.ctx, self.log_type);
+            ctx.with(|hv, hp| {
+                hv.with_deposit(hp, NodeChoice::Only(b.target_node), |hp| {
+                    hv.create_buffer(hp, ty, b.index, proximity)
+                })
+            })?;
+            self.buffers.push(
+                Buffer {
+                    index: b.index,
+                    pfns: KVec::new(),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn map_buffers(&mut self) -> Result {
+        let pages = self.buffer_pages as usize;
+        for b in self.buffers.iter_mut() {
+            let mut pfns = KVec::from_elem(0u64, pages, GFP_KERNEL)?;
+            let n = self.ctx.with(|hv, hp| {
+                hv.map_buffer(hp, self.log_type, b.index, &mut pfns)
+                    .inspect_err(|e| pr_err!("buffer {}: {e}\n", b.index))
+            })?;
+            if n != pages {
+                pr_err!("buffer {}: mapped {n} pages, expected {pages}\n", b.index);
+                // Keep what was mapped so that teardown unmaps it.
+                b.pfns = pfns;
+                return Err(EIO);
+            }
+            b.pfns = pfns;
+        }
+        Ok(())
+    }
+
+    fn enable_sources(&mut self, mask: u64) -> Result {
+        if mask == 0 {
+            return Ok(());
+        }
+        self.ctx
+            .with(|hv, hp| hv.set_sources(hp, self.log_type, mask))?;
+        self.sources_on = true;
+        Ok(())
+    }
+
+    /// Starts whatever runs beside the hypervisor (the simulator's writers).
+    pub(crate) fn start(&self) {
+        self.ctx.backend().start();
+    }
+
+    /// Number of buffers created.
+    pub(crate) fn buffer_count(&self) -> usize {
+        self.buffers.len()
+    }
+
+    /// The page frames of buffer `index` (empty until mapped).
+    pub(crate) fn pfns(&self, index: u32) -> &[u64] {
+        self.buffers
+            .get(index as usize)
+            .map_or(&[], |b| &b.pfns[..])
+    }
+
+    /// The node all pages of buffer `index` are on, if they share one.
+    pub(crate) fn pages_node(&self, index: u32) -> Option<u32> {
+        let mut nodes = self.pfns(index).iter().map(|&p| mm::node_of_pfn(p));
+        let first = nodes.next()??;
+        nodes.all(|n| n == Some(first)).then_some(first)
+    }
+
+    /// The live header of buffer `index`, read from its first page.
+    pub(crate) fn header(&self, index: u32) -> Option<BufferHeader> {
+        let pfn = *self.pfns(index).first()?;
+        let mut bytes = [0u8; ENTRIES_OFFSET];
+        mm::read_page(pfn, 0, &mut bytes);
+        BufferHeader::decode(&bytes)
+    }
+
+    fn teardown(&mut self) {
+        let ty = self.log_type;
+        if self.sources_on {
+            if let Err(e) = self.ctx.with(|hv, hp| hv.set_sources(hp, ty, 0)) {
+                warn_failed("disable sources", None, e);
+            }
+        }
+        // The hypervisor unmaps only free or ready buffers: complete the one
+        // each processor is filling, then hand back every completed one.
+        if self.buffers.iter().any(|b| !b.pfns.is_empty()) {
+            if let Err(e) = self.ctx.with(|hv, hp| hv.flush(hp, ty, ALL_VPS)) {
+                warn_failed("flush", None, e);
+            }
+        }
+        for i in 0..self.buffers.len() as u32 {
+            if self.header(i).and_then(|h| h.state()) == Some(BufferState::Complete) {
+                if let Err(e) = self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, i)) {
+                    warn_failed("release", Some(i), e);
+                }
+            }
+        }
+        while let Some(b) = self.buffers.pop() {
+            let ctx = &self.ctx;
+            if !b.pfns.is_empty() {
+                if let Err(e) = ctx.with(|hv, hp| hv.unmap_buffer(hp, ty, b.index)) {
+                    warn_failed("unmap", Some(b.index), e);
+                }
+            }
+            if let Err(e) = ctx.with(|hv, hp| hv.delete_buffer(hp, ty, b.index)) {
+                warn_failed("delete", Some(b.index), e);
+            }
+        }
+        if self.initialized {
+            if let Err(e) = self.ctx.with(|hv, _| hv.finalize_group(ty)) {
+                warn_failed("finalize", None, e);
+            }
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
