@@ -11,6 +11,8 @@ TOPOLOGIES=(1node 2node 4node memless)
 # per case) runs once, in 1node.
 GUEST_TESTS=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 EXTRA_TESTS_1node=params.sh
+# Every set-up hypercall failed in turn, and 200 load/unload cycles.
+EXTRA_TESTS_2node=fail_at.sh,cycles.sh
 passed=0 failed=0 skipped=0
 
 add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3)); }
@@ -77,7 +79,7 @@ main() {
 		make -s -C "$KDIR" M="$HV_EVLOG_ROOT/vm/selftest-modules" modules
 
 	local t extra sel=$HV_EVLOG_ROOT/selftests files=()
-	for f in numa_topology.sh module_load.sh placement.sh backend_hv.sh params.sh hv_evlog_load; do
+	for f in numa_topology.sh module_load.sh placement.sh backend_hv.sh params.sh fail_at.sh cycles.sh hv_evlog_load; do
 		files+=(--guest-file "$sel/$f")
 	done
 	for t in "${TOPOLOGIES[@]}"; do
