@@ -23,8 +23,15 @@ mod word_params;
 // Kernel-only files, top to bottom as data flows.
 #[path = "hv_evlog/backend.rs"]
 mod backend;
+#[path = "hv_evlog/chardev.rs"]
+mod chardev;
+#[allow(dead_code)] // Parts are used by the host tests only.
+#[path = "hv_evlog/completion.rs"]
+mod completion;
 #[path = "hv_evlog/debugfs.rs"]
 mod debugfs;
+#[path = "hv_evlog/device.rs"]
+mod device;
 #[path = "hv_evlog/group.rs"]
 mod group;
 #[path = "hv_evlog/hv.rs"]
@@ -44,6 +51,8 @@ mod sim;
 mod ticker;
 #[path = "hv_evlog/topology.rs"]
 mod topology;
+#[path = "hv_evlog/uapi.rs"]
+mod uapi;
 
 use kernel::sync::Arc;
 
@@ -126,7 +135,9 @@ fn config() -> Result<params::Config> {
 }
 
 struct HvEvlog {
-    // Dropped in order: the views first, then the group (full teardown).
+    // Dropped in order: the device and the views first, then the group (full
+    // teardown) once nothing else holds it.
+    _device: Pin<KBox<device::Device>>,
     _debugfs: debugfs::Debugfs,
     _group: Arc<group::Group>,
 }
@@ -146,10 +157,12 @@ impl kernel::Module for HvEvlog {
         let placement = placement::Placement::new(&cfg, word_params::NODES.bytes(), &snapshot)?;
         let backend = connect(&cfg, &placement)?;
         let ctx = KBox::pin_init(group::HvCtx::new(backend)?, GFP_KERNEL)?;
-        let group = Arc::new(group::Group::new(ctx, &cfg, &placement)?, GFP_KERNEL)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;
+        let group = Arc::new(group::Group::new(ctx, &cfg, placement.clone())?, GFP_KERNEL)?;
         let debugfs = debugfs::Debugfs::new(&placement, &group)?;
         group.start();
+        // Last: an opener may use the device as soon as it exists.
+        let device = device::register(group.clone(), cfg.scan_interval_ms)?;
         pr_info!(
             "hv_evlog {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
             cfg.buffer_pages,
@@ -157,6 +170,7 @@ impl kernel::Module for HvEvlog {
             placement.domains.len()
         );
         Ok(HvEvlog {
+            _device: device,
             _debugfs: debugfs,
             _group: group,
         })

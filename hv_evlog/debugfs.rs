@@ -20,25 +20,19 @@ use kernel::{
 
 use crate::{group::Group, placement::Placement};
 
-/// What the live view reads.
-pub(crate) struct Live {
-    pub(crate) group: Arc<Group>,
-    pub(crate) placement: Arc<Placement>,
-}
-
 /// The directory and its files; dropping it removes them.
 pub(crate) struct Debugfs {
     _plan: Pin<KBox<File<Arc<Placement>>>>,
     _domains: Pin<KBox<File<Arc<Placement>>>>,
-    _buffers: Pin<KBox<File<Live>>>,
+    _buffers: Pin<KBox<File<Arc<Group>>>>,
     _dir: Dir,
 }
 
-fn write_buffers(live: &Live, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "index pxm pages_node cpu state events_lost")?;
-    for b in live.placement.buffers.iter() {
-        let node = live.group.pages_node(b.index).map_or(-1, i64::from);
-        let (state, lost) = match live.group.header(b.index) {
+    for b in group.placement().buffers.iter() {
+        let node = group.pages_node(b.index).map_or(-1, i64::from);
+        let (state, lost) = match group.header(b.index) {
             Some(h) => (h.state().map_or("?", |s| s.name()), h.events_lost),
             None => ("unmapped", 0),
         };
@@ -72,7 +66,7 @@ fn write_domains(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
 }
 
 impl Debugfs {
-    /// Creates the directory for `placement` and the live `group`.
+    /// Creates the directory for `group` and the plan it was set up from.
     pub(crate) fn new(placement: &Arc<Placement>, group: &Arc<Group>) -> Result<Self> {
         let dir = Dir::new(c"hv_evlog");
         let plan = KBox::pin_init(
@@ -83,12 +77,8 @@ impl Debugfs {
             dir.read_callback_file(c"domains", placement.clone(), &write_domains),
             GFP_KERNEL,
         )?;
-        let live = Live {
-            group: group.clone(),
-            placement: placement.clone(),
-        };
         let buffers = KBox::pin_init(
-            dir.read_callback_file(c"buffers", live, &write_buffers),
+            dir.read_callback_file(c"buffers", group.clone(), &write_buffers),
             GFP_KERNEL,
         )?;
         Ok(Debugfs {

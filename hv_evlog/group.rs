@@ -12,18 +12,30 @@
 //! as `rmmod`. Deposited pages are the hypervisor's from then on, as on
 //! Hyper-V, and come back only when the partition's pool is torn down.
 
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use kernel::{
+    new_mutex,
+    page::BorrowedPage,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 use crate::{
     backend::Backend,
+    device::EventLog,
     hypercall::{HvError, HypercallPages, Hypervisor, PoolDomain},
     mm::{self, NodeChoice},
-    params::Config,
+    params::{self, Config},
     placement::Placement,
     tlfs::{
         BufferHeader, BufferState, EventLogType, InitializeGroupInput, ProximityDomainInfo, Wire,
         ENTRIES_OFFSET, PAGE_SIZE,
     },
+    uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_CPU_WORDS},
 };
 
 /// The flush target meaning every virtual processor.
@@ -68,11 +80,14 @@ struct Buffer {
 /// A set-up event log group; dropping it tears everything down.
 pub(crate) struct Group {
     ctx: Pin<KBox<HvCtx>>,
+    placement: Arc<Placement>,
+    cfg: Config,
     log_type: EventLogType,
     buffer_pages: u32,
     initialized: bool,
     buffers: KVec<Buffer>,
-    sources_on: bool,
+    /// The source mask the hypervisor was last given (0: none enabled).
+    sources: AtomicU64,
 }
 
 /// Logs a failed teardown step; teardown goes on with the next one.
@@ -85,21 +100,33 @@ fn warn_failed(step: &str, index: Option<u32>, e: HvError) {
 
 impl Group {
     /// Sets up the group `placement` describes, on `ctx`'s hypervisor.
-    pub(crate) fn new(ctx: Pin<KBox<HvCtx>>, cfg: &Config, placement: &Placement) -> Result<Self> {
+    pub(crate) fn new(
+        ctx: Pin<KBox<HvCtx>>,
+        cfg: &Config,
+        placement: Arc<Placement>,
+    ) -> Result<Self> {
         let mut group = Group {
             ctx,
+            buffers: KVec::with_capacity(placement.buffers.len(), GFP_KERNEL)?,
+            placement,
+            cfg: *cfg,
             log_type: cfg.log_type,
             buffer_pages: cfg.buffer_pages,
             initialized: false,
-            buffers: KVec::with_capacity(placement.buffers.len(), GFP_KERNEL)?,
-            sources_on: false,
+            sources: AtomicU64::new(0),
         };
-        group.fill_pools(placement)?;
-        group.initialize(cfg, placement)?;
-        group.create_buffers(placement)?;
+        let placement = group.placement.clone();
+        group.fill_pools(&placement)?;
+        group.initialize(cfg, &placement)?;
+        group.create_buffers(&placement)?;
         group.map_buffers()?;
-        group.enable_sources(cfg.sources)?;
+        group.apply_sources(cfg.sources)?;
         Ok(group)
+    }
+
+    /// The plan the group was set up from.
+    pub(crate) fn placement(&self) -> &Placement {
+        &self.placement
     }
 
     fn is_local(&self) -> bool {
@@ -191,13 +218,15 @@ impl Group {
         Ok(())
     }
 
-    fn enable_sources(&mut self, mask: u64) -> Result {
-        if mask == 0 {
-            return Ok(());
-        }
-        self.ctx
-            .with(|hv, hp| hv.set_sources(hp, self.log_type, mask))?;
-        self.sources_on = true;
+    /// Gives the hypervisor a new source mask (0 disables all).
+    fn apply_sources(&self, mask: u64) -> Result {
+        let ty = self.log_type;
+        self.ctx.with(|hv, hp| {
+            // The lock on the call pages also orders updates of `sources`.
+            hv.set_sources(hp, ty, mask)?;
+            self.sources.store(mask, Ordering::Relaxed);
+            Ok::<(), HvError>(())
+        })?;
         Ok(())
     }
 
@@ -235,7 +264,7 @@ impl Group {
 
     fn teardown(&mut self) {
         let ty = self.log_type;
-        if self.sources_on {
+        if self.sources.load(Ordering::Relaxed) != 0 {
             if let Err(e) = self.ctx.with(|hv, hp| hv.set_sources(hp, ty, 0)) {
                 warn_failed("disable sources", None, e);
             }
@@ -270,6 +299,68 @@ impl Group {
                 warn_failed("finalize", None, e);
             }
         }
+    }
+}
+
+impl EventLog for Group {
+    fn info(&self) -> hv_evlog_info {
+        hv_evlog_info {
+            type_: self.log_type as u32,
+            mode: self.cfg.mode as u32,
+            time_basis: self.cfg.time_basis as u32,
+            threshold: self.cfg.threshold,
+            sources: self.sources.load(Ordering::Relaxed),
+            backend: u32::from(self.cfg.backend == params::Backend::Sim),
+            ..Default::default()
+        }
+    }
+
+    fn buffer_count(&self) -> u32 {
+        self.buffers.len() as u32
+    }
+
+    fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info> {
+        let b = self.placement.buffers.get(index as usize)?;
+        let mut cpus = [0u64; HV_EVLOG_CPU_WORDS];
+        *cpus.get_mut(b.cpu as usize / 64)? |= 1 << (b.cpu % 64);
+        Some(hv_evlog_buffer_info {
+            pxm: b.pxm,
+            node: self.pages_node(index).unwrap_or(u32::MAX),
+            cpus,
+            ..Default::default()
+        })
+    }
+
+    fn buffer_pages(&self) -> u32 {
+        self.buffer_pages
+    }
+
+    fn page(&self, buffer: u32, page: u32) -> Option<BorrowedPage<'_>> {
+        let pfn = *self.pfns(buffer).get(page as usize)?;
+        let page = NonNull::new(mm::pfn_to_page(pfn))?;
+        // SAFETY: `pfn` is a page of a mapped buffer: an order-0 page from
+        // the page allocator (deposited or seeded), which stays allocated
+        // while the buffer exists, i.e. at least as long as `self`.
+        Some(unsafe { BorrowedPage::from_raw(page) })
+    }
+
+    fn header(&self, buffer: u32) -> Option<BufferHeader> {
+        Group::header(self, buffer)
+    }
+
+    fn release(&self, buffer: u32) -> Result {
+        let ty = self.log_type;
+        Ok(self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, buffer))?)
+    }
+
+    fn flush(&self, cpu: u32) -> Result {
+        let ty = self.log_type;
+        Ok(self.ctx.with(|hv, hp| hv.flush(hp, ty, cpu))?)
+    }
+
+    fn set_sources(&self, mask: u64) -> Result {
+        params::check_sources_mask(mask).map_err(|_| EINVAL)?;
+        self.apply_sources(mask)
     }
 }
 

@@ -364,6 +364,11 @@ fn parse_id(digits: &[u8]) -> Option<u16> {
     (usize::from(v) < MAX_NODES).then_some(v)
 }
 
+/// Whether `mask` only names known event source bits (the ioctl's check).
+pub fn check_sources_mask(mask: u64) -> Result<u64, ParamError<'static>> {
+    check_sources(mask)
+}
+
 fn check_sources<'a>(mask: u64) -> Result<u64, ParamError<'a>> {
     let known = tlfs::SOURCES.iter().fold(0u64, |acc, s| acc | s.1);
     match mask & !known {

@@ -9,7 +9,7 @@ OUT=$HV_EVLOG_ROOT/out
 TOPOLOGIES=(1node 2node 4node memless)
 # Every topology runs these; the parameter table (slow under TCG: one load
 # per case) runs once, in 1node.
-GUEST_TESTS=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
+GUEST_TESTS=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh,device_test,cli.sh
 EXTRA_TESTS_1node=params.sh
 # Every set-up hypercall failed in turn, and 200 load/unload cycles.
 EXTRA_TESTS_2node=fail_at.sh,cycles.sh
@@ -49,6 +49,16 @@ cargo_tests() {
 	fi
 }
 
+cargo_clippy() {
+	(cd "$1" && cargo clippy --locked --quiet --all-targets -- -D warnings)
+}
+
+# The guest has no libc: the tool must be static.
+build_cli() {
+	(cd "$HV_EVLOG_ROOT/tools/hv-evlog" && cargo build --locked --quiet --release) &&
+		file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog" | grep -q 'static'
+}
+
 vm() { # run.py arguments...
 	python3 "$HV_EVLOG_ROOT/vm/run.py" --kdir "$KDIR" --out "$OUT" "$@"
 	local name
@@ -69,8 +79,14 @@ main() {
 	step "lint: rustfmt --check"
 	gate "rustfmt --check on every Rust file" rustfmt_check
 
+	step "lint: clippy on the host crates (warnings are errors)"
+	gate "cargo clippy tests/host" cargo_clippy "$HV_EVLOG_ROOT/tests/host"
+	gate "cargo clippy tools/hv-evlog" cargo_clippy "$HV_EVLOG_ROOT/tools/hv-evlog"
+
 	step "host tests: cargo test"
 	cargo_tests "$HV_EVLOG_ROOT/tests/host"
+	cargo_tests "$HV_EVLOG_ROOT/tools/hv-evlog"
+	gate "hv-evlog builds statically linked" build_cli
 
 	gate "module builds clippy-clean (make CLIPPY=1)" build_module
 	gate "guest test programs build" make -s -C "$HV_EVLOG_ROOT/selftests"
@@ -79,9 +95,11 @@ main() {
 		make -s -C "$KDIR" M="$HV_EVLOG_ROOT/vm/selftest-modules" modules
 
 	local t extra sel=$HV_EVLOG_ROOT/selftests files=()
-	for f in numa_topology.sh module_load.sh placement.sh backend_hv.sh params.sh fail_at.sh cycles.sh hv_evlog_load; do
+	for f in numa_topology.sh module_load.sh placement.sh backend_hv.sh params.sh fail_at.sh \
+		cycles.sh device_test cli.sh hv_evlog_load; do
 		files+=(--guest-file "$sel/$f")
 	done
+	files+=(--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog")
 	for t in "${TOPOLOGIES[@]}"; do
 		step "VM: $t"
 		extra=EXTRA_TESTS_$t

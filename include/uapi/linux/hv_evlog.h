@@ -9,6 +9,8 @@
  *   ioctl(fd, HV_EVLOG_IOC_BUFFERS, &table);        per-buffer table
  *   base = mmap(NULL, info.buffer_count * info.buffer_size, PROT_READ,
  *               MAP_SHARED, fd, 0);                 buffer i at i * buffer_size
+ *   (PROT_READ and MAP_SHARED only; page-aligned windows of the buffers may be
+ *   mapped too; the mapping stays valid after close() until munmap())
  *   poll(fd, POLLIN) / read(fd, &rec, sizeof(rec)); one record per completed buffer
  *   ... decode entries in base + rec.buffer_index * info.buffer_size ...
  *   ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec.buffer_index);   hand it back
@@ -74,13 +76,13 @@ struct hv_evlog_buffers {
 struct hv_evlog_record {
 	__u32 buffer_index;
 	__u32 cpu;		/* logical processor the buffer served */
-	__u64 sequence;		/* 0, 1, 2, ... without gaps unless records were dropped */
+	__u64 sequence;		/* 0, 1, 2, ... from each open; a gap = records dropped */
 	__u32 bytes_used;	/* next_buffer_offset: header + entries */
 	__u32 events_lost;
 	__u64 timestamp;	/* buffer header time stamp, in the time basis */
 };
 
-/* HV_EVLOG_IOC_STATS */
+/* HV_EVLOG_IOC_STATS: counted from the open of this file. */
 struct hv_evlog_stats {
 	__u64 completions;	/* buffers seen complete */
 	__u64 releases;		/* buffers handed back */
@@ -91,7 +93,10 @@ struct hv_evlog_stats {
 
 #define HV_EVLOG_IOC_INFO	 _IOR(HV_EVLOG_IOC_MAGIC, 0x00, struct hv_evlog_info)
 #define HV_EVLOG_IOC_BUFFERS	 _IOWR(HV_EVLOG_IOC_MAGIC, 0x01, struct hv_evlog_buffers)
-/* Hand a completed buffer back; -EINVAL unless it is complete. */
+/*
+ * Hand a completed buffer back; -EINVAL unless it is complete and its record
+ * was read (a buffer is released once per completion).
+ */
 #define HV_EVLOG_IOC_RELEASE	 _IOW(HV_EVLOG_IOC_MAGIC, 0x02, __u32)
 /* Complete the current buffer of one CPU, or of all (HV_EVLOG_ALL_CPUS). */
 #define HV_EVLOG_IOC_FLUSH	 _IOW(HV_EVLOG_IOC_MAGIC, 0x03, __u32)

@@ -14,6 +14,9 @@ pub mod tlfs;
 #[path = "../../../hv_evlog/params.rs"]
 pub mod params;
 
+#[path = "../../../hv_evlog/completion.rs"]
+pub mod completion;
+
 /// The simulated hypervisor's pure core (`hv_evlog/sim/`); the kernel-only
 /// shell in its `mod.rs` is not built here. The `path` on the inline module
 /// makes it the directory its file modules are read from.

@@ -90,9 +90,17 @@ fn integer_bounds() {
     }
 }
 
+/// (setter, name, allowed, accepted words) for every word parameter.
+type WordCase = (
+    fn(&mut Raw<'static>, &'static [u8]),
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
 #[test]
 fn words() {
-    let cases: &[(fn(&mut Raw<'static>, &'static [u8]), &str, &str, &[&str])] = &[
+    let cases: &[WordCase] = &[
         (|r, v| r.backend = v, "backend", "hv|sim", &["hv", "sim"]),
         (
             |r, v| r.log_type = v,

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Completion tracking (pure, host-tested).
+//!
+//! The hypervisor marks a buffer it has filled [`BufferState::Complete`] in
+//! the buffer's header and chains the buffers it completed together through
+//! `next_buffer_index` ([`END_OF_CHAIN`] ends a chain). The device scans all
+//! headers every few milliseconds; this file decides, from one such snapshot,
+//! which buffers are *newly* complete and in which order, and keeps the queue
+//! of completion records that `read()` hands out.
+//!
+//! Only `core` is used, so the same file builds in the module and in the host
+//! tests (tests/host/tests/completion.rs). Storage is the caller's: the
+//! module passes `KVec`s allocated once per open, the tests `Vec`s; nothing
+//! here allocates, and the scan itself runs in bounded time and stack.
+//!
+//! # Per-buffer life cycle
+//!
+//! Each buffer has a [`Slot`]:
+//!
+//! ```text
+//!        header Complete, seen by a scan         read() hands out the record
+//! Idle ─────────────────────────────────► Queued ───────────────────────────► Delivered
+//!  ▲                                        │ (record dropped: queue full)        │
+//!  │                                        └────────────────────────────────────►│
+//!  │      RELEASE ioctl succeeded, or a scan sees the header no longer Complete   │
+//!  └──────────────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! A buffer is reported once per completion: a scan only reports buffers that
+//! are Complete *and* Idle. Only a Delivered buffer may be released, so
+//! userspace can only hand back what it was told about. A buffer whose record
+//! was dropped goes straight to Delivered: the gap in the sequence numbers and
+//! the drop counter tell userspace to look at the headers itself, and it can
+//! then release what it finds complete.
+//!
+//! # Order
+//!
+//! Buffers of one chain are reported in chain order. Chains are reported in
+//! the order of the index of their first buffer: the headers carry no
+//! completion time, and the start time stamp says nothing about which buffer
+//! filled up first. A complete buffer that no other newly complete buffer
+//! points to starts a chain; what remains after all chains were walked (only
+//! possible when the `next` links form a cycle) is walked from its lowest
+//! index. Links to buffers out of range, not complete or already reported end
+//! a chain, so a corrupt or stale header can neither loop the scan nor make it
+//! report a buffer twice.
+
+// Items are `pub` for the host test crate, which mounts this file as a public
+// module; in the kernel module they are crate-private.
+#![allow(unreachable_pub)]
+
+use core::ops::DerefMut;
+
+use crate::tlfs::{BufferHeader, BufferState, MAX_BUFFERS};
+
+/// Where a buffer is in its report cycle; see the module documentation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// Not complete, or complete but not yet seen by a scan.
+    #[default]
+    Idle,
+    /// Reported: its record waits in the queue.
+    Queued,
+    /// Its record was read (or dropped); it may be released.
+    Delivered,
+}
+
+/// A set of buffer indices below [`MAX_BUFFERS`], on the stack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexSet([u64; WORDS]);
+
+const WORDS: usize = (MAX_BUFFERS as usize).div_ceil(64);
+
+impl IndexSet {
+    /// The empty set.
+    pub const fn new() -> Self {
+        Self([0; WORDS])
+    }
+
+    /// Adds `index`; indices at or above [`MAX_BUFFERS`] are ignored.
+    pub fn insert(&mut self, index: u32) {
+        if let Some(word) = self.0.get_mut((index >> 6) as usize) {
+            *word |= 1 << (index & 63);
+        }
+    }
+
+    /// Whether `index` is in the set.
+    pub fn contains(&self, index: u32) -> bool {
+        self.0
+            .get((index >> 6) as usize)
+            .is_some_and(|word| word & (1 << (index & 63)) != 0)
+    }
+}
+
+/// Per-buffer report state of one open of the device.
+pub struct Tracker<S> {
+    slots: S,
+}
+
+impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
+    /// Tracks `slots.len()` buffers (at most [`MAX_BUFFERS`] are looked at),
+    /// all [`Slot::Idle`].
+    pub fn new(mut slots: S) -> Self {
+        slots.fill(Slot::Idle);
+        Self { slots }
+    }
+
+    /// Number of buffers tracked.
+    pub fn len(&self) -> u32 {
+        // At most `MAX_BUFFERS`: see `new`.
+        self.slots.len().min(MAX_BUFFERS as usize) as u32
+    }
+
+    /// Whether no buffer is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The slot of buffer `index`, `None` if out of range.
+    pub fn slot(&self, index: u32) -> Option<Slot> {
+        if index >= self.len() {
+            return None;
+        }
+        self.slots.get(index as usize).copied()
+    }
+
+    fn set(&mut self, index: u32, slot: Slot) {
+        if index < self.len() {
+            if let Some(s) = self.slots.get_mut(index as usize) {
+                *s = slot;
+            }
+        }
+    }
+
+    /// Whether buffer `index` is complete in `headers` and not reported yet.
+    fn is_new(&self, headers: &[BufferHeader], index: u32) -> bool {
+        self.slot(index) == Some(Slot::Idle)
+            && headers
+                .get(index as usize)
+                .is_some_and(|h| h.state() == Some(BufferState::Complete))
+    }
+
+    /// Looks at one snapshot of all headers (`headers[i]` is buffer `i`'s)
+    /// and reports each newly complete buffer, in chain order, by calling
+    /// `report(index)`. `report` returns whether the buffer's record was
+    /// queued; the buffer becomes [`Slot::Queued`] if so and
+    /// [`Slot::Delivered`] if the record was dropped.
+    ///
+    /// Also returns [`Slot::Delivered`] buffers whose header is no longer
+    /// Complete (released behind the device's back) to [`Slot::Idle`], so
+    /// that their next completion is reported.
+    ///
+    /// Returns the number of buffers reported.
+    pub fn scan(&mut self, headers: &[BufferHeader], mut report: impl FnMut(u32) -> bool) -> u32 {
+        let count = self
+            .len()
+            .min(headers.len().min(MAX_BUFFERS as usize) as u32);
+
+        // Buffers that another newly complete buffer's chain link points to.
+        let mut linked = IndexSet::new();
+        for index in 0..count {
+            if self.slot(index) == Some(Slot::Delivered)
+                && headers[index as usize].state() != Some(BufferState::Complete)
+            {
+                self.set(index, Slot::Idle);
+            }
+        }
+        for index in 0..count {
+            if !self.is_new(headers, index) {
+                continue;
+            }
+            if let Some(next) = headers[index as usize].next_in_chain() {
+                if next != index && next < count && self.is_new(headers, next) {
+                    linked.insert(next);
+                }
+            }
+        }
+
+        let mut reported = 0;
+        // First the chains with a head, then whatever a cycle left over.
+        for pass in 0..2 {
+            for start in 0..count {
+                if !self.is_new(headers, start) || (pass == 0 && linked.contains(start)) {
+                    continue;
+                }
+                // Each step turns one Idle slot into a reported one, so the
+                // walk ends after at most `count` steps, cycle or not.
+                let mut index = start;
+                loop {
+                    let slot = if report(index) {
+                        Slot::Queued
+                    } else {
+                        Slot::Delivered
+                    };
+                    self.set(index, slot);
+                    reported += 1;
+                    match headers[index as usize].next_in_chain() {
+                        Some(next) if next < count && self.is_new(headers, next) => index = next,
+                        _ => break,
+                    }
+                }
+            }
+        }
+        reported
+    }
+
+    /// The record of buffer `index` was handed to userspace.
+    pub fn delivered(&mut self, index: u32) {
+        if self.slot(index) == Some(Slot::Queued) {
+            self.set(index, Slot::Delivered);
+        }
+    }
+
+    /// Whether buffer `index` may be released: it was reported and its
+    /// record delivered. (The caller also checks that the live header still
+    /// says Complete.)
+    pub fn may_release(&self, index: u32) -> bool {
+        self.slot(index) == Some(Slot::Delivered)
+    }
+
+    /// Buffer `index` was handed back to the hypervisor.
+    pub fn released(&mut self, index: u32) {
+        self.set(index, Slot::Idle);
+    }
+}
+
+/// A bounded FIFO of records with sequence numbers.
+///
+/// Every record offered gets the next sequence number, 0, 1, 2, …, whether
+/// it fits or not; one that does not fit is counted in [`Queue::dropped`]
+/// instead, so a reader sees a gap in the numbers exactly where records were
+/// lost and the count says how many.
+pub struct Queue<T, S> {
+    items: S,
+    head: usize,
+    len: usize,
+    next_sequence: u64,
+    dropped: u64,
+    _item: core::marker::PhantomData<T>,
+}
+
+impl<T: Copy, S: DerefMut<Target = [T]>> Queue<T, S> {
+    /// An empty queue holding up to `items.len()` records; the storage's
+    /// contents are ignored.
+    pub fn new(items: S) -> Self {
+        Self {
+            items,
+            head: 0,
+            len: 0,
+            next_sequence: 0,
+            dropped: 0,
+            _item: core::marker::PhantomData,
+        }
+    }
+
+    /// Room for this many records.
+    pub fn capacity(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Records waiting.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no record waits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Records offered but dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The sequence number the next record will get.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// Storage index of the `n`-th waiting record; `n < capacity`.
+    fn wrap(&self, n: usize) -> usize {
+        // Both terms are below the capacity, so one subtraction wraps; no
+        // division (and so no division-by-zero path) is needed.
+        let i = self.head + n;
+        if i >= self.capacity() {
+            i - self.capacity()
+        } else {
+            i
+        }
+    }
+
+    /// Offers a record built by `make` from its sequence number. Returns the
+    /// number and whether the record was queued (`false`: dropped).
+    pub fn push_with(&mut self, make: impl FnOnce(u64) -> T) -> (u64, bool) {
+        let sequence = self.next_sequence;
+        self.next_sequence = sequence.wrapping_add(1);
+        if self.len >= self.capacity() {
+            self.dropped = self.dropped.saturating_add(1);
+            return (sequence, false);
+        }
+        let at = self.wrap(self.len);
+        if let Some(slot) = self.items.get_mut(at) {
+            *slot = make(sequence);
+            self.len += 1;
+            (sequence, true)
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+            (sequence, false)
+        }
+    }
+
+    /// The oldest waiting record.
+    pub fn front(&self) -> Option<&T> {
+        if self.is_empty() {
+            return None;
+        }
+        self.items.get(self.head)
+    }
+
+    /// Removes and returns the oldest waiting record.
+    pub fn pop_front(&mut self) -> Option<T> {
+        let item = *self.front()?;
+        self.head = self.wrap(1);
+        self.len -= 1;
+        Some(item)
+    }
+}

@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/hv_evlog`: the event log buffers, mapped read-only, and a record per
+//! completed buffer.
+//!
+//! The device exists while a buffer group is set up ([`register`] to drop of
+//! the returned [`Device`]). The userspace side, with the ABI of
+//! `include/uapi/linux/hv_evlog.h`:
+//!
+//! ```c
+//! int fd = open("/dev/hv_evlog", O_RDONLY);   // root only (0600); a second
+//!                                             // open gets EBUSY
+//! struct hv_evlog_info info;
+//! ioctl(fd, HV_EVLOG_IOC_INFO, &info);
+//! struct hv_evlog_buffer_info tab[HV_EVLOG_MAX_BUFFERS];
+//! struct hv_evlog_buffers req = { .first = 0, .count = HV_EVLOG_MAX_BUFFERS,
+//!                                 .table = (uintptr_t)tab };
+//! ioctl(fd, HV_EVLOG_IOC_BUFFERS, &req);     // req.count: entries filled
+//!
+//! // Buffer i at offset i * buffer_size; PROT_READ + MAP_SHARED only.
+//! const char *base = mmap(NULL, (size_t)info.buffer_count * info.buffer_size,
+//!                         PROT_READ, MAP_SHARED, fd, 0);
+//!
+//! for (;;) {
+//!         struct pollfd p = { .fd = fd, .events = POLLIN };
+//!         poll(&p, 1, -1);
+//!         struct hv_evlog_record rec[16];     // whole records only
+//!         ssize_t n = read(fd, rec, sizeof(rec));
+//!         for (i = 0; i < n / sizeof(rec[0]); i++) {
+//!                 const char *buf = base + (size_t)rec[i].buffer_index * info.buffer_size;
+//!                 // entries from buf + info.header_size to buf + rec[i].bytes_used
+//!                 ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec[i].buffer_index);
+//!         }
+//! }
+//! ```
+//!
+//! # Errors
+//!
+//! | call | errno | when |
+//! |---|---|---|
+//! | `open` | `EBUSY` | another open file (or a mapping of one) exists |
+//! | `open` | `EACCES` | not root (the node is 0600 root:root) |
+//! | `mmap` | `EINVAL` | `MAP_PRIVATE`, or the range runs past the last buffer |
+//! | `mmap` | `EACCES` | `PROT_WRITE` (from the kernel for an `O_RDONLY` file) |
+//! | `mmap` | `EPERM` | `PROT_EXEC` |
+//! | `mprotect` | `EACCES` | adding `PROT_WRITE` or `PROT_EXEC` |
+//! | `mremap` | `EFAULT` | growing a mapping |
+//! | `read` | `EINVAL` | room for less than one record |
+//! | `read` | `EAGAIN` | `O_NONBLOCK` and no record queued |
+//! | `ioctl` | `EINVAL` | RELEASE of a buffer that is not complete or whose record was not read; FLUSH of a CPU that does not exist; BUFFERS with `first` past the end |
+//! | `ioctl` | `ENOTTY` | unknown command |
+//!
+//! # Records
+//!
+//! The completion scanner reads every buffer header each `scan_interval_ms`
+//! while the device is open; each newly completed buffer queues one record
+//! (see [`crate::completion`] for the order and the per-buffer life cycle).
+//! Sequence numbers start at 0 for each open and have no gaps unless records
+//! were dropped, which `stats.records_dropped` counts. The queue has room for
+//! one record per buffer and a buffer is only reported again after it was
+//! released, so with the regular (non-circular) mode nothing can be dropped.
+//! A new open reports every buffer that is complete at the time, including
+//! those a previous consumer read but did not release.
+//!
+//! Statistics count from the open of the file.
+//!
+//! # Lifetime
+//!
+//! A mapping holds its file, an open file holds its [`Session`], a session
+//! holds the [`Shared`] device state and through it the [`EventLog`] and its
+//! pages; the file also holds a reference on the module (see
+//! [`crate::chardev`]). So after `close()` a mapping stays valid until
+//! `munmap()`, `rmmod` is refused while a file or mapping exists, and the
+//! device stays busy for new openers until the last one is gone. Each mapped
+//! page additionally holds a page reference of its own (`vm_insert_page()`).
+
+use core::{mem::size_of, num::NonZeroU32};
+
+use kernel::{
+    bindings, cpu,
+    fs::{file, File, LocalFile},
+    impl_has_delayed_work,
+    ioctl::_IOC_SIZE,
+    mm::virt::VmaNew,
+    new_mutex, new_poll_condvar,
+    page::{BorrowedPage, PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+    sync::{
+        atomic::{Acquire, AtomicFlag, Release},
+        poll::{PollCondVar, PollTable},
+        Arc, ArcBorrow, Mutex,
+    },
+    time::{msecs_to_jiffies, Jiffies},
+    uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
+    workqueue::{self, new_delayed_work, DelayedWork, WorkItem},
+};
+
+use crate::{
+    chardev::{Operations, Registration},
+    completion::{Queue, Slot, Tracker},
+    tlfs::{self, BufferHeader, BufferState},
+    uapi::{self, hv_evlog_buffer_info, hv_evlog_info, hv_evlog_record, hv_evlog_stats},
+};
+
+/// What the device needs from the set-up event log group.
+///
+/// Indices run from 0 to `buffer_count() - 1`, pages of a buffer from 0 to
+/// `buffer_pages() - 1`; both counts stay fixed while the group exists.
+pub(crate) trait EventLog: Send + Sync {
+    /// The group's geometry. The device fills in the ABI fields itself
+    /// (`abi_version`, `info_size`, `buffer_count`, `buffer_size`,
+    /// `header_size`, `record_size`, `reserved`); the log provides `type_`,
+    /// `mode`, `time_basis`, `threshold`, `sources` and `backend`.
+    fn info(&self) -> hv_evlog_info;
+
+    /// Number of buffers, at most `HV_EVLOG_MAX_BUFFERS`.
+    fn buffer_count(&self) -> u32;
+
+    /// Description of buffer `index`: `pxm`, `node` and `cpus` (the device
+    /// sets `index`, `mmap_offset` and `reserved`). `None` if out of range.
+    fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info>;
+
+    /// Pages per buffer, 1 to 512.
+    fn buffer_pages(&self) -> u32;
+
+    /// Page `page` of buffer `buffer`, for `vm_insert_page()`.
+    ///
+    /// It must be an order-0 page from the page allocator (refcounted, not
+    /// slab, not anonymous) that the hypervisor writes and the guest may map,
+    /// and it must stay allocated while `self` exists. Mappings take their
+    /// own page reference, so the page is also kept until the last mapping
+    /// of it is gone.
+    fn page(&self, buffer: u32, page: u32) -> Option<BorrowedPage<'_>>;
+
+    /// A snapshot of buffer `buffer`'s header, read from its first page.
+    ///
+    /// The hypervisor writes the header while it is read: copy the bytes
+    /// with volatile (or `Page::read_raw`) reads, never through a reference
+    /// to the live page, and decode the copy. Called every scan interval for
+    /// every buffer while the device is open, with the device's lock held:
+    /// it must not call back into the device.
+    fn header(&self, buffer: u32) -> Option<BufferHeader>;
+
+    /// Hands buffer `buffer` back to the hypervisor
+    /// (HvCallReleaseEventLogBuffer). Only called for a buffer whose header
+    /// said Complete.
+    fn release(&self, buffer: u32) -> Result;
+
+    /// Completes the current buffer of `cpu`, or of every CPU for
+    /// `u32::MAX` (HvCallFlushEventLogBuffer). `cpu` is below
+    /// `nr_cpu_ids` or `u32::MAX`.
+    fn flush(&self, cpu: u32) -> Result;
+
+    /// Sets the enabled event sources (HvCallSetEventLogGroupSources).
+    fn set_sources(&self, mask: u64) -> Result;
+}
+
+/// Name of the device node.
+const NAME: &CStr = c"hv_evlog";
+
+/// Permissions of the device node: read and write for root only. (Write
+/// permission is needed for nothing but is what `O_RDWR` openers expect.)
+const MODE: u16 = 0o600;
+
+/// Size of one record in `read()`.
+const RECORD_SIZE: usize = size_of::<hv_evlog_record>();
+
+/// `VM_MAYSHARE`. 7.2's bindings give `VM_MAYSHARE` the value of
+/// `VM_MAYEXEC` (rust/bindings/bindings_helper.h assigns
+/// `RUST_CONST_HELPER_VM_MAYSHARE = VM_MAYEXEC`), and so does
+/// `kernel::mm::virt::flags::MAYSHARE`; the bit number is right.
+const VM_MAYSHARE: bindings::vm_flags_t = 1 << bindings::VMA_MAYSHARE_BIT;
+
+const _: () = assert!(VM_MAYSHARE != bindings::VM_MAYEXEC);
+
+/// `/dev/hv_evlog`, registered while this value exists.
+#[pin_data]
+pub(crate) struct Device {
+    #[pin]
+    registration: Registration<Session>,
+}
+
+/// Creates `/dev/hv_evlog` for `log`, scanning for completed buffers every
+/// `scan_interval_ms` (at least one jiffy) while it is open.
+///
+/// Call it as the last fallible step of setting up the group: an opener can
+/// use the device as soon as this returns. Dropping the result removes the
+/// node; open files and mappings keep `log` alive on their own.
+pub(crate) fn register(log: Arc<dyn EventLog>, scan_interval_ms: u32) -> Result<Pin<KBox<Device>>> {
+    let count = log.buffer_count();
+    let pages = log.buffer_pages();
+    if count == 0
+        || count > uapi::HV_EVLOG_MAX_BUFFERS
+        || pages == 0
+        || pages > tlfs::MAX_BUFFER_PAGES
+    {
+        return Err(EINVAL);
+    }
+    let shared = Arc::new(
+        Shared {
+            log,
+            scan_delay: msecs_to_jiffies(scan_interval_ms).max(1),
+            busy: AtomicFlag::new(false),
+        },
+        GFP_KERNEL,
+    )?;
+    KBox::try_pin_init(
+        try_pin_init!(Device {
+            registration <- Registration::register(NAME, MODE, shared),
+        }),
+        GFP_KERNEL,
+    )
+}
+
+/// State of the device that its open files share.
+pub(crate) struct Shared {
+    log: Arc<dyn EventLog>,
+    scan_delay: Jiffies,
+    /// A file is open: the one consumer slot is taken.
+    busy: AtomicFlag,
+}
+
+impl Shared {
+    /// Geometry with the ABI fields filled in.
+    fn info(&self) -> hv_evlog_info {
+        hv_evlog_info {
+            abi_version: uapi::HV_EVLOG_ABI_VERSION,
+            info_size: size_of::<hv_evlog_info>() as u32,
+            buffer_count: self.log.buffer_count(),
+            buffer_size: self.buffer_size(),
+            header_size: tlfs::ENTRIES_OFFSET as u32,
+            record_size: RECORD_SIZE as u32,
+            reserved: 0,
+            ..self.log.info()
+        }
+    }
+
+    /// Bytes per buffer: at most 512 pages (checked by [`register`]).
+    fn buffer_size(&self) -> u32 {
+        self.log.buffer_pages() << PAGE_SHIFT
+    }
+
+    /// Description of buffer `index` with the ABI fields filled in.
+    fn buffer_info(&self, index: u32) -> Result<hv_evlog_buffer_info> {
+        let info = self.log.buffer_info(index).ok_or(EINVAL)?;
+        Ok(hv_evlog_buffer_info {
+            index,
+            reserved: 0,
+            mmap_offset: u64::from(index) * u64::from(self.buffer_size()),
+            ..info
+        })
+    }
+}
+
+/// The consumer slot, taken by an open file until its session is gone.
+struct Claim(Arc<Shared>);
+
+impl Claim {
+    fn take(shared: &Arc<Shared>) -> Result<Self> {
+        shared
+            .busy
+            .cmpxchg(false, true, Acquire)
+            .map_err(|_| EBUSY)?;
+        Ok(Self(shared.clone()))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Release);
+    }
+}
+
+/// What one open of the device changes; under [`Session::state`].
+struct State {
+    tracker: Tracker<KVec<Slot>>,
+    queue: Queue<hv_evlog_record, KVec<hv_evlog_record>>,
+    /// The last snapshot of every header, reused by each scan.
+    headers: KVVec<BufferHeader>,
+    stats: hv_evlog_stats,
+    /// The file is being released: the scanner must not re-arm.
+    stopping: bool,
+}
+
+/// One open of the device: the consumer.
+#[pin_data]
+pub(crate) struct Session {
+    claim: Claim,
+    #[pin]
+    state: Mutex<State>,
+    /// Signalled when records are queued.
+    #[pin]
+    readable: PollCondVar,
+    /// The completion scanner.
+    #[pin]
+    scan: DelayedWork<Session>,
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self> for Session { self.scan }
+}
+
+impl Session {
+    fn shared(&self) -> &Shared {
+        &self.claim.0
+    }
+
+    fn log(&self) -> &dyn EventLog {
+        &*self.shared().log
+    }
+
+    /// One scan: snapshot every header, queue a record for each newly
+    /// completed buffer, wake readers, and run again after the scan interval
+    /// unless the file is being released.
+    fn scan(this: Arc<Self>) {
+        let mut guard = this.state.lock();
+        if guard.stopping {
+            return;
+        }
+        let State {
+            tracker,
+            queue,
+            headers,
+            stats,
+            ..
+        } = &mut *guard;
+        for (index, header) in (0u32..).zip(headers.iter_mut()) {
+            *header = this.log().header(index).unwrap_or_default();
+        }
+        let reported = tracker.scan(headers, |index| {
+            let header = headers.get(index as usize).copied().unwrap_or_default();
+            stats.completions = stats.completions.saturating_add(1);
+            stats.events_lost = stats
+                .events_lost
+                .saturating_add(u64::from(header.events_lost));
+            let (_, queued) = queue.push_with(|sequence| record(index, &header, sequence));
+            if !queued {
+                stats.records_dropped = stats.records_dropped.saturating_add(1);
+            }
+            queued
+        });
+        if reported != 0 {
+            this.readable.notify_all();
+        }
+        // Re-armed under the lock, so that `stop_scanner` either sees this
+        // run's timer or this run sees `stopping`.
+        let _ = workqueue::system_power_efficient()
+            .enqueue_delayed(this.clone(), this.shared().scan_delay);
+        drop(guard);
+    }
+
+    /// Stops the scanner for good: no run is pending or running afterwards.
+    /// Sleeps; never called from the scanner itself (it would wait for
+    /// itself).
+    fn stop_scanner(&self) {
+        self.state.lock().stopping = true;
+        // SAFETY: The pointer is to `self.scan`: aligned and not dangling.
+        let work = unsafe { DelayedWork::<Self>::raw_as_work(&raw const self.scan) };
+        // SAFETY: `work` points at the `Work` inside `self.scan`, which lives
+        // as long as `self`.
+        let work = unsafe { kernel::workqueue::Work::raw_get(work) };
+        // SAFETY: That `work_struct` is the `work` field of the
+        // `delayed_work` inside `self.scan`.
+        let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
+        // SAFETY: `dwork` is the initialized `delayed_work` of `self.scan`.
+        // Flushing runs a pending timer's work now and waits for it (and for
+        // a running one); every run sees `stopping` (set above, under the
+        // lock every run takes before re-arming) and does not re-arm, so
+        // nothing is pending or running when this returns.
+        unsafe { bindings::flush_delayed_work(dwork) };
+    }
+
+    /// HV_EVLOG_IOC_BUFFERS.
+    fn buffers(&self, mut reader: UserSliceReader, mut writer: UserSliceWriter) -> Result {
+        let mut req: uapi::hv_evlog_buffers = reader.read()?;
+        let count = self.log().buffer_count();
+        if req.first > count {
+            return Err(EINVAL);
+        }
+        let filled = req.count.min(count - req.first);
+        let table = UserPtr::from_addr(usize::try_from(req.table).map_err(|_| EFAULT)?);
+        let mut out =
+            UserSlice::new(table, filled as usize * size_of::<hv_evlog_buffer_info>()).writer();
+        for index in req.first..req.first + filled {
+            out.write(&self.shared().buffer_info(index)?)?;
+        }
+        req.count = filled;
+        writer.write(&req)
+    }
+
+    /// HV_EVLOG_IOC_RELEASE.
+    fn release_buffer(&self, index: u32) -> Result {
+        if index >= self.log().buffer_count() {
+            return Err(EINVAL);
+        }
+        let mut state = self.state.lock();
+        if !state.tracker.may_release(index) {
+            return Err(EINVAL);
+        }
+        let header = self.log().header(index).ok_or(EINVAL)?;
+        if header.state() != Some(BufferState::Complete) {
+            return Err(EINVAL);
+        }
+        self.log().release(index)?;
+        state.tracker.released(index);
+        state.stats.releases = state.stats.releases.saturating_add(1);
+        Ok(())
+    }
+
+    /// HV_EVLOG_IOC_FLUSH.
+    fn flush(&self, cpu: u32) -> Result {
+        if cpu != uapi::HV_EVLOG_ALL_CPUS && cpu >= cpu::nr_cpu_ids() {
+            return Err(EINVAL);
+        }
+        self.log().flush(cpu)?;
+        let mut state = self.state.lock();
+        state.stats.flushes = state.stats.flushes.saturating_add(1);
+        Ok(())
+    }
+}
+
+/// The record of buffer `index`, completed with `header`.
+fn record(index: u32, header: &BufferHeader, sequence: u64) -> hv_evlog_record {
+    hv_evlog_record {
+        buffer_index: index,
+        cpu: header.logical_processor.into(),
+        sequence,
+        bytes_used: header.next_buffer_offset,
+        events_lost: header.events_lost,
+        timestamp: header.time_stamp,
+    }
+}
+
+impl WorkItem for Session {
+    type Pointer = Arc<Session>;
+
+    fn run(this: Arc<Session>) {
+        Session::scan(this);
+    }
+}
+
+impl Operations for Session {
+    type Shared = Arc<Shared>;
+
+    fn open(shared: &Arc<Shared>, _file: &File) -> Result<Arc<Self>> {
+        let claim = Claim::take(shared)?;
+        let count = shared.log.buffer_count() as usize;
+        let state = State {
+            tracker: Tracker::new(KVec::from_elem(Slot::Idle, count, GFP_KERNEL)?),
+            queue: Queue::new(KVec::from_elem(
+                hv_evlog_record::default(),
+                count,
+                GFP_KERNEL,
+            )?),
+            headers: KVVec::from_elem(BufferHeader::default(), count, GFP_KERNEL)?,
+            stats: hv_evlog_stats::default(),
+            stopping: false,
+        };
+        let session = Arc::pin_init(
+            try_pin_init!(Session {
+                claim,
+                state <- new_mutex!(state),
+                readable <- new_poll_condvar!(),
+                scan <- new_delayed_work!("hv_evlog::scan"),
+            }),
+            GFP_KERNEL,
+        )?;
+        // The first scan right away: buffers already complete are reported
+        // to this consumer too. Cannot fail: the work item is new.
+        let _ = workqueue::system_power_efficient().enqueue(session.clone());
+        Ok(session)
+    }
+
+    fn release(this: Arc<Self>, _file: &File) {
+        this.stop_scanner();
+        // Usually the last reference: the session, and with it the consumer
+        // slot, goes away here.
+        drop(this);
+    }
+
+    fn read(
+        this: ArcBorrow<'_, Self>,
+        file: &LocalFile,
+        out: &mut UserSliceWriter,
+    ) -> Result<usize> {
+        // Whole records only. (A constant divisor: no division-by-zero path.)
+        let room = out.len() / RECORD_SIZE;
+        if room == 0 {
+            return Err(EINVAL);
+        }
+        let mut state = this.state.lock();
+        while state.queue.is_empty() {
+            if file.flags() & file::flags::O_NONBLOCK != 0 {
+                return Err(EAGAIN);
+            }
+            if this.readable.wait_interruptible(&mut state) {
+                return Err(ERESTARTSYS);
+            }
+        }
+        // Copying to userspace under the lock is fine: nothing takes this
+        // lock with `mmap_lock` held (the mapping has no fault handler), so a
+        // fault here cannot deadlock. A record leaves the queue only once it
+        // was copied, so a bad buffer loses nothing.
+        let mut copied = 0;
+        while copied < room {
+            let Some(rec) = state.queue.front().copied() else {
+                break;
+            };
+            if let Err(e) = out.write(&rec) {
+                if copied == 0 {
+                    return Err(e);
+                }
+                break;
+            }
+            state.queue.pop_front();
+            state.tracker.delivered(rec.buffer_index);
+            copied += 1;
+        }
+        Ok(copied * RECORD_SIZE)
+    }
+
+    fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
+        table.register_wait(file, &this.readable);
+        if this.state.lock().queue.is_empty() {
+            0
+        } else {
+            bindings::POLLIN | bindings::POLLRDNORM
+        }
+    }
+
+    fn mmap(this: ArcBorrow<'_, Self>, _file: &File, vma: &VmaNew) -> Result {
+        // A private mapping could be made writable (copy on write) and is of
+        // no use for a buffer the hypervisor keeps writing: refused.
+        // `VM_MAYSHARE`, not `VM_SHARED`: the kernel clears `VM_SHARED` of a
+        // shared mapping of a file opened read-only.
+        if vma.flags() & VM_MAYSHARE == 0 {
+            return Err(EINVAL);
+        }
+        // For an `O_RDONLY` file the kernel already refused `PROT_WRITE`
+        // with `EACCES`; the same answer for an `O_RDWR` one.
+        if vma.writable() {
+            return Err(EACCES);
+        }
+        // As a `noexec` mount answers `PROT_EXEC`.
+        if vma.executable() {
+            return Err(EPERM);
+        }
+        // Neither can be set by `mprotect()` later (`EACCES` then).
+        vma.try_clear_maywrite()?;
+        vma.try_clear_mayexec()?;
+        // `mremap()` cannot grow the mapping past the buffers (`EFAULT`).
+        vma.set_dontexpand();
+        // Up to 1 GiB of hypervisor data has no place in a core dump.
+        vma.set_dontdump();
+
+        let log = this.log();
+        let per_buffer = NonZeroU32::new(log.buffer_pages()).ok_or(EINVAL)?;
+        // At most 512 * 512 (checked by `register`).
+        let total = log.buffer_count() * per_buffer.get();
+        // SAFETY: `vma` is being set up by this `mmap()` call, so reading its
+        // page offset cannot race with a writer.
+        let first = unsafe { (*vma.as_ptr()).vm_pgoff };
+        let pages = (vma.end() - vma.start()) >> PAGE_SHIFT;
+        let in_range = |n: usize| u32::try_from(n).ok().filter(|&n| n <= total);
+        let (Some(first), Some(pages)) = (in_range(first), in_range(pages)) else {
+            return Err(EINVAL);
+        };
+        if pages > total - first {
+            return Err(EINVAL);
+        }
+
+        let vma = vma.set_mixedmap();
+        let mut addr = vma.start();
+        for n in first..first + pages {
+            let buffer = n / per_buffer;
+            let page = n % per_buffer;
+            let page = log.page(buffer, page).ok_or(EINVAL)?;
+            vma.vm_insert_page(addr, &page)?;
+            addr += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
+        match cmd {
+            uapi::HV_EVLOG_IOC_INFO => user.writer().write(&this.shared().info())?,
+            uapi::HV_EVLOG_IOC_BUFFERS => {
+                let (reader, writer) = user.reader_writer();
+                this.buffers(reader, writer)?;
+            }
+            uapi::HV_EVLOG_IOC_RELEASE => this.release_buffer(user.reader().read()?)?,
+            uapi::HV_EVLOG_IOC_FLUSH => this.flush(user.reader().read()?)?,
+            uapi::HV_EVLOG_IOC_SET_SOURCES => this.log().set_sources(user.reader().read()?)?,
+            uapi::HV_EVLOG_IOC_STATS => {
+                let stats = this.state.lock().stats;
+                user.writer().write(&stats)?;
+            }
+            _ => return Err(ENOTTY),
+        }
+        Ok(0)
+    }
+}

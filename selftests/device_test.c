@@ -1,0 +1,925 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * device_test: /dev/hv_evlog against its ABI (include/uapi/linux/hv_evlog.h).
+ *
+ * Every refused operation is checked for its exact errno. When the device is
+ * not there, /lib/modules/hv_evlog.ko is loaded with backend=sim first and
+ * unloaded again at the end; when it is (a group set up by someone else, e.g.
+ * on the real hypervisor), it is used as it is and never unloaded.
+ *
+ * Tests named completion_* need buffers to complete after HV_EVLOG_IOC_FLUSH.
+ * They run when the group is simulated (info.backend == 1), or when
+ * HV_EVLOG_COMPLETIONS=1 says the real group completes buffers on a flush;
+ * otherwise they are skipped.
+ *
+ * Runs as root (the device is 0600 root:root). Exit status: kselftest's.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "../include/uapi/linux/hv_evlog.h"
+
+#define MODULE_PATH	"/lib/modules/hv_evlog.ko"
+#define MODULE_NAME	"hv_evlog"
+#define MODULE_PARAMS	"backend=sim"
+
+/* The TLFS buffer header fields the tests look at (offsets in bytes). */
+#define HDR_BUFFER_SIZE		0
+#define HDR_BUFFER_INDEX	4
+#define HDR_EVENTS_LOST		8
+#define HDR_TIME_STAMP		16
+#define HDR_LOGICAL_PROCESSOR	40
+#define HDR_BUFFER_STATE	44
+#define HDR_NEXT_OFFSET		48
+#define HDR_TYPE		52
+#define HDR_NEXT_INDEX		56
+#define STATE_COMPLETE		3
+#define END_OF_CHAIN		0xFFFFFFFFu
+
+/* Set in main() before any test forks: this program loaded the module. */
+static int loaded_here;
+
+static uint32_t hdr32(const void *buf, size_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, (const char *)buf + off, sizeof(v));
+	return v;
+}
+
+static uint64_t hdr64(const void *buf, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)buf + off, sizeof(v));
+	return v;
+}
+
+static int load_module(void)
+{
+	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, MODULE_PARAMS, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int unload_module(void)
+{
+	return syscall(SYS_delete_module, MODULE_NAME, O_NONBLOCK) ? -errno : 0;
+}
+
+static int dev_open(int flags)
+{
+	return open(HV_EVLOG_DEVICE, flags | O_CLOEXEC);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* The physical page behind a virtual address, from /proc/self/pagemap. */
+static uint64_t pfn_of(const void *addr)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof(entry),
+		  (off_t)((uintptr_t)addr / page) * sizeof(entry)) != sizeof(entry))
+		entry = 0;
+	close(fd);
+	if (!(entry >> 63))	/* not present */
+		return 0;
+	return entry & ((1ULL << 55) - 1);
+}
+
+FIXTURE(dev) {
+	int fd;
+	long page;
+	struct hv_evlog_info info;
+	struct hv_evlog_buffer_info *tab;
+	size_t total;		/* bytes of all buffers */
+};
+
+FIXTURE_SETUP(dev)
+{
+	struct hv_evlog_buffers req = { 0 };
+
+	self->page = sysconf(_SC_PAGESIZE);
+	self->fd = dev_open(O_RDONLY);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", HV_EVLOG_DEVICE, strerror(errno));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &self->info));
+	ASSERT_LT(0, self->info.buffer_count);
+	ASSERT_GE(HV_EVLOG_MAX_BUFFERS, self->info.buffer_count);
+	self->tab = calloc(self->info.buffer_count, sizeof(*self->tab));
+	ASSERT_NE(NULL, self->tab);
+	req.count = self->info.buffer_count;
+	req.table = (uintptr_t)self->tab;
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
+	ASSERT_EQ(self->info.buffer_count, req.count);
+	self->total = (size_t)self->info.buffer_count * self->info.buffer_size;
+}
+
+FIXTURE_TEARDOWN(dev)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	free(self->tab);
+}
+
+/* Skips a completion test unless the group completes buffers on a flush. */
+#define NEED_COMPLETIONS() do {						\
+	const char *e = getenv("HV_EVLOG_COMPLETIONS");			\
+	if (self->info.backend != 1 && !(e && !strcmp(e, "1")))	\
+		SKIP(return, "needs completions (simulated backend)");	\
+} while (0)
+
+/*
+ * Reads every record queued within a few scan intervals and releases its
+ * buffer, so that a test starts with nothing pending. Returns the count.
+ */
+static int drain(int fd)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS];
+	int flags = fcntl(fd, F_GETFL);
+	int n = 0;
+	ssize_t got;
+
+	sleep_ms(100);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	while ((got = read(fd, rec, sizeof(rec))) > 0) {
+		for (size_t i = 0; i < got / sizeof(rec[0]); i++, n++)
+			ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec[i].buffer_index);
+	}
+	fcntl(fd, F_SETFL, flags);
+	return n;
+}
+
+/* Waits up to `ms` for POLLIN; returns poll()'s revents. */
+static short wait_readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	return p.revents;
+}
+
+TEST_F(dev, info)
+{
+	EXPECT_EQ(HV_EVLOG_ABI_VERSION, self->info.abi_version);
+	EXPECT_EQ(sizeof(struct hv_evlog_info), self->info.info_size);
+	EXPECT_EQ(72, self->info.header_size);
+	EXPECT_EQ(sizeof(struct hv_evlog_record), self->info.record_size);
+	EXPECT_LT(0, self->info.buffer_size);
+	EXPECT_EQ(0, self->info.buffer_size % self->page);
+	EXPECT_GE(512 * self->page, self->info.buffer_size);
+	EXPECT_GE(2, self->info.type);
+	EXPECT_GE(1, self->info.mode);
+	EXPECT_GE(2, self->info.time_basis);
+	EXPECT_GE(1, self->info.backend);
+	EXPECT_EQ(0, self->info.reserved);
+}
+
+TEST_F(dev, buffer_table)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+
+	for (uint32_t i = 0; i < self->info.buffer_count; i++) {
+		const struct hv_evlog_buffer_info *b = &self->tab[i];
+		int served = 0;
+
+		EXPECT_EQ(i, b->index);
+		EXPECT_EQ((uint64_t)i * self->info.buffer_size, b->mmap_offset);
+		EXPECT_EQ(0, b->reserved);
+		EXPECT_GT(HV_EVLOG_MAX_CPUS, b->node);
+		for (int c = 0; c < HV_EVLOG_MAX_CPUS; c++) {
+			if (!(b->cpus[c / 64] >> (c % 64) & 1))
+				continue;
+			served++;
+			EXPECT_GT(cpus, c) TH_LOG("buffer %u serves CPU %d", i, c);
+		}
+		EXPECT_LT(0, served) TH_LOG("buffer %u serves no CPU", i);
+	}
+}
+
+TEST_F(dev, buffer_table_ranges)
+{
+	struct hv_evlog_buffer_info one[2];
+	struct hv_evlog_buffers req;
+	uint32_t n = self->info.buffer_count;
+
+	/* A window at the end is clamped to what is there. */
+	memset(one, 0xff, sizeof(one));
+	req = (struct hv_evlog_buffers){ .first = n - 1, .count = 2, .table = (uintptr_t)one };
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
+	EXPECT_EQ(1, req.count);
+	EXPECT_EQ(n - 1, one[0].index);
+	EXPECT_EQ(0xffffffffu, one[1].index);	/* untouched */
+
+	req = (struct hv_evlog_buffers){ .first = n, .count = 2, .table = (uintptr_t)one };
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
+	EXPECT_EQ(0, req.count);
+
+	req = (struct hv_evlog_buffers){ .first = n + 1, .count = 1, .table = (uintptr_t)one };
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
+	EXPECT_EQ(EINVAL, errno);
+
+	req = (struct hv_evlog_buffers){ .first = 0, .count = 1, .table = 8 };
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST_F(dev, unknown_ioctl)
+{
+	uint32_t v = 0;
+
+	EXPECT_EQ(-1, ioctl(self->fd, _IOW(HV_EVLOG_IOC_MAGIC, 0x3f, __u32), &v));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_INFO, NULL));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/* Each mapped buffer starts with its header: index, size and type match. */
+TEST_F(dev, mmap_headers)
+{
+	const char *base = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	int checked = 0;
+
+	ASSERT_NE(MAP_FAILED, base) TH_LOG("mmap: %s", strerror(errno));
+	for (uint32_t i = 0; i < self->info.buffer_count; i++) {
+		const char *buf = base + self->tab[i].mmap_offset;
+		static const char zero[72];
+		uint32_t size;
+
+		/* A buffer the hypervisor never started has an all-zero header. */
+		if (!memcmp(buf, zero, sizeof(zero)))
+			continue;
+		checked++;
+		EXPECT_EQ(i, hdr32(buf, HDR_BUFFER_INDEX));
+		EXPECT_EQ(self->info.type, hdr32(buf, HDR_TYPE));
+		/* The hypervisor may count the header in or out. */
+		size = hdr32(buf, HDR_BUFFER_SIZE);
+		EXPECT_TRUE(size == self->info.buffer_size ||
+			    size == self->info.buffer_size - self->info.header_size)
+			TH_LOG("buffer %u: header buffer_size %u", i, size);
+	}
+	if (self->info.backend == 1)
+		EXPECT_EQ(self->info.buffer_count, checked);
+	EXPECT_EQ(0, munmap((void *)base, self->total));
+}
+
+/* Zero copy: every mapping of a buffer shows the same physical pages. */
+TEST_F(dev, mmap_same_pages)
+{
+	size_t size = self->info.buffer_size;
+	uint32_t last = self->info.buffer_count - 1;
+	const char *all = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	const char *one = mmap(NULL, size, PROT_READ, MAP_SHARED, self->fd,
+			       self->tab[last].mmap_offset);
+
+	ASSERT_NE(MAP_FAILED, all);
+	ASSERT_NE(MAP_FAILED, one);
+	for (size_t off = 0; off < size; off += self->page) {
+		uint64_t a = pfn_of(all + self->tab[last].mmap_offset + off);
+
+		EXPECT_NE(0, a);
+		EXPECT_EQ(a, pfn_of(one + off));
+	}
+	munmap((void *)one, size);
+	munmap((void *)all, self->total);
+}
+
+/* A page-aligned window inside the buffers is allowed. */
+TEST_F(dev, mmap_window)
+{
+	const char *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, self->page);
+
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, munmap((void *)p, self->page));
+}
+
+/* The kernel rounds a length up to whole pages before the driver sees it. */
+TEST_F(dev, mmap_length_rounded_up)
+{
+	const volatile char *p = mmap(NULL, 100, PROT_READ, MAP_SHARED, self->fd, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	(void)p[self->page - 1];
+	EXPECT_EQ(0, munmap((void *)p, 100));
+}
+
+TEST_F(dev, mmap_write_refused)
+{
+	void *p = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+
+	/* From the kernel: the file is not open for writing. */
+	ASSERT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EACCES, errno);
+}
+
+TEST_F(dev, mmap_write_refused_rdwr)
+{
+	void *p;
+	int fd;
+
+	close(self->fd);
+	self->fd = -1;
+	fd = dev_open(O_RDWR);
+	ASSERT_LE(0, fd);
+	/* From the driver, the same answer as for a read-only file. */
+	p = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EACCES, errno);
+	/* A read-only mapping of an O_RDWR file cannot be made writable. */
+	p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, self->page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, self->page);
+	close(fd);
+}
+
+TEST_F(dev, mmap_exec_refused)
+{
+	void *p = mmap(NULL, self->page, PROT_READ | PROT_EXEC, MAP_SHARED, self->fd, 0);
+
+	ASSERT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EPERM, errno);
+}
+
+TEST_F(dev, mmap_private_refused)
+{
+	void *p = mmap(NULL, self->page, PROT_READ, MAP_PRIVATE, self->fd, 0);
+
+	ASSERT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(dev, mmap_misaligned_offset_refused)
+{
+	void *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 8);
+
+	ASSERT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(dev, mmap_past_end_refused)
+{
+	size_t size = self->info.buffer_size;
+	void *p;
+
+	/* One page too long. */
+	p = mmap(NULL, self->total + self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	/* Starting at the end. */
+	p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, self->total);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	/* The last buffer and one more. */
+	p = mmap(NULL, 2 * size, PROT_READ, MAP_SHARED, self->fd, self->total - size);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	/* Far past the end. */
+	p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, (off_t)1 << 40);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(dev, mprotect_refused)
+{
+	void *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, self->page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(-1, mprotect(p, self->page, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, mprotect(p, self->page, PROT_NONE));
+	EXPECT_EQ(0, mprotect(p, self->page, PROT_READ));
+	munmap(p, self->page);
+}
+
+TEST_F(dev, mremap_grow_refused)
+{
+	void *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+	void *q;
+
+	ASSERT_NE(MAP_FAILED, p);
+	q = mremap(p, self->page, 2 * self->page, 0);
+	EXPECT_EQ(MAP_FAILED, q);
+	EXPECT_EQ(EFAULT, errno);
+	q = mremap(p, self->page, 2 * self->page, MREMAP_MAYMOVE);
+	EXPECT_EQ(MAP_FAILED, q);
+	EXPECT_EQ(EFAULT, errno);
+	munmap(p, self->page);
+}
+
+/* A store through the read-only mapping faults and changes nothing. */
+TEST_F(dev, write_through_mapping_faults)
+{
+	volatile char *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+	char before;
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, p);
+	before = p[0];
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		p[0] = before + 1;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+	EXPECT_EQ(before, p[0]);
+	munmap((void *)p, self->page);
+}
+
+TEST_F(dev, second_open_busy)
+{
+	int fd = dev_open(O_RDONLY);
+
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(EBUSY, errno);
+	close(self->fd);
+	self->fd = -1;
+	fd = dev_open(O_RDONLY);
+	EXPECT_LE(0, fd) TH_LOG("reopen after close: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A mapping outlives close(): it stays valid and keeps the device busy. */
+TEST_F(dev, mapping_outlives_close)
+{
+	const char *p = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	char first[72];
+	int fd;
+
+	ASSERT_NE(MAP_FAILED, p);
+	memcpy(first, p, sizeof(first));
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(0, memcmp(first, p, sizeof(first)));
+	fd = dev_open(O_RDONLY);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(0, munmap((void *)p, self->total));
+	/* The last reference goes with munmap(); release may run a bit later. */
+	for (int i = 0; i < 100 && (fd = dev_open(O_RDONLY)) < 0; i++)
+		sleep_ms(10);
+	EXPECT_LE(0, fd) TH_LOG("open after munmap: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+TEST_F(dev, open_as_nobody_refused)
+{
+	int status;
+	pid_t pid;
+
+	close(self->fd);
+	self->fd = -1;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(10);
+		if (dev_open(O_RDONLY) >= 0)
+			_exit(11);
+		_exit(errno == EACCES ? 0 : 12);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("10: setuid failed, 11: opened, 12: other errno");
+}
+
+TEST_F(dev, device_node)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat(HV_EVLOG_DEVICE, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(0, st.st_gid);
+}
+
+TEST_F(dev, read_short_refused)
+{
+	char buf[sizeof(struct hv_evlog_record)];
+
+	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf) - 1));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(dev, read_nonblock_empty)
+{
+	struct hv_evlog_record rec;
+
+	drain(self->fd);
+	ASSERT_EQ(0, fcntl(self->fd, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, read(self->fd, &rec, sizeof(rec)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, wait_readable(self->fd, 0));
+}
+
+TEST_F(dev, not_a_stream_position)
+{
+	struct hv_evlog_record rec;
+
+	EXPECT_EQ(-1, lseek(self->fd, 0, SEEK_SET));
+	EXPECT_EQ(ESPIPE, errno);
+	EXPECT_EQ(-1, pread(self->fd, &rec, sizeof(rec), 0));
+	EXPECT_EQ(ESPIPE, errno);
+}
+
+TEST_F(dev, release_refused)
+{
+	uint32_t i;
+
+	drain(self->fd);
+	/* Not complete, or complete but never reported: both refused. */
+	for (i = 0; i < self->info.buffer_count; i++) {
+		EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &i));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	i = self->info.buffer_count;
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &i));
+	EXPECT_EQ(EINVAL, errno);
+	i = 0xffffffffu;
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &i));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(dev, flush_bad_cpu_refused)
+{
+	uint32_t cpu = 1u << 20;
+
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &cpu));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(dev, stats_start_at_zero)
+{
+	struct hv_evlog_stats st;
+
+	memset(&st, 0xff, sizeof(st));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_STATS, &st));
+	EXPECT_EQ(0, st.releases);
+	EXPECT_EQ(0, st.records_dropped);
+	EXPECT_EQ(0, st.flushes);
+}
+
+TEST_F(dev, set_sources)
+{
+	struct hv_evlog_info info;
+	__u64 mask = self->info.sources;
+
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &mask));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(self->info.sources, info.sources);
+}
+
+/* rmmod is refused while a file or a mapping of it exists. */
+TEST_F(dev, rmmod_refused_while_used)
+{
+	void *p;
+
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+	p = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+	EXPECT_EQ(0, hdr32(p, HDR_BUFFER_INDEX));
+	munmap(p, self->total);
+}
+
+/* Checks the records in rec[0..n) against the mapped headers. */
+static void check_records(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(dev) *self, const char *base,
+			  const struct hv_evlog_record *rec, size_t n,
+			  uint64_t first_sequence)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct hv_evlog_record *r = &rec[k];
+		const char *buf;
+		uint32_t next, off;
+
+		EXPECT_EQ(first_sequence + k, r->sequence);
+		ASSERT_GT(self->info.buffer_count, r->buffer_index);
+		buf = base + self->tab[r->buffer_index].mmap_offset;
+		EXPECT_EQ(STATE_COMPLETE, hdr32(buf, HDR_BUFFER_STATE));
+		EXPECT_EQ(r->buffer_index, hdr32(buf, HDR_BUFFER_INDEX));
+		EXPECT_EQ(hdr32(buf, HDR_NEXT_OFFSET), r->bytes_used);
+		EXPECT_EQ(hdr32(buf, HDR_EVENTS_LOST), r->events_lost);
+		EXPECT_EQ(hdr64(buf, HDR_TIME_STAMP), r->timestamp);
+		EXPECT_EQ((uint32_t)(unsigned char)buf[HDR_LOGICAL_PROCESSOR], r->cpu);
+		ASSERT_LE(self->info.header_size, r->bytes_used);
+		ASSERT_GE(self->info.buffer_size, r->bytes_used);
+		/* Entries: 8-byte aligned, at least their header, inside. */
+		for (off = self->info.header_size; off < r->bytes_used;) {
+			uint16_t size;
+
+			ASSERT_EQ(0, off % 8);
+			ASSERT_GE(r->bytes_used, off + 16);
+			memcpy(&size, buf + off + 4, sizeof(size));
+			ASSERT_LE(16, size);
+			ASSERT_GE(r->bytes_used, off + size);
+			off = (off + size + 7) & ~7u;
+		}
+		/* Buffers of one chain come in chain order. */
+		next = hdr32(buf, HDR_NEXT_INDEX);
+		if (k + 1 < n && next != END_OF_CHAIN && next < self->info.buffer_count &&
+		    hdr32(base + self->tab[next].mmap_offset, HDR_BUFFER_STATE) == STATE_COMPLETE)
+			EXPECT_EQ(next, rec[k + 1].buffer_index);
+	}
+}
+
+/* Reads records until `want` arrived or 2 s passed; returns the count. */
+static size_t read_records(int fd, struct hv_evlog_record *rec, size_t room, size_t want)
+{
+	size_t n = 0;
+
+	while (n < want && wait_readable(fd, 2000) & POLLIN) {
+		ssize_t got = read(fd, rec + n, (room - n) * sizeof(*rec));
+
+		if (got <= 0 || got % sizeof(*rec))
+			break;
+		n += got / sizeof(*rec);
+	}
+	return n;
+}
+
+TEST_F(dev, completion_flush_read_release)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS];
+	struct hv_evlog_stats st;
+	uint32_t all = HV_EVLOG_ALL_CPUS;
+	const char *base;
+	int drained;
+	size_t n;
+
+	NEED_COMPLETIONS();
+	base = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	drained = drain(self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &all));
+	EXPECT_EQ(POLLIN, wait_readable(self->fd, 2000) & (POLLIN | POLLERR));
+	sleep_ms(100);	/* every buffer of the flush */
+	n = read_records(self->fd, rec, HV_EVLOG_MAX_BUFFERS, 1);
+	ASSERT_LT(0, n);
+	n += read_records(self->fd, rec + n, HV_EVLOG_MAX_BUFFERS - n,
+			  wait_readable(self->fd, 0) ? HV_EVLOG_MAX_BUFFERS : 0);
+	check_records(_metadata, self, base, rec, n, drained);
+
+	for (size_t k = 0; k < n; k++) {
+		EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec[k].buffer_index))
+			TH_LOG("release %u: %s", rec[k].buffer_index, strerror(errno));
+		/* Only once. */
+		EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec[k].buffer_index));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	/* Buffers a running group filled meanwhile. */
+	drained += drain(self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_STATS, &st));
+	EXPECT_EQ(drained + n, st.completions);
+	EXPECT_EQ(drained + n, st.releases);
+	EXPECT_EQ(0, st.records_dropped);
+	EXPECT_EQ(1, st.flushes);
+	munmap((void *)base, self->total);
+}
+
+/* Whole records only: a buffer for one and a half gets one. */
+TEST_F(dev, completion_whole_records)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS];
+	char buf[sizeof(rec[0]) * 3 / 2];
+	uint32_t all = HV_EVLOG_ALL_CPUS;
+	ssize_t got;
+	size_t n;
+	int drained;
+
+	NEED_COMPLETIONS();
+	drained = drain(self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &all));
+	ASSERT_TRUE(wait_readable(self->fd, 2000) & POLLIN);
+	got = read(self->fd, buf, sizeof(buf));
+	ASSERT_EQ(sizeof(rec[0]), got);
+	memcpy(&rec[0], buf, sizeof(rec[0]));
+	EXPECT_EQ(drained, rec[0].sequence);
+	sleep_ms(100);
+	n = 1 + read_records(self->fd, rec + 1, HV_EVLOG_MAX_BUFFERS - 1,
+			     wait_readable(self->fd, 0) ? HV_EVLOG_MAX_BUFFERS : 0);
+	for (size_t k = 0; k < n; k++) {
+		EXPECT_EQ(drained + k, rec[k].sequence);
+		EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec[k].buffer_index));
+	}
+}
+
+/* A complete buffer whose record was not read yet cannot be released. */
+TEST_F(dev, completion_release_before_read_refused)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS];
+	uint32_t all = HV_EVLOG_ALL_CPUS;
+	const char *base;
+	uint32_t i, complete = END_OF_CHAIN;
+	size_t n;
+
+	NEED_COMPLETIONS();
+	base = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	drain(self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &all));
+	ASSERT_TRUE(wait_readable(self->fd, 2000) & POLLIN);
+	for (i = 0; i < self->info.buffer_count && complete == END_OF_CHAIN; i++)
+		if (hdr32(base + self->tab[i].mmap_offset, HDR_BUFFER_STATE) == STATE_COMPLETE)
+			complete = i;
+	ASSERT_NE(END_OF_CHAIN, complete);
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &complete));
+	EXPECT_EQ(EINVAL, errno);
+	sleep_ms(100);
+	n = read_records(self->fd, rec, HV_EVLOG_MAX_BUFFERS, HV_EVLOG_MAX_BUFFERS);
+	for (size_t k = 0; k < n; k++)
+		EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec[k].buffer_index));
+	munmap((void *)base, self->total);
+}
+
+/* A blocking read sleeps until a completion arrives. */
+TEST_F(dev, completion_blocking_read)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS];
+	ssize_t got;
+	pid_t pid;
+	int status;
+
+	NEED_COMPLETIONS();
+	drain(self->fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		uint32_t all = HV_EVLOG_ALL_CPUS;
+
+		sleep_ms(200);
+		_exit(ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &all) ? 1 : 0);
+	}
+	alarm(10);
+	got = read(self->fd, rec, sizeof(rec));
+	alarm(0);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_LT(0, got);
+	EXPECT_EQ(0, got % sizeof(rec[0]));
+	sleep_ms(100);
+	drain(self->fd);
+	for (size_t k = 0; k < got / sizeof(rec[0]); k++)
+		EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec[k].buffer_index));
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A signal interrupts a blocking read (no SA_RESTART: EINTR). */
+TEST_F(dev, blocking_read_interrupted)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct hv_evlog_record rec;
+	ssize_t got = 0;
+
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	/* A running group may complete a buffer first: then try again. */
+	for (int tries = 0; tries < 5; tries++) {
+		drain(self->fd);
+		alarm(1);
+		got = read(self->fd, &rec, sizeof(rec));
+		alarm(0);
+		if (got < 0)
+			break;
+		ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec.buffer_index);
+	}
+	EXPECT_EQ(-1, got);
+	EXPECT_EQ(EINTR, errno);
+}
+
+TEST_F(dev, completion_epoll)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint32_t all = HV_EVLOG_ALL_CPUS;
+	int ep;
+
+	NEED_COMPLETIONS();
+	drain(self->fd);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->fd, &ev));
+	EXPECT_EQ(0, epoll_wait(ep, &ev, 1, 0));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &all));
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 2000));
+	EXPECT_TRUE(ev.events & EPOLLIN);
+	close(ep);
+	drain(self->fd);
+}
+
+/* A new open reports what is complete and unreleased, from sequence 0. */
+TEST_F(dev, completion_reopen_reports_again)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS], again[HV_EVLOG_MAX_BUFFERS];
+	uint32_t all = HV_EVLOG_ALL_CPUS;
+	size_t n, m;
+
+	NEED_COMPLETIONS();
+	drain(self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &all));
+	ASSERT_TRUE(wait_readable(self->fd, 2000) & POLLIN);
+	sleep_ms(100);
+	n = read_records(self->fd, rec, HV_EVLOG_MAX_BUFFERS, HV_EVLOG_MAX_BUFFERS);
+	ASSERT_LT(0, n);
+	close(self->fd);
+	self->fd = dev_open(O_RDONLY);
+	ASSERT_LE(0, self->fd);
+	ASSERT_TRUE(wait_readable(self->fd, 2000) & POLLIN);
+	sleep_ms(100);
+	m = read_records(self->fd, again, HV_EVLOG_MAX_BUFFERS, HV_EVLOG_MAX_BUFFERS);
+	/* Everything read before, and whatever a running group added. */
+	ASSERT_LE(n, m);
+	for (size_t k = 0; k < n; k++) {
+		size_t j = 0;
+
+		while (j < m && again[j].buffer_index != rec[k].buffer_index)
+			j++;
+		EXPECT_GT(m, j) TH_LOG("buffer %u not reported again", rec[k].buffer_index);
+	}
+	for (size_t k = 0; k < m; k++) {
+		EXPECT_EQ(k, again[k].sequence);
+		EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &again[k].buffer_index));
+	}
+}
+
+/* Last: with nothing open or mapped the module unloads and loads again. */
+TEST_F(dev, module_unload_and_reload)
+{
+	close(self->fd);
+	self->fd = -1;
+	if (!loaded_here)
+		SKIP(return, "the module was loaded by someone else");
+	ASSERT_EQ(0, unload_module());
+	EXPECT_NE(0, access(HV_EVLOG_DEVICE, F_OK));
+	ASSERT_EQ(0, load_module());
+	EXPECT_EQ(0, access(HV_EVLOG_DEVICE, F_OK));
+}
+
+static void unload_at_exit(void)
+{
+	if (loaded_here)
+		unload_module();
+}
+
+int main(int argc, char **argv)
+{
+	if (access(HV_EVLOG_DEVICE, F_OK)) {
+		int ret = load_module();
+
+		if (ret) {
+			printf("1..0 # SKIP no %s and loading %s failed: %s\n",
+			       HV_EVLOG_DEVICE, MODULE_PATH, strerror(-ret));
+			return KSFT_SKIP;
+		}
+		loaded_here = 1;
+		atexit(unload_at_exit);
+	}
+	return test_harness_run(argc, argv);
+}

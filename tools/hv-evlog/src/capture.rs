@@ -1,0 +1,738 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The capture loop, apart from the device: wait for a completed buffer, take
+//! a snapshot, decode, filter, write, release. A [`Source`] supplies the
+//! buffers: the device, a binary capture file, or a test's synthetic data.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use crate::decode::{decode_buffer, Event};
+use crate::device::{Device, Mapping, Wait, READ_BATCH};
+use crate::error::{Error, Result};
+use crate::output::{Sink, FILE_HEADER_SIZE, FILE_MAGIC, RECORD_HEADER_SIZE};
+use crate::tlfs::ENTRIES_OFFSET;
+use crate::uapi::{Info, Record, ABI_VERSION};
+
+/// What waiting for the next completed buffer brought.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// A buffer completed.
+    Record(Record),
+    /// Nothing within the timeout (or a signal arrived).
+    Timeout,
+    /// There will be no more (end of file).
+    Closed,
+}
+
+/// Where completed buffers come from.
+pub trait Source {
+    /// Waits up to `timeout` for the next completed buffer.
+    fn wait(&mut self, timeout: Duration) -> Result<Next>;
+    /// Copies the used part of `record`'s buffer (from offset 0 up to
+    /// `bytes_used`) into `out`.
+    fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()>;
+    /// Hands the buffer back once consumed.
+    fn release(&mut self, index: u32) -> Result<()>;
+}
+
+/// The device with all its buffers mapped.
+pub struct DeviceSource<'a> {
+    device: &'a Device,
+    mapping: Mapping,
+    pending: VecDeque<Record>,
+}
+
+impl<'a> DeviceSource<'a> {
+    /// Wraps an open device and its mapping.
+    pub fn new(device: &'a Device, mapping: Mapping) -> Self {
+        Self {
+            device,
+            mapping,
+            pending: VecDeque::with_capacity(READ_BATCH),
+        }
+    }
+}
+
+impl Source for DeviceSource<'_> {
+    fn wait(&mut self, timeout: Duration) -> Result<Next> {
+        if self.pending.is_empty() {
+            match self.device.wait(timeout, &mut self.pending)? {
+                Wait::Ready => {}
+                Wait::Timeout => return Ok(Next::Timeout),
+                Wait::Closed => return Ok(Next::Closed),
+            }
+        }
+        Ok(self.pending.pop_front().map_or(Next::Timeout, Next::Record))
+    }
+
+    fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()> {
+        self.mapping
+            .snapshot(record.buffer_index, record.bytes_used, out)
+    }
+
+    fn release(&mut self, index: u32) -> Result<()> {
+        self.device.release(index)
+    }
+}
+
+/// A binary capture file (see `output`), read back.
+pub struct FileSource<R: Read> {
+    input: R,
+    data: Vec<u8>,
+    offset: u64,
+}
+
+impl<R: Read> FileSource<R> {
+    /// Reads and checks the file header; returns the source and the group
+    /// geometry the header records.
+    pub fn open(mut input: R) -> Result<(Self, Info)> {
+        let mut header = [0u8; FILE_HEADER_SIZE];
+        let got = read_full(&mut input, &mut header)?;
+        if got < FILE_HEADER_SIZE || header[0..8] != FILE_MAGIC {
+            return Err(Error::Input(
+                "not an hv-evlog capture file (no HVEVLOG1 header): \
+                 write one with 'hv-evlog capture --format binary'"
+                    .into(),
+            ));
+        }
+        let word = |i: usize| u32::from_le_bytes(header[8 + 4 * i..12 + 4 * i].try_into().unwrap());
+        let info = Info {
+            abi_version: word(0),
+            time_basis: word(1),
+            log_type: word(2),
+            mode: word(3),
+            buffer_size: word(4),
+            header_size: word(5),
+            ..Info::default()
+        };
+        if info.abi_version != ABI_VERSION || info.header_size as usize != ENTRIES_OFFSET {
+            return Err(Error::Input(format!(
+                "capture file has ABI version {} and entries at offset {}; \
+                 this tool reads version {ABI_VERSION} with entries at {ENTRIES_OFFSET}",
+                info.abi_version, info.header_size
+            )));
+        }
+        let source = Self {
+            input,
+            data: Vec::new(),
+            offset: FILE_HEADER_SIZE as u64,
+        };
+        Ok((source, info))
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Input(format!("reading capture file: {e}"))),
+        }
+    }
+    Ok(got)
+}
+
+impl<R: Read> Source for FileSource<R> {
+    fn wait(&mut self, _timeout: Duration) -> Result<Next> {
+        let mut h = [0u8; RECORD_HEADER_SIZE];
+        let got = read_full(&mut self.input, &mut h)?;
+        if got == 0 {
+            return Ok(Next::Closed);
+        }
+        let truncated = |offset: u64| {
+            Error::Input(format!(
+                "capture file is truncated: the record at byte {offset} is incomplete"
+            ))
+        };
+        if got < RECORD_HEADER_SIZE {
+            return Err(truncated(self.offset));
+        }
+        let u32_at = |o: usize| u32::from_le_bytes(h[o..o + 4].try_into().unwrap());
+        let u64_at = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap());
+        let record = Record {
+            buffer_index: u32_at(0),
+            cpu: u32_at(4),
+            sequence: u64_at(8),
+            bytes_used: u32_at(16),
+            events_lost: u32_at(20),
+            timestamp: u64_at(24),
+        };
+        self.data.resize(record.bytes_used as usize, 0);
+        if read_full(&mut self.input, &mut self.data)? < self.data.len() {
+            return Err(truncated(self.offset));
+        }
+        self.offset += (RECORD_HEADER_SIZE + self.data.len()) as u64;
+        Ok(Next::Record(record))
+    }
+
+    fn snapshot(&mut self, _record: &Record, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        out.extend_from_slice(&self.data);
+        Ok(())
+    }
+
+    fn release(&mut self, _index: u32) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What to keep and when to stop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Stop after this many events.
+    pub count: Option<u64>,
+    /// Keep only buffers filled by this CPU.
+    pub cpu: Option<u32>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+}
+
+/// What was consumed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Events written.
+    pub events: u64,
+    /// Completed buffers consumed (and released), filtered or not.
+    pub buffers: u64,
+    /// Sum of `events_lost` over the buffers consumed.
+    pub lost: u64,
+    /// Buffers whose entries did not decode to their end.
+    pub malformed: u64,
+}
+
+/// Whether to go on after a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Wait for more.
+    Continue,
+    /// `--count` reached.
+    Done,
+}
+
+/// Decodes, filters and writes buffers; keeps the totals.
+pub struct Consumer {
+    limits: Limits,
+    totals: Totals,
+    events: Vec<Event>,
+    warnings: Vec<String>,
+}
+
+impl Consumer {
+    /// A consumer applying `limits` (its `duration` is the loop's business).
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            totals: Totals::default(),
+            events: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The totals so far.
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// Warnings about malformed buffers since the last call.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Consumes one completed buffer: `buffer` holds its bytes from offset 0
+    /// up to at least `record.bytes_used`.
+    pub fn consume<W: Write>(
+        &mut self,
+        record: &Record,
+        buffer: &[u8],
+        sink: &mut Sink<W>,
+    ) -> Result<Flow> {
+        self.totals.buffers += 1;
+        self.totals.lost += u64::from(record.events_lost);
+        if self.limits.cpu.is_some_and(|cpu| cpu != record.cpu) {
+            return Ok(Flow::Continue);
+        }
+        self.events.clear();
+        if let Err(err) = decode_buffer(buffer, record, &mut self.events) {
+            self.totals.malformed += 1;
+            self.warnings.push(format!(
+                "buffer {} (cpu {}, sequence {}): {err}; kept the {} events before it",
+                record.buffer_index,
+                record.cpu,
+                record.sequence,
+                self.events.len()
+            ));
+        }
+        let mut raw_end = (record.bytes_used as usize).min(buffer.len());
+        let mut flow = Flow::Continue;
+        if let Some(count) = self.limits.count {
+            let left = count.saturating_sub(self.totals.events);
+            if self.events.len() as u64 >= left {
+                self.events.truncate(left as usize);
+                if let Some(last) = self.events.last() {
+                    raw_end = raw_end.min(last.end());
+                }
+                flow = Flow::Done;
+            }
+        }
+        sink.buffer(record, &buffer[..raw_end], &self.events)?;
+        self.totals.events += self.events.len() as u64;
+        Ok(flow)
+    }
+}
+
+/// How a capture ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// `--count` events written.
+    Count,
+    /// `--duration` elapsed.
+    Duration,
+    /// Interrupted (SIGINT, SIGTERM).
+    Stopped,
+    /// The source has nothing more (end of file).
+    Closed,
+    /// The reader of the output went away (EPIPE).
+    BrokenPipe,
+}
+
+/// Longest wait between checks of the stop flag and progress updates.
+const TICK: Duration = Duration::from_millis(200);
+
+/// Runs the capture loop until a limit, the end of the source, a stop
+/// request or a closed output. Every buffer taken from `source` is released,
+/// also when writing it failed.
+pub fn run<S: Source, W: Write>(
+    source: &mut S,
+    limits: Limits,
+    sink: &mut Sink<W>,
+    stop: &dyn Fn() -> bool,
+    tick: &mut dyn FnMut(&mut Consumer),
+) -> Result<(Totals, End)> {
+    let start = Instant::now();
+    let deadline = limits.duration.map(|d| start + d);
+    let mut consumer = Consumer::new(limits);
+    let mut scratch = Vec::new();
+    let end = loop {
+        if stop() {
+            break End::Stopped;
+        }
+        let timeout = match deadline {
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    break End::Duration;
+                }
+                TICK.min(deadline - now)
+            }
+            None => TICK,
+        };
+        let record = match source.wait(timeout)? {
+            Next::Timeout => {
+                // Idle: let a reader see what was written so far.
+                match sink.flush() {
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break End::BrokenPipe,
+                    result => result?,
+                }
+                tick(&mut consumer);
+                continue;
+            }
+            Next::Closed => break End::Closed,
+            Next::Record(record) => record,
+        };
+        let result = source
+            .snapshot(&record, &mut scratch)
+            .and_then(|()| consumer.consume(&record, &scratch, sink));
+        let released = source.release(record.buffer_index);
+        tick(&mut consumer);
+        match result {
+            Ok(Flow::Done) => {
+                released?;
+                break End::Count;
+            }
+            Ok(Flow::Continue) => released?,
+            Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                break End::BrokenPipe
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    Ok((consumer.totals(), end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tests::{record_for, synthetic_buffer};
+    use crate::output::Format;
+
+    /// Synthetic buffers handed out one by one; records every release.
+    struct Fake {
+        queue: VecDeque<(Record, Vec<u8>)>,
+        current: Vec<u8>,
+        released: Vec<u32>,
+        timeouts: usize,
+    }
+
+    impl Fake {
+        fn new(buffers: Vec<Vec<u8>>) -> Self {
+            let queue = buffers
+                .into_iter()
+                .enumerate()
+                .map(|(seq, buf)| (record_for(&buf, seq as u64), buf))
+                .collect();
+            Self {
+                queue,
+                current: Vec::new(),
+                released: Vec::new(),
+                timeouts: 0,
+            }
+        }
+    }
+
+    impl Source for Fake {
+        fn wait(&mut self, _timeout: Duration) -> Result<Next> {
+            if self.timeouts > 0 {
+                self.timeouts -= 1;
+                return Ok(Next::Timeout);
+            }
+            Ok(match self.queue.pop_front() {
+                Some((record, buf)) => {
+                    self.current = buf;
+                    Next::Record(record)
+                }
+                None => Next::Closed,
+            })
+        }
+
+        fn snapshot(&mut self, _record: &Record, out: &mut Vec<u8>) -> Result<()> {
+            out.clone_from(&self.current);
+            Ok(())
+        }
+
+        fn release(&mut self, index: u32) -> Result<()> {
+            self.released.push(index);
+            Ok(())
+        }
+    }
+
+    /// Four buffers: CPU 0, 1, 0, 1, three events each, time stamps
+    /// 100 * buffer + event; buffer 2 lost 5 events before it.
+    fn four_buffers() -> Vec<Vec<u8>> {
+        (0..4u32)
+            .map(|b| {
+                let entries: Vec<_> = (0..3u64)
+                    .map(|e| {
+                        (
+                            b * 10 + e as u32,
+                            1 + e as u16,
+                            u64::from(b) * 100 + e,
+                            8 * e as usize,
+                        )
+                    })
+                    .collect();
+                let mut buf = synthetic_buffer(b, (b % 2) as u8, &entries);
+                if b == 2 {
+                    buf[8..12].copy_from_slice(&5u32.to_le_bytes());
+                }
+                buf
+            })
+            .collect()
+    }
+
+    fn capture(
+        limits: Limits,
+        format: Format,
+        buffers: Vec<Vec<u8>>,
+    ) -> (String, Totals, End, Vec<u32>) {
+        let mut fake = Fake::new(buffers);
+        fake.timeouts = 2;
+        let mut sink = Sink::new(Vec::new(), format);
+        let mut ticks = 0;
+        let (totals, end) =
+            run(&mut fake, limits, &mut sink, &|| false, &mut |_| ticks += 1).unwrap();
+        assert!(ticks >= 2);
+        let out = String::from_utf8_lossy(&sink.finish().unwrap()).into_owned();
+        (out, totals, end, fake.released)
+    }
+
+    #[test]
+    fn everything() {
+        let (out, totals, end, released) = capture(Limits::default(), Format::Text, four_buffers());
+        assert_eq!(end, End::Closed);
+        assert_eq!(released, [0, 1, 2, 3]);
+        assert_eq!(
+            totals,
+            Totals {
+                events: 12,
+                buffers: 4,
+                lost: 5,
+                malformed: 0
+            }
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 12);
+        assert_eq!(lines[0], "cpu=0 ts=0 type=1 size=16 context=0x00000000");
+        assert_eq!(lines[5], "cpu=1 ts=102 type=3 size=32 context=0x0000000c");
+        assert_eq!(lines[11], "cpu=1 ts=302 type=3 size=32 context=0x00000020");
+    }
+
+    #[test]
+    fn count_stops_mid_buffer_and_releases_it() {
+        let limits = Limits {
+            count: Some(5),
+            ..Limits::default()
+        };
+        let (out, totals, end, released) = capture(limits, Format::Json, four_buffers());
+        assert_eq!(end, End::Count);
+        assert_eq!(released, [0, 1]);
+        assert_eq!(totals.events, 5);
+        assert_eq!(totals.buffers, 2);
+        assert_eq!(
+            out,
+            "{\"cpu\":0,\"ts\":0,\"type\":1,\"size\":16,\"context\":0}\n\
+             {\"cpu\":0,\"ts\":1,\"type\":2,\"size\":24,\"context\":1}\n\
+             {\"cpu\":0,\"ts\":2,\"type\":3,\"size\":32,\"context\":2}\n\
+             {\"cpu\":1,\"ts\":100,\"type\":1,\"size\":16,\"context\":10}\n\
+             {\"cpu\":1,\"ts\":101,\"type\":2,\"size\":24,\"context\":11}\n"
+        );
+    }
+
+    #[test]
+    fn count_on_a_buffer_boundary() {
+        let limits = Limits {
+            count: Some(6),
+            ..Limits::default()
+        };
+        let (out, totals, end, released) = capture(limits, Format::Text, four_buffers());
+        assert_eq!(
+            (end, totals.events, out.lines().count()),
+            (End::Count, 6, 6)
+        );
+        assert_eq!(released, [0, 1]);
+    }
+
+    #[test]
+    fn cpu_filter() {
+        let limits = Limits {
+            cpu: Some(1),
+            ..Limits::default()
+        };
+        let (out, totals, end, released) = capture(limits, Format::Text, four_buffers());
+        assert_eq!(end, End::Closed);
+        // Filtered buffers are still consumed, counted and released.
+        assert_eq!(released, [0, 1, 2, 3]);
+        assert_eq!(
+            totals,
+            Totals {
+                events: 6,
+                buffers: 4,
+                lost: 5,
+                malformed: 0
+            }
+        );
+        let ts: Vec<&str> = out
+            .lines()
+            .map(|l| {
+                assert!(l.starts_with("cpu=1 "), "{l}");
+                l.split(' ').nth(1).unwrap()
+            })
+            .collect();
+        assert_eq!(
+            ts,
+            ["ts=100", "ts=101", "ts=102", "ts=300", "ts=301", "ts=302"]
+        );
+    }
+
+    #[test]
+    fn cpu_and_count_together() {
+        let limits = Limits {
+            cpu: Some(1),
+            count: Some(4),
+            ..Limits::default()
+        };
+        let (out, totals, end, released) = capture(limits, Format::Text, four_buffers());
+        assert_eq!(end, End::Count);
+        assert_eq!(released, [0, 1, 2, 3]);
+        assert_eq!(totals.events, 4);
+        assert_eq!(
+            out.lines().last().unwrap(),
+            "cpu=1 ts=300 type=1 size=16 context=0x0000001e"
+        );
+    }
+
+    #[test]
+    fn malformed_buffer_keeps_good_events_and_warns() {
+        let mut buffers = four_buffers();
+        // Buffer 1's second entry (offset 88) gets size 4.
+        buffers[1][88 + 4..88 + 6].copy_from_slice(&4u16.to_le_bytes());
+        let mut fake = Fake::new(buffers);
+        let mut sink = Sink::new(Vec::new(), Format::Text);
+        let mut warnings = Vec::new();
+        let (totals, _) = run(
+            &mut fake,
+            Limits::default(),
+            &mut sink,
+            &|| false,
+            &mut |c| warnings.extend(c.take_warnings()),
+        )
+        .unwrap();
+        assert_eq!(totals.events, 10);
+        assert_eq!(totals.malformed, 1);
+        assert_eq!(
+            warnings,
+            [
+                "buffer 1 (cpu 1, sequence 1): entry at offset 88 has size 4, smaller than its \
+              header; kept the 1 events before it"
+            ]
+        );
+    }
+
+    #[test]
+    fn stop_request_and_duration() {
+        let mut fake = Fake::new(four_buffers());
+        let mut sink = Sink::new(Vec::new(), Format::Text);
+        let (totals, end) = run(
+            &mut fake,
+            Limits::default(),
+            &mut sink,
+            &|| true,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!((end, totals.buffers), (End::Stopped, 0));
+
+        let limits = Limits {
+            duration: Some(Duration::ZERO),
+            ..Limits::default()
+        };
+        let (totals, end) = run(&mut fake, limits, &mut sink, &|| false, &mut |_| {}).unwrap();
+        assert_eq!((end, totals.buffers), (End::Duration, 0));
+        assert!(fake.released.is_empty());
+    }
+
+    /// Counts flushes.
+    #[derive(Default)]
+    struct Flushes(usize);
+    impl Write for Flushes {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.0 += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn idle_waits_flush_the_output() {
+        let mut fake = Fake::new(four_buffers());
+        fake.timeouts = 3;
+        let mut sink = Sink::new(Flushes::default(), Format::Text);
+        run(
+            &mut fake,
+            Limits::default(),
+            &mut sink,
+            &|| false,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(sink.finish().unwrap().0, 3 + 1);
+    }
+
+    struct ClosedPipe;
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn broken_pipe_ends_quietly_after_releasing() {
+        let mut fake = Fake::new(four_buffers());
+        let mut sink = Sink::new(ClosedPipe, Format::Text);
+        let (_, end) = run(
+            &mut fake,
+            Limits::default(),
+            &mut sink,
+            &|| false,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(end, End::BrokenPipe);
+        assert_eq!(fake.released, [0]);
+    }
+
+    #[test]
+    fn binary_round_trip_through_file_source() {
+        let limits = Limits {
+            count: Some(7),
+            ..Limits::default()
+        };
+        let info = Info {
+            abi_version: 1,
+            time_basis: 1,
+            log_type: 1,
+            buffer_size: 65536,
+            header_size: 72,
+            ..Info::default()
+        };
+        let mut fake = Fake::new(four_buffers());
+        let mut sink = Sink::new(Vec::new(), Format::Binary);
+        sink.begin(&info).unwrap();
+        let (totals, _) = run(&mut fake, limits, &mut sink, &|| false, &mut |_| {}).unwrap();
+        assert_eq!(totals.events, 7);
+        let file = sink.finish().unwrap();
+        // Three records: two whole buffers (72 + 16 + 24 + 32 bytes) and the
+        // third cut after its first event (72 + 16).
+        assert_eq!(file.len(), 32 + 3 * 32 + 2 * 144 + 88);
+
+        let (mut source, read_info) = FileSource::open(&file[..]).unwrap();
+        assert_eq!(read_info.time_basis, 1);
+        assert_eq!(read_info.buffer_size, 65536);
+        let mut text = Sink::new(Vec::new(), Format::Text);
+        let (totals, end) = run(
+            &mut source,
+            Limits::default(),
+            &mut text,
+            &|| false,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            (totals.events, totals.buffers, totals.lost, end),
+            (7, 3, 5, End::Closed)
+        );
+        let direct = capture(limits, Format::Text, four_buffers()).0;
+        assert_eq!(String::from_utf8(text.finish().unwrap()).unwrap(), direct);
+
+        // A file cut inside its last record is refused with the offset.
+        let (mut source, _) = FileSource::open(&file[..file.len() - 1]).unwrap();
+        let mut sink = Sink::new(Vec::new(), Format::Text);
+        let err = run(
+            &mut source,
+            Limits::default(),
+            &mut sink,
+            &|| false,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "capture file is truncated: the record at byte 384 is incomplete"
+        );
+        let err = FileSource::open(&b"HVEVLOG2"[..]).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "not an hv-evlog capture file (no HVEVLOG1 header): \
+             write one with 'hv-evlog capture --format binary'"
+        );
+    }
+}

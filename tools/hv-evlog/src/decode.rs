@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Turning one completed buffer into events, with the module's own entry
+//! walker (`tlfs::entries_in`), so the tool and the module can never disagree
+//! on the buffer format.
+
+use crate::tlfs::{self, EntryError, EntryHeader, ENTRIES_OFFSET};
+use crate::uapi::Record;
+
+/// One event of a buffer, as the output formats print it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// Logical processor the buffer served (from the completion record).
+    pub cpu: u32,
+    /// Offset of the entry from the start of its buffer.
+    pub offset: u32,
+    /// The entry's time stamp, in the group's time basis.
+    pub timestamp: u64,
+    /// Event type.
+    pub entry_type: u16,
+    /// Size of the whole entry, header included.
+    pub size: u16,
+    /// Opaque context.
+    pub context: u32,
+}
+
+impl Event {
+    /// Offset just past this entry and its alignment padding: where a copy
+    /// of the buffer cut after this event ends.
+    pub fn end(&self) -> usize {
+        EntryHeader::next_offset(self.offset as usize, self.size)
+    }
+}
+
+/// Why a buffer could not be decoded completely.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// `bytes_used` is not zero yet smaller than the buffer header, or
+    /// larger than the bytes available.
+    BadLength {
+        /// The record's `bytes_used`.
+        bytes_used: u32,
+        /// Bytes available.
+        available: usize,
+    },
+    /// The entry walker stopped at malformed data.
+    Entry(EntryError),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::BadLength {
+                bytes_used,
+                available,
+            } => write!(
+                f,
+                "bytes_used {bytes_used} is outside the buffer \
+                 (header {ENTRIES_OFFSET} bytes, {available} bytes available)"
+            ),
+            Self::Entry(EntryError::Misaligned { offset }) => {
+                write!(f, "entry at offset {offset} is not 8-byte aligned")
+            }
+            Self::Entry(EntryError::Truncated { offset }) => {
+                write!(f, "entry at offset {offset} is cut short by the end")
+            }
+            Self::Entry(EntryError::TooSmall { offset, size }) => write!(
+                f,
+                "entry at offset {offset} has size {size}, smaller than its header"
+            ),
+            Self::Entry(EntryError::Overrun { offset, size }) => write!(
+                f,
+                "entry at offset {offset} of size {size} runs past the end"
+            ),
+            Self::Entry(EntryError::NoHeader { len }) => {
+                write!(f, "{len} bytes cannot hold a buffer header")
+            }
+            Self::Entry(EntryError::BadEnd { end }) => {
+                write!(f, "end offset {end} is outside the buffer")
+            }
+        }
+    }
+}
+
+/// Appends the events of one completed buffer to `out`.
+///
+/// `buffer` starts at the buffer header; the entries run from
+/// [`ENTRIES_OFFSET`] to `record.bytes_used` (zero meaning an empty buffer).
+/// On malformed data the events before it are kept and the error returned.
+pub fn decode_buffer(
+    buffer: &[u8],
+    record: &Record,
+    out: &mut Vec<Event>,
+) -> Result<(), DecodeError> {
+    let end = record.bytes_used as usize;
+    if end == 0 {
+        return Ok(());
+    }
+    if end < ENTRIES_OFFSET || end > buffer.len() {
+        return Err(DecodeError::BadLength {
+            bytes_used: record.bytes_used,
+            available: buffer.len(),
+        });
+    }
+    for entry in tlfs::entries_in(buffer, ENTRIES_OFFSET, end) {
+        let entry = entry.map_err(DecodeError::Entry)?;
+        out.push(Event {
+            cpu: record.cpu,
+            // The walker stays below `end`, a u32.
+            offset: entry.offset as u32,
+            timestamp: entry.header.timestamp,
+            entry_type: entry.header.entry_type,
+            size: entry.header.size,
+            context: entry.header.context,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::tlfs::{BufferHeader, Wire};
+
+    /// Builds a buffer the way the hypervisor fills one: a header with
+    /// `next_buffer_offset` set, then each entry (context, type, timestamp,
+    /// payload length) at the next 8-byte boundary. Returns the bytes, cut
+    /// at `next_buffer_offset`.
+    pub(crate) fn synthetic_buffer(
+        index: u32,
+        cpu: u8,
+        entries: &[(u32, u16, u64, usize)],
+    ) -> Vec<u8> {
+        let mut buf = vec![0u8; ENTRIES_OFFSET];
+        for &(context, entry_type, timestamp, payload) in entries {
+            let offset = buf.len();
+            let size = (EntryHeader::SIZE + payload) as u16;
+            buf.resize(EntryHeader::next_offset(offset, size), 0);
+            let header = EntryHeader {
+                context,
+                size,
+                entry_type,
+                timestamp,
+            };
+            header.encode(&mut buf[offset..]).unwrap();
+            for (i, b) in buf[offset + EntryHeader::SIZE..offset + size as usize]
+                .iter_mut()
+                .enumerate()
+            {
+                *b = i as u8 ^ 0xA5;
+            }
+        }
+        let header = BufferHeader {
+            buffer_size: 65536,
+            buffer_index: index,
+            time_stamp: entries.first().map_or(0, |e| e.2),
+            logical_processor: cpu,
+            alignment: 8,
+            buffer_state: 3,
+            next_buffer_offset: buf.len() as u32,
+            log_type: 1,
+            next_buffer_index: tlfs::END_OF_CHAIN,
+            ..BufferHeader::default()
+        };
+        header.encode(&mut buf).unwrap();
+        buf
+    }
+
+    pub(crate) fn record_for(buf: &[u8], sequence: u64) -> Record {
+        let header = BufferHeader::decode(buf).unwrap();
+        Record {
+            buffer_index: header.buffer_index,
+            cpu: u32::from(header.logical_processor),
+            sequence,
+            bytes_used: header.next_buffer_offset,
+            events_lost: header.events_lost,
+            timestamp: header.time_stamp,
+        }
+    }
+
+    #[test]
+    fn decodes_exact_events() {
+        let buf = synthetic_buffer(
+            3,
+            2,
+            &[
+                (0x11, 7, 1000, 0),
+                (0x22, 8, 1005, 5),
+                (0xDEAD_BEEF, 0xFFFF, u64::MAX, 16),
+            ],
+        );
+        // 72 + 16, then 21 rounded up to 24, then 32.
+        assert_eq!(buf.len(), 72 + 16 + 24 + 32);
+        let rec = record_for(&buf, 0);
+        let mut events = Vec::new();
+        decode_buffer(&buf, &rec, &mut events).unwrap();
+        let ev = |offset, timestamp, entry_type, size, context| Event {
+            cpu: 2,
+            offset,
+            timestamp,
+            entry_type,
+            size,
+            context,
+        };
+        assert_eq!(
+            events,
+            [
+                ev(72, 1000, 7, 16, 0x11),
+                ev(88, 1005, 8, 21, 0x22),
+                ev(112, u64::MAX, 0xFFFF, 32, 0xDEAD_BEEF),
+            ]
+        );
+        assert_eq!(events[1].end(), 112);
+        assert_eq!(events[2].end(), 144);
+    }
+
+    #[test]
+    fn empty_buffers() {
+        let buf = synthetic_buffer(0, 0, &[]);
+        let mut events = Vec::new();
+        decode_buffer(&buf, &record_for(&buf, 0), &mut events).unwrap();
+        let zero = Record::default();
+        decode_buffer(&[], &zero, &mut events).unwrap();
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn bad_lengths() {
+        let buf = synthetic_buffer(0, 0, &[(1, 1, 1, 0)]);
+        let mut rec = record_for(&buf, 0);
+        let mut events = Vec::new();
+        rec.bytes_used = 40;
+        assert_eq!(
+            decode_buffer(&buf, &rec, &mut events),
+            Err(DecodeError::BadLength {
+                bytes_used: 40,
+                available: 88
+            })
+        );
+        rec.bytes_used = 96;
+        let err = decode_buffer(&buf, &rec, &mut events).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bytes_used 96 is outside the buffer (header 72 bytes, 88 bytes available)"
+        );
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn keeps_events_before_malformed_entry() {
+        let mut buf = synthetic_buffer(0, 1, &[(1, 1, 10, 0), (2, 2, 20, 0)]);
+        // Second entry claims 8 bytes, less than its own header.
+        buf[88 + 4..88 + 6].copy_from_slice(&8u16.to_le_bytes());
+        let mut events = Vec::new();
+        let err = decode_buffer(&buf, &record_for(&buf, 0), &mut events).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::Entry(EntryError::TooSmall {
+                offset: 88,
+                size: 8
+            })
+        );
+        assert_eq!(
+            err.to_string(),
+            "entry at offset 88 has size 8, smaller than its header"
+        );
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].timestamp, 10);
+
+        // Size running past next_buffer_offset.
+        buf[88 + 4..88 + 6].copy_from_slice(&64u16.to_le_bytes());
+        events.clear();
+        let err = decode_buffer(&buf, &record_for(&buf, 0), &mut events).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "entry at offset 88 of size 64 runs past the end"
+        );
+        assert_eq!(events.len(), 1);
+    }
+}

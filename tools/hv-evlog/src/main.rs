@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! hv-evlog: the userspace consumer of /dev/hv_evlog.
+//!
+//! `cli` parses the command line, `device` owns the descriptor, the ioctls and
+//! the mapping, `capture` runs the consume loop over any `Source`, `decode`
+//! walks a buffer's entries with the module's own `tlfs` walker, `output`
+//! writes every format, and `error` maps failures to messages and exit codes.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+// The module's pure TLFS definitions, compiled unchanged: one buffer format
+// for the module and the tool. The tool uses only part of it.
+#[allow(dead_code)]
+#[path = "../../../hv_evlog/tlfs.rs"]
+mod tlfs;
+
+mod capture;
+mod cli;
+mod decode;
+mod device;
+mod error;
+mod output;
+mod uapi;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use capture::{Consumer, DeviceSource, End, FileSource, Limits, Totals};
+use cli::{Cli, Command};
+use device::Device;
+use error::{Error, Result};
+use output::{Format, Sink};
+
+fn main() -> ExitCode {
+    let result = cli::parse(std::env::args_os().skip(1)).and_then(run);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hv-evlog: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Help(text) => print(text),
+        Command::Version => print(concat!("hv-evlog ", env!("CARGO_PKG_VERSION"), "\n")),
+        Command::Info { json } => {
+            let dev = Device::open(&cli.device)?;
+            let info = dev.info()?;
+            let table = dev.buffers(info.buffer_count)?;
+            let text = if json {
+                output::info_json(dev.path(), &info, &table)
+            } else {
+                output::info_text(dev.path(), &info, &table)
+            };
+            print(&text)
+        }
+        Command::Stats { json } => {
+            let stats = Device::open(&cli.device)?.stats()?;
+            print(&if json {
+                output::stats_json(&stats)
+            } else {
+                output::stats_text(&stats)
+            })
+        }
+        Command::Flush { cpu } => Device::open(&cli.device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS)),
+        Command::Sources { mask } => {
+            let dev = Device::open(&cli.device)?;
+            if let Some(mask) = mask {
+                dev.set_sources(mask)?;
+            }
+            let info = dev.info()?;
+            print(&format!("sources {}\n", output::sources_text(info.sources)))
+        }
+        Command::Capture(c) => capture(&cli.device, c),
+        Command::Decode(d) => decode(d),
+    }
+}
+
+/// Writes `text` to stdout; a closed stdout is not an error.
+fn print(text: &str) -> Result<()> {
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses binary data for a terminal, before anything else is done.
+fn check_output(path: Option<&Path>, format: Format, usage: &'static str) -> Result<()> {
+    if path.is_none() && format == Format::Binary && io::stdout().is_terminal() {
+        return Err(Error::usage(
+            "binary output to a terminal: use --output FILE or a pipe",
+            usage,
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the output: FILE, or stdout.
+fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+    match path {
+        Some(path) => {
+            let file = File::create(path).map_err(|e| {
+                Error::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+            })?;
+            Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
+        }
+        None => Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))),
+    }
+}
+
+/// Set by SIGINT and SIGTERM: end the capture and print the summary.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_signal: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Makes SIGINT and SIGTERM set [`STOP`] instead of killing the process, and
+/// interrupt a poll() in progress (no SA_RESTART).
+fn catch_stop_signals() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed `sigaction` is a valid "no flags, empty mask"
+        // value; the handler only stores to an atomic, which is
+        // async-signal-safe; both pointers are valid for the call.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Live progress on stderr while it is a terminal (and the events are not
+/// written to that terminal too), and malformed-buffer warnings (the first
+/// few) in any case.
+struct Progress {
+    live: bool,
+    shown: bool,
+    last: Instant,
+    last_events: u64,
+    warnings: usize,
+}
+
+impl Progress {
+    const MAX_WARNINGS: usize = 10;
+
+    /// `live` when stderr is a terminal that the events do not go to.
+    fn new(events_to_stdout: bool) -> Self {
+        let events_on_terminal = events_to_stdout && io::stdout().is_terminal();
+        Self {
+            live: io::stderr().is_terminal() && !events_on_terminal,
+            shown: false,
+            last: Instant::now(),
+            last_events: 0,
+            warnings: 0,
+        }
+    }
+
+    fn tick(&mut self, consumer: &mut Consumer) {
+        let mut err = io::stderr().lock();
+        for warning in consumer.take_warnings() {
+            self.warnings += 1;
+            if self.warnings <= Self::MAX_WARNINGS {
+                let clear = if self.shown { "\r\x1b[K" } else { "" };
+                let _ = writeln!(err, "{clear}hv-evlog: warning: {warning}");
+                self.shown = false;
+            }
+        }
+        let elapsed = self.last.elapsed();
+        if !self.live || elapsed < Duration::from_secs(1) {
+            return;
+        }
+        let t = consumer.totals();
+        let rate = (t.events - self.last_events) as f64 / elapsed.as_secs_f64();
+        let _ = write!(
+            err,
+            "\r\x1b[Kevents={} ({rate:.0}/s) buffers={} lost={}",
+            t.events, t.buffers, t.lost
+        );
+        self.shown = true;
+        self.last = Instant::now();
+        self.last_events = t.events;
+    }
+
+    fn clear(&self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// The summary line on stderr.
+fn summary(totals: &Totals, dropped: Option<u64>, start: Instant) {
+    let dropped = dropped.map_or(String::new(), |d| format!(" dropped={d}"));
+    eprintln!(
+        "hv-evlog: events={} buffers={} lost={}{dropped} malformed={} seconds={:.3}",
+        totals.events,
+        totals.buffers,
+        totals.lost,
+        totals.malformed,
+        start.elapsed().as_secs_f64()
+    );
+}
+
+fn capture(path: &Path, c: cli::Capture) -> Result<()> {
+    let start = Instant::now();
+    check_output(c.output.as_deref(), c.format, cli::CAPTURE_USAGE)?;
+    // Before the open: a SIGTERM sent once the device is busy must already
+    // end the capture cleanly.
+    catch_stop_signals();
+    let dev = Device::open(path)?;
+    let info = dev.info()?;
+    let table = dev.buffers(info.buffer_count)?;
+    check_table(&info, &table)?;
+    if let Some(cpu) = c.limits.cpu {
+        check_cpu(cpu, &table)?;
+    }
+    let out = open_output(c.output.as_deref())?;
+    let mapping = dev.map(&info)?;
+    let before = dev.stats()?;
+    let mut sink = Sink::new(out, c.format);
+    sink.begin(&info)?;
+    let mut source = DeviceSource::new(&dev, mapping);
+    let mut progress = Progress::new(c.output.is_none());
+    let result = capture::run(
+        &mut source,
+        c.limits,
+        &mut sink,
+        &|| STOP.load(Ordering::Relaxed),
+        &mut |consumer| progress.tick(consumer),
+    );
+    progress.clear();
+    let (totals, end) = result?;
+    finish(sink, end)?;
+    let after = dev.stats()?;
+    summary(
+        &totals,
+        Some(after.records_dropped.saturating_sub(before.records_dropped)),
+        start,
+    );
+    Ok(())
+}
+
+fn decode(d: cli::Decode) -> Result<()> {
+    let start = Instant::now();
+    check_output(d.output.as_deref(), d.format, cli::DECODE_USAGE)?;
+    let input: Box<dyn io::Read> = match &d.input {
+        Some(path) => Box::new(io::BufReader::new(
+            File::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?,
+        )),
+        None => Box::new(io::stdin().lock()),
+    };
+    let (mut source, info) = FileSource::open(input)?;
+    let out = open_output(d.output.as_deref())?;
+    let mut sink = Sink::new(out, d.format);
+    sink.begin(&info)?;
+    let limits = Limits {
+        duration: None,
+        ..d.limits
+    };
+    let (totals, end) = capture::run(&mut source, limits, &mut sink, &|| false, &mut |c| {
+        for w in c.take_warnings() {
+            eprintln!("hv-evlog: warning: {w}");
+        }
+    })?;
+    finish(sink, end)?;
+    summary(&totals, None, start);
+    Ok(())
+}
+
+/// Flushes the output; a reader that went away is not an error.
+fn finish<W: Write>(sink: Sink<W>, end: End) -> Result<()> {
+    match sink.finish() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) if end != End::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// The buffer table must describe the mapping the loop relies on.
+fn check_table(info: &uapi::Info, table: &[uapi::BufferInfo]) -> Result<()> {
+    if table.len() != info.buffer_count as usize {
+        return Err(Error::Device(format!(
+            "HV_EVLOG_IOC_BUFFERS returned {} entries for {} buffers",
+            table.len(),
+            info.buffer_count
+        )));
+    }
+    for (i, b) in table.iter().enumerate() {
+        let want = i as u64 * u64::from(info.buffer_size);
+        if b.index as usize != i || b.mmap_offset != want {
+            return Err(Error::Device(format!(
+                "buffer table entry {i} says index {} at mmap offset {:#x}, \
+                 expected index {i} at {want:#x}",
+                b.index, b.mmap_offset
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--cpu N` must name a CPU some buffer serves.
+fn check_cpu(cpu: u32, table: &[uapi::BufferInfo]) -> Result<()> {
+    if table.iter().any(|b| uapi::cpu_in(&b.cpus, cpu)) {
+        return Ok(());
+    }
+    let mut all = [0u64; uapi::CPU_WORDS];
+    for b in table {
+        for (a, w) in all.iter_mut().zip(b.cpus) {
+            *a |= w;
+        }
+    }
+    Err(Error::usage(
+        format!(
+            "no buffer serves CPU {cpu} (the buffers serve CPUs {})",
+            output::cpu_list(&all)
+        ),
+        cli::CAPTURE_USAGE,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_and_cpu_checks() {
+        let info = uapi::Info {
+            buffer_count: 2,
+            buffer_size: 4096,
+            ..uapi::Info::default()
+        };
+        let mut table = vec![uapi::BufferInfo::default(); 2];
+        table[1].index = 1;
+        table[1].mmap_offset = 4096;
+        table[0].cpus[0] = 0b11;
+        table[1].cpus[0] = 0b1100;
+        assert!(check_table(&info, &table).is_ok());
+        assert!(check_cpu(3, &table).is_ok());
+        let err = check_cpu(4, &table).unwrap_err();
+        assert_eq!(err.exit_code(), 64);
+        assert!(err.to_string().starts_with(
+            "no buffer serves CPU 4 (the buffers serve CPUs 0-3)\n\nusage: hv-evlog capture"
+        ));
+        table[1].mmap_offset = 8192;
+        assert_eq!(
+            check_table(&info, &table).unwrap_err().to_string(),
+            "buffer table entry 1 says index 1 at mmap offset 0x2000, expected index 1 at 0x1000"
+        );
+        assert_eq!(
+            check_table(&info, &table[..1]).unwrap_err().to_string(),
+            "HV_EVLOG_IOC_BUFFERS returned 1 entries for 2 buffers"
+        );
+    }
+}

@@ -1,0 +1,667 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every output format: events as text, JSON lines or the binary capture
+//! file, and `info`/`stats` as a table or JSON. JSON is written by hand.
+//!
+//! # Binary capture file
+//!
+//! All integers little endian. A 32-byte file header:
+//!
+//! | offset | size | field                                              |
+//! |--------|------|----------------------------------------------------|
+//! | 0      | 8    | magic `HVEVLOG1`                                   |
+//! | 8      | 4    | ABI version of the device (`HV_EVLOG_ABI_VERSION`) |
+//! | 12     | 4    | time basis (0 reference 100 ns, 1 TSC, 2 QPC)      |
+//! | 16     | 4    | event log type (0 global, 1 local, 2 system)       |
+//! | 20     | 4    | mode (0 regular, 1 circular)                       |
+//! | 24     | 4    | buffer size in bytes                               |
+//! | 28     | 4    | offset of the first entry in a buffer (72)         |
+//!
+//! then, for each completed buffer, a 32-byte record header laid out as
+//! `struct hv_evlog_record`:
+//!
+//! | offset | size | field                                              |
+//! |--------|------|----------------------------------------------------|
+//! | 0      | 4    | buffer index                                       |
+//! | 4      | 4    | CPU the buffer served                              |
+//! | 8      | 8    | completion sequence number                         |
+//! | 16     | 4    | `bytes`: length of the raw data that follows       |
+//! | 20     | 4    | events lost before this buffer                     |
+//! | 24     | 8    | buffer time stamp                                  |
+//!
+//! followed by `bytes` raw bytes: the buffer from its first byte (the
+//! hypervisor's 72-byte buffer header) up to `bytes_used`, entries included,
+//! no padding after. `bytes` equals the device's `bytes_used`, except for the
+//! last buffer of a `--count` capture, which is cut after the last event kept
+//! (so the file holds exactly that many events; the copied buffer header still
+//! shows the original `next_buffer_offset`). The file ends after the last
+//! record.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use crate::decode::Event;
+use crate::tlfs::{self, EventLogMode, EventLogType, TimeBasis, ENTRIES_OFFSET};
+use crate::uapi::{cpu_in, BufferInfo, Info, Record, Stats, CPU_WORDS, MAX_CPUS};
+
+/// Magic at the start of a binary capture file.
+pub const FILE_MAGIC: [u8; 8] = *b"HVEVLOG1";
+/// Size of the binary file header.
+pub const FILE_HEADER_SIZE: usize = 32;
+/// Size of a binary record header.
+pub const RECORD_HEADER_SIZE: usize = 32;
+
+/// How events are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One `cpu=… ts=… type=… size=… context=…` line per event.
+    Text,
+    /// One JSON object per line per event.
+    Json,
+    /// The binary capture file.
+    Binary,
+}
+
+/// The 32-byte binary file header for a group described by `info`.
+pub fn file_header(info: &Info) -> [u8; FILE_HEADER_SIZE] {
+    let mut h = [0u8; FILE_HEADER_SIZE];
+    h[0..8].copy_from_slice(&FILE_MAGIC);
+    let words = [
+        info.abi_version,
+        info.time_basis,
+        info.log_type,
+        info.mode,
+        info.buffer_size,
+        ENTRIES_OFFSET as u32,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        h[8 + 4 * i..12 + 4 * i].copy_from_slice(&w.to_le_bytes());
+    }
+    h
+}
+
+/// The 32-byte binary record header of `record`, with `bytes` raw bytes
+/// following.
+pub fn record_header(record: &Record, bytes: u32) -> [u8; RECORD_HEADER_SIZE] {
+    let mut h = [0u8; RECORD_HEADER_SIZE];
+    h[0..4].copy_from_slice(&record.buffer_index.to_le_bytes());
+    h[4..8].copy_from_slice(&record.cpu.to_le_bytes());
+    h[8..16].copy_from_slice(&record.sequence.to_le_bytes());
+    h[16..20].copy_from_slice(&bytes.to_le_bytes());
+    h[20..24].copy_from_slice(&record.events_lost.to_le_bytes());
+    h[24..32].copy_from_slice(&record.timestamp.to_le_bytes());
+    h
+}
+
+/// Where events go, in one format.
+pub struct Sink<W: Write> {
+    out: W,
+    format: Format,
+    line: String,
+}
+
+impl<W: Write> Sink<W> {
+    /// A sink writing `format` to `out`.
+    pub fn new(out: W, format: Format) -> Self {
+        Self {
+            out,
+            format,
+            line: String::with_capacity(1 << 16),
+        }
+    }
+
+    /// Starts the output: the file header for the binary format.
+    pub fn begin(&mut self, info: &Info) -> io::Result<()> {
+        if self.format == Format::Binary {
+            self.out.write_all(&file_header(info))?;
+        }
+        Ok(())
+    }
+
+    /// Writes one completed buffer: its `events` as lines, or, in the binary
+    /// format, the record header and `raw` (the buffer from offset 0).
+    pub fn buffer(&mut self, record: &Record, raw: &[u8], events: &[Event]) -> io::Result<()> {
+        match self.format {
+            Format::Binary => {
+                let bytes = u32::try_from(raw.len())
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "buffer too large"))?;
+                self.out.write_all(&record_header(record, bytes))?;
+                self.out.write_all(raw)
+            }
+            Format::Text | Format::Json => {
+                self.line.clear();
+                for event in events {
+                    if self.format == Format::Text {
+                        event_text(&mut self.line, event);
+                    } else {
+                        event_json(&mut self.line, event);
+                    }
+                }
+                self.out.write_all(self.line.as_bytes())
+            }
+        }
+    }
+
+    /// Pushes buffered output out, e.g. while no buffer completes.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Flushes and hands back the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Appends one text event line.
+pub fn event_text(out: &mut String, e: &Event) {
+    let _ = writeln!(
+        out,
+        "cpu={} ts={} type={} size={} context={:#010x}",
+        e.cpu, e.timestamp, e.entry_type, e.size, e.context
+    );
+}
+
+/// Appends one JSON event line.
+pub fn event_json(out: &mut String, e: &Event) {
+    let _ = writeln!(
+        out,
+        "{{\"cpu\":{},\"ts\":{},\"type\":{},\"size\":{},\"context\":{}}}",
+        e.cpu, e.timestamp, e.entry_type, e.size, e.context
+    );
+}
+
+/// Appends `s` as a JSON string literal, quotes included.
+pub fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c < ' ' || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            // Valid in JSON, but not in JavaScript string literals.
+            '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The CPUs set in a bitmap as a list of ranges: `0-1,4`; empty if none.
+pub fn cpu_list(cpus: &[u64; CPU_WORDS]) -> String {
+    let mut out = String::new();
+    let mut cpu = 0;
+    while cpu < MAX_CPUS {
+        if !cpu_in(cpus, cpu) {
+            cpu += 1;
+            continue;
+        }
+        let first = cpu;
+        while cpu + 1 < MAX_CPUS && cpu_in(cpus, cpu + 1) {
+            cpu += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if first == cpu {
+            let _ = write!(out, "{first}");
+        } else {
+            let _ = write!(out, "{first}-{cpu}");
+        }
+        cpu += 1;
+    }
+    out
+}
+
+/// Names of the source groups in `mask`, in bit order; bits without a name
+/// are listed as one hex number at the end.
+pub fn source_names(mask: u64) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut unnamed = 0u64;
+    for bit in (0..64).map(|b| 1u64 << b).filter(|b| mask & b != 0) {
+        match tlfs::source_name(bit) {
+            Some(name) => names.push(name.to_string()),
+            None => unnamed |= bit,
+        }
+    }
+    if unnamed != 0 {
+        names.push(format!("{unnamed:#x}"));
+    }
+    names
+}
+
+/// The source mask as `0x3 (admin,diag)`, or `0x0 (none)`.
+pub fn sources_text(mask: u64) -> String {
+    let names = source_names(mask);
+    if names.is_empty() {
+        format!("{mask:#x} (none)")
+    } else {
+        format!("{mask:#x} ({})", names.join(","))
+    }
+}
+
+fn backend_name(backend: u32) -> &'static str {
+    match backend {
+        0 => "hyperv",
+        1 => "sim",
+        _ => "unknown",
+    }
+}
+
+fn type_name(raw: u32) -> &'static str {
+    EventLogType::from_raw(raw).map_or("unknown", EventLogType::name)
+}
+
+fn mode_name(raw: u32) -> &'static str {
+    EventLogMode::from_raw(raw).map_or("unknown", EventLogMode::name)
+}
+
+fn time_basis_name(raw: u32) -> &'static str {
+    TimeBasis::from_raw(raw).map_or("unknown", TimeBasis::name)
+}
+
+/// `info` as a human table.
+pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
+    let mut s = String::new();
+    let time_unit = if info.time_basis == 0 {
+        ", 100 ns units"
+    } else {
+        ""
+    };
+    let rows: [(&str, String); 11] = [
+        ("device", device.to_string()),
+        ("abi version", info.abi_version.to_string()),
+        (
+            "backend",
+            format!("{} ({})", backend_name(info.backend), info.backend),
+        ),
+        (
+            "type",
+            format!("{} ({})", type_name(info.log_type), info.log_type),
+        ),
+        ("mode", format!("{} ({})", mode_name(info.mode), info.mode)),
+        (
+            "time basis",
+            format!(
+                "{} ({}){time_unit}",
+                time_basis_name(info.time_basis),
+                info.time_basis
+            ),
+        ),
+        (
+            "buffers",
+            format!("{} x {} bytes", info.buffer_count, info.buffer_size),
+        ),
+        ("threshold", info.threshold.to_string()),
+        ("sources", sources_text(info.sources)),
+        ("header size", info.header_size.to_string()),
+        ("record size", info.record_size.to_string()),
+    ];
+    for (name, value) in rows {
+        let _ = writeln!(s, "{name:<12} {value}");
+    }
+    s.push('\n');
+    let cells: Vec<[String; 5]> = table
+        .iter()
+        .map(|b| {
+            let cpus = cpu_list(&b.cpus);
+            [
+                b.index.to_string(),
+                b.pxm.to_string(),
+                b.node.to_string(),
+                if cpus.is_empty() { "-".into() } else { cpus },
+                format!("{:#x}", b.mmap_offset),
+            ]
+        })
+        .collect();
+    let head = ["index", "pxm", "node", "cpus", "mmap offset"];
+    let mut width = head.map(str::len);
+    for row in &cells {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut line = |cols: [&str; 5]| {
+        let _ = writeln!(
+            s,
+            "{:>w0$}  {:>w1$}  {:>w2$}  {:<w3$}  {}",
+            cols[0],
+            cols[1],
+            cols[2],
+            cols[3],
+            cols[4],
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2],
+            w3 = width[3],
+        );
+    };
+    line(head);
+    for row in &cells {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+    }
+    s
+}
+
+/// `info` as one line of JSON.
+pub fn info_json(device: &str, info: &Info, table: &[BufferInfo]) -> String {
+    let mut s = String::from("{\"device\":");
+    json_str(&mut s, device);
+    let _ = write!(
+        s,
+        ",\"abi_version\":{},\"info_size\":{},\"backend\":\"{}\",\"backend_id\":{},\
+         \"type\":\"{}\",\"type_id\":{},\"mode\":\"{}\",\"mode_id\":{},\
+         \"time_basis\":\"{}\",\"time_basis_id\":{},\"buffer_count\":{},\
+         \"buffer_size\":{},\"threshold\":{},\"sources\":{},\"source_names\":[",
+        info.abi_version,
+        info.info_size,
+        backend_name(info.backend),
+        info.backend,
+        type_name(info.log_type),
+        info.log_type,
+        mode_name(info.mode),
+        info.mode,
+        time_basis_name(info.time_basis),
+        info.time_basis,
+        info.buffer_count,
+        info.buffer_size,
+        info.threshold,
+        info.sources,
+    );
+    for (i, name) in source_names(info.sources).iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        json_str(&mut s, name);
+    }
+    let _ = write!(
+        s,
+        "],\"header_size\":{},\"record_size\":{},\"buffers\":[",
+        info.header_size, info.record_size
+    );
+    for (i, b) in table.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(
+            s,
+            "{{\"index\":{},\"pxm\":{},\"node\":{},\"cpus\":[",
+            b.index, b.pxm, b.node
+        );
+        let mut first = true;
+        for cpu in (0..MAX_CPUS).filter(|&c| cpu_in(&b.cpus, c)) {
+            if !first {
+                s.push(',');
+            }
+            first = false;
+            let _ = write!(s, "{cpu}");
+        }
+        s.push_str("],\"cpu_list\":");
+        json_str(&mut s, &cpu_list(&b.cpus));
+        let _ = write!(s, ",\"mmap_offset\":{}}}", b.mmap_offset);
+    }
+    s.push_str("]}\n");
+    s
+}
+
+const STATS_FIELDS: [&str; 5] = [
+    "completions",
+    "releases",
+    "events_lost",
+    "records_dropped",
+    "flushes",
+];
+
+fn stats_values(st: &Stats) -> [u64; 5] {
+    [
+        st.completions,
+        st.releases,
+        st.events_lost,
+        st.records_dropped,
+        st.flushes,
+    ]
+}
+
+/// `stats` as `name value` lines.
+pub fn stats_text(st: &Stats) -> String {
+    let mut s = String::new();
+    for (name, value) in STATS_FIELDS.iter().zip(stats_values(st)) {
+        let _ = writeln!(s, "{name:<15} {value}");
+    }
+    s
+}
+
+/// `stats` as one line of JSON.
+pub fn stats_json(st: &Stats) -> String {
+    let mut s = String::from("{");
+    for (i, (name, value)) in STATS_FIELDS.iter().zip(stats_values(st)).enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "\"{name}\":{value}");
+    }
+    s.push_str("}\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(cpu: u32, timestamp: u64, entry_type: u16, size: u16, context: u32) -> Event {
+        Event {
+            cpu,
+            offset: 72,
+            timestamp,
+            entry_type,
+            size,
+            context,
+        }
+    }
+
+    fn sample_info() -> Info {
+        Info {
+            abi_version: 1,
+            info_size: 56,
+            log_type: 1,
+            mode: 0,
+            time_basis: 0,
+            buffer_count: 3,
+            buffer_size: 65536,
+            threshold: 1,
+            sources: 0x403 | (1 << 40),
+            header_size: 72,
+            record_size: 32,
+            backend: 1,
+            reserved: 0,
+        }
+    }
+
+    fn sample_table() -> Vec<BufferInfo> {
+        let mut t = vec![BufferInfo::default(); 3];
+        for (i, b) in t.iter_mut().enumerate() {
+            b.index = i as u32;
+            b.mmap_offset = i as u64 * 65536;
+        }
+        t[0].cpus[0] = 0b10011; // 0-1,4
+        t[1].pxm = 1;
+        t[1].node = 1;
+        t[1].cpus[0] = 1 << 63;
+        t[1].cpus[1] = 0b111; // 63-66
+        t
+    }
+
+    #[test]
+    fn text_and_json_events_byte_exact() {
+        let events = [
+            ev(0, 1000, 7, 16, 0x2a),
+            ev(3, u64::MAX, 65535, 24, u32::MAX),
+        ];
+        let rec = Record::default();
+        let mut text = Sink::new(Vec::new(), Format::Text);
+        text.begin(&sample_info()).unwrap();
+        text.buffer(&rec, b"ignored", &events).unwrap();
+        assert_eq!(
+            String::from_utf8(text.finish().unwrap()).unwrap(),
+            "cpu=0 ts=1000 type=7 size=16 context=0x0000002a\n\
+             cpu=3 ts=18446744073709551615 type=65535 size=24 context=0xffffffff\n"
+        );
+        let mut json = Sink::new(Vec::new(), Format::Json);
+        json.begin(&sample_info()).unwrap();
+        json.buffer(&rec, b"ignored", &events).unwrap();
+        assert_eq!(
+            String::from_utf8(json.finish().unwrap()).unwrap(),
+            "{\"cpu\":0,\"ts\":1000,\"type\":7,\"size\":16,\"context\":42}\n\
+             {\"cpu\":3,\"ts\":18446744073709551615,\"type\":65535,\"size\":24,\"context\":4294967295}\n"
+        );
+    }
+
+    #[test]
+    fn binary_byte_exact() {
+        let mut sink = Sink::new(Vec::new(), Format::Binary);
+        let mut info = sample_info();
+        info.time_basis = 1;
+        sink.begin(&info).unwrap();
+        let rec = Record {
+            buffer_index: 2,
+            cpu: 5,
+            sequence: 0x0102_0304_0506_0708,
+            bytes_used: 99, // the file records the bytes written instead
+            events_lost: 9,
+            timestamp: 0xAABB,
+        };
+        sink.buffer(&rec, &[0xEE; 3], &[ev(0, 0, 0, 0, 0)]).unwrap();
+        let out = sink.finish().unwrap();
+        let mut want = Vec::new();
+        want.extend_from_slice(b"HVEVLOG1");
+        for w in [1u32, 1, 1, 0, 65536, 72] {
+            want.extend_from_slice(&w.to_le_bytes());
+        }
+        want.extend_from_slice(&[2, 0, 0, 0, 5, 0, 0, 0]);
+        want.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]);
+        want.extend_from_slice(&[3, 0, 0, 0, 9, 0, 0, 0]);
+        want.extend_from_slice(&[0xBB, 0xAA, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(&[0xEE; 3]);
+        assert_eq!(out, want);
+        assert_eq!(out.len(), FILE_HEADER_SIZE + RECORD_HEADER_SIZE + 3);
+    }
+
+    #[test]
+    fn json_escaping() {
+        let mut s = String::new();
+        json_str(
+            &mut s,
+            "a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é€😀\u{2028}",
+        );
+        assert_eq!(
+            s,
+            "\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f é€😀\\u2028\""
+        );
+        s.clear();
+        json_str(&mut s, "");
+        assert_eq!(s, "\"\"");
+    }
+
+    #[test]
+    fn cpu_lists() {
+        let mut cpus = [0u64; CPU_WORDS];
+        assert_eq!(cpu_list(&cpus), "");
+        cpus[0] = 0b10011;
+        assert_eq!(cpu_list(&cpus), "0-1,4");
+        cpus[0] = 1;
+        assert_eq!(cpu_list(&cpus), "0");
+        cpus[0] = 0b1010;
+        assert_eq!(cpu_list(&cpus), "1,3");
+        cpus[0] = 1 << 63;
+        cpus[1] = 0b111;
+        assert_eq!(cpu_list(&cpus), "63-66");
+        let all = [u64::MAX; CPU_WORDS];
+        assert_eq!(cpu_list(&all), "0-1023");
+        let mut last = [0u64; CPU_WORDS];
+        last[15] = 3 << 62;
+        last[0] = 0b110;
+        assert_eq!(cpu_list(&last), "1-2,1022-1023");
+    }
+
+    #[test]
+    fn source_naming() {
+        assert_eq!(sources_text(0), "0x0 (none)");
+        assert_eq!(sources_text(0x3), "0x3 (admin,diag)");
+        assert_eq!(
+            sources_text(0x40_0400 | (1 << 63) | (1 << 40)),
+            "0x8000010000400400 (hypercall,scheduler,0x8000010000000000)"
+        );
+    }
+
+    #[test]
+    fn info_table() {
+        let text = info_text("/dev/hv_evlog", &sample_info(), &sample_table());
+        assert_eq!(
+            text,
+            "device       /dev/hv_evlog\n\
+             abi version  1\n\
+             backend      sim (1)\n\
+             type         local (1)\n\
+             mode         regular (0)\n\
+             time basis   reference (0), 100 ns units\n\
+             buffers      3 x 65536 bytes\n\
+             threshold    1\n\
+             sources      0x10000000403 (admin,diag,hypercall,0x10000000000)\n\
+             header size  72\n\
+             record size  32\n\
+             \n\
+             index  pxm  node  cpus   mmap offset\n\
+             \x20   0    0     0  0-1,4  0x0\n\
+             \x20   1    1     1  63-66  0x10000\n\
+             \x20   2    0     0  -      0x20000\n"
+        );
+    }
+
+    #[test]
+    fn info_as_json() {
+        let json = info_json("/dev/\"x\"", &sample_info(), &sample_table()[..2]);
+        assert_eq!(
+            json,
+            "{\"device\":\"/dev/\\\"x\\\"\",\"abi_version\":1,\"info_size\":56,\
+             \"backend\":\"sim\",\"backend_id\":1,\"type\":\"local\",\"type_id\":1,\
+             \"mode\":\"regular\",\"mode_id\":0,\"time_basis\":\"reference\",\
+             \"time_basis_id\":0,\"buffer_count\":3,\"buffer_size\":65536,\
+             \"threshold\":1,\"sources\":1099511628803,\
+             \"source_names\":[\"admin\",\"diag\",\"hypercall\",\"0x10000000000\"],\
+             \"header_size\":72,\"record_size\":32,\"buffers\":[\
+             {\"index\":0,\"pxm\":0,\"node\":0,\"cpus\":[0,1,4],\"cpu_list\":\"0-1,4\",\"mmap_offset\":0},\
+             {\"index\":1,\"pxm\":1,\"node\":1,\"cpus\":[63,64,65,66],\"cpu_list\":\"63-66\",\"mmap_offset\":65536}]}\n"
+        );
+    }
+
+    #[test]
+    fn stats_formats() {
+        let st = Stats {
+            completions: 10,
+            releases: 9,
+            events_lost: 0,
+            records_dropped: 1,
+            flushes: 2,
+        };
+        assert_eq!(
+            stats_text(&st),
+            "completions     10\nreleases        9\nevents_lost     0\n\
+             records_dropped 1\nflushes         2\n"
+        );
+        assert_eq!(
+            stats_json(&st),
+            "{\"completions\":10,\"releases\":9,\"events_lost\":0,\
+             \"records_dropped\":1,\"flushes\":2}\n"
+        );
+    }
+}

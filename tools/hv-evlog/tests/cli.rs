@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The built binary, end to end where no device is needed: exit codes and
+//! messages on stderr, help on stdout, and `decode` of a capture file written
+//! here by hand from the format's documentation.
+
+#[allow(dead_code)]
+#[path = "../../../hv_evlog/tlfs.rs"]
+mod tlfs;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use tlfs::{BufferHeader, EntryHeader, Wire, ENTRIES_OFFSET};
+
+fn hv_evlog(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hv-evlog"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn missing_device_exits_2() {
+    for args in [
+        &["info"][..],
+        &["capture", "--count", "1"],
+        &["stats"],
+        &["flush"],
+        &["sources", "admin"],
+    ] {
+        let out = hv_evlog(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            "hv-evlog: /dev/hv_evlog not found: load the module \
+             (insmod hv_evlog.ko backend=sim to test)\n"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let out = hv_evlog(&["--device", "/nonexistent", "info"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("hv-evlog: /nonexistent not found: "));
+}
+
+#[test]
+fn not_the_device_exits_1() {
+    let out = hv_evlog(&["info", "--device", "/proc/self/status"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "hv-evlog: /proc/self/status: HV_EVLOG_IOC_INFO is not supported by the module: \
+         tool and module are from different versions\n"
+    );
+}
+
+#[test]
+fn usage_errors_exit_64_with_usage() {
+    let out = hv_evlog(&["frob"], None);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("hv-evlog: unknown command 'frob'\n\nusage: hv-evlog [--device PATH]"),
+        "{err}"
+    );
+    assert!(err.ends_with("\n  64  bad usage\n"), "{err:?}");
+    let out = hv_evlog(&[], None);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).starts_with("hv-evlog: no command given\n\n"));
+    let out = hv_evlog(&["flush", "--cpu", "x"], None);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).starts_with(
+        "hv-evlog: invalid value 'x' for '--cpu': expected a number\n\nusage: hv-evlog flush"
+    ));
+}
+
+#[test]
+fn help_goes_to_stdout_with_exit_codes() {
+    for (args, first) in [
+        (&["--help"][..], "usage: hv-evlog [--device PATH] COMMAND"),
+        (&["help", "sources"], "usage: hv-evlog sources"),
+        (&["capture", "--help"], "usage: hv-evlog capture"),
+        (&["info", "-h"], "usage: hv-evlog info [--json]"),
+    ] {
+        let out = hv_evlog(args, None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(out.stderr.is_empty());
+        let help = text(&out.stdout);
+        assert!(help.starts_with(first), "{help}");
+        assert!(help.contains("\n  3   permission denied: run as root\n"));
+    }
+    let out = hv_evlog(&["--version"], None);
+    assert_eq!(text(&out.stdout), "hv-evlog 0.1.0\n");
+}
+
+/// A completed buffer as the hypervisor leaves it, cut at its end.
+fn buffer(index: u32, cpu: u8, stamps: &[u64]) -> Vec<u8> {
+    let mut buf = vec![0u8; ENTRIES_OFFSET];
+    for (i, &ts) in stamps.iter().enumerate() {
+        let offset = buf.len();
+        let size = (EntryHeader::SIZE + 4) as u16; // 20 bytes, padded to 24
+        buf.resize(EntryHeader::next_offset(offset, size), 0);
+        EntryHeader {
+            context: 0x100 + i as u32,
+            size,
+            entry_type: 9,
+            timestamp: ts,
+        }
+        .encode(&mut buf[offset..])
+        .unwrap();
+    }
+    BufferHeader {
+        buffer_index: index,
+        logical_processor: cpu,
+        buffer_state: 3,
+        next_buffer_offset: buf.len() as u32,
+        ..BufferHeader::default()
+    }
+    .encode(&mut buf)
+    .unwrap();
+    buf
+}
+
+/// The capture file, byte by byte as tools/hv-evlog/README.md describes it.
+fn capture_file() -> Vec<u8> {
+    let mut f = b"HVEVLOG1".to_vec();
+    for word in [1u32, 0, 1, 0, 65536, 72] {
+        f.extend_from_slice(&word.to_le_bytes());
+    }
+    for (seq, (index, cpu, stamps, lost)) in [
+        (0u32, 0u8, &[10u64, 20][..], 0u32),
+        (1, 1, &[15], 2),
+        (2, 0, &[], 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let raw = buffer(index, cpu, stamps);
+        f.extend_from_slice(&index.to_le_bytes());
+        f.extend_from_slice(&u32::from(cpu).to_le_bytes());
+        f.extend_from_slice(&(seq as u64).to_le_bytes());
+        f.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        f.extend_from_slice(&lost.to_le_bytes());
+        f.extend_from_slice(&stamps.first().copied().unwrap_or(0).to_le_bytes());
+        f.extend_from_slice(&raw);
+    }
+    f
+}
+
+fn summary_without_seconds(stderr: &[u8]) -> String {
+    let line = text(stderr);
+    let (kept, seconds) = line.rsplit_once(" seconds=").unwrap();
+    assert!(seconds.trim_end().parse::<f64>().is_ok(), "{line}");
+    kept.to_string()
+}
+
+#[test]
+fn decode_a_capture_file() {
+    let path = std::env::temp_dir().join(format!("hv-evlog-cli-{}.bin", std::process::id()));
+    std::fs::write(&path, capture_file()).unwrap();
+    let out = hv_evlog(&["decode", "--json", path.to_str().unwrap()], None);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"cpu\":0,\"ts\":10,\"type\":9,\"size\":20,\"context\":256}\n\
+         {\"cpu\":0,\"ts\":20,\"type\":9,\"size\":20,\"context\":257}\n\
+         {\"cpu\":1,\"ts\":15,\"type\":9,\"size\":20,\"context\":256}\n"
+    );
+    assert_eq!(
+        summary_without_seconds(&out.stderr),
+        "hv-evlog: events=3 buffers=3 lost=2 malformed=0"
+    );
+
+    // From stdin, filtered, as text.
+    let out = hv_evlog(
+        &["decode", "--cpu", "0", "--count", "1"],
+        Some(&capture_file()),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        "cpu=0 ts=10 type=9 size=20 context=0x00000100\n"
+    );
+    assert_eq!(
+        summary_without_seconds(&out.stderr),
+        "hv-evlog: events=1 buffers=1 lost=0 malformed=0"
+    );
+
+    // Re-encoded as binary: the same bytes.
+    let out = hv_evlog(
+        &["decode", "--format", "binary", "-"],
+        Some(&capture_file()),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, capture_file());
+}
+
+#[test]
+fn decode_refuses_other_files() {
+    let out = hv_evlog(&["decode"], Some(b"not a capture, just text"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "hv-evlog: not an hv-evlog capture file (no HVEVLOG1 header): \
+         write one with 'hv-evlog capture --format binary'\n"
+    );
+    let out = hv_evlog(&["decode", "/nonexistent.bin"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "hv-evlog: /nonexistent.bin: No such file or directory (os error 2)\n"
+    );
+}
