@@ -164,7 +164,7 @@ impl kernel::Module for HvEvlog {
         // Last: an opener may use the device as soon as it exists.
         let device = device::register(group.clone(), cfg.scan_interval_ms)?;
         pr_info!(
-            "hv_evlog {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
+            "version {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
             cfg.buffer_pages,
             group.buffer_count(),
             placement.domains.len()

@@ -223,7 +223,8 @@ impl Group {
         let ty = self.log_type;
         self.ctx.with(|hv, hp| {
             // The lock on the call pages also orders updates of `sources`.
-            hv.set_sources(hp, ty, mask)?;
+            hv.set_sources(hp, ty, mask)
+                .inspect_err(|e| pr_err!("{e}\n"))?;
             self.sources.store(mask, Ordering::Relaxed);
             Ok::<(), HvError>(())
         })?;

@@ -89,6 +89,9 @@ main() {
 	step "lint: rustfmt --check"
 	gate "rustfmt --check on every Rust file" rustfmt_check
 
+	step "docs: Documentation/hv_evlog.rst with docutils (a warning fails)"
+	gate "reST documentation builds without a warning" "$HV_EVLOG_ROOT/scripts/check-docs.sh"
+
 	step "lint: clippy on the host crates (warnings are errors)"
 	gate "cargo clippy tests/host" cargo_clippy "$HV_EVLOG_ROOT/tests/host"
 	gate "cargo clippy tools/hv-evlog" cargo_clippy "$HV_EVLOG_ROOT/tools/hv-evlog"
@@ -106,7 +109,7 @@ main() {
 
 	local t extra sel=$HV_EVLOG_ROOT/selftests files=()
 	for f in numa_topology.sh module_load.sh placement.sh backend_hv.sh params.sh fail_at.sh \
-		cycles.sh info_plan.sh device_test cli.sh hv_evlog_load; do
+		cycles.sh info_plan.sh device_test cli.sh ktap.sh hv_evlog_load; do
 		files+=(--guest-file "$sel/$f")
 	done
 	files+=(--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog")

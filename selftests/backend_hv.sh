@@ -14,12 +14,7 @@ if grep -q hyperv "$CLOCKS" 2>/dev/null; then
 	echo "1..0 # SKIP running on Hyper-V: backend=hv has a hypervisor to talk to"
 	exit 4
 fi
-n=0
-fails=0
-result() { # ok? name detail
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2 # $3"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/ktap.sh"
 
 echo "1..4"
 dmesg -c > /dev/null

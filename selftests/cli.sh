@@ -16,16 +16,7 @@ TOOL=/tests/hv-evlog
 [ -x "$TOOL" ] || { echo "1..0 # SKIP $TOOL not present"; exit 4; }
 T=/tmp/hv-evlog-cli
 mkdir -p $T
-n=0
-fails=0
-result() { # status name detail
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2 # $3"; fails=$((fails + 1)); fi
-}
-skip() { # name reason
-	n=$((n + 1))
-	echo "ok $n $1 # SKIP $2"
-}
+. "$(dirname "$0")/ktap.sh"
 echo "1..13"
 
 # 1-2: without the module.

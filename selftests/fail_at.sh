@@ -8,12 +8,7 @@
 MOD=/lib/modules/hv_evlog.ko
 LOAD=/tests/hv_evlog_load
 [ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
-n=0
-fails=0
-result() { # ok? name detail
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2 # $3"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/ktap.sh"
 
 # sweep EXTRA-PARAMS: prints "calls bad" (bad = first failing N and why).
 sweep() {

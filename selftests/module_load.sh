@@ -5,18 +5,13 @@
 # have permission 0 in 7.2, so they are not readable under /sys/module.)
 MOD=/lib/modules/hv_evlog.ko
 [ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
-n=0
-fails=0
-result() { # ok? name detail
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2 # $3"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/ktap.sh"
 echo "1..5"
 insmod "$MOD" backend=sim buffer_pages=32
 result $? "insmod succeeds" "exit $?"
 modinfo -F parm "$MOD" | grep -q '^buffer_pages:Pages per event log buffer'
 result $? "modinfo describes buffer_pages" "$(modinfo -F parm "$MOD")"
-dmesg | grep -q 'hv_evlog 0\.1\.0 loaded (buffer_pages=32)'
+dmesg | grep -q 'hv_evlog: version 0\.1\.0 loaded (buffer_pages=32)'
 result $? "dmesg reports version and parameter" "$(dmesg | grep hv_evlog | tail -1)"
 rmmod hv_evlog
 result $? "rmmod succeeds" "exit $?"

@@ -9,17 +9,7 @@ TOPO=${TOPO:-/etc/hv-evlog/topology}
 SYS=/sys/devices/system/node
 [ -r "$TOPO" ] || { echo "1..0 # SKIP no $TOPO (runs in the hv_evlog VM)"; exit 4; }
 
-n=0
-fails=0
-check() { # name expected actual
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok $n $1"
-	else
-		echo "not ok $n $1 # expected '$2', got '$3'"
-		fails=$((fails + 1))
-	fi
-}
+. "$(dirname "$0")/ktap.sh"
 
 # Joins ids into the kernel's list syntax (0-2,4).
 to_list() {
