@@ -25,6 +25,15 @@ impl Backend {
             sim.start();
         }
     }
+
+    /// The virtual processor index the hypervisor knows Linux CPU `cpu` by.
+    pub(crate) fn vp_index(&self, cpu: u32) -> Option<u32> {
+        match self {
+            Backend::Hv(_) => crate::hv::vp_index(cpu),
+            // The simulator numbers its processors as Linux does.
+            Backend::Sim(_) => Some(cpu),
+        }
+    }
 }
 
 impl Transport for Backend {

@@ -7,10 +7,10 @@
 //! with its proximity domain, map every buffer (learning its pages), enable
 //! the sources. [`Group`] records each step as it succeeds, and its `Drop`
 //! undoes exactly what was done, in reverse: sources off, flush and release
-//! what the hypervisor is still filling, unmap, delete, finalize. A failure
-//! at any step of [`Group::new`] therefore unwinds through the same `Drop`
-//! as `rmmod`. Deposited pages are the hypervisor's from then on, as on
-//! Hyper-V, and come back only when the partition's pool is torn down.
+//! what the hypervisor is still filling, unmap, delete, finalize, and last
+//! withdraw from each node's pool as many pages as set-up deposited. A
+//! failure at any step of [`Group::new`] therefore unwinds through the same
+//! `Drop` as `rmmod`.
 
 use core::{
     ptr::NonNull,
@@ -35,6 +35,7 @@ use crate::{
         BufferHeader, BufferState, EventLogType, InitializeGroupInput, ProximityDomainInfo, Wire,
         ENTRIES_OFFSET, PAGE_SIZE,
     },
+    topology,
     uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_CPU_WORDS},
 };
 
@@ -300,6 +301,33 @@ impl Group {
                 warn_failed("finalize", None, e);
             }
         }
+        self.withdraw_deposits();
+    }
+
+    /// Takes back, node by node, as many pages as set-up deposited; what the
+    /// hypervisor cannot give back stays in its pool (and is said so).
+    fn withdraw_deposits(&self) {
+        self.ctx.with(|hv, hp| {
+            let mut owed = KVec::new();
+            for (node, pages) in hp.deposited() {
+                if owed.push((node, pages), GFP_KERNEL).is_err() {
+                    pr_warn!("teardown: no memory to withdraw deposits\n");
+                    return;
+                }
+            }
+            for &(node, pages) in owed.iter() {
+                let pxm = topology::pxm_of(node);
+                match hv.withdraw_memory(hp, node, pxm, pages) {
+                    Ok(got) if got == pages => {
+                        pr_info!("withdrew the {got} pages deposited on node {node}\n");
+                    }
+                    Ok(got) => pr_warn!(
+                        "teardown: withdrew {got} of {pages} pages deposited on node {node}\n"
+                    ),
+                    Err(e) => warn_failed("withdraw", None, e),
+                }
+            }
+        });
     }
 }
 
@@ -356,7 +384,11 @@ impl EventLog for Group {
 
     fn flush(&self, cpu: u32) -> Result {
         let ty = self.log_type;
-        Ok(self.ctx.with(|hv, hp| hv.flush(hp, ty, cpu))?)
+        let vp = match cpu {
+            u32::MAX => ALL_VPS,
+            cpu => self.ctx.backend().vp_index(cpu).ok_or(EINVAL)?,
+        };
+        Ok(self.ctx.with(|hv, hp| hv.flush(hp, ty, vp))?)
     }
 
     fn set_sources(&self, mask: u64) -> Result {

@@ -35,6 +35,34 @@ unsafe extern "C" {
     /// exported GPL-only; see the module documentation for its ABI.
     #[link_name = "__SCT__hv_hypercall"]
     fn hv_hypercall(control: u64, param1: u64, param2: u64) -> u64;
+
+    /// Linux CPU id → Hyper-V virtual processor index, `nr_cpu_ids` entries,
+    /// allocated by the Hyper-V init code (drivers/hv/hv_common.c, exported
+    /// GPL-only; not in 7.2's bindings). Null without Hyper-V.
+    static hv_vp_index: *mut u32;
+}
+
+/// `VP_INVAL` in hv_common: no index known for that CPU.
+const VP_INVALID: u32 = u32::MAX;
+
+/// The hypervisor's virtual processor index of Linux CPU `cpu`.
+///
+/// Calls that name a processor (flush) take the VP index, which need not be
+/// the Linux CPU id.
+pub(crate) fn vp_index(cpu: u32) -> Option<u32> {
+    if cpu >= kernel::cpu::nr_cpu_ids() {
+        return None;
+    }
+    // SAFETY: `hv_vp_index` is written once during Hyper-V init, before any
+    // module loads; a copy of the pointer is read.
+    let table = unsafe { (&raw const hv_vp_index).read() };
+    if table.is_null() {
+        return None;
+    }
+    // SAFETY: the table has `nr_cpu_ids` entries and `cpu` is below that;
+    // entries are written by CPU bring-up, a racing read sees either value.
+    let vp = unsafe { table.add(cpu as usize).read_volatile() };
+    (vp != VP_INVALID).then_some(vp)
 }
 
 /// Hypercalls to the hypervisor Linux runs on, through [`hv_hypercall`].

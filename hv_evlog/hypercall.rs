@@ -41,11 +41,12 @@
 use kernel::{fmt, prelude::*};
 
 use crate::{
-    mm::{NodeChoice, NodePage},
+    mm::{self, NodeChoice, NodePage},
     tlfs::{
         self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, EventLogType,
         FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput, HvCall, HvStatus,
         InitializeGroupInput, MapOutput, ProximityDomainInfo, SetSourcesInput, Wire,
+        WithdrawMemoryInput,
     },
 };
 
@@ -147,6 +148,9 @@ impl fmt::Display for HvError {
 pub(crate) struct HypercallPages {
     input: NodePage,
     output: NodePage,
+    /// Pages deposited through these pages, per node, so that exactly as
+    /// many can be withdrawn at teardown.
+    deposited: KVec<u64>,
 }
 
 impl HypercallPages {
@@ -155,7 +159,38 @@ impl HypercallPages {
         Ok(Self {
             input: NodePage::alloc(NodeChoice::Any)?,
             output: NodePage::alloc(NodeChoice::Any)?,
+            deposited: KVec::new(),
         })
+    }
+
+    /// Pages deposited so far from each node: `(node, pages)`, nodes with
+    /// none left out.
+    pub(crate) fn deposited(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        (0u32..)
+            .zip(self.deposited.iter().copied())
+            .filter(|&(_, pages)| pages != 0)
+    }
+
+    /// Counts `pfns` as deposited, by the node each page is on. A page whose
+    /// node cannot be told (or past the table's growth on ENOMEM) is not
+    /// counted, so at worst fewer pages are withdrawn than deposited.
+    fn count_deposited(&mut self, pfns: &[u64]) {
+        for node in pfns.iter().filter_map(|&pfn| mm::node_of_pfn(pfn)) {
+            let node = node as usize;
+            if self.deposited.len() <= node
+                && self.deposited.resize(node + 1, 0, GFP_KERNEL).is_err()
+            {
+                continue;
+            }
+            self.deposited[node] += 1;
+        }
+    }
+
+    /// Counts `pages` of `node` as withdrawn.
+    fn count_withdrawn(&mut self, node: u32, pages: u64) {
+        if let Some(count) = self.deposited.get_mut(node as usize) {
+            *count = count.saturating_sub(pages);
+        }
     }
 
     /// The input page, zeroed: nothing of an earlier (longer) input may be
@@ -615,8 +650,62 @@ impl<'t> Hypervisor<'t> {
                 }
             }
         };
+        hp.count_deposited(&batch.pfns[..usize::from(done)]);
         batch.hand_over(usize::from(done));
         result.map(|()| usize::from(done))
+    }
+
+    /// HvCallWithdrawMemory: takes up to `pages` pages of proximity domain
+    /// `pxm` (node `node`) back out of the pool and frees them. Returns how
+    /// many came back; a pool with fewer free pages answers
+    /// `HV_STATUS_NO_RESOURCES` after giving what it has, which ends the
+    /// withdrawal without an error.
+    pub(crate) fn withdraw_memory(
+        &self,
+        hp: &mut HypercallPages,
+        node: u32,
+        pxm: u32,
+        pages: u64,
+    ) -> Result<u64, HvError> {
+        const CALL: HvCall = HvCall::WithdrawMemory;
+        let mut total = 0;
+        while total < pages {
+            let ask = (pages - total).min(WithdrawMemoryInput::MAX_PAGES as u64) as u16;
+            let Some(control) = Control::rep_call(CALL, ask) else {
+                break;
+            };
+            hp.encode(&WithdrawMemoryInput::own(ProximityDomainInfo::node(pxm)));
+            hp.output.as_mut_slice().fill(0);
+            // SAFETY: Not a fast call. Both pages belong to `hp`, borrowed
+            // mutably for the call; the output page receives the page numbers
+            // of the pages handed back, which are ours from then on.
+            let raw = unsafe {
+                self.transport
+                    .hypercall(control.raw(), hp.input.phys(), hp.output.phys())
+            };
+            let result = HvError::check(CALL, raw);
+            let got = match result {
+                Err(e) if e.no_hypercall_page() => return Err(e),
+                _ => tlfs::result_reps(raw).min(ask),
+            };
+            for i in 0..usize::from(got) {
+                if let Some(pfn) = WithdrawMemoryInput::gpa_page(hp.output.as_slice(), i) {
+                    // SAFETY: the hypervisor reported page `pfn` as withdrawn:
+                    // an order-0 page it was given by a deposit (or the
+                    // simulator's seeding), now no one's but ours.
+                    drop(unsafe { NodePage::from_pfn(pfn) });
+                }
+            }
+            total += u64::from(got);
+            hp.count_withdrawn(node, u64::from(got));
+            match result {
+                Ok(_) if got > 0 => {}
+                Ok(_) => break,
+                Err(e) if e.status() == HvStatus::NO_RESOURCES => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
     }
 
     /// Runs `f`, which makes one hypercall, and when the hypervisor reports

@@ -179,6 +179,8 @@ wire_enum! {
         GetPartitionProperty = 0x0044 => "HvCallGetPartitionProperty",
         /// Adds pages to a partition's memory pool (rep call).
         DepositMemory = 0x0048 => "HvCallDepositMemory",
+        /// Takes pages back out of a partition's memory pool (rep call).
+        WithdrawMemory = 0x0049 => "HvCallWithdrawMemory",
         /// Reads a pool's available and used page counts for one proximity
         /// domain.
         GetMemoryBalance = 0x004A => "HvCallGetMemoryBalance",
@@ -207,7 +209,7 @@ wire_enum! {
 impl HvCall {
     /// Whether the call processes a list of elements (reps).
     pub const fn is_rep(self) -> bool {
-        matches!(self, Self::DepositMemory)
+        matches!(self, Self::DepositMemory | Self::WithdrawMemory)
     }
 
     /// Whether the call may be issued fast: its input fits in 16 bytes and it
@@ -1217,6 +1219,55 @@ impl DepositMemoryInput {
 }
 
 impl_wire!(DepositMemoryInput { partition_id: u64 });
+
+/// HvCallWithdrawMemory input. A rep call: the rep count is how many pages
+/// are asked for; the hypervisor writes one guest page number per rep it
+/// completes into the output page, and those pages are the caller's again.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct WithdrawMemoryInput {
+    /// Whose pool; usually [`HV_PARTITION_ID_SELF`].
+    pub partition_id: u64,
+    /// Which proximity domain's pages.
+    pub proximity: ProximityDomainInfo,
+}
+
+pin_layout!(
+    WithdrawMemoryInput, size = 16;
+    partition_id @ 0, proximity @ 8,
+);
+
+impl WithdrawMemoryInput {
+    /// Most pages one call can withdraw: the output page's page numbers.
+    pub const MAX_PAGES: usize = PAGE_SIZE / 8;
+
+    /// Withdraws from the caller's own pool in `proximity`.
+    pub const fn own(proximity: ProximityDomainInfo) -> Self {
+        Self {
+            partition_id: HV_PARTITION_ID_SELF,
+            proximity,
+        }
+    }
+
+    /// Page number `index` of a withdraw output page.
+    pub fn gpa_page(out: &[u8], index: usize) -> Option<u64> {
+        let off = index.checked_mul(8)?;
+        out.get(off..off + 8).map(|b| get_u64(b, 0))
+    }
+
+    /// Writes page number `index` into a withdraw output page.
+    pub fn set_gpa_page(out: &mut [u8], index: usize, gpa_page: u64) -> Option<()> {
+        let off = index.checked_mul(8)?;
+        out.get_mut(off..off + 8)?;
+        put_u64(out, off, gpa_page);
+        Some(())
+    }
+}
+
+impl_wire!(WithdrawMemoryInput {
+    partition_id: u64,
+    proximity: pxm
+});
 
 /// HvCallGetMemoryBalance input: the pool query.
 ///

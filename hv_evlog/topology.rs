@@ -107,7 +107,8 @@ pub(crate) fn node_of_pxm(pxm: u32) -> Option<u32> {
         .find(|&n| pxm_of(n) == pxm)
 }
 
-fn pxm_of(node: u32) -> u32 {
+/// The proximity domain of `node`, or the node id without an SRAT entry.
+pub(crate) fn pxm_of(node: u32) -> u32 {
     // SAFETY: `node_to_pxm` only reads the ACPI node→PXM table.
     let pxm = unsafe { bindings::node_to_pxm(node as i32) };
     // Without an SRAT entry there is no PXM; the node id is then the only

@@ -47,7 +47,7 @@ pages_on_plan_node() { # test-number label
 	fi
 }
 
-echo "1..8"
+echo "1..9"
 insmod "$MOD" backend=sim
 rc=$?
 [ $rc = 0 ] && echo "ok 1 insmod backend=sim" || echo "not ok 1 insmod backend=sim # exit $rc"
@@ -66,7 +66,13 @@ rc=$?
 [ $rc = 0 ] && echo "ok 6 insmod with empty pools" || echo "not ok 6 insmod with empty pools # exit $rc"
 pages_on_plan_node 7 "deposited pools"
 states=$(tail -n +2 $D/buffers | awk '{print $5}' | sort -u | tr '\n' ' ')
+# Empty pools: set-up deposits exactly what the plan needs, and unload
+# withdraws exactly that.
+needed=$(tail -n +2 $D/domains | awk '{ s += $6 } END { print s }')
 rmmod hv_evlog
+withdrawn=$(dmesg | sed -n 's/.*withdrew the \([0-9]*\) pages deposited.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 warns=$(dmesg | grep -c 'teardown:')
 [ "$warns" = 0 ] && echo "ok 8 teardown without a failed step (states seen: $states)" ||
 	echo "not ok 8 teardown without a failed step # $(dmesg | grep teardown: | head -2)"
+[ "$withdrawn" = "$needed" ] && echo "ok 9 unload withdrew all $needed deposited pages" ||
+	echo "not ok 9 unload withdrew all deposited pages # withdrew $withdrawn, deposited $needed"

@@ -129,8 +129,8 @@ use crate::tlfs::{
     DepositMemoryInput, EventLogMode, EventLogType, FinalizeInput, FlushInput,
     GetMemoryBalanceInput, GetMemoryBalanceOutput, GetPartitionPropertyInput, HvCall, HvStatus,
     InitializeGroupInput, MapOutput, ProximityDomainInfo, SetSourcesInput, TimeBasis, Wire,
-    END_OF_CHAIN, ENTRIES_OFFSET, ENTRY_ALIGN, HV_PARTITION_ID_SELF, MAP_MAX_PAGES, MAX_BUFFERS,
-    MAX_BUFFER_PAGES, PAGE_SIZE,
+    WithdrawMemoryInput, END_OF_CHAIN, ENTRIES_OFFSET, ENTRY_ALIGN, HV_PARTITION_ID_SELF,
+    MAP_MAX_PAGES, MAX_BUFFERS, MAX_BUFFER_PAGES, PAGE_SIZE,
 };
 
 /// Nodes the simulator keeps a pool for (node ids `0..MAX_NODES`).
@@ -787,6 +787,7 @@ impl Hypervisor {
         };
         let result = match call {
             HvCall::DepositMemory => return self.deposit(p, control, regs.input),
+            HvCall::WithdrawMemory => return self.withdraw(p, control, regs),
             HvCall::GetMemoryBalance => self.balance(p, control, regs),
             HvCall::GetPartitionProperty => property(p, control, regs),
             HvCall::InitializeEventLogBufferGroup => self.initialize(p, regs.input),
@@ -1017,6 +1018,56 @@ impl Hypervisor {
             self.push(p, node, pfn);
         }
         (HvStatus::SUCCESS, count)
+    }
+
+    /// HvCallWithdrawMemory: hands up to the rep count of one node's free
+    /// pool pages back, their numbers in the output page. A pool that runs
+    /// out answers NO_RESOURCES with the reps it did, as the hypervisor does.
+    fn withdraw<P: Platform>(
+        &mut self,
+        p: &mut P,
+        control: Control,
+        regs: Regs,
+    ) -> (HvStatus, u16) {
+        let count = control.rep_count();
+        let start = control.rep_start();
+        if count == 0 || usize::from(count) > WithdrawMemoryInput::MAX_PAGES || start >= count {
+            return (HvStatus::INVALID_HYPERCALL_INPUT, start);
+        }
+        let node = match self.withdraw_node(p, regs, count) {
+            Ok(node) => node,
+            Err(status) => return (status, start),
+        };
+        for rep in start..count {
+            let Some(pfn) = self.pop(p, node) else {
+                return (HvStatus::NO_RESOURCES, rep);
+            };
+            let out = block(p, regs.output, usize::from(count) * 8);
+            if let Ok(out) = out {
+                WithdrawMemoryInput::set_gpa_page(out, usize::from(rep), pfn);
+            }
+        }
+        (HvStatus::SUCCESS, count)
+    }
+
+    /// The pool a withdrawal names, after checking its input and that the
+    /// output page can take `count` page numbers.
+    fn withdraw_node<P: Platform>(
+        &self,
+        p: &mut P,
+        regs: Regs,
+        count: u16,
+    ) -> Result<usize, HvStatus> {
+        let raw = block(p, regs.input, WithdrawMemoryInput::SIZE)?;
+        let input = WithdrawMemoryInput::decode(raw).ok_or(HvStatus::INVALID_HYPERCALL_INPUT)?;
+        if input.partition_id != HV_PARTITION_ID_SELF {
+            return Err(HvStatus::INVALID_PARTITION_ID);
+        }
+        let pxm =
+            checked_domain(input.proximity)?.ok_or(HvStatus::INVALID_PROXIMITY_DOMAIN_INFO)?;
+        let node = node_of(p, pxm)?;
+        block(p, regs.output, usize::from(count) * 8)?;
+        Ok(node)
     }
 
     /// HvCallGetMemoryBalance: one node's pool, or all of them.

@@ -1709,3 +1709,63 @@ proptest! {
         r.finish();
     }
 }
+
+impl Rig {
+    /// Withdraws `count` pages of `prox` from `partition`'s pool; returns the
+    /// raw result and the page numbers the output page names.
+    fn withdraw_raw(
+        &mut self,
+        partition: u64,
+        prox: ProximityDomainInfo,
+        count: u16,
+    ) -> (u64, Vec<u64>) {
+        let i = self.input;
+        let input = WithdrawMemoryInput {
+            partition_id: partition,
+            proximity: prox,
+        };
+        input.encode(self.p.mem(i)).unwrap();
+        let control = Control::rep_call(HvCall::WithdrawMemory, count).unwrap();
+        let raw = self.raw(control.raw(), Self::gpa(i), Self::gpa(self.output));
+        let reps = usize::from(result_reps(raw));
+        let out = self.p.mem(self.output);
+        let pfns = (0..reps)
+            .map(|k| WithdrawMemoryInput::gpa_page(&out[..], k).unwrap())
+            .collect();
+        (raw, pfns)
+    }
+}
+
+#[test]
+fn withdraw_returns_free_pool_pages_then_no_resources() {
+    let mut r = Rig::new(&[(4096, PXM0), (4096, PXM1)], 3);
+    let (raw, pfns) = r.withdraw_raw(HV_PARTITION_ID_SELF, ProximityDomainInfo::node(PXM1), 2);
+    assert_eq!(check(raw), Ok(2));
+    assert_eq!(pfns.len(), 2);
+    for &pfn in &pfns {
+        assert_eq!(
+            r.p.node_of_pfn(pfn),
+            Some(1),
+            "withdrawn from the asked node"
+        );
+        r.p.free_page(pfn);
+    }
+    assert_eq!(r.hv.pool(1), PoolStats { free: 1, in_use: 0 });
+    assert_eq!(r.hv.pool(0), PoolStats { free: 3, in_use: 0 });
+    // More than the pool holds: what it has, then NO_RESOURCES.
+    let (raw, pfns) = r.withdraw_raw(HV_PARTITION_ID_SELF, ProximityDomainInfo::node(PXM1), 5);
+    assert_eq!(result_status(raw), HvStatus::NO_RESOURCES);
+    assert_eq!(result_reps(raw), 1);
+    assert_eq!(pfns.len(), 1);
+    r.p.free_page(pfns[0]);
+    assert_eq!(r.hv.pool(1), PoolStats { free: 0, in_use: 0 });
+    // Refusals take nothing.
+    let (raw, _) = r.withdraw_raw(7, ProximityDomainInfo::node(PXM0), 1);
+    assert_eq!(check(raw), Err(HvStatus::INVALID_PARTITION_ID));
+    let (raw, _) = r.withdraw_raw(HV_PARTITION_ID_SELF, ProximityDomainInfo::none(), 1);
+    assert_eq!(check(raw), Err(HvStatus::INVALID_PROXIMITY_DOMAIN_INFO));
+    let (raw, _) = r.withdraw_raw(HV_PARTITION_ID_SELF, ProximityDomainInfo::node(PXM0), 513);
+    assert_eq!(check(raw), Err(HvStatus::INVALID_HYPERCALL_INPUT));
+    assert_eq!(r.hv.pool(0), PoolStats { free: 3, in_use: 0 });
+    r.finish();
+}

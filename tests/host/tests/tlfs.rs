@@ -15,6 +15,7 @@ use proptest::prelude::*;
 const CALL_TABLE: &[(HvCall, u16, &str)] = &[
     (HvCall::GetPartitionProperty,          0x0044, "HvCallGetPartitionProperty"),
     (HvCall::DepositMemory,                 0x0048, "HvCallDepositMemory"),
+    (HvCall::WithdrawMemory,                0x0049, "HvCallWithdrawMemory"),
     (HvCall::GetMemoryBalance,              0x004A, "HvCallGetMemoryBalance"),
     (HvCall::InitializeEventLogBufferGroup, 0x0060, "HvCallInitializeEventLogBufferGroup"),
     (HvCall::FinalizeEventLogBufferGroup,   0x0061, "HvCallFinalizeEventLogBufferGroup"),
@@ -37,7 +38,7 @@ fn hypercall_codes() {
         assert_eq!(HvCall::from_raw(code), Some(call));
         assert_eq!(HvCall::try_from(code), Ok(call));
     }
-    for code in [0x0000, 0x0043, 0x0045, 0x0049, 0x005F, 0x0069, 0xFFFF] {
+    for code in [0x0000, 0x0043, 0x0045, 0x004B, 0x005F, 0x0069, 0xFFFF] {
         assert_eq!(HvCall::from_raw(code), None, "{code:#x}");
         assert_eq!(HvCall::try_from(code), Err(InvalidValue(u64::from(code))));
     }
@@ -46,7 +47,7 @@ fn hypercall_codes() {
 #[test]
 fn hypercall_kinds() {
     let rep: Vec<_> = HvCall::ALL.iter().filter(|c| c.is_rep()).collect();
-    assert_eq!(rep, [&HvCall::DepositMemory]);
+    assert_eq!(rep, [&HvCall::DepositMemory, &HvCall::WithdrawMemory]);
     let fast: Vec<_> = HvCall::ALL.iter().filter(|c| c.fast_capable()).collect();
     assert_eq!(
         fast,
@@ -1229,4 +1230,29 @@ fn source_lists() {
     assert_eq!(parse_sources(""), Ok(0));
     assert_eq!(parse_sources("admin,admin"), Ok(1));
     assert_eq!(parse_sources("admin, bogus ,vp"), Err("bogus"));
+}
+
+#[test]
+fn withdraw_memory_input_bytes() {
+    let input = WithdrawMemoryInput::own(ProximityDomainInfo::node(2));
+    let mut page = [0xAAu8; 24];
+    assert_eq!(input.encode(&mut page), Some(16));
+    assert_eq!(
+        &page[..16],
+        &[
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, // partition: self
+            0x02, 0x00, 0x00, 0x00, // domain 2
+            0x01, 0x00, 0x00, 0x80, // preferred | valid
+        ]
+    );
+    assert_eq!(WithdrawMemoryInput::decode(&page), Some(input));
+    assert_eq!(WithdrawMemoryInput::MAX_PAGES, 512);
+    let mut out = [0u8; 4096];
+    assert_eq!(
+        WithdrawMemoryInput::set_gpa_page(&mut out, 511, 0x1234),
+        Some(())
+    );
+    assert_eq!(WithdrawMemoryInput::gpa_page(&out, 511), Some(0x1234));
+    assert_eq!(WithdrawMemoryInput::set_gpa_page(&mut out, 512, 1), None);
+    assert_eq!(WithdrawMemoryInput::gpa_page(&out, 512), None);
 }
