@@ -4,17 +4,15 @@
 # log gives the reason in exactly one line, and nothing of the module stays.
 # Under Microsoft's hypervisor (or an emulation of it) the outcome differs,
 # so the test skips there; it recognizes one by the Hyper-V clock source.
-MOD=/lib/modules/hv_evlog.ko
-LOAD=/tests/hv_evlog_load
 LINE='hv_evlog: not running on Hyper-V (no hypercall page); use backend=sim to test'
 ENODEV=19
 CLOCKS=/sys/devices/system/clocksource/clocksource0/available_clocksource
-[ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
+. "$(dirname "$0")/ktap.sh"
+needs_own_load
 if grep -q hyperv "$CLOCKS" 2>/dev/null; then
 	echo "1..0 # SKIP running on Hyper-V: backend=hv has a hypervisor to talk to"
 	exit 4
 fi
-. "$(dirname "$0")/ktap.sh"
 
 echo "1..4"
 dmesg -c > /dev/null

@@ -10,13 +10,11 @@
 # an /etc/passwd entry for nobody is added when the initramfs has none. The
 # tool has no privilege-dropping option of its own: what is tested is a real
 # unprivileged process opening the real node.
-MOD=/lib/modules/hv_evlog.ko
-TOOL=/tests/hv-evlog
-[ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
+. "$(dirname "$0")/ktap.sh"
+needs_own_load
 [ -x "$TOOL" ] || { echo "1..0 # SKIP $TOOL not present"; exit 4; }
 T=/tmp/hv-evlog-cli
 mkdir -p $T
-. "$(dirname "$0")/ktap.sh"
 echo "1..13"
 
 # 1-2: without the module.

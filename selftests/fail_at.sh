@@ -5,10 +5,8 @@
 # loaded and unwind without a failed teardown step; past the last call the
 # load succeeds. Run once with seeded pools and once with empty ones, where
 # the set-up also deposits. kmemleak is checked by the harness after boot.
-MOD=/lib/modules/hv_evlog.ko
-LOAD=/tests/hv_evlog_load
-[ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
 . "$(dirname "$0")/ktap.sh"
+needs_own_load
 
 # sweep EXTRA-PARAMS: prints "calls bad" (bad = first failing N and why).
 sweep() {

@@ -3,10 +3,10 @@
 # The device's info (through hv-evlog info --json) says what debugfs's plan
 # says: buffer count, and per buffer the CPU it serves, its proximity domain,
 # the node of its pages and its mmap offset (index x buffer_size).
-MOD=/lib/modules/hv_evlog.ko
-TOOL=/tests/hv-evlog
+. "$(dirname "$0")/ktap.sh"
 D=/sys/kernel/debug/hv_evlog
-[ -r "$MOD" ] && [ -x "$TOOL" ] || { echo "1..0 # SKIP module or hv-evlog not present"; exit 4; }
+[ -x "$TOOL" ] || { echo "1..0 # SKIP hv-evlog not present"; exit 4; }
+needs_own_load
 echo "1..3"
 insmod "$MOD" backend=sim buffer_pages=8 || { echo "not ok 1 insmod"; exit 1; }
 json=$($TOOL info --json)

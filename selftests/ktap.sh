@@ -26,3 +26,24 @@ check() {
 	[ "$2" = "$3" ]
 	result $? "$1" "expected '$2', got '$3'"
 }
+
+# The module file the tests load, and the helpers next to the tests; the
+# HV_EVLOG_* variables override them (on a real host).
+MOD=${HV_EVLOG_KO:-/lib/modules/hv_evlog.ko}
+LOAD=${HV_EVLOG_LOAD:-$(dirname "$0")/hv_evlog_load}
+TOOL=${HV_EVLOG_TOOL:-$(dirname "$0")/hv-evlog}
+
+# needs_own_load: the calling test loads hv_evlog itself (with backend=sim).
+# Where the module file is missing, or hv_evlog is already loaded (a real
+# Hyper-V root running it with backend=hv), the test is skipped, never
+# passed, and the loaded module is left alone.
+needs_own_load() {
+	if [ ! -r "$MOD" ]; then
+		echo "1..0 # SKIP $MOD not present (set HV_EVLOG_KO)"
+		exit 4
+	fi
+	if [ -e /sys/module/hv_evlog ]; then
+		echo "1..0 # SKIP hv_evlog is already loaded; this test loads it itself with backend=sim"
+		exit 4
+	fi
+}

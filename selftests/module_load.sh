@@ -3,9 +3,8 @@
 # hv_evlog loads, reports the parameter it was given and its version, and
 # unloads without leaving its sysfs directory behind.  (module! parameters
 # have permission 0 in 7.2, so they are not readable under /sys/module.)
-MOD=/lib/modules/hv_evlog.ko
-[ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
 . "$(dirname "$0")/ktap.sh"
+needs_own_load
 echo "1..5"
 insmod "$MOD" backend=sim buffer_pages=32
 result $? "insmod succeeds" "exit $?"

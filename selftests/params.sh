@@ -6,9 +6,8 @@
 # simulator refuses it with ENOMEM instead of draining the node.)
 # Loads that succeed are unloaded again; kmemleak is checked by the harness
 # after the boot.
-MOD=/lib/modules/hv_evlog.ko
-LOAD=/tests/hv_evlog_load
-[ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
+. "$(dirname "$0")/ktap.sh"
+needs_own_load
 BASE="backend=sim"
 n=0
 fails=0

@@ -3,10 +3,10 @@
 # Loads hv_evlog with the default geometry (2 buffers per CPU, 16 pages) and
 # compares debugfs's plan and domains with the exact tables expected for the
 # VM topology this guest was booted with.
-MOD=/lib/modules/hv_evlog.ko
+. "$(dirname "$0")/ktap.sh"
 D=/sys/kernel/debug/hv_evlog
 NAME=$(cat /etc/hv-evlog/name 2>/dev/null)
-[ -r "$MOD" ] || { echo "1..0 # SKIP $MOD not present"; exit 4; }
+needs_own_load
 
 # Plan lines: index cpu slot cpu_node node pxm.  Domain lines: node pxm
 # first_buffer buffers cpus pool_pages (pool = buffers * 17 + 1).
