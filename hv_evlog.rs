@@ -14,13 +14,13 @@ mod hv_evlog_numa;
 #[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/params.rs"]
 mod params;
-#[allow(dead_code)] // Wired into the hypercall path.
+#[allow(dead_code)] // Parts (the other header generation, the entry walker) serve only the host.
 #[path = "hv_evlog/tlfs.rs"]
 mod tlfs;
 #[path = "hv_evlog/word_params.rs"]
 mod word_params;
 
-// Kernel-only files, top to bottom as data flows.
+// Kernel-only files (README.md lists them in layer order).
 #[path = "hv_evlog/backend.rs"]
 mod backend;
 #[path = "hv_evlog/chardev.rs"]
@@ -36,10 +36,8 @@ mod device;
 mod group;
 #[path = "hv_evlog/hv.rs"]
 mod hv;
-#[allow(dead_code)] // Not every call is used yet.
 #[path = "hv_evlog/hypercall.rs"]
 mod hypercall;
-#[allow(dead_code)] // Not every helper is used yet.
 #[path = "hv_evlog/mm.rs"]
 mod mm;
 #[path = "hv_evlog/placement.rs"]

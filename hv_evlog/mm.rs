@@ -258,20 +258,6 @@ impl NodePage {
         self.pfn() << PAGE_SHIFT
     }
 
-    /// The NUMA node the page lies on.
-    pub(crate) fn node(&self) -> u32 {
-        // Node ids are never negative for a page that exists.
-        self.as_page().nid().unsigned_abs()
-    }
-
-    /// The page as a `kernel::page::Page` (e.g. for `vm_insert_page`), still
-    /// owned by `self`.
-    pub(crate) fn as_page(&self) -> BorrowedPage<'_> {
-        // SAFETY: By the type invariant `page` is a valid page, and it stays
-        // allocated while `self` is borrowed.
-        unsafe { BorrowedPage::from_raw(self.page) }
-    }
-
     /// The page's address in the direct map.
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         phys_to_virt(self.phys())
