@@ -3,7 +3,11 @@
 HV_EVLOG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HV_EVLOG_CACHE=${HV_EVLOG_CACHE:-/var/cache/hv-evlog}
 HV_EVLOG_TOOLS=${HV_EVLOG_TOOLS:-$HV_EVLOG_CACHE/tools}
-export PATH="$HOME/.cargo/bin:$PATH"
+# CI may run with a reduced environment: rustup and cargo find their
+# toolchains through HOME, so take it from the password database if unset.
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+export HOME
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
 LIBCLANG_PATH=$(ls -d "$HV_EVLOG_TOOLS"/libclang-venv/lib/python3*/site-packages/clang/native 2>/dev/null | head -1)
 export LIBCLANG_PATH
