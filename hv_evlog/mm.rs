@@ -23,7 +23,6 @@
 use core::{
     mem::{size_of, ManuallyDrop},
     ptr::NonNull,
-    sync::atomic::{AtomicUsize, Ordering},
 };
 
 use kernel::{
@@ -31,6 +30,8 @@ use kernel::{
     page::{BorrowedPage, PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
 };
+
+use crate::topology;
 
 /// `__GFP_THISNODE`: bindgen sees only the bit number of this flag.
 const GFP_THISNODE: bindings::gfp_t = 1 << bindings::___GFP_THISNODE_BIT;
@@ -54,39 +55,6 @@ impl fmt::Display for NodeChoice {
             Self::Only(node) => f.write_fmt(fmt!("node {node}")),
         }
     }
-}
-
-/// Whether `node` is a node id that currently has memory (`N_MEMORY`).
-///
-/// Allocating on a node outside that set is refused by the page allocator's
-/// contract (`alloc_pages_node()` wants a valid, online node), and an id past
-/// `MAX_NUMNODES` would index past the node data.
-pub(crate) fn node_has_memory(node: u32) -> bool {
-    const BITS_PER_WORD: u32 = usize::BITS;
-    const WORDS: usize = size_of::<bindings::nodemask_t>() / size_of::<usize>();
-
-    if node >= bindings::MAX_NUMNODES {
-        return false;
-    }
-    // `BITS_PER_WORD` is a power of two; shifts keep the division-free path.
-    let word = (node >> BITS_PER_WORD.trailing_zeros()) as usize;
-    let bit = node & (BITS_PER_WORD - 1);
-    if word >= WORDS {
-        return false;
-    }
-    let mask = (&raw mut bindings::node_states)
-        .cast::<bindings::nodemask_t>()
-        .wrapping_add(bindings::node_states_N_MEMORY as usize)
-        .cast::<usize>()
-        .wrapping_add(word);
-    // SAFETY: `node_states` is an array of `NR_NODE_STATES` node masks and
-    // `N_MEMORY` is one of its indices; `word` is below the words of one mask
-    // (checked above), so `mask` points into the static and is aligned for a
-    // `usize` (the masks are arrays of `unsigned long`). The kernel changes
-    // the masks only with atomic bit operations (`node_set_state()`), so an
-    // atomic load is the right way to read one word concurrently.
-    let word = unsafe { AtomicUsize::from_ptr(mask) }.load(Ordering::Relaxed);
-    word & (1 << bit) != 0
 }
 
 /// The direct-map address of physical address `pa`: `__va()`.
@@ -205,7 +173,7 @@ impl NodePage {
             // this sleeping function allow; order 0 is always valid.
             NodeChoice::Any => unsafe { bindings::alloc_pages(gfp, 0) },
             NodeChoice::Only(node) => {
-                if !node_has_memory(node) {
+                if !topology::node_has_memory(node) {
                     return Err(EINVAL);
                 }
                 let gfp = gfp | GFP_THISNODE | bindings::__GFP_NOWARN;

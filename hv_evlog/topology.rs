@@ -12,6 +12,11 @@
 //! have to grow buffers for them, which the hypervisor allows but this
 //! module does not do yet.
 
+use core::{
+    mem::size_of,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
 use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*};
 
 use crate::hv_evlog_numa::{Node, PlanError, Topology};
@@ -50,16 +55,43 @@ impl Drop for CpusReadGuard {
     }
 }
 
+/// Whether `node` is in the kernel's node mask for `state` (`node_state()`).
 fn node_state(node: u32, state: bindings::node_states) -> bool {
-    const BITS: usize = usize::BITS as usize;
-    let (word, bit) = (node as usize / BITS, node as usize % BITS);
-    // SAFETY: `node_states` is a kernel global array of nodemasks indexed by
-    // `enum node_states`; `state` is one of its constants and `word` is below
-    // `MAX_NUMNODES / BITS_PER_LONG` because `node < nr_node_ids`. Bits
-    // change only under memory/node hotplug; a racing read sees either value.
-    let states = unsafe { (&raw const bindings::node_states).read() };
-    let words = states[state as usize].bits;
-    words.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    const BITS_PER_WORD: u32 = usize::BITS;
+    const WORDS: usize = size_of::<bindings::nodemask_t>() / size_of::<usize>();
+
+    if node >= bindings::MAX_NUMNODES {
+        return false;
+    }
+    // `BITS_PER_WORD` is a power of two; shifts keep the division-free path.
+    let word = (node >> BITS_PER_WORD.trailing_zeros()) as usize;
+    let bit = node & (BITS_PER_WORD - 1);
+    if word >= WORDS {
+        return false;
+    }
+    let mask = (&raw mut bindings::node_states)
+        .cast::<bindings::nodemask_t>()
+        .wrapping_add(state as usize)
+        .cast::<usize>()
+        .wrapping_add(word);
+    // SAFETY: `node_states` is an array of `NR_NODE_STATES` node masks and
+    // `state` is one of its indices (a `node_states` constant); `word` is
+    // below the words of one mask (checked above), so `mask` points into the
+    // static and is aligned for a `usize` (the masks are arrays of `unsigned
+    // long`). The kernel changes the masks only with atomic bit operations
+    // (`node_set_state()`), so an atomic load is the right way to read one
+    // word concurrently.
+    let word = unsafe { AtomicUsize::from_ptr(mask) }.load(Ordering::Relaxed);
+    word & (1 << bit) != 0
+}
+
+/// Whether `node` is a node id that currently has memory (`N_MEMORY`).
+///
+/// Allocating on a node outside that set is refused by the page allocator's
+/// contract (`alloc_pages_node()` wants a valid, online node), and an id past
+/// `MAX_NUMNODES` would index past the node data.
+pub(crate) fn node_has_memory(node: u32) -> bool {
+    node_state(node, bindings::node_states_N_MEMORY)
 }
 
 fn nr_node_ids() -> u32 {
@@ -147,7 +179,7 @@ impl Snapshot {
                 id,
                 pxm: pxm_of(id),
                 cpus: start..snap.cpus.len(),
-                has_memory: node_state(id, bindings::node_states_N_MEMORY),
+                has_memory: node_has_memory(id),
             };
             snap.nodes.push(rec, GFP_KERNEL)?;
         }
