@@ -83,8 +83,6 @@ pub(crate) struct Group {
     ctx: Pin<KBox<HvCtx>>,
     placement: Arc<Placement>,
     cfg: Config,
-    log_type: EventLogType,
-    buffer_pages: u32,
     initialized: bool,
     buffers: KVec<Buffer>,
     /// The source mask the hypervisor was last given (0: none enabled).
@@ -111,15 +109,12 @@ impl Group {
             buffers: KVec::with_capacity(placement.buffers.len(), GFP_KERNEL)?,
             placement,
             cfg: *cfg,
-            log_type: cfg.log_type,
-            buffer_pages: cfg.buffer_pages,
             initialized: false,
             sources: AtomicU64::new(0),
         };
-        let placement = group.placement.clone();
-        group.fill_pools(&placement)?;
-        group.initialize(cfg, &placement)?;
-        group.create_buffers(&placement)?;
+        group.fill_pools()?;
+        group.initialize()?;
+        group.create_buffers()?;
         group.map_buffers()?;
         group.apply_sources(cfg.sources)?;
         Ok(group)
@@ -131,12 +126,13 @@ impl Group {
     }
 
     fn is_local(&self) -> bool {
-        self.log_type == EventLogType::LocalDiagnostics
+        self.cfg.log_type == EventLogType::LocalDiagnostics
     }
 
     /// Local buffers need their pages in each domain's own pool; the other
     /// types draw on the pool as a whole.
-    fn fill_pools(&self, placement: &Placement) -> Result {
+    fn fill_pools(&self) -> Result {
+        let placement = &self.placement;
         self.ctx
             .with(|hv, hp| {
                 if !self.is_local() {
@@ -158,11 +154,12 @@ impl Group {
             })
     }
 
-    fn initialize(&mut self, cfg: &Config, placement: &Placement) -> Result {
+    fn initialize(&mut self) -> Result {
+        let cfg = &self.cfg;
         let input = InitializeGroupInput {
-            log_type: self.log_type as u16,
+            log_type: cfg.log_type as u16,
             mode: cfg.mode as u16,
-            max_buffer_count: placement.buffers.len() as u32,
+            max_buffer_count: self.placement.buffers.len() as u32,
             buffer_size_in_bytes: cfg.buffer_pages * PAGE_SIZE as u32,
             threshold: cfg.threshold,
             time_basis: cfg.time_basis as u32,
@@ -175,15 +172,15 @@ impl Group {
         Ok(())
     }
 
-    fn create_buffers(&mut self, placement: &Placement) -> Result {
+    fn create_buffers(&mut self) -> Result {
         let local = self.is_local();
-        for b in placement.buffers.iter() {
+        for b in self.placement.buffers.iter() {
             let proximity = if local {
                 ProximityDomainInfo::node(b.pxm)
             } else {
                 ProximityDomainInfo::none()
             };
-            let (ctx, ty) = (&self.ctx, self.log_type);
+            let (ctx, ty) = (&self.ctx, self.cfg.log_type);
             ctx.with(|hv, hp| {
                 hv.with_deposit(hp, NodeChoice::Only(b.target_node), |hp| {
                     hv.create_buffer(hp, ty, b.index, proximity)
@@ -201,11 +198,11 @@ impl Group {
     }
 
     fn map_buffers(&mut self) -> Result {
-        let pages = self.buffer_pages as usize;
+        let pages = self.cfg.buffer_pages as usize;
         for b in self.buffers.iter_mut() {
             let mut pfns = KVec::from_elem(0u64, pages, GFP_KERNEL)?;
             let n = self.ctx.with(|hv, hp| {
-                hv.map_buffer(hp, self.log_type, b.index, &mut pfns)
+                hv.map_buffer(hp, self.cfg.log_type, b.index, &mut pfns)
                     .inspect_err(|e| pr_err!("buffer {}: {e}\n", b.index))
             })?;
             if n != pages {
@@ -221,7 +218,7 @@ impl Group {
 
     /// Gives the hypervisor a new source mask (0 disables all).
     fn apply_sources(&self, mask: u64) -> Result {
-        let ty = self.log_type;
+        let ty = self.cfg.log_type;
         self.ctx.with(|hv, hp| {
             // The lock on the call pages also orders updates of `sources`.
             hv.set_sources(hp, ty, mask)
@@ -265,7 +262,7 @@ impl Group {
     }
 
     fn teardown(&mut self) {
-        let ty = self.log_type;
+        let ty = self.cfg.log_type;
         if self.sources.load(Ordering::Relaxed) != 0 {
             if let Err(e) = self.ctx.with(|hv, hp| hv.set_sources(hp, ty, 0)) {
                 warn_failed("disable sources", None, e);
@@ -334,7 +331,7 @@ impl Group {
 impl EventLog for Group {
     fn info(&self) -> hv_evlog_info {
         hv_evlog_info {
-            type_: self.log_type as u32,
+            type_: self.cfg.log_type as u32,
             mode: self.cfg.mode as u32,
             time_basis: self.cfg.time_basis as u32,
             threshold: self.cfg.threshold,
@@ -361,7 +358,7 @@ impl EventLog for Group {
     }
 
     fn buffer_pages(&self) -> u32 {
-        self.buffer_pages
+        self.cfg.buffer_pages
     }
 
     fn page(&self, buffer: u32, page: u32) -> Option<BorrowedPage<'_>> {
@@ -378,12 +375,12 @@ impl EventLog for Group {
     }
 
     fn release(&self, buffer: u32) -> Result {
-        let ty = self.log_type;
+        let ty = self.cfg.log_type;
         Ok(self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, buffer))?)
     }
 
     fn flush(&self, cpu: u32) -> Result {
-        let ty = self.log_type;
+        let ty = self.cfg.log_type;
         let vp = match cpu {
             u32::MAX => ALL_VPS,
             cpu => self.ctx.backend().vp_index(cpu).ok_or(EINVAL)?,
