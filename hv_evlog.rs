@@ -156,8 +156,8 @@ impl kernel::Module for HvEvlog {
         let backend = connect(&cfg, &placement)?;
         let ctx = KBox::pin_init(group::HvCtx::new(backend)?, GFP_KERNEL)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;
-        let group = Arc::new(group::Group::new(ctx, &cfg, placement.clone())?, GFP_KERNEL)?;
-        let debugfs = debugfs::Debugfs::new(&placement, &group)?;
+        let group = Arc::new(group::Group::new(ctx, &cfg, placement)?, GFP_KERNEL)?;
+        let debugfs = debugfs::Debugfs::new(&group)?;
         group.start();
         // Last: an opener may use the device as soon as it exists.
         let device = device::register(group.clone(), cfg.scan_interval_ms)?;
@@ -165,7 +165,7 @@ impl kernel::Module for HvEvlog {
             "version {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
             cfg.buffer_pages,
             group.buffer_count(),
-            placement.domains.len()
+            group.placement().domains.len()
         );
         Ok(HvEvlog {
             _device: device,

@@ -18,12 +18,12 @@ use kernel::{
     sync::Arc,
 };
 
-use crate::{group::Group, placement::Placement};
+use crate::group::Group;
 
 /// The directory and its files; dropping it removes them.
 pub(crate) struct Debugfs {
-    _plan: Pin<KBox<File<Arc<Placement>>>>,
-    _domains: Pin<KBox<File<Arc<Placement>>>>,
+    _plan: Pin<KBox<File<Arc<Group>>>>,
+    _domains: Pin<KBox<File<Arc<Group>>>>,
     _buffers: Pin<KBox<File<Arc<Group>>>>,
     _dir: Dir,
 }
@@ -41,9 +41,9 @@ fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
     Ok(())
 }
 
-fn write_plan(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn write_plan(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "index cpu slot cpu_node node pxm")?;
-    for b in p.buffers.iter() {
+    for b in group.placement().buffers.iter() {
         writeln!(
             f,
             "{} {} {} {} {} {}",
@@ -53,9 +53,9 @@ fn write_plan(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     Ok(())
 }
 
-fn write_domains(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn write_domains(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "node pxm first_buffer buffers cpus pool_pages")?;
-    for d in p.domains.iter() {
+    for d in group.placement().domains.iter() {
         writeln!(
             f,
             "{} {} {} {} {} {}",
@@ -67,14 +67,14 @@ fn write_domains(p: &Arc<Placement>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
 
 impl Debugfs {
     /// Creates the directory for `group` and the plan it was set up from.
-    pub(crate) fn new(placement: &Arc<Placement>, group: &Arc<Group>) -> Result<Self> {
+    pub(crate) fn new(group: &Arc<Group>) -> Result<Self> {
         let dir = Dir::new(c"hv_evlog");
         let plan = KBox::pin_init(
-            dir.read_callback_file(c"plan", placement.clone(), &write_plan),
+            dir.read_callback_file(c"plan", group.clone(), &write_plan),
             GFP_KERNEL,
         )?;
         let domains = KBox::pin_init(
-            dir.read_callback_file(c"domains", placement.clone(), &write_domains),
+            dir.read_callback_file(c"domains", group.clone(), &write_domains),
             GFP_KERNEL,
         )?;
         let buffers = KBox::pin_init(
