@@ -177,6 +177,6 @@ impl kernel::Module for HvEvlog {
 
 impl Drop for HvEvlog {
     fn drop(&mut self) {
-        pr_info!("hv_evlog unloaded\n");
+        pr_info!("unloaded\n");
     }
 }
