@@ -14,6 +14,8 @@ mod hv_evlog_numa;
 #[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/params.rs"]
 mod params;
+#[path = "hv_evlog/snapshot.rs"]
+mod snapshot;
 #[allow(dead_code)] // Parts (the other header generation, the entry walker) serve only the host.
 #[path = "hv_evlog/tlfs.rs"]
 mod tlfs;

@@ -134,9 +134,10 @@ pub(crate) trait EventLog: Send + Sync {
 
     /// A snapshot of buffer `buffer`'s header, read from its first page.
     ///
-    /// The hypervisor writes the header while it is read: copy the bytes
-    /// with volatile (or `Page::read_raw`) reads, never through a reference
-    /// to the live page, and decode the copy. Called every scan interval for
+    /// The hypervisor writes the header while it is read: take it with
+    /// [`crate::snapshot::snapshot`] (state, fields, state again), never
+    /// through a reference to the live page. `None` also when the writer
+    /// never held still long enough. Called every scan interval for
     /// every buffer while the device is open, with the device's lock held:
     /// it must not call back into the device.
     fn header(&self, buffer: u32) -> Option<BufferHeader>;

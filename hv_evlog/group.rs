@@ -31,9 +31,10 @@ use crate::{
     mm::{self, NodeChoice},
     params::{self, Config},
     placement::Placement,
+    snapshot,
     tlfs::{
-        BufferHeader, BufferState, EventLogType, InitializeGroupInput, ProximityDomainInfo, Wire,
-        ENTRIES_OFFSET, PAGE_SIZE,
+        BufferHeader, BufferState, EventLogType, InitializeGroupInput, ProximityDomainInfo,
+        PAGE_SIZE,
     },
     topology,
     uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_CPU_WORDS},
@@ -256,9 +257,7 @@ impl Group {
     /// The live header of buffer `index`, read from its first page.
     pub(crate) fn header(&self, index: u32) -> Option<BufferHeader> {
         let pfn = *self.pfns(index).first()?;
-        let mut bytes = [0u8; ENTRIES_OFFSET];
-        mm::read_page(pfn, 0, &mut bytes);
-        BufferHeader::decode(&bytes)
+        snapshot::snapshot(&mm::HeaderPage(pfn))
     }
 
     fn teardown(&mut self) {

@@ -29,9 +29,17 @@ use kernel::{
     bindings, fmt,
     page::{BorrowedPage, PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic},
+        barrier::smp_rmb,
+    },
 };
 
-use crate::topology;
+use crate::{
+    snapshot::{LiveHeader, STATE_OFFSET},
+    tlfs::ENTRIES_OFFSET,
+    topology,
+};
 
 /// `__GFP_THISNODE`: bindgen sees only the bit number of this flag.
 const GFP_THISNODE: bindings::gfp_t = 1 << bindings::___GFP_THISNODE_BIT;
@@ -72,20 +80,33 @@ pub(crate) fn phys_to_virt(pa: u64) -> *mut u8 {
     core::ptr::with_exposed_provenance_mut(base.wrapping_add(pa as usize))
 }
 
-/// Copies `out.len()` bytes at `offset` of page frame `pfn` into `out`.
-///
-/// For pages the hypervisor writes while we read (buffer headers): each
-/// byte is read once with a volatile load, so the copy is a snapshot the
-/// compiler cannot re-read or tear further. Callers decode the copy.
-/// Panics if the range leaves the page.
-pub(crate) fn read_page(pfn: u64, offset: usize, out: &mut [u8]) {
-    assert!(offset + out.len() <= PAGE_SIZE);
-    let base = phys_to_virt(pfn << PAGE_SHIFT);
-    for (i, byte) in out.iter_mut().enumerate() {
-        // SAFETY: `pfn` is a mapped buffer page the caller holds (it stays
-        // allocated while mapped), in range per the assertion; volatile
-        // because the hypervisor may be writing it.
-        *byte = unsafe { base.add(offset + i).read_volatile() };
+/// The header at the start of a mapped buffer page, as the hypervisor
+/// writes it: read through [`crate::snapshot::snapshot`].
+pub(crate) struct HeaderPage(pub(crate) u64);
+
+impl LiveHeader for HeaderPage {
+    fn load_state(&self) -> u32 {
+        let word = phys_to_virt(self.0 << PAGE_SHIFT)
+            .wrapping_add(STATE_OFFSET)
+            .cast::<u32>();
+        // SAFETY: the caller's PFN is a mapped buffer page it holds (pages
+        // stay allocated while mapped); `STATE_OFFSET` is 4-byte aligned and
+        // inside the header. The hypervisor publishes the state with a
+        // release store, and this load is atomic, so they do not race.
+        u32::from_le(unsafe { Atomic::from_ptr(word) }.load(Acquire))
+    }
+
+    fn copy(&self, out: &mut [u8; ENTRIES_OFFSET]) {
+        let base = phys_to_virt(self.0 << PAGE_SHIFT);
+        for (i, byte) in out.iter_mut().enumerate() {
+            // SAFETY: as in `load_state`, the header lies in a page the
+            // caller holds; volatile because the hypervisor may be writing
+            // it, so each byte is read exactly once and the snapshot's
+            // re-check of the state detects a concurrent change.
+            *byte = unsafe { base.add(i).read_volatile() };
+        }
+        // The trait's contract: these loads come before the next state load.
+        smp_rmb();
     }
 }
 

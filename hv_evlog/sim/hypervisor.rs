@@ -124,6 +124,7 @@ use core::mem::offset_of;
 use core::ops::Range;
 
 use crate::hv_evlog_numa::{BOOKKEEPING_PAGES_PER_BUFFER, BOOKKEEPING_PAGES_PER_DOMAIN};
+use crate::snapshot::STATE_OFFSET;
 use crate::tlfs::{
     result_value, BufferHeader, BufferIdInput, BufferState, Control, CreateBufferInput,
     DepositMemoryInput, EventLogMode, EventLogType, FinalizeInput, FlushInput,
@@ -190,6 +191,13 @@ pub trait Platform {
     /// The contents of a page (in the kernel: through the direct map); `None`
     /// for a PFN that is not memory.
     fn page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]>;
+
+    /// Stores `value` little-endian at the 4-byte aligned `offset` of page
+    /// `pfn` with release semantics (`smp_store_release`): a reader that
+    /// loads it with acquire semantics also sees every earlier store to the
+    /// page. How a header's `buffer_state` is published; nothing is stored
+    /// for a PFN that is not memory.
+    fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32);
 
     /// The current time in `basis`. Need not be strictly increasing; the
     /// writer makes entry timestamps so per CPU.
@@ -1241,7 +1249,11 @@ impl Hypervisor {
         self.sync_header(p, index);
     }
 
-    /// Rewrites buffer `index`'s header from its slot.
+    /// Rewrites buffer `index`'s header from its slot, in the order the
+    /// partition's readers rely on (`snapshot.rs`): every other field first,
+    /// then `buffer_state` with release semantics. The header is built
+    /// aside and copied, never zeroed in place, so a field that keeps its
+    /// value is never seen changing.
     pub(super) fn sync_header<P: Platform>(&self, p: &mut P, index: usize) {
         let b = &self.buffers[index];
         let header = BufferHeader {
@@ -1258,9 +1270,17 @@ impl Hypervisor {
             next_buffer_index: if b.has_next { b.next } else { END_OF_CHAIN },
             ..BufferHeader::default()
         };
-        if let Some(page) = self.pfn_of(p, index, 0).and_then(|pfn| p.page(pfn)) {
-            let _ = header.encode(page);
+        let mut bytes = [0u8; ENTRIES_OFFSET];
+        let _ = header.encode(&mut bytes);
+        let Some(pfn) = self.pfn_of(p, index, 0) else {
+            return;
+        };
+        if let Some(page) = p.page(pfn) {
+            let state = STATE_OFFSET..STATE_OFFSET + 4;
+            page[..state.start].copy_from_slice(&bytes[..state.start]);
+            page[state.end..ENTRIES_OFFSET].copy_from_slice(&bytes[state.end..]);
         }
+        p.store_release_u32(pfn, STATE_OFFSET, header.buffer_state);
     }
 
     // -----------------------------------------------------------------------

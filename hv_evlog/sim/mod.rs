@@ -16,7 +16,10 @@ use kernel::{
     bindings, new_mutex,
     prelude::*,
     static_lock_class,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{Atomic, Release},
+        Arc, Mutex,
+    },
 };
 
 use self::hypervisor::{Hypervisor, Platform};
@@ -69,6 +72,21 @@ impl Platform for KernelPlatform {
         // hypercall (input/output pages, per the `Transport` contract), and
         // it holds the simulator's lock, so no other `&mut` to it exists.
         Some(unsafe { &mut *va.cast::<[u8; PAGE_SIZE]>() })
+    }
+
+    fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
+        if mm::node_of_pfn(pfn).is_none() || !offset.is_multiple_of(4) || offset + 4 > PAGE_SIZE {
+            return;
+        }
+        let word = mm::phys_to_virt(pfn << 12)
+            .wrapping_add(offset)
+            .cast::<u32>();
+        // SAFETY: `pfn` is RAM, so its direct-map address is valid for a
+        // page, and `offset` keeps the word inside it, 4-byte aligned. Every
+        // reader of a header's state word loads it atomically (`mm`'s
+        // header reader; userspace through its read-only mapping), so the
+        // store races with no plain access.
+        unsafe { Atomic::from_ptr(word) }.store(u32::to_le(value), Release);
     }
 
     fn now(&self, basis: TimeBasis) -> u64 {

@@ -11,6 +11,9 @@ pub use hv_evlog_numa as numa;
 #[path = "../../../hv_evlog/tlfs.rs"]
 pub mod tlfs;
 
+#[path = "../../../hv_evlog/snapshot.rs"]
+pub mod snapshot;
+
 #[path = "../../../hv_evlog/params.rs"]
 pub mod params;
 

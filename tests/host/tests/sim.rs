@@ -38,6 +38,9 @@ struct Fake {
     clock: Cell<u64>,
     step: u64,
     cpus: u32,
+    /// Every `store_release_u32`: the page's header bytes just before it,
+    /// and the value stored.
+    published: Vec<([u8; ENTRIES_OFFSET], u32)>,
 }
 
 impl Fake {
@@ -49,6 +52,7 @@ impl Fake {
             clock: Cell::new(1000),
             step: 10,
             cpus,
+            published: Vec::new(),
         }
     }
 
@@ -101,6 +105,19 @@ impl Platform for Fake {
         // is "not memory", which the simulator must handle.
         self.node_of_pfn(pfn)?;
         Some(self.mem(pfn))
+    }
+
+    fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
+        assert!(
+            offset.is_multiple_of(4),
+            "unaligned release store at {offset}"
+        );
+        self.node_of_pfn(pfn)
+            .expect("release store to a page that is not memory");
+        let page = self.mem(pfn);
+        let before: [u8; ENTRIES_OFFSET] = page[..ENTRIES_OFFSET].try_into().unwrap();
+        page[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+        self.published.push((before, value));
     }
 
     fn now(&self, _basis: TimeBasis) -> u64 {
@@ -1767,5 +1784,45 @@ fn withdraw_returns_free_pool_pages_then_no_resources() {
     let (raw, _) = r.withdraw_raw(HV_PARTITION_ID_SELF, ProximityDomainInfo::node(PXM0), 513);
     assert_eq!(check(raw), Err(HvStatus::INVALID_HYPERCALL_INPUT));
     assert_eq!(r.hv.pool(0), PoolStats { free: 3, in_use: 0 });
+    r.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Header publication order
+// ---------------------------------------------------------------------------
+
+/// A reader that loads `buffer_state` with acquire semantics must find every
+/// other field already written for that state: the simulator publishes the
+/// state last, with a release store, and never zeroes a header in place.
+#[test]
+fn header_state_is_published_after_every_other_field() {
+    let mut r = Rig::logging(GEO, 3);
+    for _ in 0..400 {
+        r.write(0, 40);
+    }
+    let published = std::mem::take(&mut r.p.published);
+    let states: BTreeSet<u32> = published.iter().map(|&(_, v)| v).collect();
+    for state in [BufferState::Free, BufferState::InUse, BufferState::Complete] {
+        assert!(
+            states.contains(&state.raw()),
+            "{state:?} was never published"
+        );
+    }
+    for (before, value) in published {
+        let mut bytes = before;
+        bytes[44..48].copy_from_slice(&value.to_le_bytes());
+        let h = BufferHeader::decode(&bytes).unwrap();
+        assert!(
+            h.buffer_index < 3,
+            "published with buffer_index {}",
+            h.buffer_index
+        );
+        assert_eq!(h.log_type, LT.raw(), "published before its type: {h:?}");
+        assert_eq!(h.buffer_size as usize, PAGE_SIZE - ENTRIES_OFFSET, "{h:?}");
+        if value == BufferState::Complete.raw() {
+            // The entries a reader of a complete buffer decodes are final.
+            assert!(h.next_buffer_offset as usize >= ENTRIES_OFFSET, "{h:?}");
+        }
+    }
     r.finish();
 }
