@@ -31,3 +31,125 @@ build_module() {
 		return 1
 	fi
 }
+
+# The guest has no libc: the tool must be static.
+build_cli() {
+	(cd "$HV_EVLOG_ROOT/tools/hv-evlog" && cargo build --locked --quiet --release) &&
+		file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog" | grep -q 'static'
+}
+
+# build_guest_side: everything the VM boots load, each step counted by
+# GATE (test.sh's gate, or a plain runner). The module build doubles as the
+# clippy gate.
+build_guest_side() {
+	local gate=$1
+	$gate "hv-evlog builds statically linked" build_cli
+	$gate "module builds clippy-clean (make CLIPPY=1)" build_module
+	$gate "guest test programs build" make -s -C "$HV_EVLOG_ROOT/selftests"
+	step "harness self-test modules"
+	$gate "harness self-test modules build" \
+		make -s -C "$KDIR" M="$HV_EVLOG_ROOT/vm/selftest-modules" modules
+}
+
+# ---------------------------------------------------------------------------
+# The VM part of the suite: scripts/test.sh runs it once, scripts/repeat-vm.sh
+# N times. The boots are listed here and nowhere else.
+# ---------------------------------------------------------------------------
+
+# Each boot's limit. On this 2-core machine kind every boot must finish
+# within half of it while the other boot of its pair runs (vm/run.py prints
+# each boot's time against it): a boot that needs more gets its test list
+# split, never a longer limit.
+VM_TIMEOUT=300
+# Every topology runs these (the token @common in a test list).
+VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
+# One boot per line: name, topology, guest tests, and optionally NAME=VALUE
+# settings exported to them. Longest first: two run at a time, so the long
+# ones start early. The parameter table (one load per case) runs in 1node;
+# every set-up hypercall failed in turn and the load/unload cycles get a
+# 2node boot of their own, with the header race, shortened to 50 cycles and
+# 30 runs (scripts/soak.sh runs 200 of each); the device and the tool run where placement differs most
+# (2node: one domain per node; memless: CPUs served remotely).
+VM_BOOTS="
+1node 1node @common,params.sh
+2node-cycles 2node fail_at.sh,cycles.sh,header_race.sh CYCLES=50 LOOPS=30
+2node 2node @common,info_plan.sh,device_test,cli.sh
+memless memless @common,info_plan.sh,device_test,cli.sh
+4node 4node @common
+"
+# Files every boot needs beside its tests (header_race.sh runs device_test).
+VM_HELPERS="ktap.sh hv_evlog_load device_test"
+
+# vm_tests TESTS: a boot's test list with @common expanded.
+vm_tests() { echo "${1//@common/$VM_COMMON}"; }
+
+# vm_start NAME run.py-arguments...: boots in the background, output kept.
+vm_start() {
+	local name=$1
+	shift
+	python3 "$HV_EVLOG_ROOT/vm/run.py" --kdir "$KDIR" --out "$VM_OUT" --name "$name" \
+		--timeout "$VM_TIMEOUT" "$@" > "$VM_OUT/$name.out" 2>&1 &
+}
+
+# vm_collect NAME: prints a finished run and adds its counts to VM_COUNTS.
+vm_collect() {
+	step "VM: $1"
+	cat "$VM_OUT/$1.out"
+	if [ -f "$VM_OUT/$1.counts" ]; then
+		read -r p f s < "$VM_OUT/$1.counts"
+	else
+		echo "not ok - VM run $1 produced no result"
+		p=0 f=1 s=0
+	fi
+	set -- $VM_COUNTS
+	VM_COUNTS="$(($1 + p)) $(($2 + f)) $(($3 + s))"
+}
+
+# vm_suite OUT: the harness self-test, then every boot of VM_BOOTS, two at
+# a time; prints each as nested TAP and leaves "passed failed skipped" in
+# VM_COUNTS. Needs KDIR, the module, the guest programs and the tool built.
+vm_suite() {
+	VM_OUT=$1
+	VM_COUNTS="0 0 0"
+	mkdir -p "$VM_OUT"
+	local sel=$HV_EVLOG_ROOT/selftests files=() name topo tests t names=()
+	local all=$VM_HELPERS
+	while read -r name topo tests env; do
+		[ -n "$name" ] || continue
+		all="$all $(vm_tests "$tests" | tr , ' ')"
+	done <<< "$VM_BOOTS"
+	for t in $(printf '%s\n' $all | sort -u); do
+		files+=(--guest-file "$sel/$t")
+	done
+	files+=(--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog")
+
+	# First, alone: it also probes KVM once for the runs that follow.
+	local hm=$HV_EVLOG_ROOT/vm/selftest-modules
+	vm_start harness-selftest --topology 1node --tests harness_selftest.sh \
+		--guest-file "$hm/harness_selftest.sh" \
+		--module "$hm/hv_evlog_harness_leak.ko" --module "$hm/hv_evlog_harness_warn.ko" \
+		--expect-fail "kmemleak reports no leak,console has no kernel WARNING,console has no call trace"
+	wait
+	vm_collect harness-selftest
+
+	local running=0
+	while read -r name topo tests env; do
+		[ -n "$name" ] || continue
+		if [ "$running" -ge 2 ]; then
+			wait -n
+			running=$((running - 1))
+		fi
+		local envs=()
+		for t in $env; do
+			envs+=(--guest-env "$t")
+		done
+		vm_start "$name" --topology "$topo" --tests "$(vm_tests "$tests")" \
+			--module "$HV_EVLOG_ROOT/hv_evlog.ko" "${files[@]}" "${envs[@]}"
+		running=$((running + 1))
+		names+=("$name")
+	done <<< "$VM_BOOTS"
+	wait
+	for name in "${names[@]}"; do
+		vm_collect "$name"
+	done
+}

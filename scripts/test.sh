@@ -6,16 +6,6 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 OUT=$HV_EVLOG_ROOT/out
-TOPOLOGIES=(1node 2node 4node memless)
-# Every topology runs these.
-GUEST_TESTS=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
-# Slow under TCG, so each runs where it tells most: the parameter table
-# (one load per case) in 1node; every set-up hypercall failed in turn and
-# 200 load/unload cycles in 2node; the device and the tool where placement
-# differs most (2node: one domain per node; memless: CPUs served remotely).
-EXTRA_TESTS_1node=params.sh
-EXTRA_TESTS_2node=fail_at.sh,cycles.sh,info_plan.sh,device_test,cli.sh
-EXTRA_TESTS_memless=info_plan.sh,device_test,cli.sh
 passed=0 failed=0 skipped=0
 
 add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3)); }
@@ -56,32 +46,6 @@ cargo_clippy() {
 	(cd "$1" && cargo clippy --locked --quiet --all-targets -- -D warnings)
 }
 
-# The guest has no libc: the tool must be static.
-build_cli() {
-	(cd "$HV_EVLOG_ROOT/tools/hv-evlog" && cargo build --locked --quiet --release) &&
-		file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog" | grep -q 'static'
-}
-
-# vm_start NAME run.py-arguments...: boots in the background, output kept.
-vm_start() {
-	local name=$1
-	shift
-	python3 "$HV_EVLOG_ROOT/vm/run.py" --kdir "$KDIR" --out "$OUT" --name "$name" "$@" \
-		> "$OUT/$name.out" 2>&1 &
-}
-
-# vm_collect NAME: prints a finished run and adds its counts.
-vm_collect() {
-	step "VM: $1"
-	cat "$OUT/$1.out"
-	if [ -f "$OUT/$1.counts" ]; then
-		add $(cat "$OUT/$1.counts")
-	else
-		echo "not ok - VM run $1 produced no result"
-		add 0 1 0
-	fi
-}
-
 main() {
 	rm -rf "$OUT" && mkdir -p "$OUT"
 	prepare_kernel || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
@@ -99,42 +63,10 @@ main() {
 	step "host tests: cargo test"
 	cargo_tests "$HV_EVLOG_ROOT/tests/host"
 	cargo_tests "$HV_EVLOG_ROOT/tools/hv-evlog"
-	gate "hv-evlog builds statically linked" build_cli
+	build_guest_side gate
 
-	gate "module builds clippy-clean (make CLIPPY=1)" build_module
-	gate "guest test programs build" make -s -C "$HV_EVLOG_ROOT/selftests"
-	step "harness self-test modules"
-	gate "harness self-test modules build" \
-		make -s -C "$KDIR" M="$HV_EVLOG_ROOT/vm/selftest-modules" modules
-
-	local t extra sel=$HV_EVLOG_ROOT/selftests files=()
-	for f in numa_topology.sh module_load.sh placement.sh backend_hv.sh params.sh fail_at.sh \
-		cycles.sh info_plan.sh device_test cli.sh ktap.sh hv_evlog_load; do
-		files+=(--guest-file "$sel/$f")
-	done
-	files+=(--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog")
-
-	# First, alone: it also probes KVM once for the runs that follow.
-	local hm=$HV_EVLOG_ROOT/vm/selftest-modules
-	vm_start harness-selftest --topology 1node --tests harness_selftest.sh \
-		--guest-file "$hm/harness_selftest.sh" \
-		--module "$hm/hv_evlog_harness_leak.ko" --module "$hm/hv_evlog_harness_warn.ko" \
-		--expect-fail "kmemleak reports no leak,console has no kernel WARNING,console has no call trace"
-	wait
-	vm_collect harness-selftest
-
-	# Two guests at a time on two cores; the longest (2node) beside the rest.
-	for t in 2node 1node 4node memless; do
-		extra=EXTRA_TESTS_$t
-		vm_start "$t" --topology "$t" --tests "$GUEST_TESTS${!extra:+,${!extra}}" \
-			--module "$HV_EVLOG_ROOT/hv_evlog.ko" "${files[@]}"
-		[ "$t" = 2node ] && continue
-		wait -n
-	done
-	wait
-	for t in "${TOPOLOGIES[@]}"; do
-		vm_collect "$t"
-	done
+	vm_suite "$OUT"
+	add $VM_COUNTS
 
 	echo
 	echo "$passed passed, $failed failed, $skipped skipped"

@@ -17,6 +17,7 @@ mount -t tmpfs tmpfs /tmp
 mkdir -p /lib/modules/"$(uname -r)" && touch /lib/modules/"$(uname -r)"/modules.dep
 exec 3>/dev/ttyS1
 report() { echo "$@" >&3; }
+. /etc/hv-evlog/env
 mode=$(cat /etc/hv-evlog/mode)
 echo "HV_EVLOG_BOOTED"
 case "$mode" in
@@ -32,8 +33,10 @@ demo)
 	for t in "$@"; do
 		n=$((n + 1))
 		report "# $t"
+		t0=$(cut -d' ' -f1 /proc/uptime)
 		{ /tests/"$t" 2>&1; echo $? > /tmp/rc; } | sed 's/^/    /' >&3
 		rc=$(cat /tmp/rc)
+		report "# $t took $(awk -v a="$t0" '{ printf "%.1f", $1 - a }' /proc/uptime) s"
 		case "$rc" in
 		0) report "ok $n $t" ;;
 		4) report "ok $n $t # SKIP" ;;

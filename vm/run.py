@@ -137,6 +137,14 @@ def build_initramfs(work, args, topo_name, tests):
         f.write(args.mode + "\n")
     with open(os.path.join(root, "etc/hv-evlog/tests"), "w") as f:
         f.write(" ".join(tests) + "\n")
+    # Sourced by guest-init.sh before the tests: shortened forms for the
+    # suite (e.g. CYCLES=50), the full ones when absent.
+    with open(os.path.join(root, "etc/hv-evlog/env"), "w") as f:
+        for kv in args.guest_env or []:
+            key, sep, value = kv.partition("=")
+            if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key) or not re.fullmatch(r"[\w.,-]*", value):
+                sys.exit(f"run.py: --guest-env wants NAME=VALUE, got {kv!r}")
+            f.write(f"export {key}={value}\n")
     cpio = subprocess.run(
         "find . | LC_ALL=C sort | cpio -o -H newc --quiet",
         shell=True, cwd=root, check=True, stdout=subprocess.PIPE,
@@ -332,6 +340,7 @@ def main():
     ap.add_argument("--tests", default="", help="comma-separated guest test names (files in /tests)")
     ap.add_argument("--module", action="append", help="module file to put in /lib/modules")
     ap.add_argument("--guest-file", action="append", help="file to put in /tests")
+    ap.add_argument("--guest-env", action="append", help="NAME=VALUE exported to the guest tests")
     ap.add_argument("--mode", choices=["test", "demo"], default="test")
     ap.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
     ap.add_argument("--timeout", type=int, default=300)
@@ -358,7 +367,16 @@ def main():
             echo_after="HV_EVLOG_BOOTED" if args.mode == "demo" else None,
         )
         took = time.monotonic() - t0
-    print(f"# {name}: finished in {took:.1f} s, console log: {log_path}", flush=True)
+    # The suite's rule: a boot needs at most half its limit on this 2-core
+    # machine kind, so a busy machine cannot push it over. Said, not judged:
+    # the limit itself is the check; a boot over half gets its list split.
+    share = took / args.timeout
+    print(
+        f"# {name}: finished in {took:.1f} s of its {args.timeout} s limit ({share:.0%})"
+        + (" -- over half the limit: split its test list" if share > 0.5 else ""),
+        flush=True,
+    )
+    print(f"# {name}: console log: {log_path}", flush=True)
 
     with open(report_path, errors="replace") as f:
         report = [line.rstrip("\r\n") for line in f]

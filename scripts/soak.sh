@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The long forms of tests the suite runs shortened (outside the README test
+# command): 200 insmod/rmmod cycles, every set-up hypercall failed in turn,
+# and device_test's dev.mmap_headers 200 times in a row against a fast
+# simulator (selftests/header_race.sh). Same judging as the suite.
+#   scripts/soak.sh           (logs in out/soak/)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+prepare_kernel || exit 1
+must() { # name command...: a build step that has to work
+	local name=$1
+	shift
+	"$@" || { echo "soak: $name failed" >&2; exit 1; }
+}
+build_guest_side must
+VM_TIMEOUT=900
+VM_BOOTS="
+soak-2node 2node fail_at.sh,cycles.sh,header_race.sh CYCLES=200 LOOPS=200
+"
+vm_suite "$HV_EVLOG_ROOT/out/soak"
+read -r p f s <<< "$VM_COUNTS"
+echo
+echo "$p passed, $f failed, $s skipped"
+[ "$f" = 0 ]
