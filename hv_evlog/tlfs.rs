@@ -668,10 +668,6 @@ fn take<const N: usize>(buf: &[u8], off: usize) -> [u8; N] {
     out
 }
 
-fn put_u8(buf: &mut [u8], off: usize, value: u8) {
-    put(buf, off, &[value]);
-}
-
 fn put_u16(buf: &mut [u8], off: usize, value: u16) {
     put(buf, off, &value.to_le_bytes());
 }
@@ -682,10 +678,6 @@ fn put_u32(buf: &mut [u8], off: usize, value: u32) {
 
 fn put_u64(buf: &mut [u8], off: usize, value: u64) {
     put(buf, off, &value.to_le_bytes());
-}
-
-fn get_u8(buf: &[u8], off: usize) -> u8 {
-    take::<1>(buf, off)[0]
 }
 
 fn get_u16(buf: &[u8], off: usize) -> u16 {
@@ -774,7 +766,6 @@ macro_rules! impl_wire {
             }
         }
     };
-    (@put u8, $out:ident, $off:expr, $value:expr) => { put_u8($out, $off, $value) };
     (@put u16, $out:ident, $off:expr, $value:expr) => { put_u16($out, $off, $value) };
     (@put u32, $out:ident, $off:expr, $value:expr) => { put_u32($out, $off, $value) };
     (@put u64, $out:ident, $off:expr, $value:expr) => { put_u64($out, $off, $value) };
@@ -786,7 +777,6 @@ macro_rules! impl_wire {
         put_u32($out, $off + offset_of!(ProximityDomainInfo, domain_id), $value.domain_id);
         put_u32($out, $off + offset_of!(ProximityDomainInfo, flags), $value.flags);
     }};
-    (@get u8, $buf:ident, $off:expr) => { get_u8($buf, $off) };
     (@get u16, $buf:ident, $off:expr) => { get_u16($buf, $off) };
     (@get u32, $buf:ident, $off:expr) => { get_u32($buf, $off) };
     (@get u64, $buf:ident, $off:expr) => { get_u64($buf, $off) };
@@ -1682,8 +1672,11 @@ pub fn parse_sources(list: &str) -> Result<u64, &str> {
 ///   header; the entries occupy [`ENTRIES_OFFSET`] to
 ///   [`BufferHeader::entries_end`].
 ///
-/// Newer headers widen `logical_processor` to 16 bits over `alignment`; this
-/// file keeps the older split, which reads the same for processors below 256.
+/// `logical_processor` is 16 bits wide, as in the newest header (Microsoft's
+/// include/hyperv/hvtrapi.h; reference file, "What the hypervisor writes into
+/// each buffer"). Older headers split it into an 8-bit processor and an 8-bit
+/// `alignment`; a reader of the newest layout would take a nonzero
+/// `alignment` byte for processor bits, so nothing is written there.
 /// Reserved fields are opaque; the hypervisor may keep sequence numbers there.
 ///
 /// The buffer is shared with a hypervisor that writes it concurrently: decode
@@ -1705,10 +1698,9 @@ pub struct BufferHeader {
     pub reserved1: u64,
     /// Reserved.
     pub reserved2: u64,
-    /// Logical processor that filled the buffer.
-    pub logical_processor: u8,
-    /// Alignment of the entries, in bytes.
-    pub alignment: u8,
+    /// Logical processor that filled the buffer (16 bits in the newest
+    /// header; older ones have 8 bits and an alignment byte at offset 41).
+    pub logical_processor: u16,
     /// Logger id.
     pub logger_id: u16,
     /// [`BufferState`].
@@ -1730,7 +1722,7 @@ pin_layout!(
     BufferHeader, size = 72;
     buffer_size @ 0, buffer_index @ 4, events_lost @ 8, reference_counter @ 12,
     time_stamp @ 16, reserved1 @ 24, reserved2 @ 32, logical_processor @ 40,
-    alignment @ 41, logger_id @ 42, buffer_state @ 44, next_buffer_offset @ 48,
+    logger_id @ 42, buffer_state @ 44, next_buffer_offset @ 48,
     log_type @ 52, next_buffer_index @ 56, reserved3 @ 60, reserved4 @ 64,
 );
 
@@ -1742,8 +1734,7 @@ impl_wire!(BufferHeader {
     time_stamp: u64,
     reserved1: u64,
     reserved2: u64,
-    logical_processor: u8,
-    alignment: u8,
+    logical_processor: u16,
     logger_id: u16,
     buffer_state: u32,
     next_buffer_offset: u32,

@@ -45,7 +45,7 @@
 #define HDR_BUFFER_INDEX	4
 #define HDR_EVENTS_LOST		8
 #define HDR_TIME_STAMP		16
-#define HDR_LOGICAL_PROCESSOR	40
+#define HDR_LOGICAL_PROCESSOR	40	/* 16 bits */
 #define HDR_BUFFER_STATE	44
 #define HDR_NEXT_OFFSET		48
 #define HDR_TYPE		52
@@ -679,7 +679,7 @@ static void check_records(struct __test_metadata *_metadata,
 		EXPECT_EQ(hdr32(buf, HDR_NEXT_OFFSET), r->bytes_used);
 		EXPECT_EQ(hdr32(buf, HDR_EVENTS_LOST), r->events_lost);
 		EXPECT_EQ(hdr64(buf, HDR_TIME_STAMP), r->timestamp);
-		EXPECT_EQ((uint32_t)(unsigned char)buf[HDR_LOGICAL_PROCESSOR], r->cpu);
+		EXPECT_EQ(hdr32(buf, HDR_LOGICAL_PROCESSOR) & 0xffff, r->cpu);
 		/* bytes_used: entry bytes after the header, not an offset. */
 		ASSERT_GE(self->info.buffer_size - self->info.header_size, r->bytes_used);
 		end = self->info.header_size + r->bytes_used;
@@ -834,7 +834,7 @@ TEST_F(dev, completion_flush_one_cpu)
 		const char *buf = base + self->tab[i].mmap_offset;
 
 		if (hdr32(buf, HDR_BUFFER_STATE) == STATE_IN_USE)
-			cpu = (unsigned char)buf[HDR_LOGICAL_PROCESSOR];
+			cpu = hdr32(buf, HDR_LOGICAL_PROCESSOR) & 0xffff;
 	}
 	ASSERT_NE(END_OF_CHAIN, cpu) TH_LOG("no buffer in use");
 	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &cpu))

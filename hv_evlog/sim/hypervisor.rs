@@ -158,8 +158,8 @@ use crate::tlfs::{
 /// Nodes the simulator keeps a pool for (node ids `0..MAX_NODES`).
 pub const MAX_NODES: usize = 64;
 
-/// CPUs the simulator can serve (ids `0..MAX_CPUS`): the header names the
-/// logical processor in 8 bits, so a higher CPU could not be told apart.
+/// CPUs the simulator can serve (ids `0..MAX_CPUS`), one writer state each;
+/// the header's 16-bit logical processor could name more.
 pub const MAX_CPUS: u32 = 256;
 
 /// Pages per node [`Hypervisor::seed_pool`] is meant to be given by default:
@@ -175,8 +175,8 @@ const _: () = assert!(BOOKKEEPING_PAGES_PER_BUFFER == 1);
 const _: () = assert!(BOOKKEEPING_PAGES_PER_DOMAIN == 1);
 // One PFN list page holds the largest buffer's page numbers.
 const _: () = assert!(MAX_BUFFER_PAGES as usize * 8 == PAGE_SIZE);
-// The CPU field of the header is 8 bits wide.
-const _: () = assert!(MAX_CPUS == 1 << u8::BITS);
+// The CPU field of the header is 16 bits wide.
+const _: () = assert!(MAX_CPUS <= 1 << u16::BITS);
 
 const PAGE_SHIFT: u32 = 12;
 const PAGE_OFFSET_MASK: u64 = PAGE_SIZE as u64 - 1;
@@ -1282,9 +1282,8 @@ impl Hypervisor {
             buffer_index: index as u32,
             events_lost: b.events_lost,
             time_stamp: b.time_stamp,
-            // MAX_CPUS keeps the CPU within 8 bits.
-            logical_processor: if b.has_cpu { b.cpu as u8 } else { 0 },
-            alignment: ENTRY_ALIGN as u8,
+            // MAX_CPUS keeps the CPU within 16 bits.
+            logical_processor: if b.has_cpu { b.cpu as u16 } else { 0 },
             buffer_state: b.state.raw(),
             next_buffer_offset: b.used,
             log_type: self.group.log_type.raw(),

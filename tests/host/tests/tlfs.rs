@@ -804,8 +804,7 @@ fn sample_header() -> BufferHeader {
         time_stamp: 0x1122_3344_5566_7788,
         reserved1: 0,
         reserved2: 0,
-        logical_processor: 9,
-        alignment: 8,
+        logical_processor: 0x0109,
         logger_id: 0xBEEF,
         buffer_state: BufferState::Complete.raw(),
         next_buffer_offset: 0x0000_0120,
@@ -827,8 +826,7 @@ fn buffer_header_bytes() {
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, // 16: time_stamp
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 24: reserved
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 32: reserved
-        0x09, // 40: logical_processor
-        0x08, // 41: alignment
+        0x09, 0x01, // 40: logical_processor (16 bits)
         0xEF, 0xBE, // 42: logger_id
         0x03, 0x00, 0x00, 0x00, // 44: buffer_state
         0x20, 0x01, 0x00, 0x00, // 48: next_buffer_offset
@@ -892,7 +890,7 @@ fn arb_buffer_header() -> impl Strategy<Value = BufferHeader> {
     (
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
         (any::<u64>(), any::<u64>(), any::<u64>()),
-        (any::<u8>(), any::<u8>(), any::<u16>()),
+        (any::<u16>(), any::<u16>()),
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
         (any::<u32>(), any::<[u32; 2]>()),
     )
@@ -905,8 +903,7 @@ fn arb_buffer_header() -> impl Strategy<Value = BufferHeader> {
             reserved1: b.1,
             reserved2: b.2,
             logical_processor: c.0,
-            alignment: c.1,
-            logger_id: c.2,
+            logger_id: c.1,
             buffer_state: d.0,
             next_buffer_offset: d.1,
             log_type: d.2,
@@ -924,7 +921,7 @@ proptest! {
         // The fields sit at the reference offsets.
         prop_assert_eq!(&bytes[48..52], &header.next_buffer_offset.to_le_bytes());
         prop_assert_eq!(&bytes[56..60], &header.next_buffer_index.to_le_bytes());
-        prop_assert_eq!(bytes[40], header.logical_processor);
+        prop_assert_eq!(&bytes[40..42], &header.logical_processor.to_le_bytes());
     }
 
     #[test]

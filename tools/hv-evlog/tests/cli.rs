@@ -122,7 +122,7 @@ fn buffer(index: u32, cpu: u8, stamps: &[u64]) -> Vec<u8> {
     }
     BufferHeader {
         buffer_index: index,
-        logical_processor: cpu,
+        logical_processor: u16::from(cpu),
         buffer_state: 3,
         // Entry bytes after the header.
         next_buffer_offset: (buf.len() - ENTRIES_OFFSET) as u32,
