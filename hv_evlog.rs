@@ -77,7 +77,7 @@ module! {
         },
         sources: u64 {
             default: crate::params::default::SOURCES,
-            description: "Event source enable mask; named bits only [0x3: admin, diag]",
+            description: "Event source group mask (legacy form): group bits 0x100-0x20000000 only, at least one [0x3fffff00: all groups]",
         },
         scan_interval_ms: u32 {
             default: crate::params::default::SCAN_INTERVAL_MS,

@@ -28,7 +28,7 @@
 //!         ssize_t n = read(fd, rec, sizeof(rec));
 //!         for (i = 0; i < n / sizeof(rec[0]); i++) {
 //!                 const char *buf = base + (size_t)rec[i].buffer_index * info.buffer_size;
-//!                 // entries from buf + info.header_size to buf + rec[i].bytes_used
+//!                 // rec[i].bytes_used bytes of entries from buf + info.header_size
 //!                 ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec[i].buffer_index);
 //!         }
 //! }
@@ -426,6 +426,8 @@ fn record(index: u32, header: &BufferHeader, sequence: u64) -> hv_evlog_record {
         buffer_index: index,
         cpu: header.logical_processor.into(),
         sequence,
+        // The hypervisor's count of entry bytes after the header (not an
+        // offset from the buffer start), passed on unchanged.
         bytes_used: header.next_buffer_offset,
         events_lost: header.events_lost,
         timestamp: header.time_stamp,

@@ -6,8 +6,9 @@
 //! holds what its buffers need, initialize the group, create every buffer
 //! with its proximity domain, map every buffer (learning its pages), enable
 //! the sources. [`Group`] records each step as it succeeds, and its `Drop`
-//! undoes exactly what was done, in reverse: sources off, flush and release
-//! what the hypervisor is still filling, unmap, delete, finalize, and last
+//! undoes exactly what was done, in reverse: sources off, flush (by buffer
+//! index) each buffer whose header says in use and release what completed,
+//! unmap, delete, finalize, and last
 //! withdraw from each node's pool as many pages as set-up deposited. A
 //! failure at any step of [`Group::new`] therefore unwinds through the same
 //! `Drop` as `rmmod`.
@@ -27,7 +28,7 @@ use kernel::{
 use crate::{
     backend::Backend,
     device::EventLog,
-    hypercall::{HvError, HypercallPages, Hypervisor, PoolDomain},
+    hypercall::{self, HvError, HypercallPages, Hypervisor, PoolDomain},
     mm::{self, NodeChoice},
     params::{self, Config},
     placement::Placement,
@@ -39,9 +40,6 @@ use crate::{
     topology,
     uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_CPU_WORDS},
 };
-
-/// The flush target meaning every virtual processor.
-const ALL_VPS: u32 = u32::MAX;
 
 /// The hypercall path: the transport and the pages calls are encoded in.
 #[pin_data]
@@ -76,6 +74,9 @@ impl HvCtx {
 /// One created buffer and, once mapped, its pages.
 struct Buffer {
     index: u32,
+    /// Whether the hypervisor mapped it (so teardown must unmap it).
+    mapped: bool,
+    /// Its pages; empty unless mapped and every page number checked.
     pfns: KVec<u64>,
 }
 
@@ -190,6 +191,7 @@ impl Group {
             self.buffers.push(
                 Buffer {
                     index: b.index,
+                    mapped: false,
                     pfns: KVec::new(),
                 },
                 GFP_KERNEL,
@@ -198,18 +200,31 @@ impl Group {
         Ok(())
     }
 
+    /// Maps every buffer, depositing and retrying on
+    /// `HV_STATUS_INSUFFICIENT_MEMORY` like the other set-up calls (pages
+    /// from the node the plan puts the buffer on), and checks each page
+    /// number the hypervisor returns before anything uses it.
     fn map_buffers(&mut self) -> Result {
         let pages = self.cfg.buffer_pages as usize;
-        for b in self.buffers.iter_mut() {
+        let ty = self.cfg.log_type;
+        for (b, plan) in self.buffers.iter_mut().zip(self.placement.buffers.iter()) {
             let mut pfns = KVec::from_elem(0u64, pages, GFP_KERNEL)?;
             let n = self.ctx.with(|hv, hp| {
-                hv.map_buffer(hp, self.cfg.log_type, b.index, &mut pfns)
-                    .inspect_err(|e| pr_err!("buffer {}: {e}\n", b.index))
+                hv.with_deposit(hp, NodeChoice::Only(plan.target_node), |hp| {
+                    hv.map_buffer(hp, ty, b.index, &mut pfns)
+                })
+                .inspect_err(|_| pr_err!("buffer {}: not mapped\n", b.index))
             })?;
+            b.mapped = true;
             if n != pages {
                 pr_err!("buffer {}: mapped {n} pages, expected {pages}\n", b.index);
-                // Keep what was mapped so that teardown unmaps it.
-                b.pfns = pfns;
+                return Err(EIO);
+            }
+            if let Some((k, &pfn)) = pfns.iter().enumerate().find(|&(_, &p)| !mm::pfn_valid(p)) {
+                pr_err!(
+                    "buffer {}: the hypervisor mapped page {k} at frame {pfn:#x}, which is not RAM\n",
+                    b.index
+                );
                 return Err(EIO);
             }
             b.pfns = pfns;
@@ -267,11 +282,15 @@ impl Group {
                 warn_failed("disable sources", None, e);
             }
         }
-        // The hypervisor unmaps only free or ready buffers: complete the one
-        // each processor is filling, then hand back every completed one.
-        if self.buffers.iter().any(|b| !b.pfns.is_empty()) {
-            if let Err(e) = self.ctx.with(|hv, hp| hv.flush(hp, ty, ALL_VPS)) {
-                warn_failed("flush", None, e);
+        // The hypervisor unmaps only free or ready buffers: complete each
+        // one whose header says in use, by its buffer index, then hand back
+        // every completed one.
+        for i in 0..self.buffers.len() as u32 {
+            if self.header(i).and_then(|h| h.state()) == Some(BufferState::InUse) {
+                match self.ctx.with(|hv, _| hv.flush(ty, i)) {
+                    Err(e) if !hypercall::flush_raced(&e) => warn_failed("flush", Some(i), e),
+                    _ => {}
+                }
             }
         }
         for i in 0..self.buffers.len() as u32 {
@@ -283,8 +302,8 @@ impl Group {
         }
         while let Some(b) = self.buffers.pop() {
             let ctx = &self.ctx;
-            if !b.pfns.is_empty() {
-                if let Err(e) = ctx.with(|hv, hp| hv.unmap_buffer(hp, ty, b.index)) {
+            if b.mapped {
+                if let Err(e) = ctx.with(|hv, _| hv.unmap_buffer(ty, b.index)) {
                     warn_failed("unmap", Some(b.index), e);
                 }
             }
@@ -378,13 +397,33 @@ impl EventLog for Group {
         Ok(self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, buffer))?)
     }
 
+    /// Flushes, by buffer index, each buffer whose header says it is in
+    /// use on `cpu` (every in-use buffer for `u32::MAX`). The hypervisor's
+    /// flush takes a buffer index, not a processor (reference file, "Input
+    /// layouts"); which processor fills a buffer only its header tells, as
+    /// the logical processor, which is the processor's VP index. A buffer
+    /// that completed between the header read and the call is no error.
     fn flush(&self, cpu: u32) -> Result {
         let ty = self.cfg.log_type;
         let vp = match cpu {
-            u32::MAX => ALL_VPS,
-            cpu => self.ctx.backend().vp_index(cpu).ok_or(EINVAL)?,
+            u32::MAX => None,
+            cpu => Some(self.ctx.backend().vp_index(cpu).ok_or(EINVAL)?),
         };
-        Ok(self.ctx.with(|hv, hp| hv.flush(hp, ty, vp))?)
+        for i in 0..self.buffers.len() as u32 {
+            let Some(h) = self.header(i) else { continue };
+            let on_cpu = vp.is_none_or(|vp| u32::from(h.logical_processor) == vp);
+            if h.state() != Some(BufferState::InUse) || !on_cpu {
+                continue;
+            }
+            match self.ctx.with(|hv, _| hv.flush(ty, i)) {
+                Err(e) if !hypercall::flush_raced(&e) => {
+                    pr_err!("flush buffer {i}: {e}\n");
+                    return Err(e.into());
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn set_sources(&self, mask: u64) -> Result {

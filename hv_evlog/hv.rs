@@ -47,8 +47,8 @@ const VP_INVALID: u32 = u32::MAX;
 
 /// The hypervisor's virtual processor index of Linux CPU `cpu`.
 ///
-/// Calls that name a processor (flush) take the VP index, which need not be
-/// the Linux CPU id.
+/// Buffer headers name the processor that filled them by this index, which
+/// need not be the Linux CPU id.
 pub(crate) fn vp_index(cpu: u32) -> Option<u32> {
     if cpu >= kernel::cpu::nr_cpu_ids() {
         return None;

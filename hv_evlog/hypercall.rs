@@ -45,8 +45,8 @@ use crate::{
     tlfs::{
         self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, EventLogType,
         FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput, HvCall, HvStatus,
-        InitializeGroupInput, MapOutput, ProximityDomainInfo, SetSourcesInput, Wire,
-        WithdrawMemoryInput,
+        InitializeGroupInput, MapBufferInput, MapOutput, ProximityDomainInfo, SetSourcesInput,
+        UnmapBufferInput, Wire, WithdrawMemoryInput,
     },
 };
 
@@ -207,6 +207,16 @@ impl HypercallPages {
         // Cannot fail: the page holds `I::SIZE` bytes, as asserted above.
         let _ = input.encode(self.input());
     }
+}
+
+/// Whether a failed flush only lost the race against the hypervisor: the
+/// caller saw the buffer in use in its header, and by the time of the call
+/// it had completed. No status for this is documented; the simulator
+/// answers `HV_STATUS_OPERATION_DENIED` (see its "Statuses"), and
+/// Microsoft's driver ignores every flush failure (mshv_trace.c,
+/// `mshv_trace_flush_buffers`) and waits for the header instead.
+pub(crate) fn flush_raced(err: &HvError) -> bool {
+    err.status() == HvStatus::OPERATION_DENIED
 }
 
 /// Whether a memory call returns output (in the output page).
@@ -507,13 +517,16 @@ impl<'t> Hypervisor<'t> {
         self.call_memory(hp, HvCall::DeleteEventLogBuffer, &input, Output::None)
     }
 
-    /// HvCallMapEventLogBuffer: maps buffer `index` of `log_type` read-only
-    /// and stores the guest page frame numbers of its first pages into
-    /// `pfns`, in buffer order, one per element (at most
-    /// [`tlfs::MAP_MAX_PAGES`]). Returns how many were stored.
+    /// HvCallMapEventLogBuffer (a memory call with an output page): maps
+    /// buffer `index` of `log_type` read-only into this partition
+    /// ([`MapBufferInput::own`]) and stores the guest page frame numbers of
+    /// its first pages into `pfns`, in buffer order, one per element (at
+    /// most [`tlfs::MAP_MAX_PAGES`]). Returns how many were stored.
     ///
     /// Pass a slice as long as the buffer: entries past the buffer's size
-    /// are unspecified by the hypervisor.
+    /// are unspecified by the hypervisor. The numbers are the hypervisor's
+    /// word: check them ([`crate::mm::pfn_valid`]) before touching a page.
+    /// May need pool memory: run it under [`Self::with_deposit`].
     pub(crate) fn map_buffer(
         &self,
         hp: &mut HypercallPages,
@@ -521,7 +534,7 @@ impl<'t> Hypervisor<'t> {
         index: u32,
         pfns: &mut [u64],
     ) -> Result<usize, HvError> {
-        let input = BufferIdInput::new(log_type, index);
+        let input = MapBufferInput::own(log_type, index);
         self.call_memory(hp, HvCall::MapEventLogBuffer, &input, Output::Page)?;
         let out = hp.output.as_slice();
         let mut stored = 0;
@@ -534,16 +547,12 @@ impl<'t> Hypervisor<'t> {
         Ok(stored)
     }
 
-    /// HvCallUnmapEventLogBuffer: unmaps buffer `index` of `log_type`;
-    /// allowed only while it is free or ready.
-    pub(crate) fn unmap_buffer(
-        &self,
-        hp: &mut HypercallPages,
-        log_type: EventLogType,
-        index: u32,
-    ) -> Result<(), HvError> {
-        let input = BufferIdInput::new(log_type, index);
-        self.call_memory(hp, HvCall::UnmapEventLogBuffer, &input, Output::None)
+    /// HvCallUnmapEventLogBuffer, as a 16-byte fast call like Microsoft's
+    /// mshv_trace.c: unmaps buffer `index` of `log_type` from this
+    /// partition; allowed only while it is free or ready.
+    pub(crate) fn unmap_buffer(&self, log_type: EventLogType, index: u32) -> Result<(), HvError> {
+        let input: UnmapBufferInput = MapBufferInput::own(log_type, index);
+        self.call_fast(HvCall::UnmapEventLogBuffer, &input)
     }
 
     /// HvCallReleaseEventLogBuffer: hands consumed buffer `index` of
@@ -558,28 +567,29 @@ impl<'t> Hypervisor<'t> {
         self.call_memory(hp, HvCall::ReleaseEventLogBuffer, &input, Output::None)
     }
 
-    /// HvCallSetEventLogGroupSources: enables exactly the sources in
-    /// `enable_mask` for the group of `log_type`; zero disables logging.
+    /// HvCallSetEventLogGroupSources, a memory call in the legacy form
+    /// ([`SetSourcesInput::legacy`]): enables exactly the groups in `mask`
+    /// for the group of `log_type`; zero disables logging. The caller checks
+    /// the mask (bit 0 must be clear; see [`crate::params::check_sources_mask`]).
     pub(crate) fn set_sources(
         &self,
         hp: &mut HypercallPages,
         log_type: EventLogType,
-        enable_mask: u64,
+        mask: u64,
     ) -> Result<(), HvError> {
-        let input = SetSourcesInput::new(log_type, enable_mask);
+        let input = SetSourcesInput::legacy(log_type, mask);
         self.call_memory(hp, HvCall::SetEventLogGroupSources, &input, Output::None)
     }
 
-    /// HvCallFlushEventLogBuffer: completes virtual processor `vp_index`'s
-    /// current buffer of `log_type` early.
-    pub(crate) fn flush(
-        &self,
-        hp: &mut HypercallPages,
-        log_type: EventLogType,
-        vp_index: u32,
-    ) -> Result<(), HvError> {
-        let input = FlushInput::new(log_type, vp_index);
-        self.call_memory(hp, HvCall::FlushEventLogBuffer, &input, Output::None)
+    /// HvCallFlushEventLogBuffer, as an 8-byte fast call like Microsoft's
+    /// mshv_trace.c: completes in-use buffer `buffer_index` of `log_type`
+    /// early. A buffer that is not in use (any more) is refused; see
+    /// [`flush_raced`].
+    pub(crate) fn flush(&self, log_type: EventLogType, buffer_index: u32) -> Result<(), HvError> {
+        self.call_fast(
+            HvCall::FlushEventLogBuffer,
+            &FlushInput::new(log_type, buffer_index),
+        )
     }
 
     /// HvCallGetMemoryBalance: the pages available and in use in this

@@ -120,6 +120,33 @@ fn max_pfn() -> u64 {
     (high.wrapping_sub(base) >> PAGE_SHIFT) as u64
 }
 
+/// Whether page frame `pfn`, as a hypervisor returned it, is RAM with a
+/// memory map entry: the check Linux's `pfn_valid()` makes before a page
+/// number from outside is turned into a `struct page` (Microsoft's
+/// mshv_diaglog.c checks every page HvCallMapEventLogBuffer returns with it).
+///
+/// `pfn_valid()` is a static inline that kernel 7.2's Rust bindings do not
+/// reach (there is no helper for it in rust/helpers), so this asks the
+/// exported `page_is_ram()`, through its binding, which is stricter: the
+/// frame must lie in a "System RAM" resource, and on x86_64 (SPARSEMEM) all
+/// of those have their memory map. As `pfn_valid()` does first, a number
+/// whose upper bits would be lost converting it to a physical address is
+/// refused.
+pub(crate) fn pfn_valid(pfn: u64) -> bool {
+    if pfn > u64::MAX >> PAGE_SHIFT {
+        return false;
+    }
+    // The binding's `unsigned long` is `usize`: 64 bits on x86_64, so the
+    // conversion cannot fail.
+    let Ok(pfn) = usize::try_from(pfn) else {
+        return false;
+    };
+    // SAFETY: `page_is_ram()` only walks the iomem resource tree under its
+    // own lock; any value may be asked about. It may not sleep, and callers
+    // are in process context anyway.
+    unsafe { bindings::page_is_ram(pfn) != 0 }
+}
+
 /// The node of page frame `pfn`, if it is below `max_pfn`.
 pub(crate) fn node_of_pfn(pfn: u64) -> Option<u32> {
     if pfn >= max_pfn() {

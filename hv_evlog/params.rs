@@ -161,8 +161,13 @@ pub mod default {
     pub const BUFFERS_PER_CPU: u32 = 2;
     /// `threshold`
     pub const THRESHOLD: u32 = 1;
-    /// `sources`: admin and diagnostic groups.
-    pub const SOURCES: u64 = 0x3;
+    /// `sources`: every group Microsoft defines (HV_TR_ALL_GROUPS,
+    /// 0x3fffff00). It is the one mask Microsoft's header names as a whole,
+    /// so it is known to be a valid legacy mask (bit 0 clear, no unknown
+    /// bits), and a load with defaults records whatever the hypervisor can
+    /// log; `sources=` or `hv-evlog sources` narrows it. (The former default,
+    /// 0x3, set bit 0, which the hypervisor reads as "extended format".)
+    pub const SOURCES: u64 = crate::tlfs::SOURCES_ALL;
     /// `scan_interval_ms`
     pub const SCAN_INTERVAL_MS: u32 = 10;
     /// `sim_pool_pages`: fits the default geometry on a node serving 3 CPUs.
@@ -222,6 +227,10 @@ pub enum Allowed {
     NodeList,
     /// Only named event source bits.
     SourceBits(u64),
+    /// Bit 0 is set: it is not a group but means "extended format".
+    SourceExtended,
+    /// No group at all: logging could not start.
+    NoSource,
     /// Longer than [`MAX_TEXT`].
     TooLong,
 }
@@ -241,6 +250,16 @@ impl fmt::Display for ParamError<'_> {
                 ": allowed a node list such as 0,2-3 (ids below {MAX_NODES}, at most 64)"
             ),
             Allowed::SourceBits(bad) => write!(f, ": unknown event source bits {bad:#x}"),
+            Allowed::SourceExtended => write!(
+                f,
+                ": bit 0 means extended format, not a group; allowed group bits {:#x}",
+                tlfs::SOURCES_ALL
+            ),
+            Allowed::NoSource => write!(
+                f,
+                ": at least one group bit needed to start logging ({:#x})",
+                tlfs::SOURCES_ALL
+            ),
             Allowed::TooLong => write!(f, ": longer than {MAX_TEXT} characters"),
         }
     }
@@ -364,21 +383,39 @@ fn parse_id(digits: &[u8]) -> Option<u16> {
     (usize::from(v) < MAX_NODES).then_some(v)
 }
 
-/// Whether `mask` only names known event source bits (the ioctl's check).
+/// Whether `mask` is a legacy group mask (the SET_SOURCES ioctl's check):
+/// bit 0 clear (it means "extended format", and Microsoft's driver refuses
+/// it: drivers/hv/diag/mshv_trace.c, `mshv_trace_state_set_sources`) and
+/// only group bits of [`tlfs::SOURCES`]. Zero is allowed: it stops logging.
 pub fn check_sources_mask(mask: u64) -> Result<u64, ParamError<'static>> {
-    check_sources(mask)
+    let refuse = |allowed| ParamError {
+        param: "sources",
+        value: Value::Number(mask),
+        allowed,
+    };
+    if mask & tlfs::SOURCES_EXTENDED != 0 {
+        return Err(refuse(Allowed::SourceExtended));
+    }
+    match mask & !tlfs::SOURCES_ALL {
+        0 => Ok(mask),
+        bad => Err(refuse(Allowed::SourceBits(bad))),
+    }
 }
 
+/// The `sources` parameter: a legacy group mask ([`check_sources_mask`])
+/// with at least one group, because it starts logging at load and
+/// Microsoft's driver refuses to start with none (`mshv_trace_start_ioctl`
+/// requires a bit of HV_TR_ALL_GROUPS).
 fn check_sources<'a>(mask: u64) -> Result<u64, ParamError<'a>> {
-    let known = tlfs::SOURCES.iter().fold(0u64, |acc, s| acc | s.1);
-    match mask & !known {
-        0 => Ok(mask),
-        bad => Err(ParamError {
+    let mask = check_sources_mask(mask)?;
+    if mask == 0 {
+        return Err(ParamError {
             param: "sources",
             value: Value::Number(mask),
-            allowed: Allowed::SourceBits(bad),
-        }),
+            allowed: Allowed::NoSource,
+        });
     }
+    Ok(mask)
 }
 
 /// Checks every parameter, in declaration order; the first bad one is named.

@@ -24,7 +24,16 @@
 //!   aligned like the HDK declares it; the packed Linux variant is one alias
 //!   away.
 //! - [`BufferHeader`]: 72 bytes, as in both HDK generations and Linux; the
-//!   entries start right after it, at [`ENTRIES_OFFSET`].
+//!   entries start right after it, at [`ENTRIES_OFFSET`], and its
+//!   `buffer_size` and `next_buffer_offset` count bytes from the end of the
+//!   header.
+//! - Map, unmap, set sources and flush follow Microsoft's own Linux driver
+//!   for these calls (drivers/hv/diag/mshv_trace.c and include/hyperv/
+//!   hvtrapi.h in microsoft/CBL-Mariner-Linux-Kernel), which the reference
+//!   file names as the authority where it and the HDK disagree:
+//!   [`MapBufferInput`] names the partition, [`SetSourcesInput`] is the
+//!   544-byte legacy-form input with Microsoft's group bits ([`SOURCES`]),
+//!   [`FlushInput`] names a buffer index.
 //! - The pool query uses HvCallGetMemoryBalance, the TLFS call made for it,
 //!   rather than a partition property (see [`GetMemoryBalanceInput`]).
 //! - [`HvStatus::to_errno`] is hv_evlog's own, more specific than the
@@ -193,15 +202,16 @@ wire_enum! {
         CreateEventLogBuffer = 0x0062 => "HvCallCreateEventLogBuffer",
         /// Deletes one buffer.
         DeleteEventLogBuffer = 0x0063 => "HvCallDeleteEventLogBuffer",
-        /// Maps a buffer read-only into the caller and returns its pages.
+        /// Maps a buffer read-only into a partition and returns its pages.
         MapEventLogBuffer = 0x0064 => "HvCallMapEventLogBuffer",
         /// Unmaps a buffer; only allowed while it is free or ready.
         UnmapEventLogBuffer = 0x0065 => "HvCallUnmapEventLogBuffer",
-        /// Sets the group's 64-bit source enable mask.
+        /// Sets the group's event sources (a memory call: the input is 544
+        /// bytes).
         SetEventLogGroupSources = 0x0066 => "HvCallSetEventLogGroupSources",
         /// Hands a consumed buffer back to the hypervisor.
         ReleaseEventLogBuffer = 0x0067 => "HvCallReleaseEventLogBuffer",
-        /// Completes a virtual processor's current buffer early.
+        /// Completes one in-use buffer early, named by its buffer index.
         FlushEventLogBuffer = 0x0068 => "HvCallFlushEventLogBuffer",
     }
 }
@@ -214,7 +224,12 @@ impl HvCall {
 
     /// Whether the call may be issued fast: its input fits in 16 bytes and it
     /// returns no output. Whether to do so is the caller's choice; Microsoft's
-    /// Linux driver issues finalize, create, delete and release fast.
+    /// Linux driver (drivers/hv/diag/mshv_trace.c in
+    /// microsoft/CBL-Mariner-Linux-Kernel) issues finalize, delete, release
+    /// and flush as 8-byte fast calls and create and unmap as 16-byte ones.
+    /// Set sources is not among them: its input is [`SetSourcesInput::SIZE`]
+    /// bytes, so it only exists as a memory call (reference file, "Input
+    /// layouts"); map has an output page.
     pub const fn fast_capable(self) -> bool {
         matches!(
             self,
@@ -222,10 +237,29 @@ impl HvCall {
                 | Self::CreateEventLogBuffer
                 | Self::DeleteEventLogBuffer
                 | Self::UnmapEventLogBuffer
-                | Self::SetEventLogGroupSources
                 | Self::ReleaseEventLogBuffer
                 | Self::FlushEventLogBuffer
         )
+    }
+
+    /// Bytes of input the call takes, for the event log calls whose input
+    /// has one fixed size; `None` for the others (rep calls, and calls
+    /// hv_evlog makes only as memory calls with a longer input).
+    ///
+    /// A fast call carries 16 bytes in two registers; an input shorter than
+    /// that uses only the first register and the hypervisor does not read
+    /// the second (Linux's `hv_do_fast_hypercall8()` leaves it unset).
+    pub const fn input_size(self) -> Option<usize> {
+        match self {
+            Self::FinalizeEventLogBufferGroup => Some(FinalizeInput::SIZE),
+            Self::CreateEventLogBuffer => Some(CreateBufferInput::SIZE),
+            Self::DeleteEventLogBuffer | Self::ReleaseEventLogBuffer => Some(BufferIdInput::SIZE),
+            Self::MapEventLogBuffer | Self::UnmapEventLogBuffer => Some(MapBufferInput::SIZE),
+            Self::FlushEventLogBuffer => Some(FlushInput::SIZE),
+            Self::SetEventLogGroupSources => Some(SetSourcesInput::SIZE),
+            Self::InitializeEventLogBufferGroup => Some(InitializeGroupInput::SIZE),
+            _ => None,
+        }
     }
 }
 
@@ -634,10 +668,6 @@ fn take<const N: usize>(buf: &[u8], off: usize) -> [u8; N] {
     out
 }
 
-fn put_u8(buf: &mut [u8], off: usize, value: u8) {
-    put(buf, off, &[value]);
-}
-
 fn put_u16(buf: &mut [u8], off: usize, value: u16) {
     put(buf, off, &value.to_le_bytes());
 }
@@ -648,10 +678,6 @@ fn put_u32(buf: &mut [u8], off: usize, value: u32) {
 
 fn put_u64(buf: &mut [u8], off: usize, value: u64) {
     put(buf, off, &value.to_le_bytes());
-}
-
-fn get_u8(buf: &[u8], off: usize) -> u8 {
-    take::<1>(buf, off)[0]
 }
 
 fn get_u16(buf: &[u8], off: usize) -> u16 {
@@ -740,7 +766,6 @@ macro_rules! impl_wire {
             }
         }
     };
-    (@put u8, $out:ident, $off:expr, $value:expr) => { put_u8($out, $off, $value) };
     (@put u16, $out:ident, $off:expr, $value:expr) => { put_u16($out, $off, $value) };
     (@put u32, $out:ident, $off:expr, $value:expr) => { put_u32($out, $off, $value) };
     (@put u64, $out:ident, $off:expr, $value:expr) => { put_u64($out, $off, $value) };
@@ -752,7 +777,6 @@ macro_rules! impl_wire {
         put_u32($out, $off + offset_of!(ProximityDomainInfo, domain_id), $value.domain_id);
         put_u32($out, $off + offset_of!(ProximityDomainInfo, flags), $value.flags);
     }};
-    (@get u8, $buf:ident, $off:expr) => { get_u8($buf, $off) };
     (@get u16, $buf:ident, $off:expr) => { get_u16($buf, $off) };
     (@get u32, $buf:ident, $off:expr) => { get_u32($buf, $off) };
     (@get u64, $buf:ident, $off:expr) => { get_u64($buf, $off) };
@@ -1012,10 +1036,11 @@ impl_wire!(CreateBufferInput {
     proximity: pxm
 });
 
-/// Input naming one buffer: HvCallDeleteEventLogBuffer,
-/// HvCallMapEventLogBuffer, HvCallUnmapEventLogBuffer and
-/// HvCallReleaseEventLogBuffer. As a fast call it is one register: type in
-/// the low half, index in the high half.
+/// Input naming one buffer: HvCallDeleteEventLogBuffer and
+/// HvCallReleaseEventLogBuffer, both 8-byte fast calls in Microsoft's driver
+/// (drivers/hv/diag/mshv_trace.c). As a fast call it is one register: type
+/// in the low half, index in the high half. Map and unmap name the partition
+/// too: see [`MapBufferInput`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct BufferIdInput {
@@ -1040,6 +1065,54 @@ impl BufferIdInput {
 impl_wire!(BufferIdInput {
     log_type: u32,
     buffer_index: u32
+});
+
+/// HvCallMapEventLogBuffer and HvCallUnmapEventLogBuffer input, in the
+/// newest generation: the buffer and the partition it is mapped into, which
+/// is always the caller ([`HV_PARTITION_ID_SELF`]).
+///
+/// An older revision of Microsoft's header (include/hyperv/hvtrapi.h) had
+/// only the first two fields; the reference file ("Input layouts") records
+/// that the newest header adds `partition_id`, and a hypervisor of that
+/// generation reads the missing field of an 8-byte input as partition 0.
+/// Map is a memory call (it has an output page); Microsoft's mshv_trace.c
+/// unmaps with a 16-byte fast call (type and index in the first register,
+/// the partition id in the second), its mshv_diaglog.c with a memory call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MapBufferInput {
+    /// [`EventLogType`].
+    pub log_type: u32,
+    /// Buffer index.
+    pub buffer_index: u32,
+    /// Partition the buffer is mapped into: [`HV_PARTITION_ID_SELF`].
+    pub partition_id: u64,
+}
+
+pin_layout!(
+    MapBufferInput, size = 16;
+    log_type @ 0, buffer_index @ 4, partition_id @ 8,
+);
+
+/// HvCallUnmapEventLogBuffer input: the same layout as map's.
+pub type UnmapBufferInput = MapBufferInput;
+
+impl MapBufferInput {
+    /// The input naming buffer `buffer_index` of `log_type` in the calling
+    /// partition.
+    pub const fn own(log_type: EventLogType, buffer_index: u32) -> Self {
+        Self {
+            log_type: log_type.raw(),
+            buffer_index,
+            partition_id: HV_PARTITION_ID_SELF,
+        }
+    }
+}
+
+impl_wire!(MapBufferInput {
+    log_type: u32,
+    buffer_index: u32,
+    partition_id: u64
 });
 
 /// HvCallMapEventLogBuffer output: the guest page number of each buffer page,
@@ -1105,67 +1178,186 @@ impl Wire for MapOutput {
     }
 }
 
-/// HvCallSetEventLogGroupSources input. Fits a fast call: type in the low
-/// half of the first register, the enable mask in the second.
+/// Bit 0 of [`SetSourcesInput::configuration_flags`]: the flags are in the
+/// extended format (a mode and per-group event lists). In the legacy format
+/// hv_evlog uses, the flags are the group mask and this bit must be clear:
+/// Microsoft's driver refuses such a mask with EINVAL before the call
+/// (mshv_trace.c, `mshv_trace_state_set_sources`; reference file, "Input
+/// layouts").
+pub const SOURCES_EXTENDED: u64 = 0x1;
+
+/// Event groups one HvCallSetEventLogGroupSources input can carry.
+pub const SOURCES_MAX_GROUPS: usize = 2;
+
+/// Event ids one [`EventGroupConfig`] can list.
+pub const EVENT_GROUP_MAX_EVENTS: usize = 256;
+
+/// One event group of an extended HvCallSetEventLogGroupSources input
+/// (`hv_eventlog_eventgroup_configuration`): a group and the events enabled
+/// in it. Unused, and all zero, in the legacy form.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct SetSourcesInput {
-    /// [`EventLogType`].
-    pub log_type: u32,
-    /// Must be zero; also aligns the mask.
-    pub reserved: u32,
-    /// One bit per source group, see [`SOURCES`]; zero disables logging.
-    pub enable_mask: u64,
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventGroupConfig {
+    /// The group.
+    pub group_id: u32,
+    /// Must be zero.
+    pub pad: [u8; 2],
+    /// Entries of `event_id` in use.
+    pub event_count: u16,
+    /// The enabled event ids.
+    pub event_id: [u8; EVENT_GROUP_MAX_EVENTS],
 }
 
 pin_layout!(
-    SetSourcesInput, size = 16;
-    log_type @ 0, reserved @ 4, enable_mask @ 8,
+    EventGroupConfig, size = 264;
+    group_id @ 0, pad @ 4, event_count @ 6, event_id @ 8,
 );
 
-impl SetSourcesInput {
-    /// The input enabling exactly the sources in `enable_mask`.
-    pub const fn new(log_type: EventLogType, enable_mask: u64) -> Self {
-        Self {
-            log_type: log_type.raw(),
-            reserved: 0,
-            enable_mask,
-        }
+impl EventGroupConfig {
+    /// The unused group: all zero.
+    pub const EMPTY: Self = Self {
+        group_id: 0,
+        pad: [0; 2],
+        event_count: 0,
+        event_id: [0; EVENT_GROUP_MAX_EVENTS],
+    };
+}
+
+impl Default for EventGroupConfig {
+    fn default() -> Self {
+        Self::EMPTY
     }
 }
 
-impl_wire!(SetSourcesInput {
-    log_type: u32,
-    reserved: u32,
-    enable_mask: u64
-});
+/// HvCallSetEventLogGroupSources input (`hv_input_eventlog_set_events`),
+/// 544 bytes, so always a memory call.
+///
+/// Microsoft's header declares it packed; every field is naturally aligned
+/// at its packed offset, so the `repr(C)` layout pinned below is the same.
+/// hv_evlog only uses the legacy form ([`Self::legacy`]): no groups, and the
+/// flags are the group mask of [`SOURCES`], with [`SOURCES_EXTENDED`] clear.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SetSourcesInput {
+    /// [`EventLogType`].
+    pub log_type: u32,
+    /// Entries of `groups` in use; 0 in the legacy form.
+    pub group_count: u32,
+    /// Legacy form: the group mask (zero disables logging). Extended form:
+    /// bit 0 set, a mode in bits 1-7.
+    pub configuration_flags: u64,
+    /// Per-group event lists of the extended form.
+    pub groups: [EventGroupConfig; SOURCES_MAX_GROUPS],
+}
 
-/// HvCallFlushEventLogBuffer input. As a fast call it is one register: type
-/// in the low half, virtual processor index in the high half.
+pin_layout!(
+    SetSourcesInput, size = 544;
+    log_type @ 0, group_count @ 4, configuration_flags @ 8, groups @ 16,
+);
+
+impl SetSourcesInput {
+    /// The legacy-form input enabling exactly the groups in `mask` (no
+    /// validation here: the caller checks the mask, the hypervisor refuses
+    /// [`SOURCES_EXTENDED`]).
+    pub const fn legacy(log_type: EventLogType, mask: u64) -> Self {
+        Self {
+            log_type: log_type.raw(),
+            group_count: 0,
+            configuration_flags: mask,
+            groups: [EventGroupConfig::EMPTY; SOURCES_MAX_GROUPS],
+        }
+    }
+
+    /// Whether the input is in the legacy form a mask of [`SOURCES`] uses:
+    /// no groups, bit 0 clear.
+    pub const fn is_legacy(&self) -> bool {
+        self.group_count == 0 && self.configuration_flags & SOURCES_EXTENDED == 0
+    }
+}
+
+impl Default for SetSourcesInput {
+    fn default() -> Self {
+        Self::legacy(EventLogType::GlobalSystemEvents, 0)
+    }
+}
+
+impl Wire for SetSourcesInput {
+    const SIZE: usize = size_of::<Self>();
+
+    fn write_fields(&self, out: &mut [u8]) {
+        put_u32(out, offset_of!(Self, log_type), self.log_type);
+        put_u32(out, offset_of!(Self, group_count), self.group_count);
+        put_u64(
+            out,
+            offset_of!(Self, configuration_flags),
+            self.configuration_flags,
+        );
+        for (i, g) in self.groups.iter().enumerate() {
+            let base = offset_of!(Self, groups) + i * size_of::<EventGroupConfig>();
+            put_u32(
+                out,
+                base + offset_of!(EventGroupConfig, group_id),
+                g.group_id,
+            );
+            put(out, base + offset_of!(EventGroupConfig, pad), &g.pad);
+            put_u16(
+                out,
+                base + offset_of!(EventGroupConfig, event_count),
+                g.event_count,
+            );
+            put(
+                out,
+                base + offset_of!(EventGroupConfig, event_id),
+                &g.event_id,
+            );
+        }
+    }
+
+    fn read_fields(buf: &[u8]) -> Self {
+        let mut input = Self::legacy(EventLogType::GlobalSystemEvents, 0);
+        input.log_type = get_u32(buf, offset_of!(Self, log_type));
+        input.group_count = get_u32(buf, offset_of!(Self, group_count));
+        input.configuration_flags = get_u64(buf, offset_of!(Self, configuration_flags));
+        for (i, g) in input.groups.iter_mut().enumerate() {
+            let base = offset_of!(Self, groups) + i * size_of::<EventGroupConfig>();
+            g.group_id = get_u32(buf, base + offset_of!(EventGroupConfig, group_id));
+            g.pad = take(buf, base + offset_of!(EventGroupConfig, pad));
+            g.event_count = get_u16(buf, base + offset_of!(EventGroupConfig, event_count));
+            g.event_id = take(buf, base + offset_of!(EventGroupConfig, event_id));
+        }
+        input
+    }
+}
+
+/// HvCallFlushEventLogBuffer input: the buffer to complete, by its **buffer
+/// index** (not a virtual processor index), as Microsoft's driver passes it
+/// (mshv_trace.c, `hv_call_flush_event_log_buffer`; reference file, "Input
+/// layouts"). An 8-byte fast call: type in the low half of the register,
+/// index in the high half.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FlushInput {
     /// [`EventLogType`].
     pub log_type: u32,
-    /// Virtual processor whose current buffer is completed.
-    pub vp_index: u32,
+    /// The in-use buffer to complete.
+    pub buffer_index: u32,
 }
 
-pin_layout!(FlushInput, size = 8; log_type @ 0, vp_index @ 4);
+pin_layout!(FlushInput, size = 8; log_type @ 0, buffer_index @ 4);
 
 impl FlushInput {
-    /// The input flushing `vp_index`'s current buffer of `log_type`.
-    pub const fn new(log_type: EventLogType, vp_index: u32) -> Self {
+    /// The input completing buffer `buffer_index` of `log_type`.
+    pub const fn new(log_type: EventLogType, buffer_index: u32) -> Self {
         Self {
             log_type: log_type.raw(),
-            vp_index,
+            buffer_index,
         }
     }
 }
 
 impl_wire!(FlushInput {
     log_type: u32,
-    vp_index: u32
+    buffer_index: u32
 });
 
 /// HvCallDepositMemory input header. A rep call: the header is followed by
@@ -1372,58 +1564,67 @@ impl_wire!(GetPartitionPropertyOutput {
 // Event sources
 // ---------------------------------------------------------------------------
 
-/// Administrative events.
-pub const SOURCE_ADMIN: u64 = 0x1;
-/// Diagnostic events.
-pub const SOURCE_DIAG: u64 = 0x2;
-/// First of the per-component retail groups; each further component takes
-/// the next bit.
-pub const SOURCE_RETAIL_BASE: u64 = 0x100;
-/// Hypercalls.
-pub const SOURCE_HYPERCALL: u64 = 0x400;
-/// Virtual processors.
-pub const SOURCE_VP: u64 = 0x8000;
-/// Scheduler.
-pub const SOURCE_SCHEDULER: u64 = 0x40_0000;
+// The legacy group mask of HvCallSetEventLogGroupSources: one bit per
+// hypervisor component, with Microsoft's names and bits (HV_TR_GROUP_* in
+// include/hyperv/hvtrapi.h of microsoft/CBL-Mariner-Linux-Kernel; the list in
+// the reference file, "Input layouts"). Bits 0-7 are not groups: bit 0 means
+// "extended format" ([`SOURCES_EXTENDED`]).
 
-/// Every source group hv_evlog names, as (name, mask bit), in bit order.
-///
-/// The retail groups carry the hypervisor's component abbreviations, except
-/// for the two with spelled-out names; [`source_by_name`] also accepts the
-/// abbreviations of those (`hc`, `sch`).
+/// Hypercalls (HV_TR_GROUP_HC).
+pub const SOURCE_HC: u64 = 0x400;
+/// Virtual processors (HV_TR_GROUP_VP).
+pub const SOURCE_VP: u64 = 0x8000;
+/// Scheduler (HV_TR_GROUP_SCH).
+pub const SOURCE_SCH: u64 = 0x40_0000;
+/// Context switches (HV_TR_GROUP_TH).
+pub const SOURCE_TH: u64 = 0x80_0000;
+
+/// Every source group, as (name, mask bit), in bit order: Microsoft's
+/// group names in lower case. The one table the module's `sources`
+/// parameter, its SET_SOURCES ioctl and the `hv-evlog sources` command read.
 pub const SOURCES: &[(&str, u64)] = &[
-    ("admin", SOURCE_ADMIN),
-    ("diag", SOURCE_DIAG),
-    ("bm", SOURCE_RETAIL_BASE),
+    ("bm", 0x100),
     ("dm", 0x200),
-    ("hypercall", SOURCE_HYPERCALL),
+    ("hc", SOURCE_HC),
     ("im", 0x800),
     ("ic", 0x1000),
     ("ob", 0x2000),
     ("pt", 0x4000),
     ("vp", SOURCE_VP),
     ("synic", 0x1_0000),
-    ("synic-ti", 0x2_0000),
-    ("am-gva", 0x4_0000),
+    ("synic_ti", 0x2_0000),
+    ("am_gva", 0x4_0000),
     ("am", 0x8_0000),
     ("val", 0x10_0000),
     ("vm", 0x20_0000),
-    ("scheduler", SOURCE_SCHEDULER),
-    ("th", 0x80_0000),
+    ("sch", SOURCE_SCH),
+    ("th", SOURCE_TH),
     ("ti", 0x100_0000),
     ("ke", 0x200_0000),
     ("mm", 0x400_0000),
     ("profiler", 0x800_0000),
+    ("usch", 0x1000_0000),
+    ("generic", 0x2000_0000),
 ];
 
-/// Alternative names accepted by [`source_by_name`].
-const SOURCE_ALIASES: &[(&str, u64)] = &[("hc", SOURCE_HYPERCALL), ("sch", SOURCE_SCHEDULER)];
+/// Every group bit of [`SOURCES`] (Microsoft's HV_TR_ALL_GROUPS).
+pub const SOURCES_ALL: u64 = {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < SOURCES.len() {
+        mask |= SOURCES[i].1;
+        i += 1;
+    }
+    mask
+};
+
+const _: () = assert!(SOURCES_ALL == 0x3FFF_FF00);
+const _: () = assert!(SOURCES_ALL & SOURCES_EXTENDED == 0);
 
 /// The mask bit of the source group called `name` (ASCII case ignored).
 pub fn source_by_name(name: &str) -> Option<u64> {
     SOURCES
         .iter()
-        .chain(SOURCE_ALIASES)
         .find(|(known, _)| known.eq_ignore_ascii_case(name))
         .map(|&(_, bit)| bit)
 }
@@ -1457,11 +1658,25 @@ pub fn parse_sources(list: &str) -> Result<u64, &str> {
 /// 72 bytes: the fields up to offset 60 are as the reference table lists
 /// them, and both HDK generations as well as Linux's header end the struct
 /// with two more reserved words, so the first entry sits at offset 72
-/// ([`ENTRIES_OFFSET`]). Linux's own reader relies on that size, counting a
-/// buffer as header plus `buffer_size` bytes.
+/// ([`ENTRIES_OFFSET`]).
 ///
-/// Newer headers widen `logical_processor` to 16 bits over `alignment`; this
-/// file keeps the older split, which reads the same for processors below 256.
+/// Two fields count from the **end** of the header, not from the buffer
+/// start (reference file, "What the hypervisor writes into each buffer";
+/// Microsoft's reader in drivers/hv/diag/mshv_diaglog.c starts entries at
+/// header + offset and reads while the offset is below `next_buffer_offset`,
+/// and mshv_trace.c counts a buffer as header plus `buffer_size` bytes):
+///
+/// - `buffer_size`: bytes after the header, so header + `buffer_size` =
+///   pages × 4096;
+/// - `next_buffer_offset`: bytes of entries written, from the end of the
+///   header; the entries occupy [`ENTRIES_OFFSET`] to
+///   [`BufferHeader::entries_end`].
+///
+/// `logical_processor` is 16 bits wide, as in the newest header (Microsoft's
+/// include/hyperv/hvtrapi.h; reference file, "What the hypervisor writes into
+/// each buffer"). Older headers split it into an 8-bit processor and an 8-bit
+/// `alignment`; a reader of the newest layout would take a nonzero
+/// `alignment` byte for processor bits, so nothing is written there.
 /// Reserved fields are opaque; the hypervisor may keep sequence numbers there.
 ///
 /// The buffer is shared with a hypervisor that writes it concurrently: decode
@@ -1469,7 +1684,7 @@ pub fn parse_sources(list: &str) -> Result<u64, &str> {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct BufferHeader {
-    /// Bytes of the buffer, per the hypervisor's accounting.
+    /// Bytes of the buffer after this header.
     pub buffer_size: u32,
     /// This buffer's index.
     pub buffer_index: u32,
@@ -1483,15 +1698,15 @@ pub struct BufferHeader {
     pub reserved1: u64,
     /// Reserved.
     pub reserved2: u64,
-    /// Logical processor that filled the buffer.
-    pub logical_processor: u8,
-    /// Alignment of the entries, in bytes.
-    pub alignment: u8,
+    /// Logical processor that filled the buffer (16 bits in the newest
+    /// header; older ones have 8 bits and an alignment byte at offset 41).
+    pub logical_processor: u16,
     /// Logger id.
     pub logger_id: u16,
     /// [`BufferState`].
     pub buffer_state: u32,
-    /// Offset from the buffer start of the first free byte; entries end here.
+    /// Bytes of entries written, counted from the end of this header (not
+    /// from the buffer start); see [`BufferHeader::entries_end`].
     pub next_buffer_offset: u32,
     /// [`EventLogType`].
     pub log_type: u32,
@@ -1507,7 +1722,7 @@ pin_layout!(
     BufferHeader, size = 72;
     buffer_size @ 0, buffer_index @ 4, events_lost @ 8, reference_counter @ 12,
     time_stamp @ 16, reserved1 @ 24, reserved2 @ 32, logical_processor @ 40,
-    alignment @ 41, logger_id @ 42, buffer_state @ 44, next_buffer_offset @ 48,
+    logger_id @ 42, buffer_state @ 44, next_buffer_offset @ 48,
     log_type @ 52, next_buffer_index @ 56, reserved3 @ 60, reserved4 @ 64,
 );
 
@@ -1519,8 +1734,7 @@ impl_wire!(BufferHeader {
     time_stamp: u64,
     reserved1: u64,
     reserved2: u64,
-    logical_processor: u8,
-    alignment: u8,
+    logical_processor: u16,
     logger_id: u16,
     buffer_state: u32,
     next_buffer_offset: u32,
@@ -1541,6 +1755,18 @@ impl BufferHeader {
         EventLogType::from_raw(self.log_type)
     }
 
+    /// Offset from the buffer start just past the entries written:
+    /// [`ENTRIES_OFFSET`] + `next_buffer_offset`. Saturates rather than
+    /// overflows on a 32-bit target, which no buffer reaches.
+    pub const fn entries_end(&self) -> usize {
+        ENTRIES_OFFSET.saturating_add(self.next_buffer_offset as usize)
+    }
+
+    /// Bytes of the whole buffer, header included, per `buffer_size`.
+    pub const fn total_size(&self) -> usize {
+        ENTRIES_OFFSET.saturating_add(self.buffer_size as usize)
+    }
+
     /// The next buffer of the completion chain, `None` at its end.
     pub const fn next_in_chain(&self) -> Option<u32> {
         if self.next_buffer_index == END_OF_CHAIN {
@@ -1554,7 +1780,8 @@ impl BufferHeader {
 /// Offset of the first entry in a buffer: right after the header.
 pub const ENTRIES_OFFSET: usize = size_of::<BufferHeader>();
 
-/// Every entry starts at a multiple of this offset from the buffer start.
+/// Every entry starts at a multiple of this offset from the buffer start
+/// (and so from the end of the header, which is a multiple of it).
 pub const ENTRY_ALIGN: usize = 8;
 
 const _: () = assert!(ENTRIES_OFFSET & (ENTRY_ALIGN - 1) == 0);
@@ -1614,9 +1841,9 @@ pub enum EntryError {
         /// Length of the slice.
         len: usize,
     },
-    /// The end of the used area lies inside the header or past the slice.
+    /// The end of the used area lies past the slice.
     BadEnd {
-        /// The end offset.
+        /// The end offset, from the buffer start.
         end: usize,
     },
     /// An entry would start at an offset that is not [`ENTRY_ALIGN`]ed.
@@ -1658,23 +1885,17 @@ pub struct Entries<'a> {
 }
 
 /// Walks the entries of a buffer: `buffer` is the whole buffer (header
-/// first), the used area runs from [`ENTRIES_OFFSET`] to the header's
-/// `next_buffer_offset`.
+/// first), the used area runs from [`ENTRIES_OFFSET`] for the header's
+/// `next_buffer_offset` bytes, i.e. to [`BufferHeader::entries_end`].
 ///
-/// An end offset of zero counts as empty rather than bad, because a buffer
-/// the hypervisor never started has an all-zero header.
+/// A `next_buffer_offset` of zero is an empty buffer (one the hypervisor
+/// never started has an all-zero header); one reaching past the slice is
+/// [`EntryError::BadEnd`].
 pub fn entries(buffer: &[u8]) -> Entries<'_> {
     let Some(header) = BufferHeader::decode(buffer) else {
         return Entries::failed(buffer, EntryError::NoHeader { len: buffer.len() });
     };
-    let end = header.next_buffer_offset as usize;
-    if end == 0 {
-        return entries_in(buffer, ENTRIES_OFFSET, ENTRIES_OFFSET);
-    }
-    if end < ENTRIES_OFFSET {
-        return Entries::failed(buffer, EntryError::BadEnd { end });
-    }
-    entries_in(buffer, ENTRIES_OFFSET, end)
+    entries_in(buffer, ENTRIES_OFFSET, header.entries_end())
 }
 
 /// Walks the entries of `buffer` from offset `start` up to `end`, e.g. to

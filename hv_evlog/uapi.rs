@@ -153,7 +153,8 @@ pub(crate) const HV_EVLOG_IOC_INFO: u32 = _IOR::<hv_evlog_info>(HV_EVLOG_IOC_MAG
 pub(crate) const HV_EVLOG_IOC_BUFFERS: u32 = _IOWR::<hv_evlog_buffers>(HV_EVLOG_IOC_MAGIC, 0x01);
 /// `HV_EVLOG_IOC_RELEASE`: hand a completed, reported buffer back.
 pub(crate) const HV_EVLOG_IOC_RELEASE: u32 = _IOW::<u32>(HV_EVLOG_IOC_MAGIC, 0x02);
-/// `HV_EVLOG_IOC_FLUSH`: complete the current buffer of one CPU or of all.
+/// `HV_EVLOG_IOC_FLUSH`: complete early the in-use buffer(s) of one CPU or
+/// of all (the module flushes each by its buffer index).
 pub(crate) const HV_EVLOG_IOC_FLUSH: u32 = _IOW::<u32>(HV_EVLOG_IOC_MAGIC, 0x03);
 /// `HV_EVLOG_IOC_SET_SOURCES`: set the event source mask.
 pub(crate) const HV_EVLOG_IOC_SET_SOURCES: u32 = _IOW::<u64>(HV_EVLOG_IOC_MAGIC, 0x04);

@@ -15,7 +15,7 @@ needs_own_load
 [ -x "$TOOL" ] || { echo "1..0 # SKIP $TOOL not present"; exit 4; }
 T=/tmp/hv-evlog-cli
 mkdir -p $T
-echo "1..13"
+echo "1..15"
 
 # 1-2: without the module.
 rmmod hv_evlog 2>/dev/null
@@ -37,7 +37,19 @@ bsize=$(sed -n 's/.*"buffer_size":\([0-9][0-9]*\).*/\1/p' $T/info.json)
 result $? "info --json reports buffer_count and buffer_size" "exit $rc count=$count size=$bsize: $(cat $T/info.json $T/err)"
 bsize=${bsize:-4096}
 
-# 5-8: 10000 events as JSON lines, checked one by one.
+# 5-6: source groups by Microsoft's names; the default is every group, and
+# bit 0 ("extended format") is refused before the module is asked.
+$TOOL sources >$T/src 2>&1
+grep -qx 'sources 0x3fffff00 (bm,dm,hc,im,ic,ob,pt,vp,synic,synic_ti,am_gva,am,val,vm,sch,th,ti,ke,mm,profiler,usch,generic)' $T/src
+result $? "sources: the default is every group" "$(cat $T/src)"
+$TOOL sources 0x3 >$T/src 2>&1
+rc=$?
+$TOOL sources hc,vp >>$T/src 2>&1 && $TOOL sources all >/dev/null 2>&1
+[ $rc = 64 ] && grep -q 'sets bit 0, which means extended format' $T/src &&
+	grep -qx 'sources 0x8400 (hc,vp)' $T/src
+result $? "sources: 0x3 refused (bit 0), hc,vp set as 0x8400" "exit $rc: $(cat $T/src)"
+
+# 7-10: 10000 events as JSON lines, checked one by one.
 ncpu=$(nproc)
 $TOOL capture --count 10000 --json --duration 120 >$T/events.json 2>$T/capture.err
 rc=$?
@@ -68,7 +80,7 @@ result $? "every event: cpu < $ncpu, 16 <= size <= $((bsize - 72)), per-CPU time
 grep -q '^hv-evlog: events=10000 buffers=[0-9]* lost=0 dropped=0 malformed=0 ' $T/capture.err
 result $? "summary: 10000 events, none lost, dropped or malformed" "$(tail -1 $T/capture.err)"
 
-# 9-10: a second consumer while a capture runs; the capture stops on SIGTERM.
+# 11-12: a second consumer while a capture runs; the capture stops on SIGTERM.
 # Wait until the capture holds the device by looking at its open files, not
 # by opening the device (a probe that opens it could win the one consumer
 # slot and make the capture fail instead). The previous consumer's slot is
@@ -95,7 +107,7 @@ rc=$?
 [ $rc = 0 ] && grep -q '^hv-evlog: events=[0-9]* buffers=' $T/bg.err
 result $? "capture ends cleanly on SIGTERM with its summary" "exit $rc: $(cat $T/bg.err)"
 
-# 11: not root.
+# 13: not root.
 grep -q '^nobody:' /etc/passwd 2>/dev/null || echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>/etc/passwd
 if [ "$(su -s /bin/sh nobody -c 'id -u' 2>/dev/null)" = 65534 ]; then
 	su -s /bin/sh nobody -c "$TOOL info" >/dev/null 2>$T/perm.err
@@ -106,12 +118,12 @@ else
 	skip "not root: exits 3, permission denied" "su cannot run commands as nobody here"
 fi
 
-# 12: binary capture, read back.
+# 14: binary capture, read back.
 $TOOL capture --count 100 --format binary --output $T/cap.bin --duration 60 2>$T/bin.err &&
 	[ "$($TOOL decode $T/cap.bin 2>/dev/null | wc -l)" -eq 100 ]
 result $? "binary capture of 100 events decodes to 100 lines" "$(cat $T/bin.err)"
 
-# 13
+# 15
 rmmod hv_evlog
 rc=$?
 result $rc "rmmod after the tool is done" "exit $rc"

@@ -45,11 +45,12 @@
 #define HDR_BUFFER_INDEX	4
 #define HDR_EVENTS_LOST		8
 #define HDR_TIME_STAMP		16
-#define HDR_LOGICAL_PROCESSOR	40
+#define HDR_LOGICAL_PROCESSOR	40	/* 16 bits */
 #define HDR_BUFFER_STATE	44
 #define HDR_NEXT_OFFSET		48
 #define HDR_TYPE		52
 #define HDR_NEXT_INDEX		56
+#define STATE_IN_USE		2
 #define STATE_COMPLETE		3
 #define END_OF_CHAIN		0xFFFFFFFFu
 
@@ -312,11 +313,12 @@ TEST_F(dev, mmap_headers)
 		checked++;
 		EXPECT_EQ(i, hdr32(buf, HDR_BUFFER_INDEX));
 		EXPECT_EQ(self->info.type, hdr32(buf, HDR_TYPE));
-		/* The hypervisor may count the header in or out. */
+		/* buffer_size counts the bytes after the header. */
 		size = hdr32(buf, HDR_BUFFER_SIZE);
-		EXPECT_TRUE(size == self->info.buffer_size ||
-			    size == self->info.buffer_size - self->info.header_size)
+		EXPECT_EQ(self->info.buffer_size - self->info.header_size, size)
 			TH_LOG("buffer %u: header buffer_size %u", i, size);
+		/* next_buffer_offset counts entry bytes after the header too. */
+		EXPECT_GE(size, hdr32(buf, HDR_NEXT_OFFSET));
 	}
 	if (self->info.backend == 1)
 		EXPECT_EQ(self->info.buffer_count, checked);
@@ -642,7 +644,30 @@ TEST_F(dev, set_sources)
 	struct hv_evlog_info info;
 	__u64 mask = self->info.sources;
 
+	/* A legacy group mask: bit 0 clear, some group bit set. */
+	EXPECT_EQ(0, self->info.sources & 1);
+	EXPECT_NE(0, self->info.sources & 0x3fffff00);
 	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &mask));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(self->info.sources, info.sources);
+}
+
+/*
+ * Bit 0 of the legacy group mask means "extended format": refused, like
+ * bits outside Microsoft's groups (0x100-0x20000000); the mask is unchanged.
+ */
+TEST_F(dev, set_sources_refuses_non_groups)
+{
+	static const __u64 bad[] = { 0x1, 0x3, 0x401, 0x80, 0x40000000, 1ull << 63 };
+	struct hv_evlog_info info;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		__u64 mask = bad[i];
+
+		EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &mask))
+			TH_LOG("mask %#llx accepted", (unsigned long long)bad[i]);
+		EXPECT_EQ(EINVAL, errno);
+	}
 	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
 	EXPECT_EQ(self->info.sources, info.sources);
 }
@@ -671,7 +696,7 @@ static void check_records(struct __test_metadata *_metadata,
 	for (size_t k = 0; k < n; k++) {
 		const struct hv_evlog_record *r = &rec[k];
 		const char *buf;
-		uint32_t next, off;
+		uint32_t next, off, end;
 
 		EXPECT_EQ(first_sequence + k, r->sequence);
 		ASSERT_GT(self->info.buffer_count, r->buffer_index);
@@ -681,20 +706,23 @@ static void check_records(struct __test_metadata *_metadata,
 		EXPECT_EQ(hdr32(buf, HDR_NEXT_OFFSET), r->bytes_used);
 		EXPECT_EQ(hdr32(buf, HDR_EVENTS_LOST), r->events_lost);
 		EXPECT_EQ(hdr64(buf, HDR_TIME_STAMP), r->timestamp);
-		EXPECT_EQ((uint32_t)(unsigned char)buf[HDR_LOGICAL_PROCESSOR], r->cpu);
-		ASSERT_LE(self->info.header_size, r->bytes_used);
-		ASSERT_GE(self->info.buffer_size, r->bytes_used);
+		EXPECT_EQ(hdr32(buf, HDR_LOGICAL_PROCESSOR) & 0xffff, r->cpu);
+		/* bytes_used: entry bytes after the header, not an offset. */
+		ASSERT_GE(self->info.buffer_size - self->info.header_size, r->bytes_used);
+		end = self->info.header_size + r->bytes_used;
 		/* Entries: 8-byte aligned, at least their header, inside. */
-		for (off = self->info.header_size; off < r->bytes_used;) {
+		for (off = self->info.header_size; off < end;) {
 			uint16_t size;
 
 			ASSERT_EQ(0, off % 8);
-			ASSERT_GE(r->bytes_used, off + 16);
+			ASSERT_GE(end, off + 16);
 			memcpy(&size, buf + off + 4, sizeof(size));
 			ASSERT_LE(16, size);
-			ASSERT_GE(r->bytes_used, off + size);
+			ASSERT_GE(end, off + size);
 			off = (off + size + 7) & ~7u;
 		}
+		/* The walk ends exactly at the end of the used area. */
+		EXPECT_EQ(end, off);
 		/* Buffers of one chain come in chain order. */
 		next = hdr32(buf, HDR_NEXT_INDEX);
 		if (k + 1 < n && next != END_OF_CHAIN && next < self->info.buffer_count &&
@@ -809,6 +837,47 @@ TEST_F(dev, completion_release_before_read_refused)
 	n = read_records(self->fd, rec, HV_EVLOG_MAX_BUFFERS, HV_EVLOG_MAX_BUFFERS);
 	for (size_t k = 0; k < n; k++)
 		EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec[k].buffer_index));
+	munmap((void *)base, self->total);
+}
+
+/*
+ * FLUSH of one CPU completes what that CPU is filling: the module flushes
+ * its in-use buffer by buffer index (the hypervisor's flush takes no CPU),
+ * and a record for that CPU arrives.
+ */
+TEST_F(dev, completion_flush_one_cpu)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS];
+	struct hv_evlog_stats st;
+	uint32_t cpu = END_OF_CHAIN;
+	const char *base;
+	size_t n, mine = 0;
+
+	NEED_COMPLETIONS();
+	base = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	drain(self->fd);
+	for (uint32_t i = 0; i < self->info.buffer_count && cpu == END_OF_CHAIN; i++) {
+		const char *buf = base + self->tab[i].mmap_offset;
+
+		if (hdr32(buf, HDR_BUFFER_STATE) == STATE_IN_USE)
+			cpu = hdr32(buf, HDR_LOGICAL_PROCESSOR) & 0xffff;
+	}
+	ASSERT_NE(END_OF_CHAIN, cpu) TH_LOG("no buffer in use");
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &cpu))
+		TH_LOG("flush cpu %u: %s", cpu, strerror(errno));
+	n = read_records(self->fd, rec, HV_EVLOG_MAX_BUFFERS, 1);
+	sleep_ms(100);
+	n += read_records(self->fd, rec + n, HV_EVLOG_MAX_BUFFERS - n,
+			  wait_readable(self->fd, 0) ? HV_EVLOG_MAX_BUFFERS : 0);
+	for (size_t k = 0; k < n; k++) {
+		if (rec[k].cpu == cpu)
+			mine++;
+		EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec[k].buffer_index));
+	}
+	EXPECT_LT(0, mine) TH_LOG("no record for cpu %u among %zu", cpu, n);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_STATS, &st));
+	EXPECT_EQ(1, st.flushes);
 	munmap((void *)base, self->total);
 }
 

@@ -4,7 +4,9 @@
 # INVALID_PARAMETER): every such insmod must fail with EINVAL, leave nothing
 # loaded and unwind without a failed teardown step; past the last call the
 # load succeeds. Run once with seeded pools and once with empty ones, where
-# the set-up also deposits. kmemleak is checked by the harness after boot.
+# the set-up also deposits. Then the first map call fails once with
+# INSUFFICIENT_MEMORY: like every set-up call it is retried after a deposit,
+# so the load succeeds. kmemleak is checked by the harness after boot.
 . "$(dirname "$0")/ktap.sh"
 needs_own_load
 
@@ -27,7 +29,7 @@ sweep() {
 	echo "$i never-loaded"
 }
 
-echo "1..5"
+echo "1..7"
 set -- $(sweep)
 [ "$2" = - ] && [ "$1" -ge 10 ]
 result $? "seeded pools: each of the $1 set-up calls fails cleanly" "stopped at call $1: $2"
@@ -42,4 +44,19 @@ rmmod hv_evlog
 result $? "and unloads" "exit $?"
 [ "$(dmesg | grep -c 'teardown:')" = 0 ]
 result $? "without a failed teardown step" "$(dmesg | grep teardown: | head -1)"
+
+# 6-7: one buffer per CPU of node 0 (seeded pools, so no deposit): the calls
+# are the pool query, initialize, one create per CPU, then the first map.
+n0=$(awk -F, '{ for (i = 1; i <= NF; i++) { split($i, r, "-"); n += (r[2] == "" ? 1 : r[2] - r[1] + 1) } } END { print n }' /sys/devices/system/node/node0/cpulist)
+map=$((2 + n0 + 1))
+dmesg -c > /dev/null
+got=$($LOAD "$MOD" backend=sim nodes=0 buffers_per_cpu=1 sim_fail_at=$map | sed -n 's/^errno=//p')
+[ "$got" = 0 ] && rmmod hv_evlog
+[ "$got" = 22 ] && dmesg | grep -q 'HvCallMapEventLogBuffer failed: HV_STATUS_INVALID_PARAMETER'
+result $? "call $map is the first map ($n0 CPUs on node 0)" "errno=$got: $(dmesg | grep hv_evlog | tail -2)"
+dmesg -c > /dev/null
+got=$($LOAD "$MOD" backend=sim nodes=0 buffers_per_cpu=1 sim_fail_at=$map sim_fail_status=11 | sed -n 's/^errno=//p')
+[ "$got" = 0 ] && rmmod hv_evlog
+[ "$got" = 0 ] && [ "$(dmesg | grep -c 'teardown:')" = 0 ]
+result $? "map out of pool memory: deposit and retry, the load succeeds" "errno=$got: $(dmesg | grep hv_evlog | tail -2)"
 [ $fails -eq 0 ]

@@ -38,7 +38,7 @@ case_() {
 EINVAL=22
 ENOMEM=12
 long=$(printf '%070d' 0)
-echo "1..58"
+echo "1..62"
 case_ 0 buffer_pages buffer_pages=1
 case_ 0 buffer_pages buffer_pages=512
 case_ $EINVAL buffer_pages buffer_pages=0
@@ -52,10 +52,14 @@ case_ 0 threshold threshold=1
 case_ $EINVAL threshold threshold=0
 case_ $EINVAL threshold threshold=513
 case_ $EINVAL threshold threshold=-1
-case_ 0 sources sources=0
-case_ 0 sources sources=0x3
+case_ 0 sources sources=0x3fffff00
+case_ 0 sources sources=0x400
+case_ $EINVAL sources sources=0
+case_ $EINVAL sources sources=0x3
+case_ $EINVAL sources sources=0x401
+case_ $EINVAL sources sources=0x40000000
 case_ $EINVAL sources sources=0x8000000000000000
-case_ $EINVAL sources sources=admin
+case_ $EINVAL sources sources=hc
 case_ 0 scan_interval_ms scan_interval_ms=1
 case_ 0 scan_interval_ms scan_interval_ms=10000
 case_ $EINVAL scan_interval_ms scan_interval_ms=0

@@ -81,8 +81,9 @@
 //! | initialize | type, mode or time basis undefined; max buffers not 1-512; size not 1-512 whole pages; threshold not 1-max; padding not zero | INVALID_PARAMETER |
 //! | other event log calls | no group | INVALID_PARTITION_STATE |
 //! | other event log calls | type not the group's | INVALID_PARAMETER |
+//! | map, unmap | partition not [`HV_PARTITION_ID_SELF`] (an 8-byte input of the older generation reads as partition 0) | INVALID_PARTITION_ID |
 //! | buffer calls | index not below the group maximum | INVALID_PARAMETER |
-//! | delete, map, unmap, release | buffer not created | INVALID_PARAMETER |
+//! | delete, map, unmap, release, flush | buffer not created | INVALID_PARAMETER |
 //! | create | buffer exists | OBJECT_IN_USE |
 //! | create | reserved proximity flags; valid domain without a node | INVALID_PROXIMITY_DOMAIN_INFO |
 //! | create | the pool cannot cover the charge | INSUFFICIENT_MEMORY |
@@ -91,8 +92,9 @@
 //! | unmap | buffer not mapped | INVALID_PARAMETER |
 //! | unmap | buffer in use or complete | OBJECT_IN_USE |
 //! | release | buffer not complete (also: recycled by circular mode) | INVALID_PARAMETER |
-//! | set sources, finalize | reserved field not zero | INVALID_PARAMETER |
-//! | flush | VP index not below the CPU count and not [`HV_ANY_VP`] | INVALID_VP_INDEX |
+//! | finalize | reserved field not zero | INVALID_PARAMETER |
+//! | set sources | more than 2 groups; legacy form (no groups) with bit 0 ("extended") set; any extended input (the simulator models only the legacy form) | INVALID_PARAMETER |
+//! | flush | buffer not in use | OPERATION_DENIED |
 //! | finalize | buffers exist or sources enabled | OPERATION_DENIED |
 //! | deposit | rep count not 1-511 or rep start not below it | INVALID_HYPERCALL_INPUT |
 //! | deposit, balance, property | partition not [`HV_PARTITION_ID_SELF`] | INVALID_PARTITION_ID |
@@ -101,14 +103,33 @@
 //! | property | any property | UNKNOWN_PROPERTY (the simulator has none) |
 //!
 //! Calls that may go fast ([`HvCall::fast_capable`]) are accepted in either
-//! form. A deposit reports in its result how many reps are done in total,
-//! counting those before the rep start, so a caller resumes from there.
+//! form; the others (initialize, map with its output page, set sources with
+//! its 544-byte input) only as memory calls, so their fast form is an input
+//! of the wrong size for the call form: INVALID_HYPERCALL_INPUT. A fast call
+//! carries 16 bytes; for an 8-byte input the second register is not read
+//! (Linux's `hv_do_fast_hypercall8()` leaves it unset). A memory call's
+//! input is read at its full size, and a block that would cross its page is
+//! refused (INVALID_HYPERCALL_INPUT, above). A deposit reports in its result
+//! how many reps are done in total, counting those before the rep start, so
+//! a caller resumes from there.
+//!
+//! The flush statuses are a choice: neither the reference file nor
+//! Microsoft's driver names them. A bad index is INVALID_PARAMETER, as for
+//! every other buffer call. A buffer that is not in use is a state conflict:
+//! Microsoft's driver only flushes buffers whose header says in use
+//! (drivers/hv/diag/mshv_trace.c, `mshv_trace_flush_buffers`) and the
+//! reference describes flush as completing "that in-use buffer", so the
+//! simulator answers OPERATION_DENIED, the status the reference gives for
+//! the other state conflict of this interface (finalize while buffers or
+//! sources remain). A caller that read "in use" and lost the race against
+//! the writer gets it too, and must treat it as "already complete".
 //!
 //! # Teardown order the simulator requires
 //!
-//! Sources off; flush [`HV_ANY_VP`] (an in-use buffer cannot be unmapped);
-//! release the complete buffers; unmap; delete; finalize. Finally the shell
-//! calls [`Hypervisor::teardown`], which frees whatever is left in any case.
+//! Sources off; flush each buffer whose header says in use (an in-use
+//! buffer cannot be unmapped); release the complete buffers; unmap; delete;
+//! finalize. Finally the shell calls [`Hypervisor::teardown`], which frees
+//! whatever is left in any case.
 //!
 //! # Allocation
 //!
@@ -129,20 +150,18 @@ use crate::tlfs::{
     result_value, BufferHeader, BufferIdInput, BufferState, Control, CreateBufferInput,
     DepositMemoryInput, EventLogMode, EventLogType, FinalizeInput, FlushInput,
     GetMemoryBalanceInput, GetMemoryBalanceOutput, GetPartitionPropertyInput, HvCall, HvStatus,
-    InitializeGroupInput, MapOutput, ProximityDomainInfo, SetSourcesInput, TimeBasis, Wire,
-    WithdrawMemoryInput, END_OF_CHAIN, ENTRIES_OFFSET, ENTRY_ALIGN, HV_PARTITION_ID_SELF,
-    MAP_MAX_PAGES, MAX_BUFFERS, MAX_BUFFER_PAGES, PAGE_SIZE,
+    InitializeGroupInput, MapBufferInput, MapOutput, ProximityDomainInfo, SetSourcesInput,
+    TimeBasis, UnmapBufferInput, Wire, WithdrawMemoryInput, END_OF_CHAIN, ENTRIES_OFFSET,
+    ENTRY_ALIGN, HV_PARTITION_ID_SELF, MAP_MAX_PAGES, MAX_BUFFERS, MAX_BUFFER_PAGES, PAGE_SIZE,
+    SOURCES_MAX_GROUPS,
 };
 
 /// Nodes the simulator keeps a pool for (node ids `0..MAX_NODES`).
 pub const MAX_NODES: usize = 64;
 
-/// CPUs the simulator can serve (ids `0..MAX_CPUS`): the header names the
-/// logical processor in 8 bits, so a higher CPU could not be told apart.
+/// CPUs the simulator can serve (ids `0..MAX_CPUS`), one writer state each;
+/// the header's 16-bit logical processor could name more.
 pub const MAX_CPUS: u32 = 256;
-
-/// VP index of HvCallFlushEventLogBuffer meaning "every processor".
-pub const HV_ANY_VP: u32 = u32::MAX;
 
 /// Pages per node [`Hypervisor::seed_pool`] is meant to be given by default:
 /// 1 MiB, enough for the default geometry (2 buffers of 16 pages per CPU,
@@ -157,8 +176,8 @@ const _: () = assert!(BOOKKEEPING_PAGES_PER_BUFFER == 1);
 const _: () = assert!(BOOKKEEPING_PAGES_PER_DOMAIN == 1);
 // One PFN list page holds the largest buffer's page numbers.
 const _: () = assert!(MAX_BUFFER_PAGES as usize * 8 == PAGE_SIZE);
-// The CPU field of the header is 8 bits wide.
-const _: () = assert!(MAX_CPUS == 1 << u8::BITS);
+// The CPU field of the header is 16 bits wide.
+const _: () = assert!(MAX_CPUS <= 1 << u16::BITS);
 
 const PAGE_SHIFT: u32 = 12;
 const PAGE_OFFSET_MASK: u64 = PAGE_SIZE as u64 - 1;
@@ -241,8 +260,9 @@ pub(super) struct Buffer {
     pub(super) next: u32,
     /// PFN of the page listing the buffer's page PFNs.
     pub(super) bookkeeping: u64,
-    /// Header `next_buffer_offset`: 0 until started, then the aligned end of
-    /// the last entry.
+    /// Header `next_buffer_offset`: entry bytes written after the header
+    /// (the aligned end of the last entry, counted from the end of the
+    /// header); 0 until started.
     pub(super) used: u32,
     /// Entries written since the buffer was started.
     pub(super) entries: u32,
@@ -889,7 +909,7 @@ impl Hypervisor {
         control: Control,
         regs: Regs,
     ) -> Result<(), HvStatus> {
-        let index = self.existing(read_input(p, control, regs)?)?;
+        let index = self.mapped_by(read_input(p, control, regs)?)?;
         if self.buffers[index].state != BufferState::Standby {
             return Err(HvStatus::INVALID_PARAMETER);
         }
@@ -910,8 +930,8 @@ impl Hypervisor {
         Ok(())
     }
 
-    fn unmap<P: Platform>(&mut self, p: &mut P, input: BufferIdInput) -> Result<(), HvStatus> {
-        let index = self.existing(input)?;
+    fn unmap<P: Platform>(&mut self, p: &mut P, input: UnmapBufferInput) -> Result<(), HvStatus> {
+        let index = self.mapped_by(input)?;
         match self.buffers[index].state {
             BufferState::Free | BufferState::Ready => {
                 self.buffers[index].clear_contents();
@@ -934,31 +954,31 @@ impl Hypervisor {
         Ok(())
     }
 
+    /// Legacy form only: no event groups, and the flags are a group mask
+    /// whose bit 0 ("extended") is clear (reference file, "Input layouts").
+    /// Group bits the simulator has no name for are accepted, as a
+    /// hypervisor that knows more groups than hv_evlog would.
     fn set_sources(&mut self, input: SetSourcesInput) -> Result<(), HvStatus> {
         self.check_type(input.log_type)?;
-        if input.reserved != 0 {
+        if input.group_count as usize > SOURCES_MAX_GROUPS || !input.is_legacy() {
             return Err(HvStatus::INVALID_PARAMETER);
         }
-        self.group.sources = input.enable_mask;
+        self.group.sources = input.configuration_flags;
         Ok(())
     }
 
-    /// Completes the in-use buffer of one VP, or of all for [`HV_ANY_VP`],
-    /// and delivers the pending chain whatever the threshold: a flush asks
-    /// for the data now.
+    /// Completes in-use buffer `buffer_index` and delivers the pending chain
+    /// whatever the threshold: a flush asks for the data now. For the
+    /// statuses see "Statuses" above.
     fn flush<P: Platform>(&mut self, p: &mut P, input: FlushInput) -> Result<(), HvStatus> {
-        self.check_type(input.log_type)?;
-        let vp = input.vp_index;
-        let any = vp == HV_ANY_VP;
-        if !any && vp >= p.cpu_count() {
-            return Err(HvStatus::INVALID_VP_INDEX);
+        let index = self.existing(BufferIdInput {
+            log_type: input.log_type,
+            buffer_index: input.buffer_index,
+        })?;
+        if self.buffers[index].state != BufferState::InUse {
+            return Err(HvStatus::OPERATION_DENIED);
         }
-        for index in 0..self.buffers.len() {
-            let b = &self.buffers[index];
-            if b.exists && b.state == BufferState::InUse && (any || (b.has_cpu && b.cpu == vp)) {
-                self.complete(p, index);
-            }
-        }
+        self.complete(p, index);
         self.deliver(p);
         Ok(())
     }
@@ -980,6 +1000,19 @@ impl Hypervisor {
             return Err(HvStatus::INVALID_PARAMETER);
         }
         Ok(index as usize)
+    }
+
+    /// The slot of an existing buffer that a map or unmap input names, in
+    /// the calling partition.
+    fn mapped_by(&self, input: MapBufferInput) -> Result<usize, HvStatus> {
+        self.check_type(input.log_type)?;
+        if input.partition_id != HV_PARTITION_ID_SELF {
+            return Err(HvStatus::INVALID_PARTITION_ID);
+        }
+        self.existing(BufferIdInput {
+            log_type: input.log_type,
+            buffer_index: input.buffer_index,
+        })
     }
 
     /// The slot of an existing buffer of the group.
@@ -1261,9 +1294,8 @@ impl Hypervisor {
             buffer_index: index as u32,
             events_lost: b.events_lost,
             time_stamp: b.time_stamp,
-            // MAX_CPUS keeps the CPU within 8 bits.
-            logical_processor: if b.has_cpu { b.cpu as u8 } else { 0 },
-            alignment: ENTRY_ALIGN as u8,
+            // MAX_CPUS keeps the CPU within 16 bits.
+            logical_processor: if b.has_cpu { b.cpu as u16 } else { 0 },
             buffer_state: b.state.raw(),
             next_buffer_offset: b.used,
             log_type: self.group.log_type.raw(),

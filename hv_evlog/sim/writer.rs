@@ -23,9 +23,11 @@
 //!   CPU's event sequence number, which also counts lost events, so a gap
 //!   shows a loss; `size` is 16 + payload; `type` is [`SYNTHETIC_ENTRY_TYPE`];
 //!   payload byte `i` is [`payload_byte`]`(context, i)`. Entries are padded
-//!   with zeros to 8 bytes and the header's `next_buffer_offset` is the
-//!   padded end of the last one, so with a fixed payload size the entry
-//!   count is `(next_buffer_offset - 72) / padded size`.
+//!   with zeros to 8 bytes. The header's `next_buffer_offset` counts the
+//!   entry bytes from the end of the 72-byte header (the padded end of the
+//!   last entry minus 72), so with a fixed payload size the entry count is
+//!   `next_buffer_offset / padded size`; `buffer_size` is the bytes after the
+//!   header. An entry may end exactly at the buffer end.
 //! - **Time.** [`Platform::now`] in the group's time basis, raised to one
 //!   past the CPU's previous entry if needed: strictly increasing per CPU.
 //!   A buffer's header `time_stamp` is its first entry's.
@@ -52,7 +54,14 @@
 #![allow(unreachable_pub)]
 
 use super::hypervisor::{Hypervisor, Platform, MAX_CPUS};
-use crate::tlfs::{BufferState, EntryHeader, EventLogMode, Wire, ENTRIES_OFFSET, PAGE_SIZE};
+use crate::tlfs::{
+    BufferState, EntryHeader, EventLogMode, Wire, ENTRIES_OFFSET, ENTRY_ALIGN, PAGE_SIZE,
+};
+
+// Buffers are whole pages and the header keeps entries aligned, so padding an
+// entry that fits never runs past the buffer end (see `fits`).
+const _: () =
+    assert!(PAGE_SIZE.is_multiple_of(ENTRY_ALIGN) && ENTRIES_OFFSET.is_multiple_of(ENTRY_ALIGN));
 
 /// Entry type of every synthetic event.
 pub const SYNTHETIC_ENTRY_TYPE: u16 = 0x5E0E;
@@ -193,8 +202,11 @@ impl Hypervisor {
             .position(|b| b.is(cpu, BufferState::InUse))
     }
 
+    /// Whether an entry of `size` bytes fits after the entries of buffer
+    /// `index`. The buffer size and the header are multiples of
+    /// [`ENTRY_ALIGN`], so an entry that fits also fits with its padding.
     fn fits(&self, index: usize, size: usize) -> bool {
-        self.buffers[index].used as usize + size <= self.group.buffer_bytes()
+        ENTRIES_OFFSET + self.buffers[index].used as usize + size <= self.group.buffer_bytes()
     }
 
     /// Starts the CPU's next buffer; with the entries discarded to get it
@@ -235,7 +247,6 @@ impl Hypervisor {
             .map_or(0, |c| core::mem::take(&mut c.pending_lost));
         let b = &mut self.buffers[index];
         b.clear_contents();
-        b.used = ENTRIES_OFFSET as u32;
         b.events_lost = lost.saturating_add(discarded);
         b.time_stamp = ts;
         self.set_state(p, index, BufferState::InUse);
@@ -258,7 +269,9 @@ impl Hypervisor {
         size: u16,
         ts: u64,
     ) -> u32 {
-        let start = self.buffers[index].used as usize;
+        // `used` counts from the end of the header; `start` and `end` are
+        // offsets from the buffer start.
+        let start = ENTRIES_OFFSET + self.buffers[index].used as usize;
         let end = EntryHeader::next_offset(start, size);
         let mut head = [0; EntryHeader::SIZE];
         let header = EntryHeader {
@@ -275,7 +288,7 @@ impl Hypervisor {
             _ => 0,
         });
         let b = &mut self.buffers[index];
-        b.used = end as u32;
+        b.used = (end - ENTRIES_OFFSET) as u32;
         b.entries = b.entries.saturating_add(1);
         self.sync_header(p, index);
         start as u32

@@ -17,7 +17,13 @@
  *
  * Every buffer starts with the hypervisor's buffer header (header_size
  * bytes); entries follow, each 8-byte aligned:
- * { __u32 context; __u16 size; __u16 type; __u64 timestamp; payload }.
+ * { __u32 context; __u16 size; __u16 type; __u64 timestamp; payload },
+ * size counting the whole entry with its 16-byte header, the next entry at
+ * the current one plus size rounded up to 8. The entries of a completed
+ * buffer are the rec.bytes_used bytes from header_size on: bytes_used counts
+ * entry bytes only, from the END of the buffer header, exactly as the
+ * header's next_buffer_offset does (it is that value). Likewise the header's
+ * buffer_size counts the bytes after the header.
  */
 #ifndef _UAPI_LINUX_HV_EVLOG_H
 #define _UAPI_LINUX_HV_EVLOG_H
@@ -48,7 +54,7 @@ struct hv_evlog_info {
 	__u32 buffer_count;
 	__u32 buffer_size;	/* bytes; a multiple of the page size */
 	__u32 threshold;	/* completed buffers per notification */
-	__u64 sources;		/* enabled event source mask */
+	__u64 sources;		/* enabled event source group mask (bit 0 never set) */
 	__u32 header_size;	/* bytes of buffer header before the entries */
 	__u32 record_size;	/* sizeof(struct hv_evlog_record) */
 	__u32 backend;		/* 0 Microsoft hypervisor, 1 simulated */
@@ -77,7 +83,7 @@ struct hv_evlog_record {
 	__u32 buffer_index;
 	__u32 cpu;		/* logical processor the buffer served */
 	__u64 sequence;		/* 0, 1, 2, ... from each open; a gap = records dropped */
-	__u32 bytes_used;	/* next_buffer_offset: header + entries */
+	__u32 bytes_used;	/* entry bytes after the header (next_buffer_offset) */
 	__u32 events_lost;
 	__u64 timestamp;	/* buffer header time stamp, in the time basis */
 };
@@ -98,7 +104,10 @@ struct hv_evlog_stats {
  * was read (a buffer is released once per completion).
  */
 #define HV_EVLOG_IOC_RELEASE	 _IOW(HV_EVLOG_IOC_MAGIC, 0x02, __u32)
-/* Complete the current buffer of one CPU, or of all (HV_EVLOG_ALL_CPUS). */
+/*
+ * Complete early the buffer(s) one CPU is filling, or all in-use buffers
+ * (HV_EVLOG_ALL_CPUS); the module flushes each such buffer by its index.
+ */
 #define HV_EVLOG_IOC_FLUSH	 _IOW(HV_EVLOG_IOC_MAGIC, 0x03, __u32)
 #define HV_EVLOG_IOC_SET_SOURCES _IOW(HV_EVLOG_IOC_MAGIC, 0x04, __u64)
 #define HV_EVLOG_IOC_STATS	 _IOR(HV_EVLOG_IOC_MAGIC, 0x05, struct hv_evlog_stats)

@@ -37,7 +37,8 @@ fn defaults_validate() {
     assert_eq!(c.mode, EventLogMode::Regular);
     assert_eq!(c.time_basis, TimeBasis::Reference);
     assert_eq!((c.buffer_pages, c.buffers_per_cpu, c.threshold), (16, 2, 1));
-    assert_eq!(c.sources, 0x3);
+    // Every group Microsoft defines; bit 0 ("extended") clear.
+    assert_eq!(c.sources, 0x3FFF_FF00);
     assert!(c.nodes.is_all());
     assert_eq!(
         c.sim,
@@ -171,18 +172,54 @@ fn too_long_names_the_parameter() {
 #[test]
 fn sources_only_named_bits() {
     let mut r = defaults();
-    r.sources = 0;
-    assert_eq!(validate(&r).unwrap().sources, 0);
     r.sources = 0x400 | 0x8000 | 0x40_0000;
     assert_eq!(validate(&r).unwrap().sources, 0x408400);
-    r.sources = 1 << 63 | 1;
+    r.sources = 0x2000_0000;
+    assert_eq!(validate(&r).unwrap().sources, 0x2000_0000);
+    r.sources = 1 << 63 | 0x400;
     assert_eq!(
         message(&r),
         format!(
             "invalid parameter sources={}: unknown event source bits 0x8000000000000000",
-            1u64 << 63 | 1
+            1u64 << 63 | 0x400
         )
     );
+    r.sources = 0x80;
+    assert_eq!(
+        message(&r),
+        "invalid parameter sources=128: unknown event source bits 0x80"
+    );
+}
+
+#[test]
+fn sources_bit_0_means_extended() {
+    let mut r = defaults();
+    // The former default, 0x3, and bit 0 next to valid groups.
+    for mask in [0x3, 0x1, 0x401] {
+        r.sources = mask;
+        assert_eq!(
+            message(&r),
+            format!(
+                "invalid parameter sources={mask}: bit 0 means extended format, not a group; \
+                 allowed group bits 0x3fffff00"
+            )
+        );
+        assert!(check_sources_mask(mask).is_err());
+    }
+}
+
+#[test]
+fn sources_need_a_group_to_start() {
+    let mut r = defaults();
+    r.sources = 0;
+    assert_eq!(
+        message(&r),
+        "invalid parameter sources=0: at least one group bit needed to start logging (0x3fffff00)"
+    );
+    // The ioctl may turn everything off.
+    assert_eq!(check_sources_mask(0), Ok(0));
+    assert_eq!(check_sources_mask(0x3FFF_FF00), Ok(0x3FFF_FF00));
+    assert!(check_sources_mask(0x4000_0000).is_err());
 }
 
 #[test]

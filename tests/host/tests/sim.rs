@@ -200,7 +200,7 @@ impl Rig {
             r.assign(i, 0);
             r.create_mapped(i, ProximityDomainInfo::node(PXM0));
         }
-        assert_eq!(r.sources(1), HvStatus::SUCCESS);
+        assert_eq!(r.sources(SOURCE_HC), HvStatus::SUCCESS);
         r
     }
 
@@ -265,7 +265,7 @@ impl Rig {
     fn map(&mut self, index: u32) -> Result<Vec<u64>, HvStatus> {
         let out = self.output;
         self.p.mem(out).fill(0xAA);
-        let status = self.mem(HvCall::MapEventLogBuffer, &Self::id(index));
+        let status = self.mem(HvCall::MapEventLogBuffer, &MapBufferInput::own(LT, index));
         if status != HvStatus::SUCCESS {
             return Err(status);
         }
@@ -284,23 +284,36 @@ impl Rig {
         self.map(index).unwrap()
     }
 
+    /// Unmaps buffer `index` as Microsoft's driver does: a 16-byte fast call.
     fn unmap(&mut self, index: u32) -> HvStatus {
-        self.fast(HvCall::UnmapEventLogBuffer, &Self::id(index))
+        self.fast(HvCall::UnmapEventLogBuffer, &MapBufferInput::own(LT, index))
     }
 
     fn release(&mut self, index: u32) -> HvStatus {
         self.fast(HvCall::ReleaseEventLogBuffer, &Self::id(index))
     }
 
+    /// Sets the legacy group mask: a memory call, as the input is 544 bytes.
     fn sources(&mut self, mask: u64) -> HvStatus {
-        self.fast(
+        self.mem(
             HvCall::SetEventLogGroupSources,
-            &SetSourcesInput::new(LT, mask),
+            &SetSourcesInput::legacy(LT, mask),
         )
     }
 
-    fn flush(&mut self, vp: u32) -> HvStatus {
-        self.fast(HvCall::FlushEventLogBuffer, &FlushInput::new(LT, vp))
+    /// Flushes buffer `index` (a buffer index, not a VP).
+    fn flush(&mut self, index: u32) -> HvStatus {
+        self.fast(HvCall::FlushEventLogBuffer, &FlushInput::new(LT, index))
+    }
+
+    /// Flushes every buffer that is in use, as a stopping partition does
+    /// after reading the headers.
+    fn flush_in_use(&mut self) {
+        for index in 0..MAX_BUFFERS {
+            if self.hv.buffer_state(index) == Some(BufferState::InUse) {
+                assert_eq!(self.flush(index), HvStatus::SUCCESS);
+            }
+        }
     }
 
     fn finalize(&mut self) -> HvStatus {
@@ -501,7 +514,7 @@ fn input_and_output_addresses() {
     r.init_ok(GEO);
     ok(r.create(0, ProximityDomainInfo::node(PXM0)));
     let map = Control::new(HvCall::MapEventLogBuffer).raw();
-    BufferIdInput::new(LT, 0).encode(r.p.mem(r.input)).unwrap();
+    MapBufferInput::own(LT, 0).encode(r.p.mem(r.input)).unwrap();
     assert_eq!(
         result_status(r.raw(map, i, o + 8)),
         HvStatus::INVALID_HYPERCALL_INPUT
@@ -660,7 +673,7 @@ fn every_call_before_initialize_is_a_state_error() {
     assert_eq!(r.map(0), Err(s));
     assert_eq!(r.unmap(0), s);
     assert_eq!(r.release(0), s);
-    assert_eq!(r.sources(1), s);
+    assert_eq!(r.sources(SOURCE_HC), s);
     assert_eq!(r.flush(0), s);
     assert_eq!(r.finalize(), s);
     assert_eq!(r.write(0, 8).outcome, Outcome::Disabled);
@@ -685,18 +698,22 @@ fn every_call_with_another_type_is_a_parameter_error() {
         };
         assert_eq!(r.fast(HvCall::CreateEventLogBuffer, &create), bad);
         assert_eq!(r.fast(HvCall::DeleteEventLogBuffer, &id), bad);
-        assert_eq!(r.mem(HvCall::MapEventLogBuffer, &id), bad);
-        assert_eq!(r.fast(HvCall::UnmapEventLogBuffer, &id), bad);
+        let map = MapBufferInput {
+            log_type: t,
+            buffer_index: 0,
+            partition_id: HV_PARTITION_ID_SELF,
+        };
+        assert_eq!(r.mem(HvCall::MapEventLogBuffer, &map), bad);
+        assert_eq!(r.fast(HvCall::UnmapEventLogBuffer, &map), bad);
         assert_eq!(r.fast(HvCall::ReleaseEventLogBuffer, &id), bad);
         let sources = SetSourcesInput {
             log_type: t,
-            reserved: 0,
-            enable_mask: 1,
+            ..SetSourcesInput::legacy(LT, SOURCE_HC)
         };
-        assert_eq!(r.fast(HvCall::SetEventLogGroupSources, &sources), bad);
+        assert_eq!(r.mem(HvCall::SetEventLogGroupSources, &sources), bad);
         let flush = FlushInput {
             log_type: t,
-            vp_index: 0,
+            buffer_index: 0,
         };
         assert_eq!(r.fast(HvCall::FlushEventLogBuffer, &flush), bad);
         let finalize = FinalizeInput {
@@ -715,7 +732,7 @@ fn finalize_is_denied_while_buffers_or_sources_remain() {
     let mut r = Rig::two();
     r.init_ok(GEO);
     ok(r.create(0, ProximityDomainInfo::node(PXM0)));
-    ok(r.sources(SOURCE_ADMIN | SOURCE_VP));
+    ok(r.sources(SOURCE_HC | SOURCE_VP));
     assert_eq!(r.finalize(), HvStatus::OPERATION_DENIED);
     ok(r.delete(0));
     assert_eq!(r.finalize(), HvStatus::OPERATION_DENIED);
@@ -739,23 +756,98 @@ fn finalize_is_denied_while_buffers_or_sources_remain() {
 }
 
 #[test]
-fn set_sources_reserved_must_be_zero() {
+fn set_sources_takes_the_legacy_form_as_a_memory_call() {
     let mut r = Rig::two();
     r.init_ok(GEO);
-    let input = SetSourcesInput {
-        log_type: LT.raw(),
-        reserved: 0x10,
-        enable_mask: 1,
-    };
-    assert_eq!(
-        r.fast(HvCall::SetEventLogGroupSources, &input),
-        HvStatus::INVALID_PARAMETER
+    let bad = HvStatus::INVALID_PARAMETER;
+    // Bit 0 means "extended": refused in the legacy form, alone or not.
+    assert_eq!(r.sources(SOURCES_EXTENDED), bad);
+    assert_eq!(r.sources(SOURCES_ALL | SOURCES_EXTENDED), bad);
+    // The module's former default, 0x3 ("admin, diag"), sets it.
+    assert_eq!(r.sources(0x3), bad);
+    // Group counts past the two groups the input has room for, and the
+    // extended form, which the simulator does not model.
+    for count in [1, 2, 3, u32::MAX] {
+        let input = SetSourcesInput {
+            group_count: count,
+            ..SetSourcesInput::legacy(LT, SOURCE_HC)
+        };
+        assert_eq!(r.mem(HvCall::SetEventLogGroupSources, &input), bad);
+    }
+    // 544 bytes cannot go fast: the fast form is an input of the wrong
+    // size, whatever the registers hold.
+    let [a, b] = [LT.raw().into(), SOURCE_HC];
+    let raw = r.raw(
+        Control::fast_call(HvCall::SetEventLogGroupSources).raw(),
+        a,
+        b,
     );
-    ok(r.sources(u64::MAX));
-    ok(r.mem(
-        HvCall::SetEventLogGroupSources,
-        &SetSourcesInput::new(LT, 0),
-    ));
+    assert_eq!(result_status(raw), HvStatus::INVALID_HYPERCALL_INPUT);
+    ok(r.sources(SOURCES_ALL));
+    // Group bits hv_evlog has no name for are the hypervisor's business.
+    ok(r.sources(1 << 40));
+    ok(r.sources(0));
+    r.finish();
+}
+
+#[test]
+fn map_and_unmap_name_the_calling_partition() {
+    let mut r = Rig::two();
+    r.init_ok(GEO);
+    ok(r.create(0, ProximityDomainInfo::node(PXM0)));
+    let wrong = HvStatus::INVALID_PARTITION_ID;
+    for partition in [0, 1, HV_PARTITION_ID_SELF - 1] {
+        let input = MapBufferInput {
+            partition_id: partition,
+            ..MapBufferInput::own(LT, 0)
+        };
+        assert_eq!(r.mem(HvCall::MapEventLogBuffer, &input), wrong);
+    }
+    // The older 8-byte input, in a zeroed page, reads as partition 0.
+    let i = r.input;
+    r.p.mem(i).fill(0);
+    assert_eq!(r.mem(HvCall::MapEventLogBuffer, &Rig::id(0)), wrong);
+    // Map has an output page: it cannot go fast.
+    let [a, b] = MapBufferInput::own(LT, 0).fast_input().unwrap();
+    let raw = r.raw(Control::fast_call(HvCall::MapEventLogBuffer).raw(), a, b);
+    assert_eq!(result_status(raw), HvStatus::INVALID_HYPERCALL_INPUT);
+    assert_eq!(r.hv.buffer_state(0), Some(BufferState::Standby));
+    r.map(0).unwrap();
+    // Unmap as an 8-byte fast call (second register 0) names partition 0.
+    assert_eq!(r.fast(HvCall::UnmapEventLogBuffer, &Rig::id(0)), wrong);
+    let input = MapBufferInput {
+        partition_id: 7,
+        ..MapBufferInput::own(LT, 0)
+    };
+    assert_eq!(r.mem(HvCall::UnmapEventLogBuffer, &input), wrong);
+    assert_eq!(r.hv.buffer_state(0), Some(BufferState::Free));
+    // The memory form with the right partition works too (mshv_diaglog.c).
+    ok(r.mem(HvCall::UnmapEventLogBuffer, &MapBufferInput::own(LT, 0)));
+    assert_eq!(r.hv.buffer_state(0), Some(BufferState::Standby));
+    r.map(0).unwrap();
+    ok(r.unmap(0));
+    r.finish();
+}
+
+#[test]
+fn flush_takes_a_buffer_index_of_an_in_use_buffer() {
+    let mut r = Rig::logging(GEO, 2);
+    let bad = HvStatus::INVALID_PARAMETER;
+    // Indices past the group maximum, or of buffers not created.
+    assert_eq!(r.flush(GEO.max), bad);
+    assert_eq!(r.flush(u32::MAX), bad);
+    assert_eq!(r.flush(2), bad);
+    // Buffers 0 and 1 are free: nothing to flush.
+    assert_eq!(r.flush(0), HvStatus::OPERATION_DENIED);
+    r.write(0, 8);
+    assert_eq!(r.hv.buffer_state(0), Some(BufferState::InUse));
+    // Buffer 1 is still free; the CPU number 0 means nothing here.
+    assert_eq!(r.flush(1), HvStatus::OPERATION_DENIED);
+    ok(r.flush(0));
+    assert_eq!(r.hv.buffer_state(0), Some(BufferState::Complete));
+    // Complete now, so a second flush is refused.
+    assert_eq!(r.flush(0), HvStatus::OPERATION_DENIED);
+    assert!(r.hv.take_notification().is_some());
     r.finish();
 }
 
@@ -817,7 +909,7 @@ fn map_unmap_delete_release_rules() {
     assert_eq!(r.release(3), bad);
     // In use and complete: no unmap.
     r.assign(3, 1);
-    ok(r.sources(1));
+    ok(r.sources(SOURCE_HC));
     assert!(matches!(
         r.write(1, 8).outcome,
         Outcome::Written { buffer: 3, .. }
@@ -826,7 +918,7 @@ fn map_unmap_delete_release_rules() {
     assert_eq!(r.unmap(3), busy);
     assert_eq!(r.delete(3), busy);
     assert_eq!(r.release(3), bad);
-    ok(r.flush(1));
+    ok(r.flush(3));
     assert_eq!(r.header(3).state(), Some(BufferState::Complete));
     assert_eq!(r.unmap(3), busy);
     assert_eq!(r.delete(3), busy);
@@ -862,7 +954,8 @@ fn map_returns_the_buffer_pages_on_the_requested_node() {
     assert_eq!(h.event_log_type(), Some(LT));
     assert_eq!(h.next_in_chain(), None);
     assert_eq!(h.next_buffer_offset, 0);
-    assert_eq!(h.alignment, 8);
+    // 16-bit logical processor: nothing in its high byte.
+    assert_eq!(bytes[41], 0);
     assert!(bytes[ENTRIES_OFFSET..].iter().all(|&b| b == 0));
     assert_eq!(entries(&bytes).count(), 0);
     r.finish();
@@ -1160,7 +1253,11 @@ fn check_buffer(r: &mut Rig, index: u32, payload: u16, cpu: u32) -> Vec<u32> {
         }
         contexts.push(e.header.context);
     }
-    assert_eq!(contexts.len(), (used - ENTRIES_OFFSET) / padded(payload));
+    // `next_buffer_offset` counts entry bytes from the end of the header.
+    assert_eq!(contexts.len(), used / padded(payload));
+    assert_eq!(used % ENTRY_ALIGN, 0);
+    assert!(ENTRIES_OFFSET + used <= bytes.len());
+    assert_eq!(h.total_size(), bytes.len());
     contexts
 }
 
@@ -1176,7 +1273,8 @@ fn entries_decode_with_the_tlfs_walker() {
     }
     let h = r.header(0);
     assert_eq!(h.state(), Some(BufferState::InUse));
-    assert_eq!(h.next_buffer_offset as usize, ENTRIES_OFFSET + 100 * 40);
+    // Entry bytes after the header, not an offset from the buffer start.
+    assert_eq!(h.next_buffer_offset as usize, 100 * 40);
     let contexts = check_buffer(&mut r, 0, 24, 0);
     assert_eq!(contexts, (0..100).collect::<Vec<_>>());
     // The 101st completes buffer 0 and starts buffer 1.
@@ -1245,7 +1343,7 @@ fn writes_follow_affinity_and_the_lowest_free_index() {
         r.assign(index, cpu);
         r.create_mapped(index, ProximityDomainInfo::node(PXM0));
     }
-    ok(r.sources(1));
+    ok(r.sources(SOURCE_HC));
     assert_eq!(r.write(0, 8).outcome, Outcome::NotServed);
     assert_eq!(r.write(MAX_CPUS, 8).outcome, Outcome::NotServed);
     let buf = |w: WriteResult| match w.outcome {
@@ -1254,10 +1352,10 @@ fn writes_follow_affinity_and_the_lowest_free_index() {
     };
     assert_eq!(buf(r.write(1, 8)), 2);
     assert_eq!(buf(r.write(2, 8)), 3);
-    ok(r.flush(1));
+    ok(r.flush(2));
     assert_eq!(buf(r.write(1, 8)), 4);
     ok(r.release(2));
-    ok(r.flush(1));
+    ok(r.flush(4));
     // Ready again, and the lowest index.
     assert_eq!(buf(r.write(1, 8)), 2);
     assert_eq!(r.header(2).logical_processor, 1);
@@ -1266,12 +1364,12 @@ fn writes_follow_affinity_and_the_lowest_free_index() {
     ok(r.sources(0));
     assert_eq!(r.write(1, 8).outcome, Outcome::Disabled);
     // Too large for a one-page buffer.
-    ok(r.sources(1));
+    ok(r.sources(SOURCE_HC));
     let max_payload = (PAGE_SIZE - ENTRIES_OFFSET - EntryHeader::SIZE) as u16;
     assert_eq!(r.write(2, max_payload + 1).outcome, Outcome::TooLarge);
     assert_eq!(r.write(2, u16::MAX).outcome, Outcome::TooLarge);
     // The largest entry fills a fresh buffer exactly.
-    ok(r.flush(2));
+    ok(r.flush(3));
     ok(r.release(3));
     let w = r.write(2, max_payload);
     assert_eq!(
@@ -1281,7 +1379,12 @@ fn writes_follow_affinity_and_the_lowest_free_index() {
             offset: ENTRIES_OFFSET as u32
         }
     );
-    assert_eq!(r.header(3).next_buffer_offset as usize, PAGE_SIZE);
+    // The entry ends exactly at the buffer end: `next_buffer_offset` is then
+    // `buffer_size`, the bytes after the header.
+    let h = r.header(3);
+    assert_eq!(h.next_buffer_offset as usize, PAGE_SIZE - ENTRIES_OFFSET);
+    assert_eq!(h.next_buffer_offset, h.buffer_size);
+    assert_eq!(h.entries_end(), PAGE_SIZE);
     assert_eq!(check_buffer(&mut r, 3, max_payload, 2).len(), 1);
     r.finish();
 }
@@ -1296,7 +1399,7 @@ fn affinity_errors() {
     assert_eq!(r.hv.set_affinity(&r.p, 0, 4), Err(AffinityError::BadCpu));
     r.write(0, 8);
     assert_eq!(r.hv.set_affinity(&r.p, 0, 1), Err(AffinityError::Busy));
-    ok(r.flush(HV_ANY_VP));
+    r.flush_in_use();
     assert_eq!(r.hv.set_affinity(&r.p, 0, 1), Err(AffinityError::Busy));
     ok(r.release(0));
     assert_eq!(r.hv.set_affinity(&r.p, 0, 1), Ok(()));
@@ -1427,7 +1530,7 @@ fn threshold_chains_and_notifications() {
     }
     // Releasing a pending buffer takes it off its chain.
     ok(r.release(3));
-    ok(r.flush(HV_ANY_VP));
+    r.flush_in_use();
     let n = r.hv.take_notification().unwrap();
     assert_eq!((n.first_buffer, n.buffers), (4, 2));
     assert_eq!(r.header(4).next_in_chain(), Some(5));
@@ -1437,7 +1540,7 @@ fn threshold_chains_and_notifications() {
 }
 
 #[test]
-fn flush_completes_one_vp_or_all() {
+fn flush_completes_one_buffer_by_index() {
     let mut r = Rig::logging(
         Geo {
             threshold: 16,
@@ -1449,19 +1552,22 @@ fn flush_completes_one_vp_or_all() {
     r.create_mapped(1, ProximityDomainInfo::node(PXM1));
     r.write(0, 8);
     r.write(2, 8);
-    assert_eq!(r.flush(4), HvStatus::INVALID_VP_INDEX);
-    ok(r.flush(3));
+    // Buffer 1 serves CPU 2. A processor number is no buffer index: 2 and 4
+    // are not created, and nothing else is touched.
+    assert_eq!(r.flush(4), HvStatus::INVALID_PARAMETER);
+    assert_eq!(r.flush(2), HvStatus::INVALID_PARAMETER);
     assert_eq!(r.hv.take_notification(), None);
-    ok(r.flush(2));
+    ok(r.flush(1));
     assert_eq!(r.hv.buffer_state(0), Some(BufferState::InUse));
     assert_eq!(r.hv.buffer_state(1), Some(BufferState::Complete));
     // Delivered although the threshold is 16.
     let n = r.hv.take_notification().unwrap();
     assert_eq!((n.first_buffer, n.buffers), (1, 1));
-    ok(r.flush(HV_ANY_VP));
+    r.flush_in_use();
     assert_eq!(r.hv.buffer_state(0), Some(BufferState::Complete));
     let h = r.header(0);
-    assert_eq!(h.next_buffer_offset as usize, ENTRIES_OFFSET + padded(8));
+    // One padded entry's bytes, counted from the end of the header.
+    assert_eq!(h.next_buffer_offset as usize, padded(8));
     r.finish();
 }
 
@@ -1478,7 +1584,7 @@ fn full_teardown_sequence_then_teardown_frees_everything_once() {
         r.write(0, 24);
     }
     ok(r.sources(0));
-    ok(r.flush(HV_ANY_VP));
+    r.flush_in_use();
     for i in 0..4 {
         if r.hv.buffer_state(i) == Some(BufferState::Complete) {
             ok(r.release(i));
@@ -1555,8 +1661,8 @@ fn op() -> impl Strategy<Value = Op> {
         index.clone().prop_map(Op::Map),
         index.clone().prop_map(Op::Unmap),
         index.clone().prop_map(Op::Release),
-        prop_oneof![Just(0u64), Just(1), any::<u64>()].prop_map(Op::Sources),
-        prop_oneof![0u32..5, Just(HV_ANY_VP)].prop_map(Op::Flush),
+        prop_oneof![Just(0u64), Just(1), Just(SOURCE_HC), any::<u64>()].prop_map(Op::Sources),
+        prop_oneof![index.clone(), Just(u32::MAX)].prop_map(Op::Flush),
         Just(Op::Finalize),
         (0u32..3, 0usize..30).prop_map(|(n, c)| Op::Deposit(n, c)),
         (index.clone(), 0u32..5).prop_map(|(i, c)| Op::Affinity(i, c)),
@@ -1617,8 +1723,8 @@ impl Rig {
             Op::Sources(mask) => {
                 self.sources(mask);
             }
-            Op::Flush(vp) => {
-                self.flush(vp);
+            Op::Flush(index) => {
+                self.flush(index);
             }
             Op::Finalize => {
                 self.finalize();

@@ -56,11 +56,38 @@ fn hypercall_kinds() {
             &HvCall::CreateEventLogBuffer,
             &HvCall::DeleteEventLogBuffer,
             &HvCall::UnmapEventLogBuffer,
-            &HvCall::SetEventLogGroupSources,
             &HvCall::ReleaseEventLogBuffer,
             &HvCall::FlushEventLogBuffer,
         ]
     );
+    // Every call that may go fast has an input that fits the registers.
+    for call in fast {
+        assert!(call.input_size().unwrap() <= 16, "{call:?}");
+    }
+}
+
+/// Every event log call's input size and form, as the reference file's
+/// table ("Input layouts") lists them.
+#[test]
+fn event_log_call_forms() {
+    #[rustfmt::skip]
+    let table = [
+        // call, input bytes, may go fast
+        (HvCall::InitializeEventLogBufferGroup, 32, false),
+        (HvCall::FinalizeEventLogBufferGroup,    8, true),
+        (HvCall::CreateEventLogBuffer,          16, true),
+        (HvCall::DeleteEventLogBuffer,           8, true),
+        (HvCall::MapEventLogBuffer,             16, false),
+        (HvCall::UnmapEventLogBuffer,           16, true),
+        (HvCall::SetEventLogGroupSources,      544, false),
+        (HvCall::ReleaseEventLogBuffer,          8, true),
+        (HvCall::FlushEventLogBuffer,            8, true),
+    ];
+    for (call, size, fast) in table {
+        assert_eq!(call.input_size(), Some(size), "{call:?}");
+        assert_eq!(call.fast_capable(), fast, "{call:?}");
+    }
+    assert_eq!(HvCall::DepositMemory.input_size(), None);
 }
 
 #[test]
@@ -568,26 +595,82 @@ fn buffer_id_bytes_and_registers() {
 }
 
 #[test]
-fn set_sources_bytes() {
-    let input = SetSourcesInput::new(
-        EventLogType::GlobalSystemEvents,
-        SOURCE_HYPERCALL | SOURCE_VP | SOURCE_ADMIN,
+fn set_sources_legacy_bytes() {
+    let input = SetSourcesInput::legacy(
+        EventLogType::LocalDiagnostics,
+        SOURCE_HC | SOURCE_VP | SOURCE_SCH,
     );
+    let mut expected = vec![0u8; 544];
+    #[rustfmt::skip]
+    expected[..16].copy_from_slice(&[
+        0x01, 0x00, 0x00, 0x00, // type: local diagnostics
+        0x00, 0x00, 0x00, 0x00, // group_count: 0, the legacy form
+        0x00, 0x84, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, // flags: mask 0x408400
+    ]);
+    let mut page = vec![0xAA; PAGE_SIZE];
+    assert_eq!(input.encode(&mut page), Some(544));
+    assert_eq!(page[..544], expected[..]);
+    assert!(page[544..].iter().all(|&b| b == 0xAA));
+    assert_eq!(SetSourcesInput::decode(&page), Some(input));
+    assert!(input.is_legacy());
+    // Too long for the registers.
+    assert_eq!(input.fast_input(), None);
+    assert!(!SetSourcesInput::legacy(EventLogType::LocalDiagnostics, 0x3).is_legacy());
+}
+
+#[test]
+fn set_sources_group_bytes() {
+    let mut input = SetSourcesInput::legacy(EventLogType::GlobalSystemEvents, 0x1);
+    input.group_count = 2;
+    input.groups[0].group_id = 0x0102_0304;
+    input.groups[0].event_count = 3;
+    input.groups[0].event_id[..3].copy_from_slice(&[7, 8, 9]);
+    input.groups[1].group_id = 5;
+    input.groups[1].pad = [0xA1, 0xA2];
+    input.groups[1].event_count = 256;
+    input.groups[1].event_id[255] = 0xEE;
+    let bytes = encode(&input);
+    assert_eq!(bytes.len(), 544);
+    assert_eq!(bytes[4..8], [2, 0, 0, 0]);
+    assert_eq!(bytes[8..16], [1, 0, 0, 0, 0, 0, 0, 0]);
+    // Group 0 at 16: id, pad, count, ids.
+    assert_eq!(bytes[16..28], [4, 3, 2, 1, 0, 0, 3, 0, 7, 8, 9, 0]);
+    // Group 1 at 16 + 264 = 280.
+    assert_eq!(bytes[280..288], [5, 0, 0, 0, 0xA1, 0xA2, 0x00, 0x01]);
+    assert_eq!(bytes[543], 0xEE);
+    assert_eq!(SetSourcesInput::decode(&bytes), Some(input));
+    assert_eq!(EventGroupConfig::EMPTY, EventGroupConfig::default());
+}
+
+#[test]
+fn map_and_unmap_bytes_and_registers() {
+    let input = MapBufferInput::own(EventLogType::LocalDiagnostics, 0x1FF);
     #[rustfmt::skip]
     let expected = [
-        0x00, 0x00, 0x00, 0x00, // type
-        0x00, 0x00, 0x00, 0x00, // reserved
-        0x01, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // mask 0x8401
+        0x01, 0x00, 0x00, 0x00, // type
+        0xFF, 0x01, 0x00, 0x00, // buffer index 511
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, // partition: self
     ];
     assert_eq!(encode(&input), expected);
-    assert_eq!(input.fast_input(), Some([0, 0x8401]));
+    assert_eq!(MapBufferInput::decode(&expected), Some(input));
+    // Unmap, as a 16-byte fast call: type and index, then the partition.
+    let unmap: UnmapBufferInput = input;
+    let regs = [0x0000_01FF_0000_0001, u64::MAX];
+    assert_eq!(unmap.fast_input(), Some(regs));
+    assert_eq!(UnmapBufferInput::from_fast_input(regs), Some(input));
 }
 
 #[test]
 fn flush_bytes_and_registers() {
+    // A buffer index, not a processor.
     let input = FlushInput::new(EventLogType::LocalDiagnostics, 5);
+    assert_eq!(input.buffer_index, 5);
     assert_eq!(encode(&input), [1, 0, 0, 0, 5, 0, 0, 0]);
     assert_eq!(input.fast_input(), Some([0x0000_0005_0000_0001, 0]));
+    assert_eq!(
+        FlushInput::from_fast_input([0x0000_0005_0000_0001, 0]),
+        Some(input)
+    );
 }
 
 #[test]
@@ -721,8 +804,7 @@ fn sample_header() -> BufferHeader {
         time_stamp: 0x1122_3344_5566_7788,
         reserved1: 0,
         reserved2: 0,
-        logical_processor: 9,
-        alignment: 8,
+        logical_processor: 0x0109,
         logger_id: 0xBEEF,
         buffer_state: BufferState::Complete.raw(),
         next_buffer_offset: 0x0000_0120,
@@ -744,8 +826,7 @@ fn buffer_header_bytes() {
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, // 16: time_stamp
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 24: reserved
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 32: reserved
-        0x09, // 40: logical_processor
-        0x08, // 41: alignment
+        0x09, 0x01, // 40: logical_processor (16 bits)
         0xEF, 0xBE, // 42: logger_id
         0x03, 0x00, 0x00, 0x00, // 44: buffer_state
         0x20, 0x01, 0x00, 0x00, // 48: next_buffer_offset
@@ -809,7 +890,7 @@ fn arb_buffer_header() -> impl Strategy<Value = BufferHeader> {
     (
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
         (any::<u64>(), any::<u64>(), any::<u64>()),
-        (any::<u8>(), any::<u8>(), any::<u16>()),
+        (any::<u16>(), any::<u16>()),
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
         (any::<u32>(), any::<[u32; 2]>()),
     )
@@ -822,8 +903,7 @@ fn arb_buffer_header() -> impl Strategy<Value = BufferHeader> {
             reserved1: b.1,
             reserved2: b.2,
             logical_processor: c.0,
-            alignment: c.1,
-            logger_id: c.2,
+            logger_id: c.1,
             buffer_state: d.0,
             next_buffer_offset: d.1,
             log_type: d.2,
@@ -841,7 +921,7 @@ proptest! {
         // The fields sit at the reference offsets.
         prop_assert_eq!(&bytes[48..52], &header.next_buffer_offset.to_le_bytes());
         prop_assert_eq!(&bytes[56..60], &header.next_buffer_index.to_le_bytes());
-        prop_assert_eq!(bytes[40], header.logical_processor);
+        prop_assert_eq!(&bytes[40..42], &header.logical_processor.to_le_bytes());
     }
 
     #[test]
@@ -948,7 +1028,8 @@ fn build_buffer(samples: &[Sample], pad_end: bool, slack: usize) -> (Vec<u8>, Ve
     buf.resize(end + slack, 0xEE);
     let header = BufferHeader {
         buffer_size: u32::try_from(buf.len() - ENTRIES_OFFSET).unwrap(),
-        next_buffer_offset: u32::try_from(end).unwrap(),
+        // Entry bytes, counted from the end of the header.
+        next_buffer_offset: u32::try_from(end - ENTRIES_OFFSET).unwrap(),
         next_buffer_index: END_OF_CHAIN,
         ..BufferHeader::default()
     };
@@ -956,11 +1037,20 @@ fn build_buffer(samples: &[Sample], pad_end: bool, slack: usize) -> (Vec<u8>, Ve
     (buf, offsets)
 }
 
-/// A buffer with a header whose used area ends at `end`, `len` bytes long.
+/// A buffer `len` bytes long whose used area ends at offset `end` from the
+/// buffer start: its header's `next_buffer_offset` is `end - 72`, the entry
+/// bytes after the header.
 fn buffer_ending_at(end: u32, len: usize) -> Vec<u8> {
+    buffer_with_entry_bytes(end - ENTRIES_OFFSET as u32, len)
+}
+
+/// A buffer `len` bytes long whose header says `next_buffer_offset` bytes
+/// of entries follow it.
+fn buffer_with_entry_bytes(next_buffer_offset: u32, len: usize) -> Vec<u8> {
     let mut buf = vec![0; len];
     let header = BufferHeader {
-        next_buffer_offset: end,
+        buffer_size: u32::try_from(len.saturating_sub(ENTRIES_OFFSET)).unwrap(),
+        next_buffer_offset,
         ..BufferHeader::default()
     };
     header.encode(&mut buf).unwrap();
@@ -986,6 +1076,7 @@ fn walk(buf: &[u8]) -> Vec<Result<(usize, u16), EntryError>> {
 #[test]
 fn walk_empty_buffers() {
     assert_eq!(walk(&buffer_ending_at(72, 4096)), []);
+    assert_eq!(walk(&buffer_with_entry_bytes(0, 4096)), []);
     // Never started: all-zero header.
     assert_eq!(walk(&[0; 4096]), []);
 }
@@ -1070,20 +1161,70 @@ fn walk_rejects_truncated_header() {
     );
 }
 
+/// `next_buffer_offset` counts from the end of the header: entries start at
+/// header + 0 and the first one is found with an offset of its own size.
+#[test]
+fn walk_counts_entry_bytes_from_the_end_of_the_header() {
+    let mut buf = buffer_with_entry_bytes(16, 4096);
+    put_entry(&mut buf, 72, 16);
+    put_entry(&mut buf, 88, 16);
+    assert_eq!(walk(&buf), [Ok((72, 16))]);
+    // Read as an offset from the buffer start, 88 would have held one entry
+    // too; as entry bytes it holds both.
+    let mut buf = buffer_with_entry_bytes(32, 4096);
+    put_entry(&mut buf, 72, 16);
+    put_entry(&mut buf, 88, 16);
+    assert_eq!(walk(&buf), [Ok((72, 16)), Ok((88, 16))]);
+    assert_eq!(BufferHeader::decode(&buf).unwrap().entries_end(), 104);
+    assert_eq!(BufferHeader::decode(&buf).unwrap().total_size(), 4096);
+}
+
+/// The last entry ends exactly at the buffer end: `next_buffer_offset` =
+/// `buffer_size`, nothing is cut off and nothing is read past the end.
+#[test]
+fn walk_last_entry_ends_exactly_at_the_buffer_end() {
+    let len = 2 * PAGE_SIZE;
+    let mut buf = buffer_with_entry_bytes((len - ENTRIES_OFFSET) as u32, len);
+    let header = BufferHeader::decode(&buf).unwrap();
+    assert_eq!(header.next_buffer_offset, header.buffer_size);
+    assert_eq!(header.entries_end(), len);
+    // One small entry, then one that fills the rest (8120 - 16 bytes).
+    put_entry(&mut buf, 72, 16);
+    let last = (len - 88) as u16;
+    put_entry(&mut buf, 88, last);
+    assert_eq!(walk(&buf), [Ok((72, 16)), Ok((88, last))]);
+    let entry = entries(&buf).nth(1).unwrap().unwrap();
+    assert_eq!(entry.payload.len(), usize::from(last) - EntryHeader::SIZE);
+    // One byte more would run past the buffer.
+    put_entry(&mut buf, 88, last + 1);
+    assert_eq!(
+        walk(&buf),
+        [
+            Ok((72, 16)),
+            Err(EntryError::Overrun {
+                offset: 88,
+                size: last + 1
+            })
+        ]
+    );
+}
+
 #[test]
 fn walk_rejects_bad_ends() {
+    // Entry bytes past the buffer end; the end is reported from the start.
     assert_eq!(
-        walk(&buffer_ending_at(4097, 4096)),
+        walk(&buffer_with_entry_bytes(4096 - 72 + 1, 4096)),
         [Err(EntryError::BadEnd { end: 4097 })]
     );
+    // The old reading (an offset from the buffer start) of a full buffer.
     assert_eq!(
-        walk(&buffer_ending_at(64, 4096)),
-        [Err(EntryError::BadEnd { end: 64 })]
+        walk(&buffer_with_entry_bytes(4096, 4096)),
+        [Err(EntryError::BadEnd { end: 4096 + 72 })]
     );
     assert_eq!(
-        walk(&buffer_ending_at(u32::MAX, 4096)),
+        walk(&buffer_with_entry_bytes(u32::MAX, 4096)),
         [Err(EntryError::BadEnd {
-            end: u32::MAX as usize
+            end: u32::MAX as usize + 72
         })]
     );
     assert_eq!(walk(&[0; 71]), [Err(EntryError::NoHeader { len: 71 })]);
@@ -1175,7 +1316,9 @@ proptest! {
         prop_assert!(items.len() <= buf.len() / EntryHeader::SIZE + 1);
         prop_assert!(items.iter().rev().skip(1).all(|i| i.is_ok()));
         for entry in items.iter().flatten() {
-            prop_assert!(entry.offset + usize::from(entry.header.size) <= end as usize);
+            // `end` is entry bytes after the header.
+            prop_assert!(entry.offset + usize::from(entry.header.size) <= ENTRIES_OFFSET + end as usize);
+            prop_assert!(entry.offset + usize::from(entry.header.size) <= buf.len());
         }
     }
 }
@@ -1186,28 +1329,59 @@ proptest! {
 
 #[test]
 fn source_constants() {
-    assert_eq!(SOURCE_ADMIN, 0x1);
-    assert_eq!(SOURCE_DIAG, 0x2);
-    assert_eq!(SOURCE_RETAIL_BASE, 0x100);
-    assert_eq!(SOURCE_HYPERCALL, 0x400);
+    assert_eq!(SOURCE_HC, 0x400);
     assert_eq!(SOURCE_VP, 0x8000);
-    assert_eq!(SOURCE_SCHEDULER, 0x40_0000);
+    assert_eq!(SOURCE_SCH, 0x40_0000);
+    assert_eq!(SOURCE_TH, 0x80_0000);
+    assert_eq!(SOURCES_EXTENDED, 1);
+    assert_eq!(SOURCES_ALL, 0x3FFF_FF00);
+}
+
+/// Microsoft's group names and bits (HV_TR_GROUP_*), as the reference file
+/// lists them.
+#[test]
+fn source_table_is_microsofts() {
+    #[rustfmt::skip]
+    let microsoft: [(&str, u64); 22] = [
+        ("BM", 0x100), ("DM", 0x200), ("HC", 0x400), ("IM", 0x800),
+        ("IC", 0x1000), ("OB", 0x2000), ("PT", 0x4000), ("VP", 0x8000),
+        ("SYNIC", 0x10000), ("SYNIC_TI", 0x20000), ("AM_GVA", 0x40000),
+        ("AM", 0x80000), ("VAL", 0x100000), ("VM", 0x200000),
+        ("SCH", 0x400000), ("TH", 0x800000), ("TI", 0x1000000),
+        ("KE", 0x2000000), ("MM", 0x4000000), ("PROFILER", 0x8000000),
+        ("USCH", 0x10000000), ("GENERIC", 0x20000000),
+    ];
+    assert_eq!(SOURCES.len(), microsoft.len());
+    for (&(name, bit), (ms_name, ms_bit)) in SOURCES.iter().zip(microsoft) {
+        assert_eq!(name.to_ascii_uppercase(), ms_name);
+        assert_eq!(bit, ms_bit, "{name}");
+    }
 }
 
 #[test]
 fn source_names() {
-    assert_eq!(source_by_name("admin"), Some(0x1));
-    assert_eq!(source_by_name("diag"), Some(0x2));
-    assert_eq!(source_by_name("hypercall"), Some(0x400));
-    assert_eq!(source_by_name("HyperCall"), Some(0x400));
     assert_eq!(source_by_name("hc"), Some(0x400));
+    assert_eq!(source_by_name("HC"), Some(0x400));
     assert_eq!(source_by_name("vp"), Some(0x8000));
-    assert_eq!(source_by_name("scheduler"), Some(0x40_0000));
     assert_eq!(source_by_name("sch"), Some(0x40_0000));
+    assert_eq!(source_by_name("Synic_TI"), Some(0x2_0000));
+    assert_eq!(source_by_name("usch"), Some(0x1000_0000));
+    assert_eq!(source_by_name("generic"), Some(0x2000_0000));
     assert_eq!(source_by_name("profiler"), Some(0x800_0000));
-    assert_eq!(source_by_name("bogus"), None);
-    assert_eq!(source_by_name(""), None);
-    assert_eq!(source_name(0x400), Some("hypercall"));
+    // The former names of hv_evlog's own table are gone.
+    for old in [
+        "admin",
+        "diag",
+        "hypercall",
+        "scheduler",
+        "synic-ti",
+        "bogus",
+        "",
+    ] {
+        assert_eq!(source_by_name(old), None, "{old}");
+    }
+    assert_eq!(source_name(0x400), Some("hc"));
+    assert_eq!(source_name(0x1), None);
     assert_eq!(source_name(0x3), None);
 }
 
@@ -1217,6 +1391,7 @@ fn source_table_is_single_bits_in_order() {
     for &(name, bit) in SOURCES {
         assert_eq!(bit.count_ones(), 1, "{name}");
         assert!(bit > prev, "{name}");
+        assert_eq!(bit & SOURCES_EXTENDED, 0, "{name}");
         assert_eq!(source_by_name(name), Some(bit));
         assert_eq!(source_name(bit), Some(name));
         prev = bit;
@@ -1226,10 +1401,10 @@ fn source_table_is_single_bits_in_order() {
 
 #[test]
 fn source_lists() {
-    assert_eq!(parse_sources("admin, hypercall,,vp"), Ok(0x8401));
+    assert_eq!(parse_sources("hc, vp,,sch"), Ok(0x408400));
     assert_eq!(parse_sources(""), Ok(0));
-    assert_eq!(parse_sources("admin,admin"), Ok(1));
-    assert_eq!(parse_sources("admin, bogus ,vp"), Err("bogus"));
+    assert_eq!(parse_sources("hc,HC"), Ok(0x400));
+    assert_eq!(parse_sources("hc, bogus ,vp"), Err("bogus"));
 }
 
 #[test]

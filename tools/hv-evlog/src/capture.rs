@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::decode::{decode_buffer, Event};
+use crate::decode::{decode_buffer, used_end, Event};
 use crate::device::{Device, Mapping, Wait, READ_BATCH};
 use crate::error::{Error, Result};
 use crate::output::{Sink, FILE_HEADER_SIZE, FILE_MAGIC, RECORD_HEADER_SIZE};
@@ -30,8 +30,8 @@ pub enum Next {
 pub trait Source {
     /// Waits up to `timeout` for the next completed buffer.
     fn wait(&mut self, timeout: Duration) -> Result<Next>;
-    /// Copies the used part of `record`'s buffer (from offset 0 up to
-    /// `bytes_used`) into `out`.
+    /// Copies the used part of `record`'s buffer into `out`: from offset 0
+    /// (the buffer header) through the `bytes_used` entry bytes after it.
     fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()>;
     /// Hands the buffer back once consumed.
     fn release(&mut self, index: u32) -> Result<()>;
@@ -68,8 +68,10 @@ impl Source for DeviceSource<'_> {
     }
 
     fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()> {
-        self.mapping
-            .snapshot(record.buffer_index, record.bytes_used, out)
+        // `bytes_used` counts entry bytes after the header; a value that
+        // cannot be real saturates and is refused by the mapping's check.
+        let bytes = u32::try_from(used_end(record)).unwrap_or(u32::MAX);
+        self.mapping.snapshot(record.buffer_index, bytes, out)
     }
 
     fn release(&mut self, index: u32) -> Result<()> {
@@ -154,15 +156,18 @@ impl<R: Read> Source for FileSource<R> {
         }
         let u32_at = |o: usize| u32::from_le_bytes(h[o..o + 4].try_into().unwrap());
         let u64_at = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap());
+        // The file stores `bytes` raw bytes, header included; the record's
+        // `bytes_used` counts entry bytes after the header, as the device's.
+        let bytes = u32_at(16);
         let record = Record {
             buffer_index: u32_at(0),
             cpu: u32_at(4),
             sequence: u64_at(8),
-            bytes_used: u32_at(16),
+            bytes_used: bytes.saturating_sub(ENTRIES_OFFSET as u32),
             events_lost: u32_at(20),
             timestamp: u64_at(24),
         };
-        self.data.resize(record.bytes_used as usize, 0);
+        self.data.resize(bytes as usize, 0);
         if read_full(&mut self.input, &mut self.data)? < self.data.len() {
             return Err(truncated(self.offset));
         }
@@ -244,7 +249,7 @@ impl Consumer {
     }
 
     /// Consumes one completed buffer: `buffer` holds its bytes from offset 0
-    /// up to at least `record.bytes_used`.
+    /// through at least the header and `record.bytes_used` entry bytes.
     pub fn consume<W: Write>(
         &mut self,
         record: &Record,
@@ -267,7 +272,7 @@ impl Consumer {
                 self.events.len()
             ));
         }
-        let mut raw_end = (record.bytes_used as usize).min(buffer.len());
+        let mut raw_end = used_end(record).min(buffer.len());
         let mut flow = Flow::Continue;
         if let Some(count) = self.limits.count {
             let left = count.saturating_sub(self.totals.events);

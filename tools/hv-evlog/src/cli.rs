@@ -144,11 +144,12 @@ pub const FLUSH_USAGE: &str = concat!(
 pub const SOURCES_USAGE: &str = concat!(
     "usage: hv-evlog sources [MASK | NAME[,NAME...] | all | none]\n\
      \n\
-     Without an argument, shows the enabled event sources. With one, enables\n\
-     exactly those: a mask (decimal or 0x hex) or source group names, then\n\
-     shows the mask the module reports. Names: admin diag bm dm hypercall\n\
-     (hc) im ic ob pt vp synic synic-ti am-gva am val vm scheduler (sch) th\n\
-     ti ke mm profiler.\n\
+     Without an argument, shows the enabled event source groups. With one,\n\
+     enables exactly those: a group mask (decimal or 0x hex; bit 0 means\n\
+     extended format and is refused) or Microsoft's group names, then shows\n\
+     the mask the module reports; none stops logging. Names (bits 0x100 to\n\
+     0x20000000): bm dm hc im ic ob pt vp synic synic_ti am_gva am val vm\n\
+     sch th ti ke mm profiler usch generic.\n\
      \n\
      options:\n\
      \x20 --device PATH   the device (default /dev/hv_evlog)\n",
@@ -368,10 +369,19 @@ pub fn parse_number(text: &str) -> Option<u64> {
 /// A `sources` argument: a number, `all`, `none` or a list of names.
 pub fn parse_source_mask(text: &str) -> std::result::Result<u64, String> {
     if text.starts_with(|c: char| c.is_ascii_digit()) {
-        return parse_number(text).ok_or_else(|| format!("invalid source mask '{text}'"));
+        let mask = parse_number(text).ok_or_else(|| format!("invalid source mask '{text}'"))?;
+        // The module refuses it too (EINVAL); say why before asking.
+        if mask & tlfs::SOURCES_EXTENDED != 0 {
+            return Err(format!(
+                "source mask {mask:#x} sets bit 0, which means extended format, not a group: \
+                 group bits are {:#x}",
+                tlfs::SOURCES_ALL
+            ));
+        }
+        return Ok(mask);
     }
     match text {
-        "all" => return Ok(tlfs::SOURCES.iter().fold(0, |m, &(_, bit)| m | bit)),
+        "all" => return Ok(tlfs::SOURCES_ALL),
         "none" => return Ok(0),
         _ => {}
     }
@@ -380,7 +390,7 @@ pub fn parse_source_mask(text: &str) -> std::result::Result<u64, String> {
         Ok(mask) => Ok(mask),
         Err(name) => Err(format!(
             "unknown source '{name}': known sources are {}, all and none, \
-             or give a mask like 0x3",
+             or give a mask like 0x408400",
             tlfs::SOURCES
                 .iter()
                 .map(|&(n, _)| n)
@@ -793,30 +803,68 @@ mod tests {
 
         assert_eq!(ok(&["sources"]), Command::Sources { mask: None });
         assert_eq!(
-            ok(&["sources", "0x403"]),
-            Command::Sources { mask: Some(0x403) }
+            ok(&["sources", "0x8400"]),
+            Command::Sources { mask: Some(0x8400) }
         );
         assert_eq!(ok(&["sources", "0"]), Command::Sources { mask: Some(0) });
-        assert_eq!(ok(&["sources", "17"]), Command::Sources { mask: Some(17) });
         assert_eq!(
-            ok(&["sources", "admin,HC, scheduler"]),
+            ok(&["sources", "1024"]),
+            Command::Sources { mask: Some(1024) }
+        );
+        assert_eq!(
+            ok(&["sources", "vp,HC, sch"]),
             Command::Sources {
-                mask: Some(0x40_0401)
+                mask: Some(0x40_8400)
+            }
+        );
+        assert_eq!(
+            ok(&["sources", "usch,generic"]),
+            Command::Sources {
+                mask: Some(0x3000_0000)
             }
         );
         assert_eq!(ok(&["sources", "none"]), Command::Sources { mask: Some(0) });
         assert_eq!(
             ok(&["sources", "all"]),
             Command::Sources {
-                mask: Some(0xFFF_FF03)
+                mask: Some(0x3FFF_FF00)
             }
         );
+        // Bit 0 is "extended format", not a group.
+        for mask in ["0x403", "17", "1"] {
+            assert!(
+                bad(&["sources", mask], SOURCES_USAGE).contains("sets bit 0"),
+                "{mask}"
+            );
+        }
         assert_eq!(
-            bad(&["sources", "admin,bogus"], SOURCES_USAGE),
-            "unknown source 'bogus': known sources are admin, diag, bm, dm, hypercall, \
-             im, ic, ob, pt, vp, synic, synic-ti, am-gva, am, val, vm, scheduler, th, ti, \
-             ke, mm, profiler, all and none, or give a mask like 0x3"
+            bad(&["sources", "0x3"], SOURCES_USAGE),
+            "source mask 0x3 sets bit 0, which means extended format, not a group: \
+             group bits are 0x3fffff00"
         );
+        assert_eq!(
+            bad(&["sources", "hc,bogus"], SOURCES_USAGE),
+            "unknown source 'bogus': known sources are bm, dm, hc, im, ic, ob, pt, vp, \
+             synic, synic_ti, am_gva, am, val, vm, sch, th, ti, ke, mm, profiler, usch, \
+             generic, all and none, or give a mask like 0x408400"
+        );
+        // The former names are gone.
+        for old in ["admin", "diag", "hypercall", "scheduler"] {
+            assert!(bad(&["sources", old], SOURCES_USAGE).starts_with("unknown source"));
+        }
+        // The help lists exactly the names of the one table.
+        let listed: Vec<&str> = SOURCES_USAGE
+            .split("generic.")
+            .next()
+            .unwrap()
+            .rsplit("0x20000000):")
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .chain(["generic"])
+            .collect();
+        let table: Vec<&str> = tlfs::SOURCES.iter().map(|&(n, _)| n).collect();
+        assert_eq!(listed, table);
         assert_eq!(
             bad(&["sources", "0xZZ"], SOURCES_USAGE),
             "invalid source mask '0xZZ'"
@@ -826,8 +874,8 @@ mod tests {
             "no source names in ','"
         );
         assert_eq!(
-            bad(&["sources", "admin", "diag"], SOURCES_USAGE),
-            "unexpected argument 'diag'"
+            bad(&["sources", "hc", "vp"], SOURCES_USAGE),
+            "unexpected argument 'vp'"
         );
     }
 

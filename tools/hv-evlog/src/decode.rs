@@ -35,10 +35,10 @@ impl Event {
 /// Why a buffer could not be decoded completely.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
-    /// `bytes_used` is not zero yet smaller than the buffer header, or
-    /// larger than the bytes available.
+    /// The header plus `bytes_used` entry bytes run past the bytes
+    /// available.
     BadLength {
-        /// The record's `bytes_used`.
+        /// The record's `bytes_used` (entry bytes after the header).
         bytes_used: u32,
         /// Bytes available.
         available: usize,
@@ -55,8 +55,8 @@ impl std::fmt::Display for DecodeError {
                 available,
             } => write!(
                 f,
-                "bytes_used {bytes_used} is outside the buffer \
-                 (header {ENTRIES_OFFSET} bytes, {available} bytes available)"
+                "bytes_used {bytes_used} (entry bytes after the {ENTRIES_OFFSET}-byte header) \
+                 is outside the buffer ({available} bytes available)"
             ),
             Self::Entry(EntryError::Misaligned { offset }) => {
                 write!(f, "entry at offset {offset} is not 8-byte aligned")
@@ -82,21 +82,29 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+/// Offset from the buffer start just past the entries of `record`'s buffer:
+/// the header plus `bytes_used`.
+pub fn used_end(record: &Record) -> usize {
+    ENTRIES_OFFSET.saturating_add(record.bytes_used as usize)
+}
+
 /// Appends the events of one completed buffer to `out`.
 ///
-/// `buffer` starts at the buffer header; the entries run from
-/// [`ENTRIES_OFFSET`] to `record.bytes_used` (zero meaning an empty buffer).
-/// On malformed data the events before it are kept and the error returned.
+/// `buffer` starts at the buffer header; the entries are the
+/// `record.bytes_used` bytes after it, from [`ENTRIES_OFFSET`] to
+/// [`used_end`] (`bytes_used` counts from the end of the header, like the
+/// header's `next_buffer_offset`; zero is an empty buffer). On malformed
+/// data the events before it are kept and the error returned.
 pub fn decode_buffer(
     buffer: &[u8],
     record: &Record,
     out: &mut Vec<Event>,
 ) -> Result<(), DecodeError> {
-    let end = record.bytes_used as usize;
-    if end == 0 {
+    if record.bytes_used == 0 {
         return Ok(());
     }
-    if end < ENTRIES_OFFSET || end > buffer.len() {
+    let end = used_end(record);
+    if end > buffer.len() {
         return Err(DecodeError::BadLength {
             bytes_used: record.bytes_used,
             available: buffer.len(),
@@ -123,9 +131,9 @@ pub(crate) mod tests {
     use crate::tlfs::{BufferHeader, Wire};
 
     /// Builds a buffer the way the hypervisor fills one: a header with
-    /// `next_buffer_offset` set, then each entry (context, type, timestamp,
-    /// payload length) at the next 8-byte boundary. Returns the bytes, cut
-    /// at `next_buffer_offset`.
+    /// `next_buffer_offset` set (entry bytes after the header), then each
+    /// entry (context, type, timestamp, payload length) at the next 8-byte
+    /// boundary. Returns the bytes, cut after the last entry.
     pub(crate) fn synthetic_buffer(
         index: u32,
         cpu: u8,
@@ -154,10 +162,9 @@ pub(crate) mod tests {
             buffer_size: 65536,
             buffer_index: index,
             time_stamp: entries.first().map_or(0, |e| e.2),
-            logical_processor: cpu,
-            alignment: 8,
+            logical_processor: u16::from(cpu),
             buffer_state: 3,
-            next_buffer_offset: buf.len() as u32,
+            next_buffer_offset: (buf.len() - ENTRIES_OFFSET) as u32,
             log_type: 1,
             next_buffer_index: tlfs::END_OF_CHAIN,
             ..BufferHeader::default()
@@ -229,21 +236,58 @@ pub(crate) mod tests {
         let buf = synthetic_buffer(0, 0, &[(1, 1, 1, 0)]);
         let mut rec = record_for(&buf, 0);
         let mut events = Vec::new();
-        rec.bytes_used = 40;
+        // 16 entry bytes follow the 72-byte header; 17 do not.
+        assert_eq!(rec.bytes_used, 16);
+        rec.bytes_used = 17;
         assert_eq!(
             decode_buffer(&buf, &rec, &mut events),
             Err(DecodeError::BadLength {
-                bytes_used: 40,
+                bytes_used: 17,
                 available: 88
             })
         );
-        rec.bytes_used = 96;
+        // The old reading, an offset from the buffer start (72 + 16).
+        rec.bytes_used = 88;
         let err = decode_buffer(&buf, &rec, &mut events).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bytes_used 96 is outside the buffer (header 72 bytes, 88 bytes available)"
+            "bytes_used 88 (entry bytes after the 72-byte header) is outside the buffer \
+             (88 bytes available)"
         );
         assert!(events.is_empty());
+    }
+
+    /// The last entry ends exactly at the buffer end: a whole page, its
+    /// `next_buffer_offset` equal to `buffer_size` (4096 - 72).
+    #[test]
+    fn last_entry_ends_exactly_at_the_buffer_end() {
+        // 72 + 16 + 24 + 3984 = 4096.
+        let mut buf = synthetic_buffer(5, 1, &[(1, 1, 10, 0), (2, 2, 20, 8), (3, 3, 30, 3968)]);
+        assert_eq!(buf.len(), 4096);
+        let header = BufferHeader::decode(&buf).unwrap();
+        assert_eq!(header.next_buffer_offset, 4096 - 72);
+        let rec = record_for(&buf, 0);
+        assert_eq!(rec.bytes_used, 4024);
+        assert_eq!(used_end(&rec), 4096);
+        let mut events = Vec::new();
+        decode_buffer(&buf, &rec, &mut events).unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| (e.offset, e.size))
+                .collect::<Vec<_>>(),
+            [(72, 16), (88, 24), (112, 3984)]
+        );
+        assert_eq!(events[2].end(), 4096);
+        // The same buffer with its last entry one byte longer runs over.
+        buf[112 + 4..112 + 6].copy_from_slice(&3985u16.to_le_bytes());
+        events.clear();
+        let err = decode_buffer(&buf, &rec, &mut events).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "entry at offset 112 of size 3985 runs past the end"
+        );
+        assert_eq!(events.len(), 2);
     }
 
     #[test]

@@ -444,7 +444,7 @@ mod tests {
                 buffer_index: i,
                 cpu: i % 3,
                 sequence: u64::from(i),
-                bytes_used: 72 + i,
+                bytes_used: 16 * i,
                 events_lost: i / 10,
                 timestamp: u64::from(i) << 40,
             })

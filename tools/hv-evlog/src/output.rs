@@ -30,12 +30,13 @@
 //! | 24     | 8    | buffer time stamp                                  |
 //!
 //! followed by `bytes` raw bytes: the buffer from its first byte (the
-//! hypervisor's 72-byte buffer header) up to `bytes_used`, entries included,
-//! no padding after. `bytes` equals the device's `bytes_used`, except for the
-//! last buffer of a `--count` capture, which is cut after the last event kept
-//! (so the file holds exactly that many events; the copied buffer header still
-//! shows the original `next_buffer_offset`). The file ends after the last
-//! record.
+//! hypervisor's 72-byte buffer header) through its entries, no padding
+//! after. `bytes` is 72 plus the device's `bytes_used` (which, like the
+//! header's `next_buffer_offset`, counts entry bytes from the end of the
+//! header), except for the last buffer of a `--count` capture, which is cut
+//! after the last event kept (so the file holds exactly that many events; the
+//! copied buffer header still shows the original `next_buffer_offset`). The
+//! file ends after the last record.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -240,7 +241,7 @@ pub fn source_names(mask: u64) -> Vec<String> {
     names
 }
 
-/// The source mask as `0x3 (admin,diag)`, or `0x0 (none)`.
+/// The source mask as `0x408400 (hc,vp,sch)`, or `0x0 (none)`.
 pub fn sources_text(mask: u64) -> String {
     let names = source_names(mask);
     if names.is_empty() {
@@ -479,7 +480,7 @@ mod tests {
             buffer_count: 3,
             buffer_size: 65536,
             threshold: 1,
-            sources: 0x403 | (1 << 40),
+            sources: 0x8400 | (1 << 40),
             header_size: 72,
             record_size: 32,
             backend: 1,
@@ -596,10 +597,11 @@ mod tests {
     #[test]
     fn source_naming() {
         assert_eq!(sources_text(0), "0x0 (none)");
-        assert_eq!(sources_text(0x3), "0x3 (admin,diag)");
+        assert_eq!(sources_text(0x3FFF_FF00).matches(',').count(), 21);
+        assert_eq!(sources_text(0x3000_0000), "0x30000000 (usch,generic)");
         assert_eq!(
             sources_text(0x40_0400 | (1 << 63) | (1 << 40)),
-            "0x8000010000400400 (hypercall,scheduler,0x8000010000000000)"
+            "0x8000010000400400 (hc,sch,0x8000010000000000)"
         );
     }
 
@@ -616,7 +618,7 @@ mod tests {
              time basis   reference (0), 100 ns units\n\
              buffers      3 x 65536 bytes\n\
              threshold    1\n\
-             sources      0x10000000403 (admin,diag,hypercall,0x10000000000)\n\
+             sources      0x10000008400 (hc,vp,0x10000000000)\n\
              header size  72\n\
              record size  32\n\
              \n\
@@ -636,8 +638,8 @@ mod tests {
              \"backend\":\"sim\",\"backend_id\":1,\"type\":\"local\",\"type_id\":1,\
              \"mode\":\"regular\",\"mode_id\":0,\"time_basis\":\"reference\",\
              \"time_basis_id\":0,\"buffer_count\":3,\"buffer_size\":65536,\
-             \"threshold\":1,\"sources\":1099511628803,\
-             \"source_names\":[\"admin\",\"diag\",\"hypercall\",\"0x10000000000\"],\
+             \"threshold\":1,\"sources\":1099511661568,\
+             \"source_names\":[\"hc\",\"vp\",\"0x10000000000\"],\
              \"header_size\":72,\"record_size\":32,\"buffers\":[\
              {\"index\":0,\"pxm\":0,\"node\":0,\"cpus\":[0,1,4],\"cpu_list\":\"0-1,4\",\"mmap_offset\":0},\
              {\"index\":1,\"pxm\":1,\"node\":1,\"cpus\":[63,64,65,66],\"cpu_list\":\"63-66\",\"mmap_offset\":65536}]}\n"

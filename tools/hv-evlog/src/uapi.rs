@@ -99,7 +99,8 @@ pub struct Record {
     pub cpu: u32,
     /// 0, 1, 2, ... without gaps unless records were dropped.
     pub sequence: u64,
-    /// The header's next_buffer_offset: header plus entries.
+    /// Entry bytes after the buffer header (the header's
+    /// `next_buffer_offset`, which counts from the end of the header).
     pub bytes_used: u32,
     /// Events lost before this buffer.
     pub events_lost: u32,

@@ -38,7 +38,7 @@ fn missing_device_exits_2() {
         &["capture", "--count", "1"],
         &["stats"],
         &["flush"],
-        &["sources", "admin"],
+        &["sources", "hc"],
     ] {
         let out = hv_evlog(args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -122,9 +122,10 @@ fn buffer(index: u32, cpu: u8, stamps: &[u64]) -> Vec<u8> {
     }
     BufferHeader {
         buffer_index: index,
-        logical_processor: cpu,
+        logical_processor: u16::from(cpu),
         buffer_state: 3,
-        next_buffer_offset: buf.len() as u32,
+        // Entry bytes after the header.
+        next_buffer_offset: (buf.len() - ENTRIES_OFFSET) as u32,
         ..BufferHeader::default()
     }
     .encode(&mut buf)
