@@ -44,6 +44,8 @@ mod hypercall;
 mod mm;
 #[path = "hv_evlog/placement.rs"]
 mod placement;
+#[path = "hv_evlog/reboot.rs"]
+mod reboot;
 #[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/sim/mod.rs"]
 mod sim;
@@ -135,8 +137,9 @@ fn config() -> Result<params::Config> {
 }
 
 struct HvEvlog {
-    // Dropped in order: the device and the views first, then the group (full
-    // teardown) once nothing else holds it.
+    // Dropped in order: the reboot hook, the device and the views first, then
+    // the group (full teardown) once nothing else holds it.
+    _reboot: Pin<KBox<reboot::RebootHook>>,
     _device: Pin<KBox<device::Device>>,
     _debugfs: debugfs::Debugfs,
     _group: Arc<group::Group>,
@@ -160,6 +163,7 @@ impl kernel::Module for HvEvlog {
         let placement = Arc::new(placement, GFP_KERNEL)?;
         let group = Arc::new(group::Group::new(ctx, &cfg, placement)?, GFP_KERNEL)?;
         let debugfs = debugfs::Debugfs::new(&group)?;
+        let reboot = KBox::pin_init(reboot::RebootHook::register(group.clone()), GFP_KERNEL)?;
         group.start();
         // Last: an opener may use the device as soon as it exists.
         let device = device::register(group.clone(), cfg.scan_interval_ms)?;
@@ -170,6 +174,7 @@ impl kernel::Module for HvEvlog {
             group.placement().domains.len()
         );
         Ok(HvEvlog {
+            _reboot: reboot,
             _device: device,
             _debugfs: debugfs,
             _group: group,

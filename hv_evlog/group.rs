@@ -15,7 +15,7 @@
 
 use core::{
     ptr::NonNull,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use kernel::{
@@ -23,6 +23,7 @@ use kernel::{
     page::BorrowedPage,
     prelude::*,
     sync::{Arc, Mutex},
+    time::{delay::fsleep, Delta},
 };
 
 use crate::{
@@ -89,13 +90,44 @@ pub(crate) struct Group {
     buffers: KVec<Buffer>,
     /// The source mask the hypervisor was last given (0: none enabled).
     sources: AtomicU64,
+    /// Whether [`Group::stop`] ran (at reboot, or on the way to drop).
+    stopped: AtomicBool,
 }
+
+/// How long [`Group::stop`] waits for flushed buffers to complete: what
+/// Microsoft's driver waits (mshv_trace.c).
+const STOP_WAIT_MS: u32 = 1000;
+/// How often it looks at the headers meanwhile.
+const STOP_POLL_MS: u32 = 10;
 
 /// Logs a failed teardown step; teardown goes on with the next one.
 fn warn_failed(step: &str, index: Option<u32>, e: HvError) {
     match index {
         Some(i) => pr_warn!("teardown: {step} buffer {i}: {e}\n"),
         None => pr_warn!("teardown: {step}: {e}\n"),
+    }
+}
+
+/// What [`Group::stop`] did.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StopReport {
+    /// In-use buffers flushed.
+    pub(crate) flushed: u32,
+    /// Complete buffers released.
+    pub(crate) released: u32,
+    /// Buffers deleted (each unmapped first if it was mapped).
+    pub(crate) deleted: u32,
+    /// Whether the group was finalized.
+    pub(crate) finalized: bool,
+    /// Steps that failed (each logged).
+    pub(crate) failures: u32,
+}
+
+impl StopReport {
+    /// Logs a failed step and counts it.
+    fn failed(&mut self, step: &str, index: Option<u32>, e: HvError) {
+        warn_failed(step, index, e);
+        self.failures += 1;
     }
 }
 
@@ -113,6 +145,7 @@ impl Group {
             cfg: *cfg,
             initialized: false,
             sources: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
         };
         group.fill_pools()?;
         group.initialize()?;
@@ -275,48 +308,78 @@ impl Group {
         snapshot::snapshot(&mm::HeaderPage(pfn))
     }
 
-    fn teardown(&mut self) {
+    /// Stops logging and hands everything back to the hypervisor, once: the
+    /// sequence Microsoft's driver uses before unload, kexec and reboot
+    /// (mshv_trace.c, `mshv_trace_disable` and its callers), because a group
+    /// left behind makes the next kernel's initialize of the type fail.
+    /// Sources off; flush each buffer whose header says in use; wait up to
+    /// [`STOP_WAIT_MS`] until none is; release every complete one; unmap,
+    /// delete, finalize. Linux memory is left alone (userspace may still map
+    /// the pages; [`Drop`] frees them), so the reboot notifier may call it
+    /// while the device is in use. Each failed step is logged and the next
+    /// one runs. Returns what it did.
+    pub(crate) fn stop(&self) -> StopReport {
+        let mut report = StopReport::default();
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return report;
+        }
         let ty = self.cfg.log_type;
         if self.sources.load(Ordering::Relaxed) != 0 {
-            if let Err(e) = self.ctx.with(|hv, hp| hv.set_sources(hp, ty, 0)) {
-                warn_failed("disable sources", None, e);
+            match self.ctx.with(|hv, hp| hv.set_sources(hp, ty, 0)) {
+                Ok(()) => self.sources.store(0, Ordering::Relaxed),
+                Err(e) => report.failed("disable sources", None, e),
             }
         }
-        // The hypervisor unmaps only free or ready buffers: complete each
-        // one whose header says in use, by its buffer index, then hand back
-        // every completed one.
-        for i in 0..self.buffers.len() as u32 {
-            if self.header(i).and_then(|h| h.state()) == Some(BufferState::InUse) {
+        let count = self.buffers.len() as u32;
+        let state = |i| self.header(i).and_then(|h| h.state());
+        for i in 0..count {
+            if state(i) == Some(BufferState::InUse) {
                 match self.ctx.with(|hv, _| hv.flush(ty, i)) {
-                    Err(e) if !hypercall::flush_raced(&e) => warn_failed("flush", Some(i), e),
-                    _ => {}
+                    Ok(()) => report.flushed += 1,
+                    Err(e) if hypercall::flush_raced(&e) => {}
+                    Err(e) => report.failed("flush", Some(i), e),
                 }
             }
         }
-        for i in 0..self.buffers.len() as u32 {
-            if self.header(i).and_then(|h| h.state()) == Some(BufferState::Complete) {
-                if let Err(e) = self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, i)) {
-                    warn_failed("release", Some(i), e);
+        // The hypervisor completes a flushed buffer asynchronously; unmap
+        // is refused while one is still in use.
+        let mut waited = 0;
+        while (0..count).any(|i| state(i) == Some(BufferState::InUse)) {
+            if waited >= STOP_WAIT_MS {
+                pr_warn!("teardown: buffers still in use after {STOP_WAIT_MS} ms\n");
+                report.failures += 1;
+                break;
+            }
+            fsleep(Delta::from_millis(STOP_POLL_MS.into()));
+            waited += STOP_POLL_MS;
+        }
+        for i in 0..count {
+            if state(i) == Some(BufferState::Complete) {
+                match self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, i)) {
+                    Ok(()) => report.released += 1,
+                    Err(e) => report.failed("release", Some(i), e),
                 }
             }
         }
-        while let Some(b) = self.buffers.pop() {
+        for b in self.buffers.iter().rev() {
             let ctx = &self.ctx;
             if b.mapped {
                 if let Err(e) = ctx.with(|hv, _| hv.unmap_buffer(ty, b.index)) {
-                    warn_failed("unmap", Some(b.index), e);
+                    report.failed("unmap", Some(b.index), e);
                 }
             }
-            if let Err(e) = ctx.with(|hv, hp| hv.delete_buffer(hp, ty, b.index)) {
-                warn_failed("delete", Some(b.index), e);
+            match ctx.with(|hv, hp| hv.delete_buffer(hp, ty, b.index)) {
+                Ok(()) => report.deleted += 1,
+                Err(e) => report.failed("delete", Some(b.index), e),
             }
         }
         if self.initialized {
-            if let Err(e) = self.ctx.with(|hv, _| hv.finalize_group(ty)) {
-                warn_failed("finalize", None, e);
+            match self.ctx.with(|hv, _| hv.finalize_group(ty)) {
+                Ok(()) => report.finalized = true,
+                Err(e) => report.failed("finalize", None, e),
             }
         }
-        self.withdraw_deposits();
+        report
     }
 
     /// Takes back, node by node, as many pages as set-up deposited; what the
@@ -434,6 +497,7 @@ impl EventLog for Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        self.teardown();
+        self.stop();
+        self.withdraw_deposits();
     }
 }

@@ -67,16 +67,21 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # settings exported to them. Longest first: two run at a time, so the long
 # ones start early. The parameter table (one load per case) runs in 1node;
 # every set-up hypercall failed in turn and the load/unload cycles get a
-# 2node boot of their own, with the header race, shortened to 50 cycles and
-# 30 runs (scripts/soak.sh runs 200 of each); the device and the tool run where placement differs most
-# (2node: one domain per node; memless: CPUs served remotely).
+# 2node boot of their own, with the header race (shortened to 50 cycles and
+# 30 runs; scripts/soak.sh runs 200 of each) and a reboot; the device and
+# the tool run where placement differs most (2node: one domain per node;
+# memless: CPUs served remotely).
 VM_BOOTS="
 1node 1node @common,params.sh
-2node-cycles 2node fail_at.sh,cycles.sh,header_race.sh CYCLES=50 LOOPS=30
+2node-cycles 2node fail_at.sh,cycles.sh,header_race.sh,reboot.sh CYCLES=50 LOOPS=30
 2node 2node @common,info_plan.sh,device_test,cli.sh
 memless memless @common,info_plan.sh,device_test,cli.sh
 4node 4node @common
 "
+# A boot whose list holds reboot.sh (last) reboots with the group active;
+# its console must show the stop sequence, here for 2node's 4 CPUs with 2
+# buffers each, every CPU's buffer in use.
+VM_REBOOT_LINE='hv_evlog: reboot: event log stopped: 4 flushed, 4 released, 8 deleted, group finalized, 0 failed steps$'
 # Files every boot needs beside its tests (header_race.sh runs device_test).
 VM_HELPERS="ktap.sh hv_evlog_load device_test"
 
@@ -143,6 +148,9 @@ vm_suite() {
 		for t in $env; do
 			envs+=(--guest-env "$t")
 		done
+		case ",$tests," in
+		*,reboot.sh,*) envs+=(--expect-console "$VM_REBOOT_LINE") ;;
+		esac
 		vm_start "$name" --topology "$topo" --tests "$(vm_tests "$tests")" \
 			--module "$HV_EVLOG_ROOT/hv_evlog.ko" "${files[@]}" "${envs[@]}"
 		running=$((running + 1))

@@ -60,4 +60,9 @@ else
 	report "HV_EVLOG_KMEMLEAK_UNAVAILABLE"
 fi
 report "HV_EVLOG_DONE"
+# A test may ask for a reboot instead (selftests/reboot.sh); QEMU runs with
+# -no-reboot, so either ends the boot.
+if [ -e /tmp/hv-evlog-reboot ]; then
+	reboot -f
+fi
 poweroff -f

@@ -318,9 +318,12 @@ def count_block(block):
     return p, f, s, p + f + s, plan
 
 
-def run_checks(lines, report, timed_out):
+def run_checks(lines, report, timed_out, expect_console=()):
     """The run's own checks, as (name, ok, detail): console and report."""
     checks = [("finished within the time limit", not timed_out and "HV_EVLOG_DONE" in report, "")]
+    for rx in expect_console:
+        hit = any(re.search(rx, line) for line in lines)
+        checks.append((f"console shows /{rx}/", hit, "" if hit else "no such line"))
     for name, rx in CONSOLE_FAILURES:
         hits = [line for line in lines if rx.search(line)]
         checks.append((f"console has no {name}", not hits, hits[0] if hits else ""))
@@ -347,6 +350,7 @@ def main():
     ap.add_argument("--append", default="", help="extra kernel command line")
     ap.add_argument("--out", default=os.path.join(ROOT, "out"))
     ap.add_argument("--name", help="name of this run in the report (default: topology)")
+    ap.add_argument("--expect-console", action="append", help="regex a console line must match (repeatable)")
     ap.add_argument("--expect-fail", default="", help="comma-separated run checks that must FAIL (harness self-test)")
     args = ap.parse_args()
 
@@ -389,7 +393,7 @@ def main():
     passed, failed, skipped, problems = judge_tap(tap)
     for line in tap:
         print("    " + line)
-    checks = run_checks(lines, report, timed_out)
+    checks = run_checks(lines, report, timed_out, args.expect_console or ())
     checks.append(("guest TAP is complete", not problems, "; ".join(problems)))
     expect_fail = [e for e in args.expect_fail.split(",") if e]
     for cname, ok, detail in checks:

@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# A reboot with the group active must run the stop sequence (sources off,
+# flush the buffers in use, release the complete ones, unmap, delete,
+# finalize) so that the next kernel can initialize the type again. Loads the
+# module with a slow simulator so that every served CPU has a buffer in use,
+# checks that, and asks guest-init to reboot (not power off) once the tests
+# and the kmemleak scan are done. The outcome is judged by the harness on the
+# console: the boot runs with vm/run.py --expect-console (scripts/lib.sh).
+# Must be the boot's last test. Not for a real host: it reboots.
+. "$(dirname "$0")/ktap.sh"
+needs_own_load
+[ -e /etc/hv-evlog/topology ] || { echo "1..0 # SKIP only in the test VM (it reboots)"; exit 4; }
+echo "1..3"
+insmod "$MOD" backend=sim sim_rate=100
+result $? "insmod" "exit $?"
+cpus=$(($(awk 'NR > 1 { print $2 }' /sys/kernel/debug/hv_evlog/plan | sort -u | wc -l)))
+i=0
+while [ $i -lt 50 ]; do
+	inuse=$(awk '$5 == "in-use"' /sys/kernel/debug/hv_evlog/buffers | wc -l)
+	[ "$inuse" = "$cpus" ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+check "every one of the $cpus served CPUs has a buffer in use" "$cpus" "$inuse"
+touch /tmp/hv-evlog-reboot
+result $? "reboot armed (the harness checks the stop line on the console)" "touch failed"
+[ $fails -eq 0 ]
