@@ -49,6 +49,8 @@ mod reboot;
 #[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/sim/mod.rs"]
 mod sim;
+#[path = "hv_evlog/sint0.rs"]
+mod sint0;
 #[path = "hv_evlog/ticker.rs"]
 mod ticker;
 #[path = "hv_evlog/topology.rs"]
@@ -145,11 +147,18 @@ struct HvEvlog {
     _group: Arc<group::Group>,
 }
 
-/// Connects to the hypervisor `cfg.backend` names.
-fn connect(cfg: &params::Config, placement: &placement::Placement) -> Result<backend::Backend> {
+/// Connects to the hypervisor `cfg.backend` names; with the simulator, its
+/// completion messages go to `inbox`.
+fn connect(
+    cfg: &params::Config,
+    placement: &placement::Placement,
+    inbox: &Arc<sint0::Inbox>,
+) -> Result<backend::Backend> {
     Ok(match cfg.backend {
         params::Backend::Hv => backend::Backend::Hv(hv::HvTransport::probe()?),
-        params::Backend::Sim => backend::Backend::Sim(sim::create(&cfg.sim, placement)?),
+        params::Backend::Sim => {
+            backend::Backend::Sim(sim::create(&cfg.sim, placement, inbox.clone())?)
+        }
     })
 }
 
@@ -158,15 +167,28 @@ impl kernel::Module for HvEvlog {
         let cfg = config()?;
         let snapshot = topology::Snapshot::read()?;
         let placement = placement::Placement::new(&cfg, word_params::NODES.bytes(), &snapshot)?;
-        let backend = connect(&cfg, &placement)?;
+        let inbox = Arc::pin_init(sint0::Inbox::new(cfg.log_type as u32), GFP_KERNEL)?;
+        let backend = connect(&cfg, &placement, &inbox)?;
+        let messages = backend.delivers_messages().then(|| inbox.clone());
         let ctx = KBox::pin_init(group::HvCtx::new(backend)?, GFP_KERNEL)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;
         let group = Arc::new(group::Group::new(ctx, &cfg, placement)?, GFP_KERNEL)?;
-        let debugfs = debugfs::Debugfs::new(&group)?;
+        let debugfs = debugfs::Debugfs::new(&group, &inbox)?;
         let reboot = KBox::pin_init(reboot::RebootHook::register(group.clone()), GFP_KERNEL)?;
         group.start();
         // Last: an opener may use the device as soon as it exists.
-        let device = device::register(group.clone(), cfg.scan_interval_ms)?;
+        let device = device::register(group.clone(), cfg.scan_interval_ms, messages.clone())?;
+        if messages.is_some() {
+            pr_info!(
+                "completion: SynIC messages, header scan every {} ms as a safety net\n",
+                cfg.scan_interval_ms
+            );
+        } else {
+            pr_info!(
+                "completion: header scan every {} ms (no SynIC messages on this backend)\n",
+                cfg.scan_interval_ms
+            );
+        }
         pr_info!(
             "version {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
             cfg.buffer_pages,

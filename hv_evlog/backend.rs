@@ -26,6 +26,21 @@ impl Backend {
         }
     }
 
+    /// Whether completion messages reach the module's SINT0 handler: the
+    /// simulator's do; on Hyper-V with 7.2, SINT0 belongs to mshv_root
+    /// (see `sint0.rs`).
+    pub(crate) fn delivers_messages(&self) -> bool {
+        matches!(self, Backend::Sim(_))
+    }
+
+    /// The simulator, if that is the backend.
+    pub(crate) fn sim(&self) -> Option<&Arc<SimBackend>> {
+        match self {
+            Backend::Sim(sim) => Some(sim),
+            Backend::Hv(_) => None,
+        }
+    }
+
     /// The virtual processor index the hypervisor knows Linux CPU `cpu` by.
     pub(crate) fn vp_index(&self, cpu: u32) -> Option<u32> {
         match self {

@@ -205,6 +205,53 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
         reported
     }
 
+    /// Reports, before any [`Tracker::scan`], the chains the hypervisor
+    /// announced with completion messages: from each head in `heads`
+    /// (lowest first), follows `next_buffer_index` through buffers that
+    /// are Complete in `headers`, reporting those not reported yet, in chain
+    /// order, as `scan` does. A buffer is visited once however the links
+    /// run. Returns `(reported, walked)`: buffers reported, and Complete
+    /// buffers the chains held (reported now or before).
+    pub fn announced(
+        &mut self,
+        heads: &IndexSet,
+        headers: &[BufferHeader],
+        mut report: impl FnMut(u32) -> bool,
+    ) -> (u32, u32) {
+        let count = self
+            .len()
+            .min(headers.len().min(MAX_BUFFERS as usize) as u32);
+        let mut seen = IndexSet::new();
+        let (mut reported, mut walked) = (0, 0);
+        for head in 0..count {
+            if !heads.contains(head) {
+                continue;
+            }
+            let mut index = head;
+            while index < count
+                && !seen.contains(index)
+                && headers[index as usize].state() == Some(BufferState::Complete)
+            {
+                seen.insert(index);
+                walked += 1;
+                if self.slot(index) == Some(Slot::Idle) {
+                    let slot = if report(index) {
+                        Slot::Queued
+                    } else {
+                        Slot::Delivered
+                    };
+                    self.set(index, slot);
+                    reported += 1;
+                }
+                match headers[index as usize].next_in_chain() {
+                    Some(next) => index = next,
+                    None => break,
+                }
+            }
+        }
+        (reported, walked)
+    }
+
     /// The record of buffer `index` was handed to userspace.
     pub fn delivered(&mut self, index: u32) {
         if self.slot(index) == Some(Slot::Queued) {

@@ -9,22 +9,31 @@
 //! live state, read from the hypervisor's headers: per buffer its proximity
 //! domain, the node its pages are on (-1 if they are spread), the CPU it
 //! serves, its state and events lost. Tests compare them with the expected
-//! plan of each VM topology; people read them.
+//! plan of each VM topology; people read them. `completion` counts the
+//! hypervisor's completion messages taken, the chains they announced that
+//! the open device walked and the buffers those held,
+//! and how often another driver's message was found in a slot. With
+//! `backend=sim`, `sim_sint0` shows each CPU's SINT0 slot (type, flags,
+//! messages waiting, buffer) and takes `inject CPU TYPE` / `consume CPU` to
+//! play another driver's message there (the tests' hook).
 
 use kernel::{
     debugfs::{Dir, File},
     fmt,
     prelude::*,
     sync::Arc,
+    uaccess::UserSliceReader,
 };
 
-use crate::group::Group;
+use crate::{group::Group, sim::SimBackend, sint0::Inbox};
 
 /// The directory and its files; dropping it removes them.
 pub(crate) struct Debugfs {
     _plan: Pin<KBox<File<Arc<Group>>>>,
     _domains: Pin<KBox<File<Arc<Group>>>>,
     _buffers: Pin<KBox<File<Arc<Group>>>>,
+    _completion: Pin<KBox<File<Arc<Inbox>>>>,
+    _sint0: Option<Pin<KBox<File<Arc<SimBackend>>>>>,
     _dir: Dir,
 }
 
@@ -65,9 +74,64 @@ fn write_domains(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
     Ok(())
 }
 
+fn write_completion(inbox: &Arc<Inbox>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let s = inbox.stats();
+    writeln!(f, "messages {}", s.messages)?;
+    writeln!(f, "chains {}", s.chains)?;
+    writeln!(f, "chain_buffers {}", s.chain_buffers)?;
+    writeln!(f, "foreign {}", s.foreign)
+}
+
+fn write_sint0(sim: &Arc<SimBackend>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let sim = sim.state();
+    writeln!(f, "cpu type flags queued buffer")?;
+    for cpu in sim.message_cpus() {
+        if let Some(v) = sim.slot_view(cpu) {
+            writeln!(
+                f,
+                "{cpu} {:#x} {:#x} {} {}",
+                v.message_type, v.flags, v.queued, v.payload.buffer_index
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `inject CPU TYPE`: another driver's message arrives in CPU's SINT0 slot;
+/// `consume CPU`: that driver takes it and signals end-of-message.
+fn parse_sint0(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 64];
+    let n = reader.len();
+    if n > buf.len() {
+        return Err(EINVAL);
+    }
+    reader.read_slice(&mut buf[..n])?;
+    let text = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
+    let mut words = text.split_whitespace();
+    let number = |w: Option<&str>| -> Result<u32> {
+        let w = w.ok_or(EINVAL)?;
+        match w.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16),
+            None => w.parse(),
+        }
+        .map_err(|_| EINVAL)
+    };
+    let sim = sim.state();
+    match words.next() {
+        Some("inject") => {
+            let cpu = number(words.next())?;
+            let ty = number(words.next())?;
+            sim.foreign_message(cpu, Some(ty))
+        }
+        Some("consume") => sim.foreign_message(number(words.next())?, None),
+        _ => Err(EINVAL),
+    }
+}
+
 impl Debugfs {
-    /// Creates the directory for `group` and the plan it was set up from.
-    pub(crate) fn new(group: &Arc<Group>) -> Result<Self> {
+    /// Creates the directory for `group` and the plan it was set up from,
+    /// with `inbox`'s counters.
+    pub(crate) fn new(group: &Arc<Group>, inbox: &Arc<Inbox>) -> Result<Self> {
         let dir = Dir::new(c"hv_evlog");
         let plan = KBox::pin_init(
             dir.read_callback_file(c"plan", group.clone(), &write_plan),
@@ -81,10 +145,23 @@ impl Debugfs {
             dir.read_callback_file(c"buffers", group.clone(), &write_buffers),
             GFP_KERNEL,
         )?;
+        let completion = KBox::pin_init(
+            dir.read_callback_file(c"completion", inbox.clone(), &write_completion),
+            GFP_KERNEL,
+        )?;
+        let sint0 = match group.backend().sim() {
+            Some(sim) => Some(KBox::pin_init(
+                dir.read_write_callback_file(c"sim_sint0", sim.clone(), &write_sint0, &parse_sint0),
+                GFP_KERNEL,
+            )?),
+            None => None,
+        };
         Ok(Debugfs {
             _plan: plan,
             _domains: domains,
             _buffers: buffers,
+            _completion: completion,
+            _sint0: sint0,
             _dir: dir,
         })
     }

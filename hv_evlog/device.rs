@@ -79,7 +79,7 @@ use core::{mem::size_of, num::NonZeroU32};
 use kernel::{
     bindings, cpu,
     fs::{file, File, LocalFile},
-    impl_has_delayed_work,
+    impl_has_delayed_work, impl_has_work,
     ioctl::_IOC_SIZE,
     mm::virt::VmaNew,
     new_mutex, new_poll_condvar,
@@ -92,12 +92,13 @@ use kernel::{
     },
     time::{msecs_to_jiffies, Jiffies},
     uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
-    workqueue::{self, new_delayed_work, DelayedWork, WorkItem},
+    workqueue::{self, new_delayed_work, new_work, DelayedWork, Work, WorkItem},
 };
 
 use crate::{
     chardev::{Operations, Registration},
     completion::{Queue, Slot, Tracker},
+    sint0::{Inbox, Wake},
     tlfs::{self, BufferHeader, BufferState},
     uapi::{self, hv_evlog_buffer_info, hv_evlog_info, hv_evlog_record, hv_evlog_stats},
 };
@@ -187,7 +188,15 @@ pub(crate) struct Device {
 /// Call it as the last fallible step of setting up the group: an opener can
 /// use the device as soon as this returns. Dropping the result removes the
 /// node; open files and mappings keep `log` alive on their own.
-pub(crate) fn register(log: Arc<dyn EventLog>, scan_interval_ms: u32) -> Result<Pin<KBox<Device>>> {
+///
+/// With `inbox`, the hypervisor's completion messages wake the scanner at
+/// once and the chains they announce are reported first; the periodic scan
+/// stays as the safety net.
+pub(crate) fn register(
+    log: Arc<dyn EventLog>,
+    scan_interval_ms: u32,
+    inbox: Option<Arc<Inbox>>,
+) -> Result<Pin<KBox<Device>>> {
     let count = log.buffer_count();
     let pages = log.buffer_pages();
     if count == 0
@@ -202,6 +211,7 @@ pub(crate) fn register(log: Arc<dyn EventLog>, scan_interval_ms: u32) -> Result<
             log,
             scan_delay: msecs_to_jiffies(scan_interval_ms).max(1),
             busy: AtomicFlag::new(false),
+            inbox,
         },
         GFP_KERNEL,
     )?;
@@ -219,6 +229,8 @@ pub(crate) struct Shared {
     scan_delay: Jiffies,
     /// A file is open: the one consumer slot is taken.
     busy: AtomicFlag,
+    /// Completion messages, when the backend delivers them.
+    inbox: Option<Arc<Inbox>>,
 }
 
 impl Shared {
@@ -231,7 +243,11 @@ impl Shared {
             buffer_size: self.buffer_size(),
             header_size: tlfs::ENTRIES_OFFSET as u32,
             record_size: RECORD_SIZE as u32,
-            reserved: 0,
+            completion: if self.inbox.is_some() {
+                uapi::HV_EVLOG_COMPLETION_MESSAGES
+            } else {
+                uapi::HV_EVLOG_COMPLETION_SCAN
+            },
             ..self.log.info()
         }
     }
@@ -295,10 +311,31 @@ pub(crate) struct Session {
     /// The completion scanner.
     #[pin]
     scan: DelayedWork<Session>,
+    /// One scan now: a completion message arrived.
+    #[pin]
+    kick: Work<Session, KICK>,
 }
+
+/// Work item id of [`Session::kick`] (the scanner's is 0).
+const KICK: u64 = 1;
 
 impl_has_delayed_work! {
     impl HasDelayedWork<Self> for Session { self.scan }
+}
+
+impl_has_work! {
+    impl HasWork<Self, KICK> for Session { self.kick }
+}
+
+/// What the inbox calls when a completion message arrived: queues one scan
+/// of `0` at once (on top of the periodic ones).
+struct Kicker(Arc<Session>);
+
+impl Wake for Kicker {
+    fn wake(&self) {
+        // Already queued is as good as queued now.
+        let _ = workqueue::system_highpri().enqueue::<Arc<Session>, KICK>(self.0.clone());
+    }
 }
 
 impl Session {
@@ -325,10 +362,14 @@ impl Session {
             stats,
             ..
         } = &mut *guard;
+        // Heads taken before the snapshot: a chain announced later is
+        // walked by the next (kicked) scan.
+        let heads = this.shared().inbox.as_ref().map(|inbox| inbox.take_heads());
         for (index, header) in (0u32..).zip(headers.iter_mut()) {
             *header = this.log().header(index).unwrap_or_default();
         }
-        let reported = tracker.scan(headers, |index| {
+        let headers = &*headers;
+        let mut report = |index: u32| {
             let header = headers.get(index as usize).copied().unwrap_or_default();
             stats.completions = stats.completions.saturating_add(1);
             stats.events_lost = stats
@@ -339,7 +380,17 @@ impl Session {
                 stats.records_dropped = stats.records_dropped.saturating_add(1);
             }
             queued
-        });
+        };
+        let mut reported = 0;
+        if let (Some(heads), Some(inbox)) = (heads, this.shared().inbox.as_ref()) {
+            let (n, walked) = tracker.announced(&heads, headers, &mut report);
+            let chains = (0..tlfs::MAX_BUFFERS)
+                .filter(|&i| heads.contains(i))
+                .count();
+            inbox.count_walked(chains as u64, walked.into());
+            reported += n;
+        }
+        reported += tracker.scan(headers, &mut report);
         if reported != 0 {
             this.readable.notify_all();
         }
@@ -354,7 +405,15 @@ impl Session {
     /// Sleeps; never called from the scanner itself (it would wait for
     /// itself).
     fn stop_scanner(&self) {
+        // No new kicks: the inbox lets go of this session.
+        if let Some(inbox) = &self.shared().inbox {
+            inbox.set_waker(None);
+        }
         self.state.lock().stopping = true;
+        // SAFETY: `self.kick` is an initialized work item that lives as long
+        // as `self`. A kick queued before the waker was cleared runs now
+        // (and sees `stopping`); none can be queued afterwards.
+        unsafe { bindings::flush_work(Work::<Self, KICK>::raw_get(&raw const self.kick)) };
         // SAFETY: The pointer is to `self.scan`: aligned and not dangling.
         let work = unsafe { DelayedWork::<Self>::raw_as_work(&raw const self.scan) };
         // SAFETY: `work` points at the `Work` inside `self.scan`, which lives
@@ -442,6 +501,14 @@ impl WorkItem for Session {
     }
 }
 
+impl WorkItem<KICK> for Session {
+    type Pointer = Arc<Session>;
+
+    fn run(this: Arc<Session>) {
+        Session::scan(this);
+    }
+}
+
 impl Operations for Session {
     type Shared = Arc<Shared>;
 
@@ -465,12 +532,17 @@ impl Operations for Session {
                 state <- new_mutex!(state),
                 readable <- new_poll_condvar!(),
                 scan <- new_delayed_work!("hv_evlog::scan"),
+                kick <- new_work!("hv_evlog::kick"),
             }),
             GFP_KERNEL,
         )?;
+        if let Some(inbox) = &shared.inbox {
+            let kicker: Arc<dyn Wake> = Arc::new(Kicker(session.clone()), GFP_KERNEL)?;
+            inbox.set_waker(Some(kicker));
+        }
         // The first scan right away: buffers already complete are reported
         // to this consumer too. Cannot fail: the work item is new.
-        let _ = workqueue::system_power_efficient().enqueue(session.clone());
+        let _ = workqueue::system_power_efficient().enqueue::<Arc<Session>, KICK>(session.clone());
         Ok(session)
     }
 

@@ -155,6 +155,11 @@ impl Group {
         Ok(group)
     }
 
+    /// The transport the group talks to.
+    pub(crate) fn backend(&self) -> &Backend {
+        self.ctx.backend()
+    }
+
     /// The plan the group was set up from.
     pub(crate) fn placement(&self) -> &Placement {
         &self.placement
@@ -266,8 +271,20 @@ impl Group {
     }
 
     /// Gives the hypervisor a new source mask (0 disables all).
+    ///
+    /// On Hyper-V, refused (`EBUSY`) while mshv_root holds SINT0: the
+    /// completion messages logging brings would block its slot (`sint0.rs`).
     fn apply_sources(&self, mask: u64) -> Result {
         let ty = self.cfg.log_type;
+        if mask != 0 && !self.backend().delivers_messages() && crate::hv::sint0_taken_by_mshv_root()
+        {
+            pr_err!(
+                "sources={mask:#x} not enabled: mshv_root owns SINT0 and cannot take event log \
+                 completion messages in this kernel (they would block its intercept messages); \
+                 unload mshv_root first\n"
+            );
+            return Err(EBUSY);
+        }
         self.ctx.with(|hv, hp| {
             // The lock on the call pages also orders updates of `sources`.
             hv.set_sources(hp, ty, mask)

@@ -23,7 +23,7 @@
 //! call switchable: objtool records the call site and the module loader
 //! patches it to call the target directly.
 
-use kernel::prelude::*;
+use kernel::{bindings, prelude::*};
 
 use crate::{
     hypercall::{HvError, HypercallPages, Hypervisor, Transport},
@@ -40,6 +40,24 @@ unsafe extern "C" {
     /// allocated by the Hyper-V init code (drivers/hv/hv_common.c, exported
     /// GPL-only; not in 7.2's bindings). Null without Hyper-V.
     static hv_vp_index: *mut u32;
+}
+
+/// Whether mshv_root, the root partition's VM driver, is loaded (or built
+/// in): it owns SINT0 in 7.2 (`hv_setup_mshv_handler(mshv_isr)`), and its
+/// handler does not know `HVMSG_EVENTLOG_BUFFERCOMPLETE`: it warns once and
+/// leaves such a message in the slot (drivers/hv/mshv_synic.c, `mshv_isr`),
+/// which blocks every later intercept message of every guest. Told by one
+/// of its exported symbols, `hv_call_delete_vp` (drivers/hv/mshv_root_hv_call.c).
+pub(crate) fn sint0_taken_by_mshv_root() -> bool {
+    const SYMBOL: &CStr = c"hv_call_delete_vp";
+    // SAFETY: `SYMBOL` is a NUL-terminated string. A non-null result holds
+    // a reference on the symbol's module, dropped right below.
+    let found = !unsafe { bindings::__symbol_get(SYMBOL.as_char_ptr()) }.is_null();
+    if found {
+        // SAFETY: balances the successful `__symbol_get` above.
+        unsafe { bindings::__symbol_put(SYMBOL.as_char_ptr()) };
+    }
+    found
 }
 
 /// `VP_INVAL` in hv_common: no index known for that CPU.

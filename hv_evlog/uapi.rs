@@ -38,6 +38,11 @@ pub(crate) const HV_EVLOG_BACKEND_HV: u32 = 0;
 #[allow(dead_code)] // Set by the simulated backend.
 pub(crate) const HV_EVLOG_BACKEND_SIM: u32 = 1;
 
+/// `info.completion`: completion found by the header scan alone.
+pub(crate) const HV_EVLOG_COMPLETION_SCAN: u32 = 0;
+/// `info.completion`: the hypervisor's completion messages, and the scan.
+pub(crate) const HV_EVLOG_COMPLETION_MESSAGES: u32 = 1;
+
 /// `struct hv_evlog_info`: group geometry.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,7 +59,7 @@ pub(crate) struct hv_evlog_info {
     pub(crate) header_size: u32,
     pub(crate) record_size: u32,
     pub(crate) backend: u32,
-    pub(crate) reserved: u32,
+    pub(crate) completion: u32,
 }
 
 /// `struct hv_evlog_buffer_info`: one buffer of the group.
@@ -113,7 +118,7 @@ pin_layout!(
     hv_evlog_info, size = 56;
     abi_version @ 0, info_size @ 4, type_ @ 8, mode @ 12, time_basis @ 16,
     buffer_count @ 20, buffer_size @ 24, threshold @ 28, sources @ 32,
-    header_size @ 40, record_size @ 44, backend @ 48, reserved @ 52,
+    header_size @ 40, record_size @ 44, backend @ 48, completion @ 52,
 );
 pin_layout!(
     hv_evlog_buffer_info, size = 152;

@@ -144,6 +144,7 @@
 use core::mem::offset_of;
 use core::ops::Range;
 
+use super::synic::Synic;
 use crate::hv_evlog_numa::{BOOKKEEPING_PAGES_PER_BUFFER, BOOKKEEPING_PAGES_PER_DOMAIN};
 use crate::snapshot::STATE_OFFSET;
 use crate::tlfs::{
@@ -217,6 +218,12 @@ pub trait Platform {
     /// page. How a header's `buffer_state` is published; nothing is stored
     /// for a PFN that is not memory.
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32);
+
+    /// Loads the little-endian `u32` at the 4-byte aligned `offset` of page
+    /// `pfn` with acquire semantics: how the simulator reads a word the
+    /// partition stores concurrently (a message slot's type). 0 for a PFN
+    /// that is not memory.
+    fn load_acquire_u32(&mut self, pfn: u64, offset: usize) -> u32;
 
     /// The current time in `basis`. Need not be strictly increasing; the
     /// writer makes entry timestamps so per CPU.
@@ -493,6 +500,7 @@ pub struct Hypervisor {
     pools: [Pool; MAX_NODES],
     pub(super) buffers: [Buffer; MAX_BUFFERS as usize],
     pub(super) cpus: [Cpu; MAX_CPUS as usize],
+    pub(super) synic: Synic,
 }
 
 impl Default for Hypervisor {
@@ -594,6 +602,7 @@ impl Hypervisor {
             pools: [Pool::EMPTY; MAX_NODES],
             buffers: [Buffer::EMPTY; MAX_BUFFERS as usize],
             cpus: [Cpu::EMPTY; MAX_CPUS as usize],
+            synic: Synic::EMPTY,
         }
     }
 
@@ -754,6 +763,7 @@ impl Hypervisor {
         self.end_group();
         self.pools.fill(Pool::EMPTY);
         self.buffers.fill(Buffer::EMPTY);
+        self.synic.clear();
     }
 
     /// Checks the internal invariants, walking every free list: lengths match
@@ -876,6 +886,7 @@ impl Hypervisor {
 
     /// Forgets the group and the writers' state; affinity stays.
     fn end_group(&mut self) {
+        self.synic.forget_messages();
         self.group = Group::EMPTY;
         self.pending = Chain::EMPTY;
         self.outbox = Chain::EMPTY;

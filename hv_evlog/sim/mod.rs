@@ -10,26 +10,33 @@
 //! [`Transport`], exactly like the real hypervisor.
 
 pub(crate) mod hypervisor;
+pub(crate) mod synic;
 pub(crate) mod writer;
+
+use core::ptr::NonNull;
 
 use kernel::{
     bindings, new_mutex,
     prelude::*,
     static_lock_class,
     sync::{
-        atomic::{Atomic, Release},
+        atomic::{Acquire, Atomic, Release},
         Arc, Mutex,
     },
 };
 
-use self::hypervisor::{Hypervisor, Platform};
+use self::{
+    hypervisor::{Hypervisor, Platform},
+    synic::{CpuSet, SlotView, SynicError},
+};
 use crate::{
     hypercall::Transport,
     mm::{self, NodeChoice, NodePage},
     params::SimConfig,
     placement::Placement,
+    sint0::{Inbox, MessagePort},
     ticker::{Tick, Ticker},
-    tlfs::{HvStatus, TimeBasis, PAGE_SIZE},
+    tlfs::{HvStatus, TimeBasis, EVENTLOG_SINT, MESSAGE_SIZE, PAGE_SIZE},
     topology,
 };
 
@@ -89,6 +96,18 @@ impl Platform for KernelPlatform {
         unsafe { Atomic::from_ptr(word) }.store(u32::to_le(value), Release);
     }
 
+    fn load_acquire_u32(&mut self, pfn: u64, offset: usize) -> u32 {
+        if mm::node_of_pfn(pfn).is_none() || !offset.is_multiple_of(4) || offset + 4 > PAGE_SIZE {
+            return 0;
+        }
+        let word = mm::phys_to_virt(pfn << 12)
+            .wrapping_add(offset)
+            .cast::<u32>();
+        // SAFETY: as in `store_release_u32`: a 4-byte aligned word of RAM
+        // that every party accesses atomically.
+        u32::from_le(unsafe { Atomic::from_ptr(word) }.load(Acquire))
+    }
+
     fn now(&self, basis: TimeBasis) -> u64 {
         match basis {
             // SAFETY: reads the TSC; no memory is touched.
@@ -142,6 +161,11 @@ impl Drop for Core {
 pub(crate) struct Sim {
     #[pin]
     core: Mutex<Core>,
+    /// Each served CPU's SynIC message page, registered with the core;
+    /// dropped after it (fields drop in order).
+    message_pages: KVec<(u32, NodePage)>,
+    /// The module's SINT0 handler, called as the interrupt would be.
+    inbox: Arc<Inbox>,
     cpus: KVec<u32>,
     rate: u32,
     #[pin]
@@ -157,7 +181,11 @@ struct Progress {
 impl Sim {
     /// A simulator whose pools hold `cfg.pool_pages` on every node that
     /// holds buffers, told which CPU each planned buffer serves.
-    fn new(cfg: &SimConfig, placement: &Placement) -> Result<impl PinInit<Self, Error> + use<>> {
+    fn new(
+        cfg: &SimConfig,
+        placement: &Placement,
+        inbox: Arc<Inbox>,
+    ) -> Result<impl PinInit<Self, Error> + use<>> {
         let mut cpus = KVec::new();
         for b in placement.buffers.iter() {
             if !cpus.contains(&b.cpu) {
@@ -185,9 +213,17 @@ impl Sim {
             // The plan only names online CPUs and indices below 512.
             hv.set_affinity(&plat, b.index, b.cpu).map_err(|_| EINVAL)?;
         }
+        let mut message_pages = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
+        for &cpu in cpus.iter() {
+            let page = NodePage::alloc(NodeChoice::Any)?;
+            hv.set_message_page(cpu, page.pfn()).map_err(|_| EINVAL)?;
+            message_pages.push((cpu, page), GFP_KERNEL)?;
+        }
         let rate = cfg.rate;
         Ok(try_pin_init!(Self {
             core <- new_mutex!(core),
+            message_pages,
+            inbox,
             cpus,
             rate,
             progress <- new_mutex!(Progress {
@@ -221,11 +257,82 @@ impl Tick for Sim {
         }
         let mut core = self.core.lock();
         let mut plat = KernelPlatform;
+        let mut raised = CpuSet::default();
         for &cpu in self.cpus.iter() {
             for _ in 0..due {
-                core.0.write_event(&mut plat, cpu, PAYLOAD_BYTES);
+                // One message per threshold crossing, as the hypervisor
+                // sends them: posted before the next chain can join it.
+                if core.0.write_event(&mut plat, cpu, PAYLOAD_BYTES).notify {
+                    raised.add(&core.0.post_messages(&mut plat));
+                }
             }
         }
+        raised.add(&core.0.post_messages(&mut plat));
+        drop(core);
+        self.interrupt(raised);
+    }
+}
+
+impl Sim {
+    /// Raises SINT0 on every CPU whose slot just received a message: runs
+    /// the module's handler, as the interrupt would, outside the core's
+    /// lock (the handler signals end-of-message through it).
+    fn interrupt(&self, raised: CpuSet) {
+        for cpu in raised.iter() {
+            self.inbox.handle(self, cpu);
+        }
+    }
+
+    /// The test hook behind debugfs `sim_sint0`: another driver's message
+    /// of `message_type` arrives in `cpu`'s SINT0 slot (`EBUSY` if the slot
+    /// is not empty), or with `None` that driver takes it back and signals
+    /// end-of-message (`EINVAL` if the slot holds no such message).
+    pub(crate) fn foreign_message(&self, cpu: u32, message_type: Option<u32>) -> Result {
+        let mut core = self.core.lock();
+        let mut plat = KernelPlatform;
+        match message_type {
+            Some(ty) => core
+                .0
+                .inject_foreign_message(&mut plat, cpu, ty)
+                .map_err(|e| match e {
+                    SynicError::SlotBusy => EBUSY,
+                    _ => EINVAL,
+                }),
+            None => {
+                let delivered = core
+                    .0
+                    .consume_foreign_message(&mut plat, cpu)
+                    .map_err(|_| EINVAL)?;
+                drop(core);
+                if delivered {
+                    self.inbox.handle(self, cpu);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// What `cpu`'s SINT0 slot holds, for debugfs.
+    pub(crate) fn slot_view(&self, cpu: u32) -> Option<SlotView> {
+        self.core.lock().0.slot(&mut KernelPlatform, cpu)
+    }
+
+    /// The CPUs with a message page.
+    pub(crate) fn message_cpus(&self) -> impl Iterator<Item = u32> + '_ {
+        self.message_pages.iter().map(|(cpu, _)| *cpu)
+    }
+}
+
+impl MessagePort for Sim {
+    fn slot(&self, cpu: u32) -> Option<NonNull<u8>> {
+        let (_, page) = self.message_pages.iter().find(|(c, _)| *c == cpu)?;
+        let va = mm::phys_to_virt(page.pfn() << 12).wrapping_add(EVENTLOG_SINT * MESSAGE_SIZE);
+        NonNull::new(va)
+    }
+
+    fn end_of_message(&self, cpu: u32) {
+        // The handler reads the slot again itself: nothing to raise here.
+        let _ = self.core.lock().0.end_of_message(&mut KernelPlatform, cpu);
     }
 }
 
@@ -233,10 +340,15 @@ impl Transport for Sim {
     unsafe fn hypercall(&self, control: u64, input_pa: u64, output_pa: u64) -> u64 {
         // Callers follow the `Transport` contract: the pages named are theirs
         // for the call, which is all the core relies on.
-        self.core
-            .lock()
+        let mut core = self.core.lock();
+        let result = core
             .0
-            .hypercall(&mut KernelPlatform, control, input_pa, output_pa)
+            .hypercall(&mut KernelPlatform, control, input_pa, output_pa);
+        // A flush or a release may complete a chain.
+        let raised = core.0.post_messages(&mut KernelPlatform);
+        drop(core);
+        self.interrupt(raised);
+        result
     }
 }
 
@@ -245,8 +357,12 @@ pub(crate) type SimBackend = Ticker<Sim>;
 
 /// Creates the simulator for `placement`; its writers start with
 /// [`Ticker::start`] once the group is set up.
-pub(crate) fn create(cfg: &SimConfig, placement: &Placement) -> Result<Arc<SimBackend>> {
-    let sim = Sim::new(cfg, placement)?;
+pub(crate) fn create(
+    cfg: &SimConfig,
+    placement: &Placement,
+    inbox: Arc<Inbox>,
+) -> Result<Arc<SimBackend>> {
+    let sim = Sim::new(cfg, placement, inbox)?;
     Arc::pin_init(
         Ticker::new(sim, TICK_MS, static_lock_class!(), static_lock_class!()),
         GFP_KERNEL,

@@ -58,8 +58,13 @@ struct hv_evlog_info {
 	__u32 header_size;	/* bytes of buffer header before the entries */
 	__u32 record_size;	/* sizeof(struct hv_evlog_record) */
 	__u32 backend;		/* 0 Microsoft hypervisor, 1 simulated */
-	__u32 reserved;
+	__u32 completion;	/* HV_EVLOG_COMPLETION_*: what makes records appear */
 };
+
+/* info.completion: records come from a periodic scan of the headers alone. */
+#define HV_EVLOG_COMPLETION_SCAN	0
+/* ...from the hypervisor's completion messages at once, the scan as a safety net. */
+#define HV_EVLOG_COMPLETION_MESSAGES	1
 
 /* One buffer of the group. */
 struct hv_evlog_buffer_info {

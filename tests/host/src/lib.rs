@@ -26,5 +26,6 @@ pub mod completion;
 #[path = "../../../hv_evlog/sim"]
 pub mod sim {
     pub mod hypervisor;
+    pub mod synic;
     pub mod writer;
 }

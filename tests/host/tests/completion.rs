@@ -382,3 +382,74 @@ proptest! {
         }
     }
 }
+
+/// Runs `announced` for `heads` and returns (reported in order, walked).
+fn announced(
+    t: &mut Tracker<Vec<Slot>>,
+    heads: &[u32],
+    headers: &[BufferHeader],
+) -> (Vec<u32>, u32) {
+    let mut set = IndexSet::new();
+    for &h in heads {
+        set.insert(h);
+    }
+    let mut out = Vec::new();
+    let (n, walked) = t.announced(&set, headers, |i| {
+        out.push(i);
+        true
+    });
+    assert_eq!(n as usize, out.len());
+    (out, walked)
+}
+
+#[test]
+fn an_announced_chain_is_reported_in_chain_order_before_a_scan() {
+    let mut t = tracker(8);
+    let mut h = free(8);
+    complete_chain(&mut h, &[5, 2, 7]);
+    complete_chain(&mut h, &[1]);
+    // Only the announced chain: buffer 1 is left to the scan.
+    assert_eq!(announced(&mut t, &[5], &h), (vec![5, 2, 7], 3));
+    assert_eq!(scan(&mut t, &h), vec![1]);
+    // Announced again (a stale message): walked, nothing reported twice.
+    assert_eq!(announced(&mut t, &[5], &h), (vec![], 3));
+}
+
+#[test]
+fn an_announced_chain_stops_at_a_buffer_no_longer_complete_and_at_a_cycle() {
+    let mut t = tracker(8);
+    let mut h = free(8);
+    complete_chain(&mut h, &[0, 3, 4]);
+    h[3] = header(3, BufferState::Ready, Some(4));
+    assert_eq!(announced(&mut t, &[0], &h), (vec![0], 1));
+    let mut t = tracker(8);
+    let mut h = free(8);
+    complete_chain(&mut h, &[6, 1]);
+    h[1] = header(1, BufferState::Complete, Some(6));
+    assert_eq!(announced(&mut t, &[1, 6], &h), (vec![1, 6], 2));
+}
+
+proptest! {
+    /// Whatever the links, announced chains and the scan after them report
+    /// every complete buffer exactly once.
+    #[test]
+    fn announced_then_scan_reports_each_complete_buffer_once(
+        states in proptest::collection::vec((any::<bool>(), 0u32..10), 8),
+        heads in proptest::collection::vec(0u32..8, 0..4),
+    ) {
+        let mut t = tracker(8);
+        let h: Vec<BufferHeader> = states
+            .iter()
+            .enumerate()
+            .map(|(i, &(complete, next))| {
+                let state = if complete { BufferState::Complete } else { BufferState::InUse };
+                header(i as u32, state, (next < 8).then_some(next))
+            })
+            .collect();
+        let (mut got, _) = announced(&mut t, &heads, &h);
+        got.extend(scan(&mut t, &h));
+        got.sort_unstable();
+        let want: Vec<u32> = (0..8).filter(|&i| states[i as usize].0).collect();
+        prop_assert_eq!(got, want);
+    }
+}

@@ -13,6 +13,7 @@
 
 use hv_evlog_host_tests::numa::{self, plan, BufferPlacement, Node, NodeFilter, Request, Topology};
 use hv_evlog_host_tests::sim::hypervisor::*;
+use hv_evlog_host_tests::sim::synic::*;
 use hv_evlog_host_tests::sim::writer::*;
 use hv_evlog_host_tests::tlfs::*;
 use proptest::prelude::*;
@@ -118,6 +119,15 @@ impl Platform for Fake {
         let before: [u8; ENTRIES_OFFSET] = page[..ENTRIES_OFFSET].try_into().unwrap();
         page[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
         self.published.push((before, value));
+    }
+
+    fn load_acquire_u32(&mut self, pfn: u64, offset: usize) -> u32 {
+        assert!(
+            offset.is_multiple_of(4),
+            "unaligned acquire load at {offset}"
+        );
+        let page = self.mem(pfn);
+        u32::from_le_bytes(page[offset..offset + 4].try_into().unwrap())
     }
 
     fn now(&self, _basis: TimeBasis) -> u64 {
@@ -1930,5 +1940,219 @@ fn header_state_is_published_after_every_other_field() {
             assert!(h.next_buffer_offset as usize >= ENTRIES_OFFSET, "{h:?}");
         }
     }
+    r.finish();
+}
+
+// ---------------------------------------------------------------------------
+// SynIC: SINT0 messages
+// ---------------------------------------------------------------------------
+
+impl Rig {
+    /// Registers a message page for `cpu` and returns it.
+    fn message_page(&mut self, cpu: u32) -> u64 {
+        let pfn = self.p.alloc_page(0).unwrap();
+        self.hv.set_message_page(cpu, pfn).unwrap();
+        pfn
+    }
+
+    /// The partition's side of SINT0: empties the slot and, when the flags
+    /// say more is waiting, signals end-of-message.
+    fn consume(&mut self, cpu: u32, pfn: u64) -> (EventLogMessage, bool) {
+        let slot = self.hv.slot(&mut self.p, cpu).unwrap();
+        assert_eq!(slot.message_type, HVMSG_EVENTLOG_BUFFERCOMPLETE);
+        self.p.mem(pfn)[0..4].fill(0);
+        let more = slot.flags & MESSAGE_PENDING != 0 && self.hv.end_of_message(&mut self.p, cpu);
+        (slot.payload, more)
+    }
+
+    fn finish_with(mut self, pages: &[u64]) {
+        for &pfn in pages {
+            self.p.free_page(pfn);
+        }
+        self.finish();
+    }
+}
+
+#[test]
+fn a_chain_of_three_is_one_message_in_the_slot_of_its_processor() {
+    let mut r = Rig::logging(
+        Geo {
+            threshold: 3,
+            ..GEO
+        },
+        6,
+    );
+    let page = r.message_page(0);
+    let mut raised = 0;
+    for _ in 0..(5 * 100 + 1) {
+        r.write(0, 24);
+        raised +=
+            r.hv.post_messages(&mut r.p)
+                .iter()
+                .filter(|&c| c == 0)
+                .count();
+    }
+    assert_eq!(raised, 1, "one interrupt for one message");
+    let bytes = r.p.mem(page)[..24].to_vec();
+    // Header: type, payload size 8, no flags, sender 0; payload: type, buffer 0.
+    assert_eq!(
+        bytes,
+        [0x40, 0, 0, 0x80, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    );
+    let chain: Vec<u32> =
+        std::iter::successors(Some(0), |&i| r.header(i).next_in_chain()).collect();
+    assert_eq!(chain, vec![0, 1, 2]);
+    assert_eq!(r.hv.synic().delivered, 1);
+    r.finish_with(&[page]);
+}
+
+#[test]
+fn a_full_slot_is_never_overwritten_and_eom_delivers_the_next() {
+    let mut r = Rig::logging(
+        Geo {
+            threshold: 1,
+            ..GEO
+        },
+        6,
+    );
+    let page = r.message_page(0);
+    for _ in 0..(3 * 100 + 1) {
+        r.write(0, 24);
+        r.hv.post_messages(&mut r.p);
+    }
+    // Three completions: the first in the slot, two waiting behind it.
+    let slot = r.hv.slot(&mut r.p, 0).unwrap();
+    assert_eq!(slot.payload.buffer_index, 0);
+    assert_eq!(slot.flags & MESSAGE_PENDING, MESSAGE_PENDING);
+    assert_eq!(slot.queued, 2);
+    assert_eq!(
+        r.consume(0, page),
+        (
+            EventLogMessage {
+                log_type: 1,
+                buffer_index: 0
+            },
+            true
+        )
+    );
+    assert_eq!(
+        r.consume(0, page),
+        (
+            EventLogMessage {
+                log_type: 1,
+                buffer_index: 1
+            },
+            true
+        )
+    );
+    // The last one has nothing behind it: no flag, and end-of-message is
+    // not needed.
+    assert_eq!(r.hv.slot(&mut r.p, 0).unwrap().flags & MESSAGE_PENDING, 0);
+    assert_eq!(
+        r.consume(0, page),
+        (
+            EventLogMessage {
+                log_type: 1,
+                buffer_index: 2
+            },
+            false
+        )
+    );
+    assert_eq!(r.hv.slot(&mut r.p, 0).unwrap().message_type, HVMSG_NONE);
+    assert_eq!(r.hv.synic().delivered, 3);
+    r.finish_with(&[page]);
+}
+
+#[test]
+fn another_drivers_message_stays_and_ours_wait_behind_it() {
+    let mut r = Rig::logging(
+        Geo {
+            threshold: 1,
+            ..GEO
+        },
+        6,
+    );
+    let page = r.message_page(0);
+    const INTERCEPT: u32 = 0x8001_0000;
+    r.hv.inject_foreign_message(&mut r.p, 0, INTERCEPT).unwrap();
+    assert_eq!(
+        r.hv.inject_foreign_message(&mut r.p, 0, INTERCEPT),
+        Err(SynicError::SlotBusy)
+    );
+    let mut raised = 0;
+    for _ in 0..(2 * 100 + 1) {
+        r.write(0, 24);
+        raised += r.hv.post_messages(&mut r.p).iter().count();
+    }
+    assert_eq!(raised, 0);
+    let slot = r.hv.slot(&mut r.p, 0).unwrap();
+    assert_eq!(slot.message_type, INTERCEPT);
+    assert_eq!(slot.flags & MESSAGE_PENDING, MESSAGE_PENDING);
+    assert_eq!(slot.queued, 2);
+    // The other driver takes its message: ours follow in order.
+    assert_eq!(r.hv.consume_foreign_message(&mut r.p, 0), Ok(true));
+    assert_eq!(
+        r.consume(0, page),
+        (
+            EventLogMessage {
+                log_type: 1,
+                buffer_index: 0
+            },
+            true
+        )
+    );
+    assert_eq!(
+        r.consume(0, page),
+        (
+            EventLogMessage {
+                log_type: 1,
+                buffer_index: 1
+            },
+            false
+        )
+    );
+    // An event log message is not the other driver's to take.
+    assert_eq!(
+        r.hv.consume_foreign_message(&mut r.p, 0),
+        Err(SynicError::NotForeign)
+    );
+    r.finish_with(&[page]);
+}
+
+#[test]
+fn a_slot_emptied_without_eom_is_filled_on_the_next_post() {
+    let mut r = Rig::logging(
+        Geo {
+            threshold: 1,
+            ..GEO
+        },
+        6,
+    );
+    let page = r.message_page(0);
+    for _ in 0..(2 * 100 + 1) {
+        r.write(0, 24);
+        r.hv.post_messages(&mut r.p);
+    }
+    // The partition clears the slot but misses the pending flag.
+    r.p.mem(page)[0..4].fill(0);
+    assert!(r.hv.post_messages(&mut r.p).contains(0));
+    assert_eq!(r.hv.slot(&mut r.p, 0).unwrap().payload.buffer_index, 1);
+    r.finish_with(&[page]);
+}
+
+#[test]
+fn no_message_page_means_messages_wait() {
+    let mut r = Rig::logging(
+        Geo {
+            threshold: 1,
+            ..GEO
+        },
+        6,
+    );
+    for _ in 0..(2 * 100 + 1) {
+        r.write(0, 24);
+        assert_eq!(r.hv.post_messages(&mut r.p).iter().count(), 0);
+    }
+    assert_eq!(r.hv.synic().queued(0), 2);
     r.finish();
 }

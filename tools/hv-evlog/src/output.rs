@@ -251,6 +251,14 @@ pub fn sources_text(mask: u64) -> String {
     }
 }
 
+fn completion_name(completion: u32) -> &'static str {
+    match completion {
+        0 => "scan",
+        1 => "messages",
+        _ => "unknown",
+    }
+}
+
 fn backend_name(backend: u32) -> &'static str {
     match backend {
         0 => "hyperv",
@@ -279,7 +287,7 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
     } else {
         ""
     };
-    let rows: [(&str, String); 11] = [
+    let rows: [(&str, String); 12] = [
         ("device", device.to_string()),
         ("abi version", info.abi_version.to_string()),
         (
@@ -304,6 +312,10 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
             format!("{} x {} bytes", info.buffer_count, info.buffer_size),
         ),
         ("threshold", info.threshold.to_string()),
+        (
+            "completion",
+            format!("{} ({})", completion_name(info.completion), info.completion),
+        ),
         ("sources", sources_text(info.sources)),
         ("header size", info.header_size.to_string()),
         ("record size", info.record_size.to_string()),
@@ -387,8 +399,11 @@ pub fn info_json(device: &str, info: &Info, table: &[BufferInfo]) -> String {
     }
     let _ = write!(
         s,
-        "],\"header_size\":{},\"record_size\":{},\"buffers\":[",
-        info.header_size, info.record_size
+        "],\"header_size\":{},\"record_size\":{},\"completion\":\"{}\",\"completion_id\":{},\"buffers\":[",
+        info.header_size,
+        info.record_size,
+        completion_name(info.completion),
+        info.completion
     );
     for (i, b) in table.iter().enumerate() {
         if i > 0 {
@@ -484,7 +499,7 @@ mod tests {
             header_size: 72,
             record_size: 32,
             backend: 1,
-            reserved: 0,
+            completion: 1,
         }
     }
 
@@ -618,6 +633,7 @@ mod tests {
              time basis   reference (0), 100 ns units\n\
              buffers      3 x 65536 bytes\n\
              threshold    1\n\
+             completion   messages (1)\n\
              sources      0x10000008400 (hc,vp,0x10000000000)\n\
              header size  72\n\
              record size  32\n\
@@ -640,7 +656,7 @@ mod tests {
              \"time_basis_id\":0,\"buffer_count\":3,\"buffer_size\":65536,\
              \"threshold\":1,\"sources\":1099511661568,\
              \"source_names\":[\"hc\",\"vp\",\"0x10000000000\"],\
-             \"header_size\":72,\"record_size\":32,\"buffers\":[\
+             \"header_size\":72,\"record_size\":32,\"completion\":\"messages\",\"completion_id\":1,\"buffers\":[\
              {\"index\":0,\"pxm\":0,\"node\":0,\"cpus\":[0,1,4],\"cpu_list\":\"0-1,4\",\"mmap_offset\":0},\
              {\"index\":1,\"pxm\":1,\"node\":1,\"cpus\":[63,64,65,66],\"cpu_list\":\"63-66\",\"mmap_offset\":65536}]}\n"
         );

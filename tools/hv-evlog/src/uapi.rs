@@ -55,8 +55,8 @@ pub struct Info {
     pub record_size: u32,
     /// 0 Microsoft hypervisor, 1 simulated.
     pub backend: u32,
-    /// Reserved.
-    pub reserved: u32,
+    /// 0: records from the header scan alone; 1: from completion messages.
+    pub completion: u32,
 }
 
 /// `struct hv_evlog_buffer_info`: one buffer of the group.
@@ -198,7 +198,7 @@ mod tests {
             "mode": mode, "time_basis": time_basis, "buffer_count": buffer_count,
             "buffer_size": buffer_size, "threshold": threshold, "sources": sources,
             "header_size": header_size, "record_size": record_size,
-            "backend": backend, "reserved": reserved,
+            "backend": backend, "completion": completion,
         });
         layout!(v, "hv_evlog_buffer_info", BufferInfo {
             "index": index, "pxm": pxm, "node": node, "reserved": reserved,
