@@ -10,6 +10,12 @@
 //! domain, the node its pages are on (-1 if they are spread), the CPU it
 //! serves, its state and events lost. Tests compare them with the expected
 //! plan of each VM topology; people read them.
+//!
+//! `pool` accounts for the pages set-up deposited: one line `node N
+//! deposited P` per node it deposited from, and with `backend=sim` the
+//! simulator's ledger (`sim_seeded`, `sim_deposited`, `sim_withdrawn`).
+//! Deposited pages stay with the hypervisor; the module never withdraws or
+//! frees them, which `sim_withdrawn 0` shows.
 
 use kernel::{
     debugfs::{Dir, File},
@@ -25,6 +31,7 @@ pub(crate) struct Debugfs {
     _plan: Pin<KBox<File<Arc<Group>>>>,
     _domains: Pin<KBox<File<Arc<Group>>>>,
     _buffers: Pin<KBox<File<Arc<Group>>>>,
+    _pool: Pin<KBox<File<Arc<Group>>>>,
     _dir: Dir,
 }
 
@@ -37,6 +44,22 @@ fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
             None => ("unmapped", 0),
         };
         writeln!(f, "{} {} {node} {} {state} {lost}", b.index, b.pxm, b.cpu)?;
+    }
+    Ok(())
+}
+
+fn write_pool(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut result = Ok(());
+    group.for_each_deposit(|node, pages| {
+        if result.is_ok() {
+            result = writeln!(f, "node {node} deposited {pages}");
+        }
+    });
+    result?;
+    if let Some(l) = group.backend().sim_ledger() {
+        writeln!(f, "sim_seeded {}", l.seeded)?;
+        writeln!(f, "sim_deposited {}", l.deposited)?;
+        writeln!(f, "sim_withdrawn {}", l.withdrawn)?;
     }
     Ok(())
 }
@@ -81,10 +104,15 @@ impl Debugfs {
             dir.read_callback_file(c"buffers", group.clone(), &write_buffers),
             GFP_KERNEL,
         )?;
+        let pool = KBox::pin_init(
+            dir.read_callback_file(c"pool", group.clone(), &write_pool),
+            GFP_KERNEL,
+        )?;
         Ok(Debugfs {
             _plan: plan,
             _domains: domains,
             _buffers: buffers,
+            _pool: pool,
             _dir: dir,
         })
     }

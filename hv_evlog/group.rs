@@ -8,8 +8,9 @@
 //! the sources. [`Group`] records each step as it succeeds, and its `Drop`
 //! undoes exactly what was done, in reverse: sources off, flush (by buffer
 //! index) each buffer whose header says in use and release what completed,
-//! unmap, delete, finalize, and last
-//! withdraw from each node's pool as many pages as set-up deposited. A
+//! unmap, delete, finalize. Pages deposited into the pool stay there, as
+//! upstream's `hv_proc.c` leaves them: the root's pool also holds what other
+//! drivers deposited, so nothing is withdrawn. A
 //! failure at any step of [`Group::new`] therefore unwinds through the same
 //! `Drop` as `rmmod`.
 
@@ -38,7 +39,6 @@ use crate::{
         BufferHeader, BufferState, EventLogType, InitializeGroupInput, ProximityDomainInfo,
         PAGE_SIZE,
     },
-    topology,
     uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_CPU_WORDS},
 };
 
@@ -278,6 +278,11 @@ impl Group {
         Ok(())
     }
 
+    /// The transport the group was set up on.
+    pub(crate) fn backend(&self) -> &Backend {
+        self.ctx.backend()
+    }
+
     /// Starts whatever runs beside the hypervisor (the simulator's writers).
     pub(crate) fn start(&self) {
         self.ctx.backend().start();
@@ -382,28 +387,13 @@ impl Group {
         report
     }
 
-    /// Takes back, node by node, as many pages as set-up deposited; what the
-    /// hypervisor cannot give back stays in its pool (and is said so).
-    fn withdraw_deposits(&self) {
-        self.ctx.with(|hv, hp| {
-            let mut owed = KVec::new();
+    /// Pages set-up deposited into the pool, per node: `f(node, pages)` for
+    /// each node with a deposit. They stay with the hypervisor: nothing is
+    /// withdrawn at teardown.
+    pub(crate) fn for_each_deposit(&self, mut f: impl FnMut(u32, u64)) {
+        self.ctx.with(|_, hp| {
             for (node, pages) in hp.deposited() {
-                if owed.push((node, pages), GFP_KERNEL).is_err() {
-                    pr_warn!("teardown: no memory to withdraw deposits\n");
-                    return;
-                }
-            }
-            for &(node, pages) in owed.iter() {
-                let pxm = topology::pxm_of(node);
-                match hv.withdraw_memory(hp, node, pxm, pages) {
-                    Ok(got) if got == pages => {
-                        pr_info!("withdrew the {got} pages deposited on node {node}\n");
-                    }
-                    Ok(got) => pr_warn!(
-                        "teardown: withdrew {got} of {pages} pages deposited on node {node}\n"
-                    ),
-                    Err(e) => warn_failed("withdraw", None, e),
-                }
+                f(node, pages);
             }
         });
     }
@@ -498,6 +488,5 @@ impl EventLog for Group {
 impl Drop for Group {
     fn drop(&mut self) {
         self.stop();
-        self.withdraw_deposits();
     }
 }

@@ -16,6 +16,10 @@
 //! Memory for the hypervisor's pool is handled here once: [`Hypervisor::with_deposit`]
 //! deposits and retries when a call reports `HV_STATUS_INSUFFICIENT_MEMORY`,
 //! and [`Hypervisor::ensure_pool`] tops a proximity domain's pool up front.
+//! Deposited pages are the hypervisor's for good: nothing here withdraws
+//! them (HvCallWithdrawMemory), because the root partition's pool also holds
+//! what other drivers deposited, and upstream Linux (`hv_proc.c`) never
+//! withdraws from it either.
 //!
 //! # Use
 //!
@@ -46,7 +50,7 @@ use crate::{
         self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, EventLogType,
         FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput, HvCall, HvStatus,
         InitializeGroupInput, MapBufferInput, MapOutput, ProximityDomainInfo, SetSourcesInput,
-        UnmapBufferInput, Wire, WithdrawMemoryInput,
+        UnmapBufferInput, Wire,
     },
 };
 
@@ -148,8 +152,8 @@ impl fmt::Display for HvError {
 pub(crate) struct HypercallPages {
     input: NodePage,
     output: NodePage,
-    /// Pages deposited through these pages, per node, so that exactly as
-    /// many can be withdrawn at teardown.
+    /// Pages deposited through these pages, per node. Only counted (for
+    /// debugfs `pool`): deposited pages stay with the hypervisor for good.
     deposited: KVec<u64>,
 }
 
@@ -173,7 +177,7 @@ impl HypercallPages {
 
     /// Counts `pfns` as deposited, by the node each page is on. A page whose
     /// node cannot be told (or past the table's growth on ENOMEM) is not
-    /// counted, so at worst fewer pages are withdrawn than deposited.
+    /// counted.
     fn count_deposited(&mut self, pfns: &[u64]) {
         for node in pfns.iter().filter_map(|&pfn| mm::node_of_pfn(pfn)) {
             let node = node as usize;
@@ -183,13 +187,6 @@ impl HypercallPages {
                 continue;
             }
             self.deposited[node] += 1;
-        }
-    }
-
-    /// Counts `pages` of `node` as withdrawn.
-    fn count_withdrawn(&mut self, node: u32, pages: u64) {
-        if let Some(count) = self.deposited.get_mut(node as usize) {
-            *count = count.saturating_sub(pages);
         }
     }
 
@@ -663,59 +660,6 @@ impl<'t> Hypervisor<'t> {
         hp.count_deposited(&batch.pfns[..usize::from(done)]);
         batch.hand_over(usize::from(done));
         result.map(|()| usize::from(done))
-    }
-
-    /// HvCallWithdrawMemory: takes up to `pages` pages of proximity domain
-    /// `pxm` (node `node`) back out of the pool and frees them. Returns how
-    /// many came back; a pool with fewer free pages answers
-    /// `HV_STATUS_NO_RESOURCES` after giving what it has, which ends the
-    /// withdrawal without an error.
-    pub(crate) fn withdraw_memory(
-        &self,
-        hp: &mut HypercallPages,
-        node: u32,
-        pxm: u32,
-        pages: u64,
-    ) -> Result<u64, HvError> {
-        const CALL: HvCall = HvCall::WithdrawMemory;
-        let mut total = 0;
-        while total < pages {
-            let ask = (pages - total).min(WithdrawMemoryInput::MAX_PAGES as u64) as u16;
-            let Some(control) = Control::rep_call(CALL, ask) else {
-                break;
-            };
-            hp.encode(&WithdrawMemoryInput::own(ProximityDomainInfo::node(pxm)));
-            hp.output.as_mut_slice().fill(0);
-            // SAFETY: Not a fast call. Both pages belong to `hp`, borrowed
-            // mutably for the call; the output page receives the page numbers
-            // of the pages handed back, which are ours from then on.
-            let raw = unsafe {
-                self.transport
-                    .hypercall(control.raw(), hp.input.phys(), hp.output.phys())
-            };
-            let result = HvError::check(CALL, raw);
-            let got = match result {
-                Err(e) if e.no_hypercall_page() => return Err(e),
-                _ => tlfs::result_reps(raw).min(ask),
-            };
-            for i in 0..usize::from(got) {
-                if let Some(pfn) = WithdrawMemoryInput::gpa_page(hp.output.as_slice(), i) {
-                    // SAFETY: the hypervisor reported page `pfn` as withdrawn:
-                    // an order-0 page it was given by a deposit (or the
-                    // simulator's seeding), now no one's but ours.
-                    drop(unsafe { NodePage::from_pfn(pfn) });
-                }
-            }
-            total += u64::from(got);
-            hp.count_withdrawn(node, u64::from(got));
-            match result {
-                Ok(_) if got > 0 => {}
-                Ok(_) => break,
-                Err(e) if e.status() == HvStatus::NO_RESOURCES => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
     }
 
     /// Runs `f`, which makes one hypercall, and when the hypervisor reports

@@ -443,6 +443,28 @@ pub struct Notification {
     pub buffers: u32,
 }
 
+/// Where the pages of the pools came from and went: the partition's pages
+/// the simulator holds are exactly `seeded + deposited - withdrawn`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    /// Pages [`Hypervisor::seed_pool`] took from the platform: the part of
+    /// the pool the module did not deposit (other drivers' deposits, as in a
+    /// real root partition's pool).
+    pub seeded: u64,
+    /// Pages HvCallDepositMemory handed over.
+    pub deposited: u64,
+    /// Pages HvCallWithdrawMemory handed back.
+    pub withdrawn: u64,
+}
+
+impl Ledger {
+    const EMPTY: Self = Self {
+        seeded: 0,
+        deposited: 0,
+        withdrawn: 0,
+    };
+}
+
 /// A pool's page counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -487,6 +509,7 @@ pub struct Hypervisor {
     pub refuse_status: HvStatus,
     calls: u64,
     completions: u64,
+    ledger: Ledger,
     pub(super) group: Group,
     pending: Chain,
     outbox: Chain,
@@ -588,6 +611,7 @@ impl Hypervisor {
             refuse_status: HvStatus::SUCCESS,
             calls: 0,
             completions: 0,
+            ledger: Ledger::EMPTY,
             group: Group::EMPTY,
             pending: Chain::EMPTY,
             outbox: Chain::EMPTY,
@@ -617,7 +641,13 @@ impl Hypervisor {
             self.push(p, pool, pfn);
             added += 1;
         }
+        self.ledger.seeded += added;
         added
+    }
+
+    /// Pages seeded, deposited and withdrawn so far.
+    pub fn ledger(&self) -> Ledger {
+        self.ledger
     }
 
     /// Runs one hypercall and returns its result value (status in bits
@@ -728,20 +758,24 @@ impl Hypervisor {
     }
 
     /// Gives every page the simulator holds back to the platform, once each,
-    /// and forgets everything (affinity and fault settings included). Safe to
-    /// call in any state, and again.
-    pub fn teardown<P: Platform>(&mut self, p: &mut P) {
+    /// and forgets everything (affinity, fault settings and the ledger
+    /// included). Returns how many pool pages it gave back. Safe to call in
+    /// any state, and again.
+    pub fn teardown<P: Platform>(&mut self, p: &mut P) -> u64 {
         for index in 0..self.buffers.len() {
             if self.buffers[index].exists {
                 self.return_pages(p, index);
             }
         }
+        let mut freed = 0;
         for node in 0..MAX_NODES {
             while let Some(pfn) = self.pop(p, node) {
                 p.free_page(pfn);
+                freed += 1;
             }
         }
         self.reset();
+        freed
     }
 
     /// Back to [`Self::new`], in place: the value is too large to build on
@@ -751,6 +785,7 @@ impl Hypervisor {
         self.fail_status = HvStatus::SUCCESS;
         self.refuse_status = HvStatus::SUCCESS;
         self.calls = 0;
+        self.ledger = Ledger::EMPTY;
         self.end_group();
         self.pools.fill(Pool::EMPTY);
         self.buffers.fill(Buffer::EMPTY);
@@ -1057,6 +1092,7 @@ impl Hypervisor {
                 return (HvStatus::INVALID_PARAMETER, rep);
             }
             self.push(p, node, pfn);
+            self.ledger.deposited += 1;
         }
         (HvStatus::SUCCESS, count)
     }
@@ -1083,6 +1119,7 @@ impl Hypervisor {
             let Some(pfn) = self.pop(p, node) else {
                 return (HvStatus::NO_RESOURCES, rep);
             };
+            self.ledger.withdrawn += 1;
             let out = block(p, regs.output, usize::from(count) * 8);
             if let Ok(out) = out {
                 WithdrawMemoryInput::set_gpa_page(out, usize::from(rep), pfn);

@@ -22,7 +22,7 @@ use kernel::{
     },
 };
 
-use self::hypervisor::{Hypervisor, Platform};
+use self::hypervisor::{Hypervisor, Ledger, Platform};
 use crate::{
     hypercall::Transport,
     mm::{self, NodeChoice, NodePage},
@@ -133,7 +133,16 @@ struct Core(KVBox<Hypervisor>);
 
 impl Drop for Core {
     fn drop(&mut self) {
-        self.0.teardown(&mut KernelPlatform);
+        let ledger = self.0.ledger();
+        let freed = self.0.teardown(&mut KernelPlatform);
+        // The simulator is part of the module, so it frees what it holds;
+        // the module itself never takes a deposited page back.
+        pr_info!(
+            "simulator: freed {freed} pool pages: {} seeded, {} deposited, {} withdrawn\n",
+            ledger.seeded,
+            ledger.deposited,
+            ledger.withdrawn
+        );
     }
 }
 
@@ -195,6 +204,11 @@ impl Sim {
                 written: 0,
             }),
         }? Error))
+    }
+
+    /// Pages seeded into, deposited into and withdrawn from the pools.
+    pub(crate) fn ledger(&self) -> Ledger {
+        self.core.lock().0.ledger()
     }
 
     /// Events each CPU is owed by now.

@@ -1932,3 +1932,40 @@ fn header_state_is_published_after_every_other_field() {
     }
     r.finish();
 }
+
+#[test]
+fn ledger_counts_pool_pages_by_origin_and_teardown_frees_exactly_those() {
+    // Seeded pages stand for what other drivers deposited into the root's
+    // pool: the module's own deposits come on top of them.
+    let mut r = Rig::new(&[(4096, PXM0), (4096, PXM1)], 3);
+    let ledger = |seeded, deposited, withdrawn| Ledger {
+        seeded,
+        deposited,
+        withdrawn,
+    };
+    assert_eq!(r.hv.ledger(), ledger(6, 0, 0));
+    r.deposit(1, 4);
+    r.deposit(0, 1);
+    // A refused deposit hands nothing over and is not counted.
+    let pfn = r.p.alloc_page(0).unwrap();
+    let raw = r.deposit_raw(7, &[pfn], 0);
+    assert_eq!(result_status(raw), HvStatus::INVALID_PARTITION_ID);
+    r.p.free_page(pfn);
+    assert_eq!(r.hv.ledger(), ledger(6, 5, 0));
+    let (raw, pfns) = r.withdraw_raw(HV_PARTITION_ID_SELF, ProximityDomainInfo::node(PXM1), 2);
+    assert_eq!(check(raw), Ok(2));
+    for pfn in pfns {
+        r.p.free_page(pfn);
+    }
+    assert_eq!(r.hv.ledger(), ledger(6, 5, 2));
+    assert_eq!(r.hv.pages_held(), 6 + 5 - 2);
+    // Buffers in use are given back too.
+    r.init_ok(GEO);
+    r.create_mapped(0, ProximityDomainInfo::node(PXM1));
+    r.hv.audit(&mut r.p).unwrap();
+    assert_eq!(r.hv.teardown(&mut r.p), 9);
+    assert_eq!(r.hv.ledger(), ledger(0, 0, 0));
+    r.p.free_page(r.input);
+    r.p.free_page(r.output);
+    assert!(r.p.live.is_empty(), "leaked: {:x?}", r.p.live.keys());
+}
