@@ -25,6 +25,8 @@ mod word_params;
 // Kernel-only files (README.md lists them in layer order).
 #[path = "hv_evlog/backend.rs"]
 mod backend;
+#[path = "hv_evlog/calllog.rs"]
+mod calllog;
 #[path = "hv_evlog/chardev.rs"]
 mod chardev;
 #[allow(dead_code)] // Parts are used by the host tests only.
@@ -101,6 +103,10 @@ module! {
             default: crate::params::default::SIM_FAIL_STATUS,
             description: "backend=sim: HV_STATUS the failing call returns (1-65535) [5]",
         },
+        log_hypercalls: u32 {
+            default: 0,
+            description: "Keep the last N hypercalls in debugfs hv_evlog/hypercalls (0-4096; 0 = off) [0]",
+        },
     },
 }
 
@@ -127,6 +133,7 @@ fn config() -> Result<params::Config> {
         sim_rate: *p::sim_rate.value(),
         sim_fail_at: *p::sim_fail_at.value(),
         sim_fail_status: *p::sim_fail_status.value(),
+        log_hypercalls: *p::log_hypercalls.value(),
     };
     params::validate(&raw).map_err(|e| {
         // Pure types implement `core::fmt::Display`; the kernel's printing
@@ -159,7 +166,7 @@ impl kernel::Module for HvEvlog {
         let snapshot = topology::Snapshot::read()?;
         let placement = placement::Placement::new(&cfg, word_params::NODES.bytes(), &snapshot)?;
         let backend = connect(&cfg, &placement)?;
-        let ctx = KBox::pin_init(group::HvCtx::new(backend)?, GFP_KERNEL)?;
+        let ctx = KBox::pin_init(group::HvCtx::new(backend, cfg.log_hypercalls)?, GFP_KERNEL)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;
         let group = Arc::new(group::Group::new(ctx, &cfg, placement)?, GFP_KERNEL)?;
         let debugfs = debugfs::Debugfs::new(&group)?;

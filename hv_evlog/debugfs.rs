@@ -16,6 +16,10 @@
 //! simulator's ledger (`sim_seeded`, `sim_deposited`, `sim_withdrawn`).
 //! Deposited pages stay with the hypervisor; the module never withdraws or
 //! frees them, which `sim_withdrawn 0` shows.
+//!
+//! `hypercalls` lists the last `log_hypercalls` hypercalls, oldest first, in
+//! the format of [`crate::calllog`]; with `log_hypercalls=0` (the default)
+//! it holds only a line saying how to turn it on.
 
 use kernel::{
     debugfs::{Dir, File},
@@ -24,7 +28,7 @@ use kernel::{
     sync::Arc,
 };
 
-use crate::group::Group;
+use crate::{calllog, group::Group};
 
 /// The directory and its files; dropping it removes them.
 pub(crate) struct Debugfs {
@@ -32,6 +36,7 @@ pub(crate) struct Debugfs {
     _domains: Pin<KBox<File<Arc<Group>>>>,
     _buffers: Pin<KBox<File<Arc<Group>>>>,
     _pool: Pin<KBox<File<Arc<Group>>>>,
+    _hypercalls: Pin<KBox<File<Arc<Group>>>>,
     _dir: Dir,
 }
 
@@ -60,6 +65,26 @@ fn write_pool(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "sim_seeded {}", l.seeded)?;
         writeln!(f, "sim_deposited {}", l.deposited)?;
         writeln!(f, "sim_withdrawn {}", l.withdrawn)?;
+    }
+    Ok(())
+}
+
+fn write_hypercalls(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let log = group.call_log().lock();
+    if !log.enabled() {
+        return writeln!(
+            f,
+            "# off: load hv_evlog with log_hypercalls=N to keep the last N hypercalls"
+        );
+    }
+    writeln!(
+        f,
+        "# {} hypercalls since load; the last ones kept:",
+        log.calls()
+    )?;
+    writeln!(f, "{}", calllog::HEADER)?;
+    for entry in log.iter() {
+        writeln!(f, "{entry}")?;
     }
     Ok(())
 }
@@ -108,8 +133,13 @@ impl Debugfs {
             dir.read_callback_file(c"pool", group.clone(), &write_pool),
             GFP_KERNEL,
         )?;
+        let hypercalls = KBox::pin_init(
+            dir.read_callback_file(c"hypercalls", group.clone(), &write_hypercalls),
+            GFP_KERNEL,
+        )?;
         Ok(Debugfs {
             _plan: plan,
+            _hypercalls: hypercalls,
             _domains: domains,
             _buffers: buffers,
             _pool: pool,

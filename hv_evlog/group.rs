@@ -29,8 +29,9 @@ use kernel::{
 
 use crate::{
     backend::Backend,
+    calllog::{Entry, Ring},
     device::EventLog,
-    hypercall::{self, HvError, HypercallPages, Hypervisor, PoolDomain},
+    hypercall::{self, CallLog, HvError, HypercallPages, Hypervisor, PoolDomain},
     mm::{self, NodeChoice},
     params::{self, Config},
     placement::Placement,
@@ -42,28 +43,45 @@ use crate::{
     uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_CPU_WORDS},
 };
 
-/// The hypercall path: the transport and the pages calls are encoded in.
+/// The hypercall path: the transport, the pages calls are encoded in, and
+/// the log of the last calls (debugfs `hypercalls`).
 #[pin_data]
 pub(crate) struct HvCtx {
     backend: Backend,
     #[pin]
     pages: Mutex<HypercallPages>,
+    #[pin]
+    log: CallLog,
 }
 
 impl HvCtx {
-    /// The context for `backend`.
-    pub(crate) fn new(backend: Backend) -> Result<impl PinInit<Self, Error>> {
+    /// The context for `backend`, recording the last `log_entries` calls
+    /// (none for 0).
+    pub(crate) fn new(backend: Backend, log_entries: u32) -> Result<impl PinInit<Self, Error>> {
         let pages = HypercallPages::new()?;
+        let entries = KVec::from_elem(Entry::EMPTY, log_entries as usize, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             backend,
             pages <- new_mutex!(pages),
+            log <- new_mutex!(Ring::new(entries)),
         }? Error))
     }
 
     /// Runs `f` with the hypervisor handle and the (locked) call pages.
     pub(crate) fn with<T>(&self, f: impl FnOnce(Hypervisor<'_>, &mut HypercallPages) -> T) -> T {
         let mut pages = self.pages.lock();
-        f(Hypervisor::new(&self.backend), &mut pages)
+        // Not recording skips even the copy of each input.
+        let hv = if self.log.lock().enabled() {
+            Hypervisor::logged(&self.backend, &self.log)
+        } else {
+            Hypervisor::new(&self.backend)
+        };
+        f(hv, &mut pages)
+    }
+
+    /// The log of the last calls.
+    pub(crate) fn call_log(&self) -> &CallLog {
+        &self.log
     }
 
     /// The transport.
@@ -281,6 +299,11 @@ impl Group {
     /// The transport the group was set up on.
     pub(crate) fn backend(&self) -> &Backend {
         self.ctx.backend()
+    }
+
+    /// The log of the last hypercalls.
+    pub(crate) fn call_log(&self) -> &CallLog {
+        self.ctx.call_log()
     }
 
     /// Starts whatever runs beside the hypervisor (the simulator's writers).

@@ -42,9 +42,10 @@
 //! pages, [`HypercallPages`] belong to their owner, who serializes calls by
 //! holding it mutably (inside a `Mutex`, or by owning it outright).
 
-use kernel::{fmt, prelude::*};
+use kernel::{fmt, prelude::*, sync::Mutex};
 
 use crate::{
+    calllog::{self, Entry},
     mm::{self, NodeChoice, NodePage},
     tlfs::{
         self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, EventLogType,
@@ -408,19 +409,72 @@ impl fmt::Display for PoolError {
     }
 }
 
+/// The hypercall log behind debugfs `hypercalls` (`log_hypercalls=N`): the
+/// last N calls made through a [`Hypervisor`] that was given it.
+pub(crate) type CallLog = Mutex<calllog::Ring<KVec<Entry>>>;
+
 /// The typed hypercalls, made through one [`Transport`].
 ///
-/// Cheap to copy; it only borrows the transport. Each call takes the
-/// [`HypercallPages`] to use, except the fast ones, which need none.
+/// Cheap to copy; it only borrows the transport (and the log). Each call
+/// takes the [`HypercallPages`] to use, except the fast ones, which need
+/// none.
 #[derive(Clone, Copy)]
 pub(crate) struct Hypervisor<'t> {
     transport: &'t dyn Transport,
+    log: Option<&'t CallLog>,
 }
 
 impl<'t> Hypervisor<'t> {
-    /// The hypercalls made through `transport`.
+    /// The hypercalls made through `transport`, not recorded.
     pub(crate) fn new(transport: &'t dyn Transport) -> Self {
-        Self { transport }
+        Self {
+            transport,
+            log: None,
+        }
+    }
+
+    /// The hypercalls made through `transport`, each recorded in `log`.
+    pub(crate) fn logged(transport: &'t dyn Transport, log: &'t CallLog) -> Self {
+        Self {
+            transport,
+            log: Some(log),
+        }
+    }
+
+    /// Makes one hypercall through the transport and records it in the log:
+    /// the one place every call passes through. `input` is what the
+    /// hypervisor is handed (the input bytes of a memory call, in the input
+    /// page at `input_pa`; the two registers of a fast call); it is copied
+    /// before the call, so no reference into the input page is held while
+    /// the hypervisor reads it.
+    ///
+    /// # Safety
+    ///
+    /// As [`Transport::hypercall`].
+    unsafe fn transport_call(
+        &self,
+        control: u64,
+        input_pa: u64,
+        output_pa: u64,
+        input: impl FnOnce() -> Option<Entry>,
+    ) -> u64 {
+        let entry = self.log.and_then(|_| input());
+        // SAFETY: our caller upholds the `Transport` contract.
+        let raw = unsafe { self.transport.hypercall(control, input_pa, output_pa) };
+        if let (Some(log), Some(entry)) = (self.log, entry) {
+            log.lock().record(Entry {
+                result: raw,
+                ..entry
+            });
+        }
+        raw
+    }
+
+    /// The log entry of a memory call whose input is the first `len` bytes
+    /// of `hp`'s input page.
+    fn page_entry(control: u64, hp: &HypercallPages, len: usize) -> Option<Entry> {
+        let bytes = hp.input.as_slice().get(..len)?;
+        Some(Entry::new(0, control, 0, bytes))
     }
 
     /// Makes memory call `call` with `input` in the input page and, if it has
@@ -443,13 +497,11 @@ impl<'t> Hypervisor<'t> {
             }
         };
         let control = Control::new(call).raw();
+        let entry = || Self::page_entry(control, hp, I::SIZE);
         // SAFETY: Not a fast call. Both pages belong to `hp`, which is
         // borrowed mutably for the whole call, so nothing else touches them;
         // the input page holds the encoded input. Not a deposit.
-        let raw = unsafe {
-            self.transport
-                .hypercall(control, hp.input.phys(), output_pa)
-        };
+        let raw = unsafe { self.transport_call(control, hp.input.phys(), output_pa, entry) };
         HvError::check(call, raw).map(|_| ())
     }
 
@@ -459,8 +511,14 @@ impl<'t> Hypervisor<'t> {
         // Cannot fail: the input fits in 16 bytes, as asserted above.
         let [first, second] = input.fast_input().unwrap_or_default();
         let control = Control::fast_call(call).raw();
+        let entry = || {
+            let mut regs = [0u8; 16];
+            regs[..8].copy_from_slice(&first.to_le_bytes());
+            regs[8..].copy_from_slice(&second.to_le_bytes());
+            Some(Entry::new(0, control, 0, &regs))
+        };
         // SAFETY: A fast call: the two values are data, no memory is named.
-        let raw = unsafe { self.transport.hypercall(control, first, second) };
+        let raw = unsafe { self.transport_call(control, first, second, entry) };
         HvError::check(call, raw).map(|_| ())
     }
 
@@ -635,11 +693,13 @@ impl<'t> Hypervisor<'t> {
             else {
                 break Ok(());
             };
+            let len = DepositMemoryInput::SIZE + count * 8;
+            let entry = || Self::page_entry(control.raw(), hp, len);
             // SAFETY: Not a fast call. The input page belongs to `hp`,
             // borrowed mutably for the call, and holds the encoded input; no
             // output. Every listed frame is a page `batch` owns; the ones the
             // hypervisor reports as done are handed over below.
-            let raw = unsafe { self.transport.hypercall(control.raw(), hp.input.phys(), 0) };
+            let raw = unsafe { self.transport_call(control.raw(), hp.input.phys(), 0, entry) };
             match HvError::check(CALL, raw) {
                 Ok(reps) if reps > done && reps < rep_count => done = reps,
                 Ok(reps) => {

@@ -20,6 +20,9 @@ pub mod params;
 #[path = "../../../hv_evlog/completion.rs"]
 pub mod completion;
 
+#[path = "../../../hv_evlog/calllog.rs"]
+pub mod calllog;
+
 /// The simulated hypervisor's pure core (`hv_evlog/sim/`); the kernel-only
 /// shell in its `mod.rs` is not built here. The `path` on the inline module
 /// makes it the directory its file modules are read from.
