@@ -174,12 +174,20 @@ impl kernel::Module for HvEvlog {
         group.start();
         // Last: an opener may use the device as soon as it exists.
         let device = device::register(group.clone(), cfg.scan_interval_ms)?;
-        pr_info!(
-            "version {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
-            cfg.buffer_pages,
-            group.buffer_count(),
-            group.placement().domains.len()
-        );
+        if group.is_system() {
+            pr_info!(
+                "version {VERSION} loaded (type=system): the hypervisor's {} buffers of {} pages\n",
+                group.buffer_count(),
+                device::EventLog::buffer_pages(&*group)
+            );
+        } else {
+            pr_info!(
+                "version {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
+                cfg.buffer_pages,
+                group.buffer_count(),
+                group.placement().domains.len()
+            );
+        }
         Ok(HvEvlog {
             _reboot: reboot,
             _device: device,

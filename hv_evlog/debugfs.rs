@@ -17,6 +17,12 @@
 //! Deposited pages stay with the hypervisor; the module never withdraws or
 //! frees them, which `sim_withdrawn 0` shows.
 //!
+//! `headers` shows every buffer's live header (state, time stamp,
+//! `next_buffer_offset`, `next_buffer_index` or -1 at the end of a chain,
+//! events lost). With `type=system` the buffers are the hypervisor's own:
+//! `plan` and `domains` describe a plan that is not used, and `buffers`
+//! names no proximity domain or CPU (-1).
+//!
 //! `hypercalls` lists the last `log_hypercalls` hypercalls, oldest first, in
 //! the format of [`crate::calllog`]; with `log_hypercalls=0` (the default)
 //! it holds only a line saying how to turn it on.
@@ -37,11 +43,24 @@ pub(crate) struct Debugfs {
     _buffers: Pin<KBox<File<Arc<Group>>>>,
     _pool: Pin<KBox<File<Arc<Group>>>>,
     _hypercalls: Pin<KBox<File<Arc<Group>>>>,
+    _headers: Pin<KBox<File<Arc<Group>>>>,
     _dir: Dir,
 }
 
 fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "index pxm pages_node cpu state events_lost")?;
+    if group.is_system() {
+        // The hypervisor's own buffers: no proximity domain, no CPU.
+        for index in 0..group.buffer_count() as u32 {
+            let node = group.pages_node(index).map_or(-1, i64::from);
+            let (state, lost) = match group.header(index) {
+                Some(h) => (h.state().map_or("?", |s| s.name()), h.events_lost),
+                None => ("unmapped", 0),
+            };
+            writeln!(f, "{index} -1 {node} -1 {state} {lost}")?;
+        }
+        return Ok(());
+    }
     for b in group.placement().buffers.iter() {
         let node = group.pages_node(b.index).map_or(-1, i64::from);
         let (state, lost) = match group.header(b.index) {
@@ -65,6 +84,29 @@ fn write_pool(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "sim_seeded {}", l.seeded)?;
         writeln!(f, "sim_deposited {}", l.deposited)?;
         writeln!(f, "sim_withdrawn {}", l.withdrawn)?;
+    }
+    Ok(())
+}
+
+fn write_headers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(
+        f,
+        "index state time_stamp next_buffer_offset next_buffer_index events_lost"
+    )?;
+    for index in 0..group.buffer_count() as u32 {
+        let Some(h) = group.header(index) else {
+            writeln!(f, "{index} unmapped - - - -")?;
+            continue;
+        };
+        let state = h.state().map_or("?", |s| s.name());
+        writeln!(
+            f,
+            "{index} {state} {} {} {} {}",
+            h.time_stamp,
+            h.next_buffer_offset,
+            h.next_in_chain().map_or(-1, i64::from),
+            h.events_lost
+        )?;
     }
     Ok(())
 }
@@ -137,9 +179,14 @@ impl Debugfs {
             dir.read_callback_file(c"hypercalls", group.clone(), &write_hypercalls),
             GFP_KERNEL,
         )?;
+        let headers = KBox::pin_init(
+            dir.read_callback_file(c"headers", group.clone(), &write_headers),
+            GFP_KERNEL,
+        )?;
         Ok(Debugfs {
             _plan: plan,
             _hypercalls: hypercalls,
+            _headers: headers,
             _domains: domains,
             _buffers: buffers,
             _pool: pool,

@@ -48,10 +48,10 @@ use crate::{
     calllog::{self, Entry},
     mm::{self, NodeChoice, NodePage},
     tlfs::{
-        self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, EventLogType,
-        FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput, HvCall, HvStatus,
-        InitializeGroupInput, MapBufferInput, MapOutput, ProximityDomainInfo, SetSourcesInput,
-        UnmapBufferInput, Wire,
+        self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, DiagLogBufferConfig,
+        EventLogType, FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput,
+        GetSystemPropertyInput, HvCall, HvStatus, InitializeGroupInput, MapBufferInput, MapOutput,
+        ProximityDomainInfo, SetSourcesInput, UnmapBufferInput, Wire,
     },
 };
 
@@ -645,6 +645,21 @@ impl<'t> Hypervisor<'t> {
             HvCall::FlushEventLogBuffer,
             &FlushInput::new(log_type, buffer_index),
         )
+    }
+
+    /// HvCallGetSystemProperty, property 28 ("diagnostic log buffers"): how
+    /// many system-diagnostics (type 2) buffers the hypervisor keeps and how
+    /// many pages each has. A slow call with an output page, as Microsoft's
+    /// reader makes it (`get_diaglog_info()` in drivers/hv/diag/mshv_diaglog.c,
+    /// microsoft/CBL-Mariner-Linux-Kernel).
+    pub(crate) fn diag_log_buffers(
+        &self,
+        hp: &mut HypercallPages,
+    ) -> Result<DiagLogBufferConfig, HvError> {
+        let input = GetSystemPropertyInput::new(tlfs::SYSTEM_PROPERTY_DIAGNOSTIC_LOG_BUFFERS);
+        self.call_memory(hp, HvCall::GetSystemProperty, &input, Output::Page)?;
+        // Always `Some`: the output page is longer than the output.
+        Ok(DiagLogBufferConfig::decode(hp.output.as_slice()).unwrap_or_default())
     }
 
     /// HvCallGetMemoryBalance: the pages available and in use in this

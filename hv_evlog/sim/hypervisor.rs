@@ -101,6 +101,7 @@
 //! | deposit | page unknown to the platform or on a node ≥ [`MAX_NODES`] | INVALID_PARAMETER, reps = pages taken |
 //! | balance | reserved proximity flags; valid domain without a node | INVALID_PROXIMITY_DOMAIN_INFO |
 //! | property | any property | UNKNOWN_PROPERTY (the simulator has none) |
+//! | system property, type 2 calls | see `system.rs` (checked right after the control word) | |
 //!
 //! Calls that may go fast ([`HvCall::fast_capable`]) are accepted in either
 //! form; the others (initialize, map with its output page, set sources with
@@ -144,6 +145,7 @@
 use core::mem::offset_of;
 use core::ops::Range;
 
+use super::system::SystemLog;
 use crate::hv_evlog_numa::{BOOKKEEPING_PAGES_PER_BUFFER, BOOKKEEPING_PAGES_PER_DOMAIN};
 use crate::snapshot::STATE_OFFSET;
 use crate::tlfs::{
@@ -489,9 +491,9 @@ pub enum AffinityError {
 /// The two hypercall operands after the control word: input and output
 /// addresses, or for a fast call the two input registers.
 #[derive(Clone, Copy, Debug)]
-struct Regs {
-    input: u64,
-    output: u64,
+pub(super) struct Regs {
+    pub(super) input: u64,
+    pub(super) output: u64,
 }
 
 /// The simulated hypervisor.
@@ -516,6 +518,8 @@ pub struct Hypervisor {
     pools: [Pool; MAX_NODES],
     pub(super) buffers: [Buffer; MAX_BUFFERS as usize],
     pub(super) cpus: [Cpu; MAX_CPUS as usize],
+    /// The hypervisor's own system-diagnostics log (`system.rs`).
+    pub(super) system: SystemLog,
 }
 
 impl Default for Hypervisor {
@@ -531,7 +535,7 @@ fn pool_index(node: Option<u32>) -> Option<usize> {
 
 /// The `len` bytes at guest physical address `gpa`, which must be 8-byte
 /// aligned and not cross its page.
-fn block<P: Platform>(p: &mut P, gpa: u64, len: usize) -> Result<&mut [u8], HvStatus> {
+pub(super) fn block<P: Platform>(p: &mut P, gpa: u64, len: usize) -> Result<&mut [u8], HvStatus> {
     if gpa & (ENTRY_ALIGN as u64 - 1) != 0 {
         return Err(HvStatus::INVALID_ALIGNMENT);
     }
@@ -547,7 +551,7 @@ fn block<P: Platform>(p: &mut P, gpa: u64, len: usize) -> Result<&mut [u8], HvSt
 }
 
 /// Decodes a call's input from its registers or its input page.
-fn read_input<T: Wire, P: Platform>(
+pub(super) fn read_input<T: Wire, P: Platform>(
     p: &mut P,
     control: Control,
     regs: Regs,
@@ -574,7 +578,7 @@ fn decode_control(control: Control) -> Result<HvCall, HvStatus> {
     Ok(call)
 }
 
-fn read_u64(page: &[u8], offset: usize) -> u64 {
+pub(super) fn read_u64(page: &[u8], offset: usize) -> u64 {
     let mut bytes = [0; 8];
     if let Some(src) = page.get(offset..offset + 8) {
         bytes.copy_from_slice(src);
@@ -582,7 +586,7 @@ fn read_u64(page: &[u8], offset: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-fn write_u64(page: &mut [u8], offset: usize, value: u64) {
+pub(super) fn write_u64(page: &mut [u8], offset: usize, value: u64) {
     if let Some(dst) = page.get_mut(offset..offset + 8) {
         dst.copy_from_slice(&value.to_le_bytes());
     }
@@ -618,6 +622,7 @@ impl Hypervisor {
             pools: [Pool::EMPTY; MAX_NODES],
             buffers: [Buffer::EMPTY; MAX_BUFFERS as usize],
             cpus: [Cpu::EMPTY; MAX_CPUS as usize],
+            system: SystemLog::EMPTY,
         }
     }
 
@@ -767,6 +772,7 @@ impl Hypervisor {
                 self.return_pages(p, index);
             }
         }
+        self.free_system_log(p);
         let mut freed = 0;
         for node in 0..MAX_NODES {
             while let Some(pfn) = self.pop(p, node) {
@@ -848,11 +854,15 @@ impl Hypervisor {
             Ok(call) => call,
             Err(status) => return (status, 0),
         };
+        if let Some(result) = self.system_log_call(p, call, control, regs) {
+            return status_of(result);
+        }
         let result = match call {
             HvCall::DepositMemory => return self.deposit(p, control, regs.input),
             HvCall::WithdrawMemory => return self.withdraw(p, control, regs),
             HvCall::GetMemoryBalance => self.balance(p, control, regs),
             HvCall::GetPartitionProperty => property(p, control, regs),
+            HvCall::GetSystemProperty => self.system_property(p, control, regs),
             HvCall::InitializeEventLogBufferGroup => self.initialize(p, regs.input),
             HvCall::FinalizeEventLogBufferGroup => {
                 read_input(p, control, regs).and_then(|input| self.finalize(input))

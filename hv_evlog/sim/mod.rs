@@ -2,7 +2,8 @@
 
 //! Simulated hypervisor (`backend=sim`).
 //!
-//! The pure core ([`hypervisor`], [`writer`]) decodes each hypercall and
+//! The pure core ([`hypervisor`], [`writer`], and [`system`] for the
+//! hypervisor's own system-diagnostics log) decodes each hypercall and
 //! keeps the hypervisor's state; this kernel shell gives it real pages on
 //! real nodes (through the direct map, as a hypervisor sees guest physical
 //! memory), the time, one lock, and a [`Ticker`] that drives the per-CPU
@@ -10,6 +11,7 @@
 //! [`Transport`], exactly like the real hypervisor.
 
 pub(crate) mod hypervisor;
+pub(crate) mod system;
 pub(crate) mod writer;
 
 use kernel::{
@@ -23,6 +25,7 @@ use kernel::{
 };
 
 use self::hypervisor::{Hypervisor, Ledger, Platform};
+use self::system::{SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES};
 use crate::{
     hypercall::Transport,
     mm::{self, NodeChoice, NodePage},
@@ -190,6 +193,14 @@ impl Sim {
                 return Err(ENOMEM);
             }
         }
+        // The hypervisor's own system-diagnostics log (type 2), from its own
+        // memory: not the partition's pool.
+        let node = placement.domains.first().map_or(0, |d| d.node);
+        hv.create_system_log(&mut plat, node, SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES)
+            .map_err(|e| {
+                pr_err!("simulator: no memory for its system log on node {node} ({e:?})\n");
+                ENOMEM
+            })?;
         for b in placement.buffers.iter() {
             // The plan only names online CPUs and indices below 512.
             hv.set_affinity(&plat, b.index, b.cpu).map_err(|_| EINVAL)?;
@@ -239,6 +250,10 @@ impl Tick for Sim {
             for _ in 0..due {
                 core.0.write_event(&mut plat, cpu, PAYLOAD_BYTES);
             }
+        }
+        // The hypervisor's own log gets as many events as one CPU.
+        for _ in 0..due {
+            core.0.write_system_event(&mut plat, PAYLOAD_BYTES);
         }
     }
 }

@@ -29,5 +29,6 @@ pub mod calllog;
 #[path = "../../../hv_evlog/sim"]
 pub mod sim {
     pub mod hypervisor;
+    pub mod system;
     pub mod writer;
 }
