@@ -70,13 +70,15 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # 2node boot of their own, with the header race (shortened to 50 cycles and
 # 30 runs; scripts/soak.sh runs 200 of each) and a reboot; the device and
 # the tool run where placement differs most (2node: one domain per node;
-# memless: CPUs served remotely).
+# memless: CPUs served remotely). type=system and the hypercall log get a
+# short boot of their own.
 VM_BOOTS="
 1node 1node @common,params.sh
 2node-cycles 2node fail_at.sh,cycles.sh,header_race.sh,reboot.sh CYCLES=50 LOOPS=30
 2node 2node @common,info_plan.sh,device_test,cli.sh
 memless memless @common,info_plan.sh,device_test,cli.sh
 4node 4node @common
+system 2node system_log.sh,hypercalls.sh
 "
 # A boot whose list holds reboot.sh (last) reboots with the group active;
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2
