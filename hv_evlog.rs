@@ -25,6 +25,8 @@ mod word_params;
 // Kernel-only files (README.md lists them in layer order).
 #[path = "hv_evlog/backend.rs"]
 mod backend;
+#[path = "hv_evlog/calllog.rs"]
+mod calllog;
 #[path = "hv_evlog/chardev.rs"]
 mod chardev;
 #[allow(dead_code)] // Parts are used by the host tests only.
@@ -103,6 +105,10 @@ module! {
             default: crate::params::default::SIM_FAIL_STATUS,
             description: "backend=sim: HV_STATUS the failing call returns (1-65535) [5]",
         },
+        log_hypercalls: u32 {
+            default: 0,
+            description: "Keep the last N hypercalls in debugfs hv_evlog/hypercalls (0-4096; 0 = off) [0]",
+        },
     },
 }
 
@@ -129,6 +135,7 @@ fn config() -> Result<params::Config> {
         sim_rate: *p::sim_rate.value(),
         sim_fail_at: *p::sim_fail_at.value(),
         sim_fail_status: *p::sim_fail_status.value(),
+        log_hypercalls: *p::log_hypercalls.value(),
     };
     params::validate(&raw).map_err(|e| {
         // Pure types implement `core::fmt::Display`; the kernel's printing
@@ -169,14 +176,16 @@ impl kernel::Module for HvEvlog {
         let placement = placement::Placement::new(&cfg, word_params::NODES.bytes(), &snapshot)?;
         let inbox = Arc::pin_init(sint0::Inbox::new(cfg.log_type as u32), GFP_KERNEL)?;
         let backend = connect(&cfg, &placement, &inbox)?;
-        let messages = backend.delivers_messages().then(|| inbox.clone());
-        let ctx = KBox::pin_init(group::HvCtx::new(backend)?, GFP_KERNEL)?;
+        let ctx = KBox::pin_init(group::HvCtx::new(backend, cfg.log_hypercalls)?, GFP_KERNEL)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;
         let group = Arc::new(group::Group::new(ctx, &cfg, placement)?, GFP_KERNEL)?;
         let debugfs = debugfs::Debugfs::new(&group, &inbox)?;
         let reboot = KBox::pin_init(reboot::RebootHook::register(group.clone()), GFP_KERNEL)?;
         group.start();
         // Last: an opener may use the device as soon as it exists.
+        // The hypervisor's own system buffers complete with no message.
+        let messages =
+            (group.backend().delivers_messages() && !group.is_system()).then(|| inbox.clone());
         let device = device::register(group.clone(), cfg.scan_interval_ms, messages.clone())?;
         if messages.is_some() {
             pr_info!(
@@ -185,16 +194,24 @@ impl kernel::Module for HvEvlog {
             );
         } else {
             pr_info!(
-                "completion: header scan every {} ms (no SynIC messages on this backend)\n",
+                "completion: header scan every {} ms (no SynIC messages here)\n",
                 cfg.scan_interval_ms
             );
         }
-        pr_info!(
-            "version {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
-            cfg.buffer_pages,
-            group.buffer_count(),
-            group.placement().domains.len()
-        );
+        if group.is_system() {
+            pr_info!(
+                "version {VERSION} loaded (type=system): the hypervisor's {} buffers of {} pages\n",
+                group.buffer_count(),
+                device::EventLog::buffer_pages(&*group)
+            );
+        } else {
+            pr_info!(
+                "version {VERSION} loaded (buffer_pages={}): {} buffers on {} proximity domains\n",
+                cfg.buffer_pages,
+                group.buffer_count(),
+                group.placement().domains.len()
+            );
+        }
         Ok(HvEvlog {
             _reboot: reboot,
             _device: device,

@@ -41,6 +41,14 @@ impl Backend {
         }
     }
 
+    /// The simulator's pool ledger; `None` on Microsoft's hypervisor.
+    pub(crate) fn sim_ledger(&self) -> Option<crate::sim::hypervisor::Ledger> {
+        match self {
+            Backend::Hv(_) => None,
+            Backend::Sim(sim) => Some(sim.state().ledger()),
+        }
+    }
+
     /// The virtual processor index the hypervisor knows Linux CPU `cpu` by.
     pub(crate) fn vp_index(&self, cpu: u32) -> Option<u32> {
         match self {

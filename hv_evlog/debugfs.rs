@@ -16,6 +16,22 @@
 //! `backend=sim`, `sim_sint0` shows each CPU's SINT0 slot (type, flags,
 //! messages waiting, buffer) and takes `inject CPU TYPE` / `consume CPU` to
 //! play another driver's message there (the tests' hook).
+//!
+//! `pool` accounts for the pages set-up deposited: one line `node N
+//! deposited P` per node it deposited from, and with `backend=sim` the
+//! simulator's ledger (`sim_seeded`, `sim_deposited`, `sim_withdrawn`).
+//! Deposited pages stay with the hypervisor; the module never withdraws or
+//! frees them, which `sim_withdrawn 0` shows.
+//!
+//! `headers` shows every buffer's live header (state, time stamp,
+//! `next_buffer_offset`, `next_buffer_index` or -1 at the end of a chain,
+//! events lost). With `type=system` the buffers are the hypervisor's own:
+//! `plan` and `domains` describe a plan that is not used, and `buffers`
+//! names no proximity domain or CPU (-1).
+//!
+//! `hypercalls` lists the last `log_hypercalls` hypercalls, oldest first, in
+//! the format of [`crate::calllog`]; with `log_hypercalls=0` (the default)
+//! it holds only a line saying how to turn it on.
 
 use kernel::{
     debugfs::{Dir, File},
@@ -25,7 +41,7 @@ use kernel::{
     uaccess::UserSliceReader,
 };
 
-use crate::{group::Group, sim::SimBackend, sint0::Inbox};
+use crate::{calllog, group::Group, sim::SimBackend, sint0::Inbox};
 
 /// The directory and its files; dropping it removes them.
 pub(crate) struct Debugfs {
@@ -34,11 +50,26 @@ pub(crate) struct Debugfs {
     _buffers: Pin<KBox<File<Arc<Group>>>>,
     _completion: Pin<KBox<File<Arc<Inbox>>>>,
     _sint0: Option<Pin<KBox<File<Arc<SimBackend>>>>>,
+    _pool: Pin<KBox<File<Arc<Group>>>>,
+    _hypercalls: Pin<KBox<File<Arc<Group>>>>,
+    _headers: Pin<KBox<File<Arc<Group>>>>,
     _dir: Dir,
 }
 
 fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "index pxm pages_node cpu state events_lost")?;
+    if group.is_system() {
+        // The hypervisor's own buffers: no proximity domain, no CPU.
+        for index in 0..group.buffer_count() as u32 {
+            let node = group.pages_node(index).map_or(-1, i64::from);
+            let (state, lost) = match group.header(index) {
+                Some(h) => (h.state().map_or("?", |s| s.name()), h.events_lost),
+                None => ("unmapped", 0),
+            };
+            writeln!(f, "{index} -1 {node} -1 {state} {lost}")?;
+        }
+        return Ok(());
+    }
     for b in group.placement().buffers.iter() {
         let node = group.pages_node(b.index).map_or(-1, i64::from);
         let (state, lost) = match group.header(b.index) {
@@ -46,6 +77,65 @@ fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
             None => ("unmapped", 0),
         };
         writeln!(f, "{} {} {node} {} {state} {lost}", b.index, b.pxm, b.cpu)?;
+    }
+    Ok(())
+}
+
+fn write_pool(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut result = Ok(());
+    group.for_each_deposit(|node, pages| {
+        if result.is_ok() {
+            result = writeln!(f, "node {node} deposited {pages}");
+        }
+    });
+    result?;
+    if let Some(l) = group.backend().sim_ledger() {
+        writeln!(f, "sim_seeded {}", l.seeded)?;
+        writeln!(f, "sim_deposited {}", l.deposited)?;
+        writeln!(f, "sim_withdrawn {}", l.withdrawn)?;
+    }
+    Ok(())
+}
+
+fn write_headers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(
+        f,
+        "index state time_stamp next_buffer_offset next_buffer_index events_lost"
+    )?;
+    for index in 0..group.buffer_count() as u32 {
+        let Some(h) = group.header(index) else {
+            writeln!(f, "{index} unmapped - - - -")?;
+            continue;
+        };
+        let state = h.state().map_or("?", |s| s.name());
+        writeln!(
+            f,
+            "{index} {state} {} {} {} {}",
+            h.time_stamp,
+            h.next_buffer_offset,
+            h.next_in_chain().map_or(-1, i64::from),
+            h.events_lost
+        )?;
+    }
+    Ok(())
+}
+
+fn write_hypercalls(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let log = group.call_log().lock();
+    if !log.enabled() {
+        return writeln!(
+            f,
+            "# off: load hv_evlog with log_hypercalls=N to keep the last N hypercalls"
+        );
+    }
+    writeln!(
+        f,
+        "# {} hypercalls since load; the last ones kept:",
+        log.calls()
+    )?;
+    writeln!(f, "{}", calllog::HEADER)?;
+    for entry in log.iter() {
+        writeln!(f, "{entry}")?;
     }
     Ok(())
 }
@@ -156,12 +246,27 @@ impl Debugfs {
             )?),
             None => None,
         };
+        let pool = KBox::pin_init(
+            dir.read_callback_file(c"pool", group.clone(), &write_pool),
+            GFP_KERNEL,
+        )?;
+        let hypercalls = KBox::pin_init(
+            dir.read_callback_file(c"hypercalls", group.clone(), &write_hypercalls),
+            GFP_KERNEL,
+        )?;
+        let headers = KBox::pin_init(
+            dir.read_callback_file(c"headers", group.clone(), &write_headers),
+            GFP_KERNEL,
+        )?;
         Ok(Debugfs {
             _plan: plan,
+            _hypercalls: hypercalls,
+            _headers: headers,
             _domains: domains,
             _buffers: buffers,
             _completion: completion,
             _sint0: sint0,
+            _pool: pool,
             _dir: dir,
         })
     }

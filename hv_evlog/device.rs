@@ -117,6 +117,17 @@ pub(crate) trait EventLog: Send + Sync {
     /// Number of buffers, at most `HV_EVLOG_MAX_BUFFERS`.
     fn buffer_count(&self) -> u32;
 
+    /// Whether buffers complete for the partition to consume (and release),
+    /// so that the scanner queues records. `false` for the hypervisor's own
+    /// system-diagnostics log (`type=system`), which rotates with no
+    /// completion: no scanner runs, `read()` finds no record (`EAGAIN` with
+    /// `O_NONBLOCK`, else it waits), `poll()` never reports `POLLIN`, and
+    /// the buffers are read through `mmap()` alone, ordered by header
+    /// `time_stamp`.
+    fn completes(&self) -> bool {
+        true
+    }
+
     /// Description of buffer `index`: `pxm`, `node` and `cpus` (the device
     /// sets `index`, `mmap_offset` and `reserved`). `None` if out of range.
     fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info>;
@@ -542,7 +553,10 @@ impl Operations for Session {
         }
         // The first scan right away: buffers already complete are reported
         // to this consumer too. Cannot fail: the work item is new.
-        let _ = workqueue::system_power_efficient().enqueue::<Arc<Session>, KICK>(session.clone());
+        if shared.log.completes() {
+            let _ =
+                workqueue::system_power_efficient().enqueue::<Arc<Session>, KICK>(session.clone());
+        }
         Ok(session)
     }
 

@@ -8,8 +8,9 @@
 //! the sources. [`Group`] records each step as it succeeds, and its `Drop`
 //! undoes exactly what was done, in reverse: sources off, flush (by buffer
 //! index) each buffer whose header says in use and release what completed,
-//! unmap, delete, finalize, and last
-//! withdraw from each node's pool as many pages as set-up deposited. A
+//! unmap, delete, finalize. Pages deposited into the pool stay there, as
+//! upstream's `hv_proc.c` leaves them: the root's pool also holds what other
+//! drivers deposited, so nothing is withdrawn. A
 //! failure at any step of [`Group::new`] therefore unwinds through the same
 //! `Drop` as `rmmod`.
 
@@ -28,42 +29,60 @@ use kernel::{
 
 use crate::{
     backend::Backend,
+    calllog::{Entry, Ring},
     device::EventLog,
-    hypercall::{self, HvError, HypercallPages, Hypervisor, PoolDomain},
+    hypercall::{self, CallLog, HvError, HypercallPages, Hypervisor, PoolDomain},
     mm::{self, NodeChoice},
     params::{self, Config},
     placement::Placement,
     snapshot,
     tlfs::{
-        BufferHeader, BufferState, EventLogType, InitializeGroupInput, ProximityDomainInfo,
+        BufferHeader, BufferState, DiagLogBufferConfig, EventLogMode, EventLogType,
+        InitializeGroupInput, ProximityDomainInfo, TimeBasis, MAX_BUFFERS, MAX_BUFFER_PAGES,
         PAGE_SIZE,
     },
-    topology,
     uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_CPU_WORDS},
 };
 
-/// The hypercall path: the transport and the pages calls are encoded in.
+/// The hypercall path: the transport, the pages calls are encoded in, and
+/// the log of the last calls (debugfs `hypercalls`).
 #[pin_data]
 pub(crate) struct HvCtx {
     backend: Backend,
     #[pin]
     pages: Mutex<HypercallPages>,
+    #[pin]
+    log: CallLog,
 }
 
 impl HvCtx {
-    /// The context for `backend`.
-    pub(crate) fn new(backend: Backend) -> Result<impl PinInit<Self, Error>> {
+    /// The context for `backend`, recording the last `log_entries` calls
+    /// (none for 0).
+    pub(crate) fn new(backend: Backend, log_entries: u32) -> Result<impl PinInit<Self, Error>> {
         let pages = HypercallPages::new()?;
+        let entries = KVec::from_elem(Entry::EMPTY, log_entries as usize, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             backend,
             pages <- new_mutex!(pages),
+            log <- new_mutex!(Ring::new(entries)),
         }? Error))
     }
 
     /// Runs `f` with the hypervisor handle and the (locked) call pages.
     pub(crate) fn with<T>(&self, f: impl FnOnce(Hypervisor<'_>, &mut HypercallPages) -> T) -> T {
         let mut pages = self.pages.lock();
-        f(Hypervisor::new(&self.backend), &mut pages)
+        // Not recording skips even the copy of each input.
+        let hv = if self.log.lock().enabled() {
+            Hypervisor::logged(&self.backend, &self.log)
+        } else {
+            Hypervisor::new(&self.backend)
+        };
+        f(hv, &mut pages)
+    }
+
+    /// The log of the last calls.
+    pub(crate) fn call_log(&self) -> &CallLog {
+        &self.log
     }
 
     /// The transport.
@@ -92,6 +111,14 @@ pub(crate) struct Group {
     sources: AtomicU64,
     /// Whether [`Group::stop`] ran (at reboot, or on the way to drop).
     stopped: AtomicBool,
+    /// `type=system`: the hypervisor's own buffers, as it reported them.
+    system: Option<DiagLogBufferConfig>,
+}
+
+/// `EOPNOTSUPP`: release, flush and set sources on `type=system`, whose
+/// buffers the hypervisor rotates on its own.
+fn not_supported() -> Error {
+    Error::from_errno(-crate::tlfs::errno::EOPNOTSUPP)
 }
 
 /// How long [`Group::stop`] waits for flushed buffers to complete: what
@@ -146,7 +173,12 @@ impl Group {
             initialized: false,
             sources: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            system: None,
         };
+        if group.is_system() {
+            group.map_system_buffers()?;
+            return Ok(group);
+        }
         group.fill_pools()?;
         group.initialize()?;
         group.create_buffers()?;
@@ -167,6 +199,72 @@ impl Group {
 
     fn is_local(&self) -> bool {
         self.cfg.log_type == EventLogType::LocalDiagnostics
+    }
+
+    /// `type=system`: the hypervisor's own system-diagnostics buffers.
+    pub(crate) fn is_system(&self) -> bool {
+        self.cfg.log_type == EventLogType::SystemDiagnostics
+    }
+
+    /// `type=system`: system-diagnostics buffers belong to the hypervisor.
+    /// Their number and size come from HvCallGetSystemProperty (property
+    /// 28); each is then only mapped (type 2, by index), read-only. No pool
+    /// check, no group, no create, no sources: the way Microsoft's reader
+    /// does it (`mshv_diaglog_init()` in drivers/hv/diag/mshv_diaglog.c,
+    /// microsoft/CBL-Mariner-Linux-Kernel). [`Group::stop`] only unmaps them.
+    fn map_system_buffers(&mut self) -> Result {
+        let config = self
+            .ctx
+            .with(|hv, hp| hv.diag_log_buffers(hp))
+            .inspect_err(|e| pr_err!("type=system: {e}\n"))?;
+        let (count, pages) = (config.buffer_count, config.buffer_size_in_pages);
+        if !(1..=MAX_BUFFERS).contains(&count) || !(1..=MAX_BUFFER_PAGES).contains(&pages) {
+            pr_err!(
+                "type=system: the hypervisor reports {count} diagnostic log buffers of {pages} \
+                 pages; expected 1-{MAX_BUFFERS} of 1-{MAX_BUFFER_PAGES}\n"
+            );
+            return Err(EIO);
+        }
+        self.system = Some(config);
+        pr_info!(
+            "type=system: mapping the hypervisor's {count} diagnostic log buffers of {pages} \
+             pages read-only (buffer_pages, buffers_per_cpu, threshold, mode, time_basis and \
+             sources do not apply)\n"
+        );
+        self.buffers = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+        for index in 0..count {
+            let mut pfns = KVec::from_elem(0u64, pages as usize, GFP_KERNEL)?;
+            let ty = EventLogType::SystemDiagnostics;
+            let n = self.ctx.with(|hv, hp| {
+                hv.map_buffer(hp, ty, index, &mut pfns)
+                    .inspect_err(|e| pr_err!("type=system: buffer {index}: {e}\n"))
+            })?;
+            // Mapped: teardown unmaps it from here on. Its pages are kept
+            // only once every page number is checked, as for a group's.
+            self.buffers.push(
+                Buffer {
+                    index,
+                    mapped: true,
+                    pfns: KVec::new(),
+                },
+                GFP_KERNEL,
+            )?;
+            if n != pages as usize {
+                pr_err!("type=system: buffer {index}: mapped {n} pages, expected {pages}\n");
+                return Err(EIO);
+            }
+            if let Some((k, &pfn)) = pfns.iter().enumerate().find(|&(_, &p)| !mm::pfn_valid(p)) {
+                pr_err!(
+                    "type=system: buffer {index}: the hypervisor mapped page {k} at frame \
+                     {pfn:#x}, which is not RAM\n"
+                );
+                return Err(EIO);
+            }
+            if let Some(b) = self.buffers.last_mut() {
+                b.pfns = pfns;
+            }
+        }
+        Ok(())
     }
 
     /// Local buffers need their pages in each domain's own pool; the other
@@ -295,6 +393,11 @@ impl Group {
         Ok(())
     }
 
+    /// The log of the last hypercalls.
+    pub(crate) fn call_log(&self) -> &CallLog {
+        self.ctx.call_log()
+    }
+
     /// Starts whatever runs beside the hypervisor (the simulator's writers).
     pub(crate) fn start(&self) {
         self.ctx.backend().start();
@@ -338,6 +441,16 @@ impl Group {
     pub(crate) fn stop(&self) -> StopReport {
         let mut report = StopReport::default();
         if self.stopped.swap(true, Ordering::AcqRel) {
+            return report;
+        }
+        if self.is_system() {
+            // The hypervisor's own buffers: only unmap them.
+            let ty = EventLogType::SystemDiagnostics;
+            for b in self.buffers.iter().rev().filter(|b| b.mapped) {
+                if let Err(e) = self.ctx.with(|hv, _| hv.unmap_buffer(ty, b.index)) {
+                    report.failed("unmap", Some(b.index), e);
+                }
+            }
             return report;
         }
         let ty = self.cfg.log_type;
@@ -399,28 +512,13 @@ impl Group {
         report
     }
 
-    /// Takes back, node by node, as many pages as set-up deposited; what the
-    /// hypervisor cannot give back stays in its pool (and is said so).
-    fn withdraw_deposits(&self) {
-        self.ctx.with(|hv, hp| {
-            let mut owed = KVec::new();
+    /// Pages set-up deposited into the pool, per node: `f(node, pages)` for
+    /// each node with a deposit. They stay with the hypervisor: nothing is
+    /// withdrawn at teardown.
+    pub(crate) fn for_each_deposit(&self, mut f: impl FnMut(u32, u64)) {
+        self.ctx.with(|_, hp| {
             for (node, pages) in hp.deposited() {
-                if owed.push((node, pages), GFP_KERNEL).is_err() {
-                    pr_warn!("teardown: no memory to withdraw deposits\n");
-                    return;
-                }
-            }
-            for &(node, pages) in owed.iter() {
-                let pxm = topology::pxm_of(node);
-                match hv.withdraw_memory(hp, node, pxm, pages) {
-                    Ok(got) if got == pages => {
-                        pr_info!("withdrew the {got} pages deposited on node {node}\n");
-                    }
-                    Ok(got) => pr_warn!(
-                        "teardown: withdrew {got} of {pages} pages deposited on node {node}\n"
-                    ),
-                    Err(e) => warn_failed("withdraw", None, e),
-                }
+                f(node, pages);
             }
         });
     }
@@ -428,6 +526,17 @@ impl Group {
 
 impl EventLog for Group {
     fn info(&self) -> hv_evlog_info {
+        if self.is_system() {
+            // The hypervisor's log: it rotates and overwrites (circular), in
+            // reference time, with no threshold and no sources to set.
+            return hv_evlog_info {
+                type_: self.cfg.log_type as u32,
+                mode: EventLogMode::Circular as u32,
+                time_basis: TimeBasis::Reference as u32,
+                backend: u32::from(self.cfg.backend == params::Backend::Sim),
+                ..Default::default()
+            };
+        }
         hv_evlog_info {
             type_: self.cfg.log_type as u32,
             mode: self.cfg.mode as u32,
@@ -444,6 +553,15 @@ impl EventLog for Group {
     }
 
     fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info> {
+        if self.is_system() {
+            // No proximity domain and no CPU: the hypervisor's buffers.
+            self.buffers.get(index as usize)?;
+            return Some(hv_evlog_buffer_info {
+                pxm: u32::MAX,
+                node: self.pages_node(index).unwrap_or(u32::MAX),
+                ..Default::default()
+            });
+        }
         let b = self.placement.buffers.get(index as usize)?;
         let mut cpus = [0u64; HV_EVLOG_CPU_WORDS];
         *cpus.get_mut(b.cpu as usize / 64)? |= 1 << (b.cpu % 64);
@@ -456,7 +574,14 @@ impl EventLog for Group {
     }
 
     fn buffer_pages(&self) -> u32 {
-        self.cfg.buffer_pages
+        match self.system {
+            Some(config) => config.buffer_size_in_pages,
+            None => self.cfg.buffer_pages,
+        }
+    }
+
+    fn completes(&self) -> bool {
+        !self.is_system()
     }
 
     fn page(&self, buffer: u32, page: u32) -> Option<BorrowedPage<'_>> {
@@ -473,6 +598,9 @@ impl EventLog for Group {
     }
 
     fn release(&self, buffer: u32) -> Result {
+        if self.is_system() {
+            return Err(not_supported());
+        }
         let ty = self.cfg.log_type;
         Ok(self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, buffer))?)
     }
@@ -484,6 +612,9 @@ impl EventLog for Group {
     /// the logical processor, which is the processor's VP index. A buffer
     /// that completed between the header read and the call is no error.
     fn flush(&self, cpu: u32) -> Result {
+        if self.is_system() {
+            return Err(not_supported());
+        }
         let ty = self.cfg.log_type;
         let vp = match cpu {
             u32::MAX => None,
@@ -507,6 +638,9 @@ impl EventLog for Group {
     }
 
     fn set_sources(&self, mask: u64) -> Result {
+        if self.is_system() {
+            return Err(not_supported());
+        }
         params::check_sources_mask(mask).map_err(|_| EINVAL)?;
         self.apply_sources(mask)
     }
@@ -515,6 +649,5 @@ impl EventLog for Group {
 impl Drop for Group {
     fn drop(&mut self) {
         self.stop();
-        self.withdraw_deposits();
     }
 }

@@ -16,6 +16,10 @@
 //! Memory for the hypervisor's pool is handled here once: [`Hypervisor::with_deposit`]
 //! deposits and retries when a call reports `HV_STATUS_INSUFFICIENT_MEMORY`,
 //! and [`Hypervisor::ensure_pool`] tops a proximity domain's pool up front.
+//! Deposited pages are the hypervisor's for good: nothing here withdraws
+//! them (HvCallWithdrawMemory), because the root partition's pool also holds
+//! what other drivers deposited, and upstream Linux (`hv_proc.c`) never
+//! withdraws from it either.
 //!
 //! # Use
 //!
@@ -38,15 +42,16 @@
 //! pages, [`HypercallPages`] belong to their owner, who serializes calls by
 //! holding it mutably (inside a `Mutex`, or by owning it outright).
 
-use kernel::{fmt, prelude::*};
+use kernel::{fmt, prelude::*, sync::Mutex};
 
 use crate::{
+    calllog::{self, Entry},
     mm::{self, NodeChoice, NodePage},
     tlfs::{
-        self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, EventLogType,
-        FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput, HvCall, HvStatus,
-        InitializeGroupInput, MapBufferInput, MapOutput, ProximityDomainInfo, SetSourcesInput,
-        UnmapBufferInput, Wire, WithdrawMemoryInput,
+        self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, DiagLogBufferConfig,
+        EventLogType, FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput,
+        GetSystemPropertyInput, HvCall, HvStatus, InitializeGroupInput, MapBufferInput, MapOutput,
+        ProximityDomainInfo, SetSourcesInput, UnmapBufferInput, Wire,
     },
 };
 
@@ -148,8 +153,8 @@ impl fmt::Display for HvError {
 pub(crate) struct HypercallPages {
     input: NodePage,
     output: NodePage,
-    /// Pages deposited through these pages, per node, so that exactly as
-    /// many can be withdrawn at teardown.
+    /// Pages deposited through these pages, per node. Only counted (for
+    /// debugfs `pool`): deposited pages stay with the hypervisor for good.
     deposited: KVec<u64>,
 }
 
@@ -173,7 +178,7 @@ impl HypercallPages {
 
     /// Counts `pfns` as deposited, by the node each page is on. A page whose
     /// node cannot be told (or past the table's growth on ENOMEM) is not
-    /// counted, so at worst fewer pages are withdrawn than deposited.
+    /// counted.
     fn count_deposited(&mut self, pfns: &[u64]) {
         for node in pfns.iter().filter_map(|&pfn| mm::node_of_pfn(pfn)) {
             let node = node as usize;
@@ -183,13 +188,6 @@ impl HypercallPages {
                 continue;
             }
             self.deposited[node] += 1;
-        }
-    }
-
-    /// Counts `pages` of `node` as withdrawn.
-    fn count_withdrawn(&mut self, node: u32, pages: u64) {
-        if let Some(count) = self.deposited.get_mut(node as usize) {
-            *count = count.saturating_sub(pages);
         }
     }
 
@@ -411,19 +409,72 @@ impl fmt::Display for PoolError {
     }
 }
 
+/// The hypercall log behind debugfs `hypercalls` (`log_hypercalls=N`): the
+/// last N calls made through a [`Hypervisor`] that was given it.
+pub(crate) type CallLog = Mutex<calllog::Ring<KVec<Entry>>>;
+
 /// The typed hypercalls, made through one [`Transport`].
 ///
-/// Cheap to copy; it only borrows the transport. Each call takes the
-/// [`HypercallPages`] to use, except the fast ones, which need none.
+/// Cheap to copy; it only borrows the transport (and the log). Each call
+/// takes the [`HypercallPages`] to use, except the fast ones, which need
+/// none.
 #[derive(Clone, Copy)]
 pub(crate) struct Hypervisor<'t> {
     transport: &'t dyn Transport,
+    log: Option<&'t CallLog>,
 }
 
 impl<'t> Hypervisor<'t> {
-    /// The hypercalls made through `transport`.
+    /// The hypercalls made through `transport`, not recorded.
     pub(crate) fn new(transport: &'t dyn Transport) -> Self {
-        Self { transport }
+        Self {
+            transport,
+            log: None,
+        }
+    }
+
+    /// The hypercalls made through `transport`, each recorded in `log`.
+    pub(crate) fn logged(transport: &'t dyn Transport, log: &'t CallLog) -> Self {
+        Self {
+            transport,
+            log: Some(log),
+        }
+    }
+
+    /// Makes one hypercall through the transport and records it in the log:
+    /// the one place every call passes through. `input` is what the
+    /// hypervisor is handed (the input bytes of a memory call, in the input
+    /// page at `input_pa`; the two registers of a fast call); it is copied
+    /// before the call, so no reference into the input page is held while
+    /// the hypervisor reads it.
+    ///
+    /// # Safety
+    ///
+    /// As [`Transport::hypercall`].
+    unsafe fn transport_call(
+        &self,
+        control: u64,
+        input_pa: u64,
+        output_pa: u64,
+        input: impl FnOnce() -> Option<Entry>,
+    ) -> u64 {
+        let entry = self.log.and_then(|_| input());
+        // SAFETY: our caller upholds the `Transport` contract.
+        let raw = unsafe { self.transport.hypercall(control, input_pa, output_pa) };
+        if let (Some(log), Some(entry)) = (self.log, entry) {
+            log.lock().record(Entry {
+                result: raw,
+                ..entry
+            });
+        }
+        raw
+    }
+
+    /// The log entry of a memory call whose input is the first `len` bytes
+    /// of `hp`'s input page.
+    fn page_entry(control: u64, hp: &HypercallPages, len: usize) -> Option<Entry> {
+        let bytes = hp.input.as_slice().get(..len)?;
+        Some(Entry::new(0, control, 0, bytes))
     }
 
     /// Makes memory call `call` with `input` in the input page and, if it has
@@ -446,13 +497,11 @@ impl<'t> Hypervisor<'t> {
             }
         };
         let control = Control::new(call).raw();
+        let entry = || Self::page_entry(control, hp, I::SIZE);
         // SAFETY: Not a fast call. Both pages belong to `hp`, which is
         // borrowed mutably for the whole call, so nothing else touches them;
         // the input page holds the encoded input. Not a deposit.
-        let raw = unsafe {
-            self.transport
-                .hypercall(control, hp.input.phys(), output_pa)
-        };
+        let raw = unsafe { self.transport_call(control, hp.input.phys(), output_pa, entry) };
         HvError::check(call, raw).map(|_| ())
     }
 
@@ -462,8 +511,14 @@ impl<'t> Hypervisor<'t> {
         // Cannot fail: the input fits in 16 bytes, as asserted above.
         let [first, second] = input.fast_input().unwrap_or_default();
         let control = Control::fast_call(call).raw();
+        let entry = || {
+            let mut regs = [0u8; 16];
+            regs[..8].copy_from_slice(&first.to_le_bytes());
+            regs[8..].copy_from_slice(&second.to_le_bytes());
+            Some(Entry::new(0, control, 0, &regs))
+        };
         // SAFETY: A fast call: the two values are data, no memory is named.
-        let raw = unsafe { self.transport.hypercall(control, first, second) };
+        let raw = unsafe { self.transport_call(control, first, second, entry) };
         HvError::check(call, raw).map(|_| ())
     }
 
@@ -592,6 +647,21 @@ impl<'t> Hypervisor<'t> {
         )
     }
 
+    /// HvCallGetSystemProperty, property 28 ("diagnostic log buffers"): how
+    /// many system-diagnostics (type 2) buffers the hypervisor keeps and how
+    /// many pages each has. A slow call with an output page, as Microsoft's
+    /// reader makes it (`get_diaglog_info()` in drivers/hv/diag/mshv_diaglog.c,
+    /// microsoft/CBL-Mariner-Linux-Kernel).
+    pub(crate) fn diag_log_buffers(
+        &self,
+        hp: &mut HypercallPages,
+    ) -> Result<DiagLogBufferConfig, HvError> {
+        let input = GetSystemPropertyInput::new(tlfs::SYSTEM_PROPERTY_DIAGNOSTIC_LOG_BUFFERS);
+        self.call_memory(hp, HvCall::GetSystemProperty, &input, Output::Page)?;
+        // Always `Some`: the output page is longer than the output.
+        Ok(DiagLogBufferConfig::decode(hp.output.as_slice()).unwrap_or_default())
+    }
+
     /// HvCallGetMemoryBalance: the pages available and in use in this
     /// partition's pool, for one proximity domain or (with
     /// [`ProximityDomainInfo::none`]) as a whole.
@@ -638,11 +708,13 @@ impl<'t> Hypervisor<'t> {
             else {
                 break Ok(());
             };
+            let len = DepositMemoryInput::SIZE + count * 8;
+            let entry = || Self::page_entry(control.raw(), hp, len);
             // SAFETY: Not a fast call. The input page belongs to `hp`,
             // borrowed mutably for the call, and holds the encoded input; no
             // output. Every listed frame is a page `batch` owns; the ones the
             // hypervisor reports as done are handed over below.
-            let raw = unsafe { self.transport.hypercall(control.raw(), hp.input.phys(), 0) };
+            let raw = unsafe { self.transport_call(control.raw(), hp.input.phys(), 0, entry) };
             match HvError::check(CALL, raw) {
                 Ok(reps) if reps > done && reps < rep_count => done = reps,
                 Ok(reps) => {
@@ -663,59 +735,6 @@ impl<'t> Hypervisor<'t> {
         hp.count_deposited(&batch.pfns[..usize::from(done)]);
         batch.hand_over(usize::from(done));
         result.map(|()| usize::from(done))
-    }
-
-    /// HvCallWithdrawMemory: takes up to `pages` pages of proximity domain
-    /// `pxm` (node `node`) back out of the pool and frees them. Returns how
-    /// many came back; a pool with fewer free pages answers
-    /// `HV_STATUS_NO_RESOURCES` after giving what it has, which ends the
-    /// withdrawal without an error.
-    pub(crate) fn withdraw_memory(
-        &self,
-        hp: &mut HypercallPages,
-        node: u32,
-        pxm: u32,
-        pages: u64,
-    ) -> Result<u64, HvError> {
-        const CALL: HvCall = HvCall::WithdrawMemory;
-        let mut total = 0;
-        while total < pages {
-            let ask = (pages - total).min(WithdrawMemoryInput::MAX_PAGES as u64) as u16;
-            let Some(control) = Control::rep_call(CALL, ask) else {
-                break;
-            };
-            hp.encode(&WithdrawMemoryInput::own(ProximityDomainInfo::node(pxm)));
-            hp.output.as_mut_slice().fill(0);
-            // SAFETY: Not a fast call. Both pages belong to `hp`, borrowed
-            // mutably for the call; the output page receives the page numbers
-            // of the pages handed back, which are ours from then on.
-            let raw = unsafe {
-                self.transport
-                    .hypercall(control.raw(), hp.input.phys(), hp.output.phys())
-            };
-            let result = HvError::check(CALL, raw);
-            let got = match result {
-                Err(e) if e.no_hypercall_page() => return Err(e),
-                _ => tlfs::result_reps(raw).min(ask),
-            };
-            for i in 0..usize::from(got) {
-                if let Some(pfn) = WithdrawMemoryInput::gpa_page(hp.output.as_slice(), i) {
-                    // SAFETY: the hypervisor reported page `pfn` as withdrawn:
-                    // an order-0 page it was given by a deposit (or the
-                    // simulator's seeding), now no one's but ours.
-                    drop(unsafe { NodePage::from_pfn(pfn) });
-                }
-            }
-            total += u64::from(got);
-            hp.count_withdrawn(node, u64::from(got));
-            match result {
-                Ok(_) if got > 0 => {}
-                Ok(_) => break,
-                Err(e) if e.status() == HvStatus::NO_RESOURCES => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
     }
 
     /// Runs `f`, which makes one hypercall, and when the hypervisor reports

@@ -108,6 +108,8 @@ pub struct Config {
     pub scan_interval_ms: u32,
     /// Simulator settings (used with [`Backend::Sim`]).
     pub sim: SimConfig,
+    /// Hypercalls kept in debugfs `hypercalls` (0: none recorded).
+    pub log_hypercalls: u32,
 }
 
 /// Everything `insmod` was given, unchecked.
@@ -143,6 +145,8 @@ pub struct Raw<'a> {
     pub sim_fail_at: u32,
     /// `sim_fail_status=`
     pub sim_fail_status: u32,
+    /// `log_hypercalls=`
+    pub log_hypercalls: u32,
 }
 
 /// Defaults, shared by the kernel's parameter declarations and the tests.
@@ -194,6 +198,8 @@ pub mod range {
     pub const SIM_RATE: (u32, u32) = (0, 1_000_000);
     /// `sim_fail_status`
     pub const SIM_FAIL_STATUS: (u32, u32) = (1, 0xFFFF);
+    /// `log_hypercalls`
+    pub const LOG_HYPERCALLS: (u32, u32) = (0, 4096);
 }
 
 /// The value that was refused.
@@ -447,6 +453,7 @@ pub fn validate<'a>(raw: &Raw<'a>) -> Result<Config, ParamError<'a>> {
             range::SCAN_INTERVAL_MS,
         )?,
         sim: validate_sim(raw)?,
+        log_hypercalls: in_range("log_hypercalls", raw.log_hypercalls, range::LOG_HYPERCALLS)?,
     })
 }
 

@@ -72,7 +72,8 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # in 1node; every set-up hypercall failed in turn, then a reboot with the
 # group active; load/unload cycles, the header race and completion messages
 # in one more 2node boot, cycles and races shortened to 50 and 30
-# (scripts/soak.sh runs 200 of each).
+# (scripts/soak.sh runs 200 of each); type=system and the hypercall log
+# get a short boot of their own.
 VM_BOOTS="
 2node 2node @common,info_plan.sh,device_test,cli.sh
 memless memless @common,info_plan.sh,device_test,cli.sh
@@ -81,6 +82,7 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 2node-cycles 2node cycles.sh,header_race.sh,messages.sh CYCLES=50 LOOPS=30
 4node 4node @common
 1node 1node @common
+system 2node system_log.sh,hypercalls.sh
 "
 # A boot whose list holds reboot.sh (last) reboots with the group active;
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2

@@ -38,7 +38,7 @@ case_() {
 EINVAL=22
 ENOMEM=12
 long=$(printf '%070d' 0)
-echo "1..62"
+echo "1..66"
 case_ 0 buffer_pages buffer_pages=1
 case_ 0 buffer_pages buffer_pages=512
 case_ $EINVAL buffer_pages buffer_pages=0
@@ -76,6 +76,10 @@ case_ 0 sim_fail_status sim_fail_status=1
 case_ 0 sim_fail_status sim_fail_status=65535
 case_ $EINVAL sim_fail_status sim_fail_status=0
 case_ $EINVAL sim_fail_status sim_fail_status=65536
+case_ 0 log_hypercalls log_hypercalls=0
+case_ 0 log_hypercalls log_hypercalls=4096
+case_ $EINVAL log_hypercalls log_hypercalls=4097
+case_ $EINVAL log_hypercalls log_hypercalls=on
 case_ $EINVAL backend backend=bogus
 case_ $EINVAL backend backend=
 case_ $EINVAL backend backend=SIM

@@ -47,7 +47,7 @@ pages_on_plan_node() { # test-number label
 	fi
 }
 
-echo "1..9"
+echo "1..12"
 insmod "$MOD" backend=sim
 rc=$?
 [ $rc = 0 ] && echo "ok 1 insmod backend=sim" || echo "not ok 1 insmod backend=sim # exit $rc"
@@ -66,13 +66,39 @@ rc=$?
 [ $rc = 0 ] && echo "ok 6 insmod with empty pools" || echo "not ok 6 insmod with empty pools # exit $rc"
 pages_on_plan_node 7 "deposited pools"
 states=$(tail -n +2 $D/buffers | awk '{print $5}' | sort -u | tr '\n' ' ')
-# Empty pools: set-up deposits exactly what the plan needs, and unload
-# withdraws exactly that.
+# Empty pools: set-up deposits exactly what the plan needs. Those pages
+# stay with the hypervisor: the module withdraws nothing and frees none of
+# them; the simulator, part of the module, frees them when it goes.
 needed=$(tail -n +2 $D/domains | awk '{ s += $6 } END { print s }')
+deposited=$(awk '$1 == "node" && $3 == "deposited" { s += $4 } END { print s + 0 }' $D/pool)
+ledger=$(awk '$1 ~ /^sim_/ { printf "%s=%s ", $1, $2 }' $D/pool)
 rmmod hv_evlog
-withdrawn=$(dmesg | sed -n 's/.*withdrew the \([0-9]*\) pages deposited.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 warns=$(dmesg | grep -c 'teardown:')
 [ "$warns" = 0 ] && echo "ok 8 teardown without a failed step (states seen: $states)" ||
 	echo "not ok 8 teardown without a failed step # $(dmesg | grep teardown: | head -2)"
-[ "$withdrawn" = "$needed" ] && echo "ok 9 unload withdrew all $needed deposited pages" ||
-	echo "not ok 9 unload withdrew all deposited pages # withdrew $withdrawn, deposited $needed"
+[ "$deposited" = "$needed" ] &&
+	[ "$ledger" = "sim_seeded=0 sim_deposited=$needed sim_withdrawn=0 " ] &&
+	echo "ok 9 set-up deposited the $needed pages needed and nothing was withdrawn" ||
+	echo "not ok 9 deposits accounted, nothing withdrawn # module deposited $deposited of $needed; $ledger"
+# The simulator's pool at unload held exactly the module's deposits (no
+# seed): every deposited page was still the hypervisor's.
+freed=$(dmesg | sed -n 's/.*simulator: freed \([0-9]*\) pool pages: \([0-9]*\) seeded, \([0-9]*\) deposited, \([0-9]*\) withdrawn.*/\1 \2 \3 \4/p' | tail -1)
+[ "$freed" = "$needed 0 $needed 0" ] &&
+	echo "ok 10 the simulator still held all $needed deposited pages at unload" ||
+	echo "not ok 10 the simulator still held all deposited pages at unload # freed/seeded/deposited/withdrawn: '$freed'"
+dmesg | grep -q 'withdr[ae]w.*pages deposited'
+[ $? != 0 ] && echo "ok 11 no withdrawal at unload" ||
+	echo "not ok 11 no withdrawal at unload # $(dmesg | grep 'withdr[ae]w' | head -1)"
+# A seeded pool (pages the module did not deposit, like other drivers'
+# deposits in a root partition's pool) is left entirely to the simulator.
+dmesg -c > /dev/null
+insmod "$MOD" backend=sim sim_pool_pages=8
+rc=$?
+seeded=$(awk '$1 == "sim_seeded" { print $2 }' $D/pool 2>/dev/null)
+deposited=$(awk '$1 == "sim_deposited" { print $2 }' $D/pool 2>/dev/null)
+rmmod hv_evlog
+freed=$(dmesg | sed -n 's/.*simulator: freed \([0-9]*\) pool pages: .* \([0-9]*\) withdrawn.*/\1 \2/p' | tail -1)
+[ $rc = 0 ] && [ -n "$seeded" ] && [ "$seeded" -gt 0 ] && [ "$deposited" -gt 0 ] &&
+	[ "$freed" = "$((seeded + deposited)) 0" ] &&
+	echo "ok 12 seeded $seeded + deposited $deposited pages all freed by the simulator, none withdrawn" ||
+	echo "not ok 12 seeded and deposited pages stay with the simulator # rc $rc, seeded '$seeded', deposited '$deposited', freed/withdrawn '$freed'"

@@ -101,6 +101,7 @@
 //! | deposit | page unknown to the platform or on a node ≥ [`MAX_NODES`] | INVALID_PARAMETER, reps = pages taken |
 //! | balance | reserved proximity flags; valid domain without a node | INVALID_PROXIMITY_DOMAIN_INFO |
 //! | property | any property | UNKNOWN_PROPERTY (the simulator has none) |
+//! | system property, type 2 calls | see `system.rs` (checked right after the control word) | |
 //!
 //! Calls that may go fast ([`HvCall::fast_capable`]) are accepted in either
 //! form; the others (initialize, map with its output page, set sources with
@@ -145,6 +146,7 @@ use core::mem::offset_of;
 use core::ops::Range;
 
 use super::synic::Synic;
+use super::system::SystemLog;
 use crate::hv_evlog_numa::{BOOKKEEPING_PAGES_PER_BUFFER, BOOKKEEPING_PAGES_PER_DOMAIN};
 use crate::snapshot::STATE_OFFSET;
 use crate::tlfs::{
@@ -450,6 +452,28 @@ pub struct Notification {
     pub buffers: u32,
 }
 
+/// Where the pages of the pools came from and went: the partition's pages
+/// the simulator holds are exactly `seeded + deposited - withdrawn`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    /// Pages [`Hypervisor::seed_pool`] took from the platform: the part of
+    /// the pool the module did not deposit (other drivers' deposits, as in a
+    /// real root partition's pool).
+    pub seeded: u64,
+    /// Pages HvCallDepositMemory handed over.
+    pub deposited: u64,
+    /// Pages HvCallWithdrawMemory handed back.
+    pub withdrawn: u64,
+}
+
+impl Ledger {
+    const EMPTY: Self = Self {
+        seeded: 0,
+        deposited: 0,
+        withdrawn: 0,
+    };
+}
+
 /// A pool's page counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -474,9 +498,9 @@ pub enum AffinityError {
 /// The two hypercall operands after the control word: input and output
 /// addresses, or for a fast call the two input registers.
 #[derive(Clone, Copy, Debug)]
-struct Regs {
-    input: u64,
-    output: u64,
+pub(super) struct Regs {
+    pub(super) input: u64,
+    pub(super) output: u64,
 }
 
 /// The simulated hypervisor.
@@ -494,6 +518,7 @@ pub struct Hypervisor {
     pub refuse_status: HvStatus,
     calls: u64,
     completions: u64,
+    ledger: Ledger,
     pub(super) group: Group,
     pending: Chain,
     outbox: Chain,
@@ -501,6 +526,8 @@ pub struct Hypervisor {
     pub(super) buffers: [Buffer; MAX_BUFFERS as usize],
     pub(super) cpus: [Cpu; MAX_CPUS as usize],
     pub(super) synic: Synic,
+    /// The hypervisor's own system-diagnostics log (`system.rs`).
+    pub(super) system: SystemLog,
 }
 
 impl Default for Hypervisor {
@@ -516,7 +543,7 @@ fn pool_index(node: Option<u32>) -> Option<usize> {
 
 /// The `len` bytes at guest physical address `gpa`, which must be 8-byte
 /// aligned and not cross its page.
-fn block<P: Platform>(p: &mut P, gpa: u64, len: usize) -> Result<&mut [u8], HvStatus> {
+pub(super) fn block<P: Platform>(p: &mut P, gpa: u64, len: usize) -> Result<&mut [u8], HvStatus> {
     if gpa & (ENTRY_ALIGN as u64 - 1) != 0 {
         return Err(HvStatus::INVALID_ALIGNMENT);
     }
@@ -532,7 +559,7 @@ fn block<P: Platform>(p: &mut P, gpa: u64, len: usize) -> Result<&mut [u8], HvSt
 }
 
 /// Decodes a call's input from its registers or its input page.
-fn read_input<T: Wire, P: Platform>(
+pub(super) fn read_input<T: Wire, P: Platform>(
     p: &mut P,
     control: Control,
     regs: Regs,
@@ -559,7 +586,7 @@ fn decode_control(control: Control) -> Result<HvCall, HvStatus> {
     Ok(call)
 }
 
-fn read_u64(page: &[u8], offset: usize) -> u64 {
+pub(super) fn read_u64(page: &[u8], offset: usize) -> u64 {
     let mut bytes = [0; 8];
     if let Some(src) = page.get(offset..offset + 8) {
         bytes.copy_from_slice(src);
@@ -567,7 +594,7 @@ fn read_u64(page: &[u8], offset: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-fn write_u64(page: &mut [u8], offset: usize, value: u64) {
+pub(super) fn write_u64(page: &mut [u8], offset: usize, value: u64) {
     if let Some(dst) = page.get_mut(offset..offset + 8) {
         dst.copy_from_slice(&value.to_le_bytes());
     }
@@ -596,6 +623,7 @@ impl Hypervisor {
             refuse_status: HvStatus::SUCCESS,
             calls: 0,
             completions: 0,
+            ledger: Ledger::EMPTY,
             group: Group::EMPTY,
             pending: Chain::EMPTY,
             outbox: Chain::EMPTY,
@@ -603,6 +631,7 @@ impl Hypervisor {
             buffers: [Buffer::EMPTY; MAX_BUFFERS as usize],
             cpus: [Cpu::EMPTY; MAX_CPUS as usize],
             synic: Synic::EMPTY,
+            system: SystemLog::EMPTY,
         }
     }
 
@@ -626,7 +655,13 @@ impl Hypervisor {
             self.push(p, pool, pfn);
             added += 1;
         }
+        self.ledger.seeded += added;
         added
+    }
+
+    /// Pages seeded, deposited and withdrawn so far.
+    pub fn ledger(&self) -> Ledger {
+        self.ledger
     }
 
     /// Runs one hypercall and returns its result value (status in bits
@@ -737,20 +772,25 @@ impl Hypervisor {
     }
 
     /// Gives every page the simulator holds back to the platform, once each,
-    /// and forgets everything (affinity and fault settings included). Safe to
-    /// call in any state, and again.
-    pub fn teardown<P: Platform>(&mut self, p: &mut P) {
+    /// and forgets everything (affinity, fault settings and the ledger
+    /// included). Returns how many pool pages it gave back. Safe to call in
+    /// any state, and again.
+    pub fn teardown<P: Platform>(&mut self, p: &mut P) -> u64 {
         for index in 0..self.buffers.len() {
             if self.buffers[index].exists {
                 self.return_pages(p, index);
             }
         }
+        self.free_system_log(p);
+        let mut freed = 0;
         for node in 0..MAX_NODES {
             while let Some(pfn) = self.pop(p, node) {
                 p.free_page(pfn);
+                freed += 1;
             }
         }
         self.reset();
+        freed
     }
 
     /// Back to [`Self::new`], in place: the value is too large to build on
@@ -760,6 +800,7 @@ impl Hypervisor {
         self.fail_status = HvStatus::SUCCESS;
         self.refuse_status = HvStatus::SUCCESS;
         self.calls = 0;
+        self.ledger = Ledger::EMPTY;
         self.end_group();
         self.pools.fill(Pool::EMPTY);
         self.buffers.fill(Buffer::EMPTY);
@@ -823,11 +864,15 @@ impl Hypervisor {
             Ok(call) => call,
             Err(status) => return (status, 0),
         };
+        if let Some(result) = self.system_log_call(p, call, control, regs) {
+            return status_of(result);
+        }
         let result = match call {
             HvCall::DepositMemory => return self.deposit(p, control, regs.input),
             HvCall::WithdrawMemory => return self.withdraw(p, control, regs),
             HvCall::GetMemoryBalance => self.balance(p, control, regs),
             HvCall::GetPartitionProperty => property(p, control, regs),
+            HvCall::GetSystemProperty => self.system_property(p, control, regs),
             HvCall::InitializeEventLogBufferGroup => self.initialize(p, regs.input),
             HvCall::FinalizeEventLogBufferGroup => {
                 read_input(p, control, regs).and_then(|input| self.finalize(input))
@@ -1068,6 +1113,7 @@ impl Hypervisor {
                 return (HvStatus::INVALID_PARAMETER, rep);
             }
             self.push(p, node, pfn);
+            self.ledger.deposited += 1;
         }
         (HvStatus::SUCCESS, count)
     }
@@ -1094,6 +1140,7 @@ impl Hypervisor {
             let Some(pfn) = self.pop(p, node) else {
                 return (HvStatus::NO_RESOURCES, rep);
             };
+            self.ledger.withdrawn += 1;
             let out = block(p, regs.output, usize::from(count) * 8);
             if let Ok(out) = out {
                 WithdrawMemoryInput::set_gpa_page(out, usize::from(rep), pfn);

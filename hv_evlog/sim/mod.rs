@@ -2,7 +2,8 @@
 
 //! Simulated hypervisor (`backend=sim`).
 //!
-//! The pure core ([`hypervisor`], [`writer`]) decodes each hypercall and
+//! The pure core ([`hypervisor`], [`writer`], and [`system`] for the
+//! hypervisor's own system-diagnostics log) decodes each hypercall and
 //! keeps the hypervisor's state; this kernel shell gives it real pages on
 //! real nodes (through the direct map, as a hypervisor sees guest physical
 //! memory), the time, one lock, and a [`Ticker`] that drives the per-CPU
@@ -11,6 +12,7 @@
 
 pub(crate) mod hypervisor;
 pub(crate) mod synic;
+pub(crate) mod system;
 pub(crate) mod writer;
 
 use core::ptr::NonNull;
@@ -26,8 +28,9 @@ use kernel::{
 };
 
 use self::{
-    hypervisor::{Hypervisor, Platform},
+    hypervisor::{Hypervisor, Ledger, Platform},
     synic::{CpuSet, SlotView, SynicError},
+    system::{SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES},
 };
 use crate::{
     hypercall::Transport,
@@ -152,7 +155,16 @@ struct Core(KVBox<Hypervisor>);
 
 impl Drop for Core {
     fn drop(&mut self) {
-        self.0.teardown(&mut KernelPlatform);
+        let ledger = self.0.ledger();
+        let freed = self.0.teardown(&mut KernelPlatform);
+        // The simulator is part of the module, so it frees what it holds;
+        // the module itself never takes a deposited page back.
+        pr_info!(
+            "simulator: freed {freed} pool pages: {} seeded, {} deposited, {} withdrawn\n",
+            ledger.seeded,
+            ledger.deposited,
+            ledger.withdrawn
+        );
     }
 }
 
@@ -209,6 +221,14 @@ impl Sim {
                 return Err(ENOMEM);
             }
         }
+        // The hypervisor's own system-diagnostics log (type 2), from its own
+        // memory: not the partition's pool.
+        let node = placement.domains.first().map_or(0, |d| d.node);
+        hv.create_system_log(&mut plat, node, SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES)
+            .map_err(|e| {
+                pr_err!("simulator: no memory for its system log on node {node} ({e:?})\n");
+                ENOMEM
+            })?;
         for b in placement.buffers.iter() {
             // The plan only names online CPUs and indices below 512.
             hv.set_affinity(&plat, b.index, b.cpu).map_err(|_| EINVAL)?;
@@ -231,6 +251,11 @@ impl Sim {
                 written: 0,
             }),
         }? Error))
+    }
+
+    /// Pages seeded into, deposited into and withdrawn from the pools.
+    pub(crate) fn ledger(&self) -> Ledger {
+        self.core.lock().0.ledger()
     }
 
     /// Events each CPU is owed by now.
@@ -266,6 +291,10 @@ impl Tick for Sim {
                     raised.add(&core.0.post_messages(&mut plat));
                 }
             }
+        }
+        // The hypervisor's own log gets as many events as one CPU.
+        for _ in 0..due {
+            core.0.write_system_event(&mut plat, PAYLOAD_BYTES);
         }
         raised.add(&core.0.post_messages(&mut plat));
         drop(core);

@@ -20,6 +20,9 @@ pub mod params;
 #[path = "../../../hv_evlog/completion.rs"]
 pub mod completion;
 
+#[path = "../../../hv_evlog/calllog.rs"]
+pub mod calllog;
+
 /// The simulated hypervisor's pure core (`hv_evlog/sim/`); the kernel-only
 /// shell in its `mod.rs` is not built here. The `path` on the inline module
 /// makes it the directory its file modules are read from.
@@ -27,5 +30,6 @@ pub mod completion;
 pub mod sim {
     pub mod hypervisor;
     pub mod synic;
+    pub mod system;
     pub mod writer;
 }

@@ -22,6 +22,7 @@ fn defaults() -> Raw<'static> {
         sim_rate: default::SIM_RATE,
         sim_fail_at: 0,
         sim_fail_status: default::SIM_FAIL_STATUS,
+        log_hypercalls: 0,
     }
 }
 
@@ -40,6 +41,7 @@ fn defaults_validate() {
     // Every group Microsoft defines; bit 0 ("extended") clear.
     assert_eq!(c.sources, 0x3FFF_FF00);
     assert!(c.nodes.is_all());
+    assert_eq!(c.log_hypercalls, 0);
     assert_eq!(
         c.sim,
         SimConfig {
@@ -61,6 +63,7 @@ const RANGES: &[(Setter, &str, u32, u32)] = &[
     (|r, v| r.sim_pool_pages = v, "sim_pool_pages", 0, 1 << 20),
     (|r, v| r.sim_rate = v, "sim_rate", 0, 1_000_000),
     (|r, v| r.sim_fail_status = v, "sim_fail_status", 1, 0xFFFF),
+    (|r, v| r.log_hypercalls = v, "log_hypercalls", 0, 4096),
 ];
 
 #[test]

@@ -26,6 +26,7 @@ const CALL_TABLE: &[(HvCall, u16, &str)] = &[
     (HvCall::SetEventLogGroupSources,       0x0066, "HvCallSetEventLogGroupSources"),
     (HvCall::ReleaseEventLogBuffer,         0x0067, "HvCallReleaseEventLogBuffer"),
     (HvCall::FlushEventLogBuffer,           0x0068, "HvCallFlushEventLogBuffer"),
+    (HvCall::GetSystemProperty,             0x007B, "HvCallGetSystemProperty"),
 ];
 
 #[test]
@@ -38,7 +39,9 @@ fn hypercall_codes() {
         assert_eq!(HvCall::from_raw(code), Some(call));
         assert_eq!(HvCall::try_from(code), Ok(call));
     }
-    for code in [0x0000, 0x0043, 0x0045, 0x004B, 0x005F, 0x0069, 0xFFFF] {
+    for code in [
+        0x0000, 0x0043, 0x0045, 0x004B, 0x005F, 0x0069, 0x007A, 0x007C, 0xFFFF,
+    ] {
         assert_eq!(HvCall::from_raw(code), None, "{code:#x}");
         assert_eq!(HvCall::try_from(code), Err(InvalidValue(u64::from(code))));
     }
@@ -1457,4 +1460,69 @@ fn synic_message_layouts_are_byte_exact() {
     assert_eq!(buf, [1, 0, 0, 0, 0xff, 1, 0, 0]);
     assert_eq!(MESSAGE_PAYLOAD_OFFSET, 16);
     assert_eq!(EVENTLOG_SINT * MESSAGE_SIZE, 0);
+}
+
+// ---------------------------------------------------------------------------
+// System diagnostics (type 2): HvCallGetSystemProperty, property 28
+// ---------------------------------------------------------------------------
+
+#[test]
+fn get_system_property_input_bytes() {
+    // The layout mshv_diaglog.c hands the hypervisor: u32 property_id,
+    // u32 reserved, u64 property argument; 16 bytes, a slow call.
+    assert_eq!(SYSTEM_PROPERTY_DIAGNOSTIC_LOG_BUFFERS, 28);
+    assert_eq!(GetSystemPropertyInput::SIZE, 16);
+    let input = GetSystemPropertyInput::new(SYSTEM_PROPERTY_DIAGNOSTIC_LOG_BUFFERS);
+    let mut page = [0xEEu8; 32];
+    assert_eq!(input.encode(&mut page), Some(16));
+    assert_eq!(
+        page[..16],
+        [28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
+    assert!(
+        page[16..].iter().all(|&b| b == 0xEE),
+        "wrote past the input"
+    );
+    assert_eq!(GetSystemPropertyInput::decode(&page), Some(input));
+    let odd = GetSystemPropertyInput {
+        property_id: 0x0102_0304,
+        reserved: 0x0506_0708,
+        argument: 0x1112_1314_1516_1718,
+    };
+    let mut bytes = [0u8; 16];
+    odd.encode(&mut bytes).unwrap();
+    assert_eq!(
+        bytes,
+        [
+            0x04, 0x03, 0x02, 0x01, 0x08, 0x07, 0x06, 0x05, 0x18, 0x17, 0x16, 0x15, 0x14, 0x13,
+            0x12, 0x11
+        ]
+    );
+    assert!(!HvCall::GetSystemProperty.fast_capable());
+    assert!(!HvCall::GetSystemProperty.is_rep());
+    assert_eq!(Control::new(HvCall::GetSystemProperty).raw(), 0x007B);
+}
+
+#[test]
+fn diag_log_buffer_config_output_bytes() {
+    // struct hv_system_diag_log_buffer_config at the start of the output
+    // page: u32 buffer_count, u32 buffer_size_in_pages.
+    assert_eq!(DiagLogBufferConfig::SIZE, 8);
+    let out = [4u8, 0, 0, 0, 16, 0, 0, 0, 0xAA];
+    assert_eq!(
+        DiagLogBufferConfig::decode(&out),
+        Some(DiagLogBufferConfig {
+            buffer_count: 4,
+            buffer_size_in_pages: 16
+        })
+    );
+    let mut bytes = [0xFFu8; 8];
+    DiagLogBufferConfig {
+        buffer_count: 0x0102_0304,
+        buffer_size_in_pages: 0x0506_0708,
+    }
+    .encode(&mut bytes)
+    .unwrap();
+    assert_eq!(bytes, [0x04, 0x03, 0x02, 0x01, 0x08, 0x07, 0x06, 0x05]);
+    assert_eq!(DiagLogBufferConfig::decode(&out[..7]), None);
 }
