@@ -320,8 +320,8 @@ impl Group {
             };
             let (ctx, ty) = (&self.ctx, self.cfg.log_type);
             ctx.with(|hv, hp| {
-                hv.with_deposit(hp, NodeChoice::Only(b.target_node), |hp| {
-                    hv.create_buffer(hp, ty, b.index, proximity)
+                hv.with_deposit(hp, NodeChoice::Only(b.target_node), |_| {
+                    hv.create_buffer(ty, b.index, proximity)
                 })
             })?;
             self.buffers.push(
@@ -485,7 +485,7 @@ impl Group {
         }
         for i in 0..count {
             if state(i) == Some(BufferState::Complete) {
-                match self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, i)) {
+                match self.ctx.with(|hv, _| hv.release_buffer(ty, i)) {
                     Ok(()) => report.released += 1,
                     Err(e) => report.failed("release", Some(i), e),
                 }
@@ -498,7 +498,7 @@ impl Group {
                     report.failed("unmap", Some(b.index), e);
                 }
             }
-            match ctx.with(|hv, hp| hv.delete_buffer(hp, ty, b.index)) {
+            match ctx.with(|hv, _| hv.delete_buffer(ty, b.index)) {
                 Ok(()) => report.deleted += 1,
                 Err(e) => report.failed("delete", Some(b.index), e),
             }
@@ -602,7 +602,7 @@ impl EventLog for Group {
             return Err(not_supported());
         }
         let ty = self.cfg.log_type;
-        Ok(self.ctx.with(|hv, hp| hv.release_buffer(hp, ty, buffer))?)
+        Ok(self.ctx.with(|hv, _| hv.release_buffer(ty, buffer))?)
     }
 
     /// Flushes, by buffer index, each buffer whose header says it is in

@@ -28,8 +28,8 @@
 //! let mut hp = HypercallPages::new()?;
 //! hv.ensure_pool(&mut hp, PoolDomain::Node { node, pxm }, pages)?;
 //! hv.with_deposit(&mut hp, NodeChoice::Any, |hp| hv.initialize_group(hp, &input))?;
-//! hv.with_deposit(&mut hp, NodeChoice::Only(node), |hp| {
-//!     hv.create_buffer(hp, log_type, index, ProximityDomainInfo::node(pxm))
+//! hv.with_deposit(&mut hp, NodeChoice::Only(node), |_| {
+//!     hv.create_buffer(log_type, index, ProximityDomainInfo::node(pxm))
 //! })?;
 //! let pages = hv.map_buffer(&mut hp, log_type, index, &mut pfns)?;
 //! ```
@@ -547,29 +547,27 @@ impl<'t> Hypervisor<'t> {
         )
     }
 
-    /// HvCallCreateEventLogBuffer: creates buffer `index` of `log_type`, its
-    /// pages taken from `proximity`. May need pool memory: run it under
+    /// HvCallCreateEventLogBuffer, as a 16-byte fast call like Microsoft's
+    /// mshv_trace.c: creates buffer `index` of `log_type`, its pages taken
+    /// from `proximity`. May need pool memory: run it under
     /// [`Self::with_deposit`] with the same node.
     pub(crate) fn create_buffer(
         &self,
-        hp: &mut HypercallPages,
         log_type: EventLogType,
         index: u32,
         proximity: ProximityDomainInfo,
     ) -> Result<(), HvError> {
         let input = CreateBufferInput::new(log_type, index, proximity);
-        self.call_memory(hp, HvCall::CreateEventLogBuffer, &input, Output::None)
+        self.call_fast(HvCall::CreateEventLogBuffer, &input)
     }
 
-    /// HvCallDeleteEventLogBuffer: deletes buffer `index` of `log_type`.
-    pub(crate) fn delete_buffer(
-        &self,
-        hp: &mut HypercallPages,
-        log_type: EventLogType,
-        index: u32,
-    ) -> Result<(), HvError> {
-        let input = BufferIdInput::new(log_type, index);
-        self.call_memory(hp, HvCall::DeleteEventLogBuffer, &input, Output::None)
+    /// HvCallDeleteEventLogBuffer, as an 8-byte fast call like Microsoft's
+    /// mshv_trace.c: deletes buffer `index` of `log_type`.
+    pub(crate) fn delete_buffer(&self, log_type: EventLogType, index: u32) -> Result<(), HvError> {
+        self.call_fast(
+            HvCall::DeleteEventLogBuffer,
+            &BufferIdInput::new(log_type, index),
+        )
     }
 
     /// HvCallMapEventLogBuffer (a memory call with an output page): maps
@@ -610,16 +608,14 @@ impl<'t> Hypervisor<'t> {
         self.call_fast(HvCall::UnmapEventLogBuffer, &input)
     }
 
-    /// HvCallReleaseEventLogBuffer: hands consumed buffer `index` of
-    /// `log_type` back to the hypervisor.
-    pub(crate) fn release_buffer(
-        &self,
-        hp: &mut HypercallPages,
-        log_type: EventLogType,
-        index: u32,
-    ) -> Result<(), HvError> {
-        let input = BufferIdInput::new(log_type, index);
-        self.call_memory(hp, HvCall::ReleaseEventLogBuffer, &input, Output::None)
+    /// HvCallReleaseEventLogBuffer, as an 8-byte fast call like Microsoft's
+    /// mshv_trace.c: hands consumed buffer `index` of `log_type` back to the
+    /// hypervisor.
+    pub(crate) fn release_buffer(&self, log_type: EventLogType, index: u32) -> Result<(), HvError> {
+        self.call_fast(
+            HvCall::ReleaseEventLogBuffer,
+            &BufferIdInput::new(log_type, index),
+        )
     }
 
     /// HvCallSetEventLogGroupSources, a memory call in the legacy form
