@@ -133,6 +133,17 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
         }
     }
 
+    /// Reports buffer `index`: [`Slot::Queued`] if `report` queued its
+    /// record, [`Slot::Delivered`] if the record was dropped.
+    fn report_one(&mut self, index: u32, report: &mut impl FnMut(u32) -> bool) {
+        let slot = if report(index) {
+            Slot::Queued
+        } else {
+            Slot::Delivered
+        };
+        self.set(index, slot);
+    }
+
     /// Whether buffer `index` is complete in `headers` and not reported yet.
     fn is_new(&self, headers: &[BufferHeader], index: u32) -> bool {
         self.slot(index) == Some(Slot::Idle)
@@ -188,12 +199,7 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
                 // walk ends after at most `count` steps, cycle or not.
                 let mut index = start;
                 loop {
-                    let slot = if report(index) {
-                        Slot::Queued
-                    } else {
-                        Slot::Delivered
-                    };
-                    self.set(index, slot);
+                    self.report_one(index, &mut report);
                     reported += 1;
                     match headers[index as usize].next_in_chain() {
                         Some(next) if next < count && self.is_new(headers, next) => index = next,
@@ -235,12 +241,7 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
                 seen.insert(index);
                 walked += 1;
                 if self.slot(index) == Some(Slot::Idle) {
-                    let slot = if report(index) {
-                        Slot::Queued
-                    } else {
-                        Slot::Delivered
-                    };
-                    self.set(index, slot);
+                    self.report_one(index, &mut report);
                     reported += 1;
                 }
                 match headers[index as usize].next_in_chain() {

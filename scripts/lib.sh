@@ -38,6 +38,13 @@ build_cli() {
 		file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog" | grep -q 'static'
 }
 
+# must NAME COMMAND...: a step outside the counted suite that has to work.
+must() {
+	local name=$1
+	shift
+	"$@" || { echo "$(basename "$0"): $name failed" >&2; exit 1; }
+}
+
 # build_guest_side: everything the VM boots load, each step counted by
 # GATE (test.sh's gate, or a plain runner). The module build doubles as the
 # clippy gate.

@@ -9,11 +9,6 @@ runs=${1:-10}
 case $runs in '' | *[!0-9]*) echo "usage: $0 [N]" >&2; exit 2 ;; esac
 
 prepare_kernel || exit 1
-must() { # name command...: a build step that has to work
-	local name=$1
-	shift
-	"$@" || { echo "repeat-vm: $name failed" >&2; exit 1; }
-}
 build_guest_side must
 
 base=$HV_EVLOG_ROOT/out/repeat

@@ -7,11 +7,6 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 prepare_kernel || exit 1
-must() { # name command...: a build step that has to work
-	local name=$1
-	shift
-	"$@" || { echo "soak: $name failed" >&2; exit 1; }
-}
 build_guest_side must
 VM_TIMEOUT=900
 VM_BOOTS="

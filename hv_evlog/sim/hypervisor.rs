@@ -186,6 +186,21 @@ const PAGE_SHIFT: u32 = 12;
 const PAGE_OFFSET_MASK: u64 = PAGE_SIZE as u64 - 1;
 const _: () = assert!(1 << PAGE_SHIFT == PAGE_SIZE);
 
+/// Writes `header` to the start of page `pfn` in the order the partition's
+/// readers rely on (`snapshot.rs`): every other field first, then
+/// `buffer_state` with release semantics. Built aside and copied, never
+/// zeroed in place, so a field that keeps its value is never seen changing.
+pub(super) fn publish_header<P: Platform>(p: &mut P, pfn: u64, header: &BufferHeader) {
+    let mut bytes = [0u8; ENTRIES_OFFSET];
+    let _ = header.encode(&mut bytes);
+    if let Some(page) = p.page(pfn) {
+        let state = STATE_OFFSET..STATE_OFFSET + 4;
+        page[..state.start].copy_from_slice(&bytes[..state.start]);
+        page[state.end..ENTRIES_OFFSET].copy_from_slice(&bytes[state.end..]);
+    }
+    p.store_release_u32(pfn, STATE_OFFSET, header.buffer_state);
+}
+
 /// Bytes of the initialize input between `time_basis` and `system_time`:
 /// padding in the naturally aligned layout (must be zero), empty in the
 /// packed one.
@@ -1360,17 +1375,9 @@ impl Hypervisor {
             next_buffer_index: if b.has_next { b.next } else { END_OF_CHAIN },
             ..BufferHeader::default()
         };
-        let mut bytes = [0u8; ENTRIES_OFFSET];
-        let _ = header.encode(&mut bytes);
-        let Some(pfn) = self.pfn_of(p, index, 0) else {
-            return;
-        };
-        if let Some(page) = p.page(pfn) {
-            let state = STATE_OFFSET..STATE_OFFSET + 4;
-            page[..state.start].copy_from_slice(&bytes[..state.start]);
-            page[state.end..ENTRIES_OFFSET].copy_from_slice(&bytes[state.end..]);
+        if let Some(pfn) = self.pfn_of(p, index, 0) {
+            publish_header(p, pfn, &header);
         }
-        p.store_release_u32(pfn, STATE_OFFSET, header.buffer_state);
     }
 
     // -----------------------------------------------------------------------

@@ -38,9 +38,10 @@
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use super::hypervisor::{block, read_input, read_u64, write_u64, Hypervisor, Platform, Regs};
+use super::hypervisor::{
+    block, publish_header, read_input, read_u64, write_u64, Hypervisor, Platform, Regs,
+};
 use super::writer::payload_byte;
-use crate::snapshot::STATE_OFFSET;
 use crate::tlfs::{
     BufferHeader, BufferState, Control, DiagLogBufferConfig, EntryHeader, EventLogType,
     GetSystemPropertyInput, HvCall, HvStatus, MapBufferInput, MapOutput, TimeBasis,
@@ -409,16 +410,8 @@ impl Hypervisor {
             },
             ..BufferHeader::default()
         };
-        let mut bytes = [0u8; ENTRIES_OFFSET];
-        let _ = header.encode(&mut bytes);
-        let Some(pfn) = self.system_pfn(p, index, 0) else {
-            return;
-        };
-        if let Some(page) = p.page(pfn) {
-            let state = STATE_OFFSET..STATE_OFFSET + 4;
-            page[..state.start].copy_from_slice(&bytes[..state.start]);
-            page[state.end..ENTRIES_OFFSET].copy_from_slice(&bytes[state.end..]);
+        if let Some(pfn) = self.system_pfn(p, index, 0) {
+            publish_header(p, pfn, &header);
         }
-        p.store_release_u32(pfn, STATE_OFFSET, header.buffer_state);
     }
 }
