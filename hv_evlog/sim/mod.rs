@@ -182,6 +182,10 @@ pub(crate) struct Sim {
     rate: u32,
     #[pin]
     progress: Mutex<Progress>,
+    /// Held while the module's SINT0 handler runs: a processor takes its
+    /// own interrupts one at a time, so two handlers never race on a slot.
+    #[pin]
+    sint: Mutex<()>,
 }
 
 /// How many events per CPU the writers owe since they started.
@@ -250,6 +254,7 @@ impl Sim {
                 start_ns: 0,
                 written: 0,
             }),
+            sint <- new_mutex!(()),
         }? Error))
     }
 
@@ -308,8 +313,13 @@ impl Sim {
     /// lock (the handler signals end-of-message through it).
     fn interrupt(&self, raised: CpuSet) {
         for cpu in raised.iter() {
-            self.inbox.handle(self, cpu);
+            self.interrupt_one(cpu);
         }
+    }
+
+    fn interrupt_one(&self, cpu: u32) {
+        let _one_at_a_time = self.sint.lock();
+        self.inbox.handle(self, cpu);
     }
 
     /// The test hook behind debugfs `sim_sint0`: another driver's message
@@ -334,7 +344,7 @@ impl Sim {
                     .map_err(|_| EINVAL)?;
                 drop(core);
                 if delivered {
-                    self.inbox.handle(self, cpu);
+                    self.interrupt_one(cpu);
                 }
                 Ok(())
             }
