@@ -191,6 +191,10 @@ const MODE: u16 = 0o600;
 /// Size of one record in `read()`.
 const RECORD_SIZE: usize = size_of::<hv_evlog_record>();
 
+/// Records `read()` takes out of the queue at a time (on the stack, so
+/// small); a larger read takes batch after batch.
+const READ_BATCH: usize = 16;
+
 /// `VM_MAYSHARE`. 7.2's bindings give `VM_MAYSHARE` the value of
 /// `VM_MAYEXEC` (rust/bindings/bindings_helper.h assigns
 /// `RUST_CONST_HELPER_VM_MAYSHARE = VM_MAYEXEC`), and so does
@@ -632,26 +636,64 @@ impl Operations for Session {
                 return Err(ERESTARTSYS);
             }
         }
-        // Copying to userspace under the lock is fine: nothing takes this
-        // lock with `mmap_lock` held (the mapping has no fault handler), so a
-        // fault here cannot deadlock. A record leaves the queue only once it
-        // was copied, so a bad buffer loses nothing.
-        let mut copied = 0;
-        while copied < room {
-            let Some(rec) = state.queue.front().copied() else {
-                break;
-            };
-            if let Err(e) = out.write(&rec) {
-                if copied == 0 {
-                    return Err(e);
-                }
-                break;
+        // Never copy to userspace under the lock: a destination that faults
+        // slowly (userfaultfd, FUSE, a file on a slow device) would stall
+        // the scanner, `poll()` and every ioctl behind it. So take a batch
+        // out, copy it without the lock, and put back, in order and at the
+        // front, what could not be copied. The records taken out stay
+        // `Queued` in the tracker meanwhile, so the scanner does not report
+        // their buffers again and RELEASE refuses them until delivered.
+        let mut total = 0;
+        loop {
+            let mut batch = [hv_evlog_record::default(); READ_BATCH];
+            let mut taken = 0;
+            while taken < (room - total).min(READ_BATCH) {
+                let Some(rec) = state.queue.pop_front() else {
+                    break;
+                };
+                batch[taken] = rec;
+                taken += 1;
             }
-            state.queue.pop_front();
-            state.tracker.delivered(rec.buffer_index);
-            copied += 1;
+            drop(state);
+            let mut copied = 0;
+            let mut error = None;
+            for rec in &batch[..taken] {
+                if let Err(e) = out.write(rec) {
+                    error = Some(e);
+                    break;
+                }
+                copied += 1;
+            }
+            state = this.state.lock();
+            let s = &mut *state;
+            for rec in &batch[..copied] {
+                s.tracker.delivered(rec.buffer_index);
+            }
+            // Newest first, each in front of the rest: the queue ends up in
+            // its old order.
+            for rec in batch[copied..taken].iter().rev() {
+                if !s.queue.push_front(*rec) {
+                    // Cannot happen: the records taken out are of `Queued`
+                    // buffers, which the scanner does not report again, and
+                    // the queue has room for one record per buffer. Should
+                    // it happen, the record counts as dropped and its buffer
+                    // may be released, so that it is not stuck.
+                    s.stats.records_dropped = s.stats.records_dropped.saturating_add(1);
+                    s.tracker.delivered(rec.buffer_index);
+                }
+            }
+            total += copied;
+            if let Some(e) = error {
+                return if total == 0 {
+                    Err(e)
+                } else {
+                    Ok(total * RECORD_SIZE)
+                };
+            }
+            if total == room || s.queue.is_empty() {
+                return Ok(total * RECORD_SIZE);
+            }
         }
-        Ok(copied * RECORD_SIZE)
     }
 
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
