@@ -374,4 +374,26 @@ impl<T: Copy, S: DerefMut<Target = [T]>> Queue<T, S> {
         self.len -= 1;
         Some(item)
     }
+
+    /// Puts `item` back before every waiting record, as the oldest one:
+    /// for a record taken with [`Queue::pop_front`] that could not be
+    /// handed on. Its sequence number is the one it had. Returns `false`,
+    /// and leaves the queue as it was, when the queue is full.
+    pub fn push_front(&mut self, item: T) -> bool {
+        if self.len >= self.capacity() {
+            return false;
+        }
+        let head = if self.head == 0 {
+            self.capacity() - 1
+        } else {
+            self.head - 1
+        };
+        let Some(slot) = self.items.get_mut(head) else {
+            return false;
+        };
+        *slot = item;
+        self.head = head;
+        self.len += 1;
+        true
+    }
 }

@@ -45,6 +45,7 @@
 //! | `mmap` | `EPERM` | `PROT_EXEC` |
 //! | `mprotect` | `EACCES` | adding `PROT_WRITE` or `PROT_EXEC` |
 //! | `mremap` | `EFAULT` | growing a mapping |
+//! | `vmsplice`, `process_vm_readv`, `O_DIRECT` I/O from the mapping | `EFAULT` | always: the pages cannot be pinned (PFN mapping) |
 //! | `read` | `EINVAL` | room for less than one record |
 //! | `read` | `EAGAIN` | `O_NONBLOCK` and no record queued |
 //! | `ioctl` | `EINVAL` | RELEASE of a buffer that is not complete or whose record was not read; FLUSH of a CPU that does not exist; BUFFERS with `first` past the end |
@@ -71,19 +72,30 @@
 //! pages; the file also holds a reference on the module (see
 //! [`crate::chardev`]). So after `close()` a mapping stays valid until
 //! `munmap()`, `rmmod` is refused while a file or mapping exists, and the
-//! device stays busy for new openers until the last one is gone. Each mapped
-//! page additionally holds a page reference of its own (`vm_insert_page()`).
+//! device stays busy for new openers until the last one is gone.
+//!
+//! The mapping is a PFN mapping (`VM_PFNMAP | VM_IO`, special PTEs, made by
+//! `remap_pfn_range()`), as drivers map device memory: buffer pages are the
+//! hypervisor's memory, not the page allocator's, so no page reference is
+//! taken and `get_user_pages()` refuses them (`EFAULT` for `vmsplice()`,
+//! `process_vm_readv()`, `O_DIRECT`, pins). Nothing outside the chain above
+//! can hold a buffer page, so after `munmap()` (and `close()`, `rmmod`)
+//! nothing of a buffer stays reachable from userspace. The mapping is also
+//! `VM_DONTCOPY`: a child made by `fork()` has no mapping of the buffers
+//! (the range is unmapped in the child) and so does not keep the file, and
+//! with it the device, busy.
 
 use core::{mem::size_of, num::NonZeroU32};
 
 use kernel::{
     bindings, cpu,
+    error::to_result,
     fs::{file, File, LocalFile},
     impl_has_delayed_work, impl_has_work,
     ioctl::_IOC_SIZE,
     mm::virt::VmaNew,
     new_mutex, new_poll_condvar,
-    page::{BorrowedPage, PAGE_SHIFT, PAGE_SIZE},
+    page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::{
         atomic::{Acquire, AtomicFlag, Release},
@@ -135,14 +147,15 @@ pub(crate) trait EventLog: Send + Sync {
     /// Pages per buffer, 1 to 512.
     fn buffer_pages(&self) -> u32;
 
-    /// Page `page` of buffer `buffer`, for `vm_insert_page()`.
+    /// Page frame number of page `page` of buffer `buffer`, for
+    /// `remap_pfn_range()`.
     ///
-    /// It must be an order-0 page from the page allocator (refcounted, not
-    /// slab, not anonymous) that the hypervisor writes and the guest may map,
-    /// and it must stay allocated while `self` exists. Mappings take their
-    /// own page reference, so the page is also kept until the last mapping
-    /// of it is gone.
-    fn page(&self, buffer: u32, page: u32) -> Option<BorrowedPage<'_>>;
+    /// It must be RAM that the hypervisor writes and the guest may map, and
+    /// it must stay allocated while `self` exists. Mappings take no page
+    /// reference (they are PFN mappings, see [`Session`]'s `mmap`): what
+    /// keeps the page until the last mapping of it is gone is that every
+    /// mapping holds, through its file, an `Arc` of `self`.
+    fn pfn(&self, buffer: u32, page: u32) -> Option<u64>;
 
     /// A snapshot of buffer `buffer`'s header, read from its first page.
     ///
@@ -177,6 +190,10 @@ const MODE: u16 = 0o600;
 
 /// Size of one record in `read()`.
 const RECORD_SIZE: usize = size_of::<hv_evlog_record>();
+
+/// Records `read()` takes out of the queue at a time (on the stack, so
+/// small); a larger read takes batch after batch.
+const READ_BATCH: usize = 16;
 
 /// `VM_MAYSHARE`. 7.2's bindings give `VM_MAYSHARE` the value of
 /// `VM_MAYEXEC` (rust/bindings/bindings_helper.h assigns
@@ -520,6 +537,39 @@ impl WorkItem<KICK> for Session {
     }
 }
 
+/// Maps `pages` page frames from `pfn` on at `addr` of `vma`, read-only:
+/// one physically contiguous run of buffer pages. `run` is `(addr, pfn,
+/// pages)`.
+///
+/// Written by hand: 7.2's `kernel::mm::virt::VmaNew` only offers
+/// `VM_MIXEDMAP` and `vm_insert_page()`, whose PTEs are ordinary (refcounted,
+/// pinnable by GUP). The PFN mapping this makes is what drivers use for
+/// device memory; there is no safe wrapper for `remap_pfn_range()` yet.
+fn remap(vma: &VmaNew, (addr, pfn, pages): (usize, u64, usize)) -> Result {
+    let raw = vma.as_ptr();
+    // SAFETY: `vma` is being set up by this `mmap()` call (`VmaNew`), so
+    // nothing else reads or writes it now; reading its protection is sound.
+    let prot = unsafe { (*raw).vm_page_prot };
+    let pfn = usize::try_from(pfn).map_err(|_| EINVAL)?;
+    // SAFETY: `raw` is the vma under initial set-up, inside `f_op->mmap`
+    // with the mmap lock held for writing, which is the context
+    // `remap_pfn_range()` requires. The caller keeps `[addr, addr + pages *
+    // PAGE_SIZE)` inside the vma. The mapping is shared (`VM_MAYSHARE`
+    // checked), so `remap_pfn_range()` does not rewrite `vm_pgoff`; it sets
+    // `VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP`, which is valid
+    // together with the flags set here (no `VM_MIXEDMAP` is set). `prot` is
+    // the vma's own (read-only: `VM_WRITE` is not set and `VM_MAYWRITE` was
+    // cleared). The frames are RAM of the event log's buffers; no page
+    // reference is taken, so they must outlive the mapping: every mapping
+    // holds its file (`vm_file`), the file holds this `Session`, the session
+    // holds `Shared` and through it the `Arc<dyn EventLog>` whose pages stay
+    // allocated while it exists (`EventLog::pfn`), and the group's stop
+    // sequence only unmaps buffers from the hypervisor, never frees pages.
+    // `munmap()` zaps the PTEs and flushes the TLB before the vma drops its
+    // file reference, so no PTE outlives the pages.
+    to_result(unsafe { bindings::remap_pfn_range(raw, addr, pfn, pages << PAGE_SHIFT, prot) })
+}
+
 impl Operations for Session {
     type Shared = Arc<Shared>;
 
@@ -586,26 +636,64 @@ impl Operations for Session {
                 return Err(ERESTARTSYS);
             }
         }
-        // Copying to userspace under the lock is fine: nothing takes this
-        // lock with `mmap_lock` held (the mapping has no fault handler), so a
-        // fault here cannot deadlock. A record leaves the queue only once it
-        // was copied, so a bad buffer loses nothing.
-        let mut copied = 0;
-        while copied < room {
-            let Some(rec) = state.queue.front().copied() else {
-                break;
-            };
-            if let Err(e) = out.write(&rec) {
-                if copied == 0 {
-                    return Err(e);
-                }
-                break;
+        // Never copy to userspace under the lock: a destination that faults
+        // slowly (userfaultfd, FUSE, a file on a slow device) would stall
+        // the scanner, `poll()` and every ioctl behind it. So take a batch
+        // out, copy it without the lock, and put back, in order and at the
+        // front, what could not be copied. The records taken out stay
+        // `Queued` in the tracker meanwhile, so the scanner does not report
+        // their buffers again and RELEASE refuses them until delivered.
+        let mut total = 0;
+        loop {
+            let mut batch = [hv_evlog_record::default(); READ_BATCH];
+            let mut taken = 0;
+            while taken < (room - total).min(READ_BATCH) {
+                let Some(rec) = state.queue.pop_front() else {
+                    break;
+                };
+                batch[taken] = rec;
+                taken += 1;
             }
-            state.queue.pop_front();
-            state.tracker.delivered(rec.buffer_index);
-            copied += 1;
+            drop(state);
+            let mut copied = 0;
+            let mut error = None;
+            for rec in &batch[..taken] {
+                if let Err(e) = out.write(rec) {
+                    error = Some(e);
+                    break;
+                }
+                copied += 1;
+            }
+            state = this.state.lock();
+            let s = &mut *state;
+            for rec in &batch[..copied] {
+                s.tracker.delivered(rec.buffer_index);
+            }
+            // Newest first, each in front of the rest: the queue ends up in
+            // its old order.
+            for rec in batch[copied..taken].iter().rev() {
+                if !s.queue.push_front(*rec) {
+                    // Cannot happen: the records taken out are of `Queued`
+                    // buffers, which the scanner does not report again, and
+                    // the queue has room for one record per buffer. Should
+                    // it happen, the record counts as dropped and its buffer
+                    // may be released, so that it is not stuck.
+                    s.stats.records_dropped = s.stats.records_dropped.saturating_add(1);
+                    s.tracker.delivered(rec.buffer_index);
+                }
+            }
+            total += copied;
+            if let Some(e) = error {
+                return if total == 0 {
+                    Err(e)
+                } else {
+                    Ok(total * RECORD_SIZE)
+                };
+            }
+            if total == room || s.queue.is_empty() {
+                return Ok(total * RECORD_SIZE);
+            }
         }
-        Ok(copied * RECORD_SIZE)
     }
 
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
@@ -641,6 +729,12 @@ impl Operations for Session {
         vma.set_dontexpand();
         // Up to 1 GiB of hypervisor data has no place in a core dump.
         vma.set_dontdump();
+        // A forked child gets no mapping: it would keep the file, and so the
+        // one consumer slot, busy for as long as it lives.
+        vma.set_dontcopy();
+        // Not RAM as far as the rest of mm is concerned (`remap_pfn_range()`
+        // sets it too, with `VM_PFNMAP`): GUP refuses the range.
+        vma.set_io();
 
         let log = this.log();
         let per_buffer = NonZeroU32::new(log.buffer_pages()).ok_or(EINVAL)?;
@@ -658,14 +752,26 @@ impl Operations for Session {
             return Err(EINVAL);
         }
 
-        let vma = vma.set_mixedmap();
+        // `remap_pfn_range()` only covers `vma`: `first + pages` is at most
+        // `total`, and `pages` pages run from `vma.start()` to `vma.end()`.
+        let mut run: Option<(usize, u64, usize)> = None;
         let mut addr = vma.start();
         for n in first..first + pages {
-            let buffer = n / per_buffer;
-            let page = n % per_buffer;
-            let page = log.page(buffer, page).ok_or(EINVAL)?;
-            vma.vm_insert_page(addr, &page)?;
+            let pfn = log.pfn(n / per_buffer, n % per_buffer).ok_or(EINVAL)?;
+            run = match run {
+                Some((start, base, len)) if base + len as u64 == pfn => {
+                    Some((start, base, len + 1))
+                }
+                Some(done) => {
+                    remap(vma, done)?;
+                    Some((addr, pfn, 1))
+                }
+                None => Some((addr, pfn, 1)),
+            };
             addr += PAGE_SIZE;
+        }
+        if let Some(last) = run {
+            remap(vma, last)?;
         }
         Ok(())
     }

@@ -14,14 +14,10 @@
 //! failure at any step of [`Group::new`] therefore unwinds through the same
 //! `Drop` as `rmmod`.
 
-use core::{
-    ptr::NonNull,
-    sync::atomic::{AtomicBool, AtomicU64, Ordering},
-};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kernel::{
     new_mutex,
-    page::BorrowedPage,
     prelude::*,
     sync::{Arc, Mutex},
     time::{delay::fsleep, Delta},
@@ -584,13 +580,11 @@ impl EventLog for Group {
         !self.is_system()
     }
 
-    fn page(&self, buffer: u32, page: u32) -> Option<BorrowedPage<'_>> {
-        let pfn = *self.pfns(buffer).get(page as usize)?;
-        let page = NonNull::new(mm::pfn_to_page(pfn))?;
-        // SAFETY: `pfn` is a page of a mapped buffer: an order-0 page from
-        // the page allocator (deposited or seeded), which stays allocated
-        // while the buffer exists, i.e. at least as long as `self`.
-        Some(unsafe { BorrowedPage::from_raw(page) })
+    fn pfn(&self, buffer: u32, page: u32) -> Option<u64> {
+        // A page of a mapped buffer: RAM from the page allocator (deposited
+        // or seeded), which stays allocated while the buffer exists, i.e.
+        // at least as long as `self`.
+        self.pfns(buffer).get(page as usize).copied()
     }
 
     fn header(&self, buffer: u32) -> Option<BufferHeader> {

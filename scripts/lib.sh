@@ -80,7 +80,8 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # group active; load/unload cycles, the header race and completion messages
 # in one more 2node boot, cycles and races shortened to 50 and 30
 # (scripts/soak.sh runs 200 of each); type=system and the hypercall log
-# get a short boot of their own.
+# get a short boot of their own; so does the simulator flooded at
+# sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s).
 VM_BOOTS="
 2node 2node @common,info_plan.sh,device_test,cli.sh
 memless memless @common,info_plan.sh,device_test,cli.sh
@@ -90,6 +91,7 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 4node 4node @common
 1node 1node @common
 system 2node system_log.sh,hypercalls.sh
+2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
 "
 # A boot whose list holds reboot.sh (last) reboots with the group active;
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2

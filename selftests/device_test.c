@@ -28,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,24 +127,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-/* The physical page behind a virtual address, from /proc/self/pagemap. */
-static uint64_t pfn_of(const void *addr)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	uint64_t entry = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &entry, sizeof(entry),
-		  (off_t)((uintptr_t)addr / page) * sizeof(entry)) != sizeof(entry))
-		entry = 0;
-	close(fd);
-	if (!(entry >> 63))	/* not present */
-		return 0;
-	return entry & ((1ULL << 55) - 1);
 }
 
 FIXTURE(dev) {
@@ -327,25 +310,175 @@ TEST_F(dev, mmap_headers)
 	EXPECT_EQ(0, munmap((void *)base, self->total));
 }
 
-/* Zero copy: every mapping of a buffer shows the same physical pages. */
+/*
+ * Zero copy: a mapping is the buffers' own memory, not a copy made at mmap
+ * time. The mapping is a PFN mapping (VM_PFNMAP), which /proc/self/pagemap
+ * does not walk (it reports such pages as not present), so frame numbers
+ * cannot be compared; instead: a buffer in use when it was mapped is seen
+ * turning complete through that same mapping after FLUSH, with no further
+ * call, and a second mapping of it shows the same bytes.
+ */
 TEST_F(dev, mmap_same_pages)
 {
 	size_t size = self->info.buffer_size;
-	uint32_t last = self->info.buffer_count - 1;
-	const char *all = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
-	const char *one = mmap(NULL, size, PROT_READ, MAP_SHARED, self->fd,
-			       self->tab[last].mmap_offset);
+	uint32_t cpu = HV_EVLOG_ALL_CPUS, i;
+	const char *all, *one, *buf = NULL;
+	uint32_t state = 0;
 
+	NEED_COMPLETIONS();
+	drain(self->fd);
+	all = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
 	ASSERT_NE(MAP_FAILED, all);
-	ASSERT_NE(MAP_FAILED, one);
-	for (size_t off = 0; off < size; off += self->page) {
-		uint64_t a = pfn_of(all + self->tab[last].mmap_offset + off);
-
-		EXPECT_NE(0, a);
-		EXPECT_EQ(a, pfn_of(one + off));
+	for (i = 0; i < self->info.buffer_count; i++) {
+		buf = all + self->tab[i].mmap_offset;
+		if (__atomic_load_n((const uint32_t *)(buf + HDR_BUFFER_STATE),
+				    __ATOMIC_ACQUIRE) == STATE_IN_USE)
+			break;
 	}
+	ASSERT_GT(self->info.buffer_count, i) TH_LOG("no buffer in use");
+	one = mmap(NULL, size, PROT_READ, MAP_SHARED, self->fd, self->tab[i].mmap_offset);
+	ASSERT_NE(MAP_FAILED, one);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &cpu));
+	for (int t = 0; t < 200; t++) {
+		state = __atomic_load_n((const uint32_t *)(buf + HDR_BUFFER_STATE),
+					__ATOMIC_ACQUIRE);
+		if (state == STATE_COMPLETE)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(STATE_COMPLETE, state) TH_LOG("buffer %u", i);
+	/* Complete and not released: nobody writes it now. */
+	EXPECT_EQ(i, hdr32(one, HDR_BUFFER_INDEX));
+	EXPECT_EQ(0, memcmp(buf, one, size));
 	munmap((void *)one, size);
 	munmap((void *)all, self->total);
+	drain(self->fd);
+}
+
+/*
+ * The buffer pages cannot be pinned: the mapping is a PFN mapping, which
+ * get_user_pages() refuses, so nothing can hold a page beyond munmap().
+ */
+TEST_F(dev, vmsplice_refused)
+{
+	const char *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = self->page };
+	int pipefd[2];
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, pipe(pipefd));
+	EXPECT_EQ(-1, vmsplice(pipefd[1], &iov, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	/* Not even part of a page. */
+	iov.iov_len = 72;
+	EXPECT_EQ(-1, vmsplice(pipefd[1], &iov, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	EXPECT_EQ(0, munmap((void *)p, self->page));
+}
+
+TEST_F(dev, process_vm_readv_refused)
+{
+	const char *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+	char *dst = malloc(self->page);
+	struct iovec local = { .iov_base = dst, .iov_len = self->page };
+	struct iovec remote = { .iov_base = (void *)p, .iov_len = self->page };
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_NE(NULL, dst);
+	/* Test kernels may lack CONFIG_CROSS_MEMORY_ATTACH: then it is ENOSYS. */
+	remote.iov_base = dst + 1;
+	local.iov_len = remote.iov_len = 1;
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) < 0 && errno == ENOSYS) {
+		free(dst);
+		munmap((void *)p, self->page);
+		SKIP(return, "process_vm_readv: ENOSYS (no CONFIG_CROSS_MEMORY_ATTACH)");
+	}
+	remote.iov_base = (void *)p;
+	local.iov_len = remote.iov_len = self->page;
+	EXPECT_EQ(-1, process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	/* The mapping itself reads fine. */
+	memcpy(dst, p, 72);
+	EXPECT_EQ(0, memcmp(dst, p, 72));
+	free(dst);
+	EXPECT_EQ(0, munmap((void *)p, self->page));
+}
+
+/*
+ * Another GUP path (get_user_pages_remote(), as ptrace and debuggers use):
+ * /proc/self/mem cannot read the mapping (EIO: no page), while it reads an
+ * ordinary page of this process.
+ */
+TEST_F(dev, proc_mem_read_refused)
+{
+	const char *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+	static char plain[72] = "an ordinary page";
+	char got[72];
+	int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_LE(0, mem);
+	ASSERT_EQ(sizeof(got), pread(mem, got, sizeof(got), (off_t)(uintptr_t)plain));
+	EXPECT_EQ(0, memcmp(got, plain, sizeof(got)));
+	EXPECT_EQ(-1, pread(mem, got, sizeof(got), (off_t)(uintptr_t)p));
+	EXPECT_EQ(EIO, errno);
+	close(mem);
+	EXPECT_EQ(0, munmap((void *)p, self->page));
+}
+
+/*
+ * fork() with the device mapped: the child gets no mapping (VM_DONTCOPY;
+ * touching the range kills it with SIGSEGV), the parent's still reads, and
+ * a child that closed its copy of the file does not keep the device busy.
+ */
+TEST_F(dev, fork_child_has_no_mapping)
+{
+	const char *p = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	uint32_t index;
+	int status, fd, sync[2];
+	pid_t pid;
+	char c;
+
+	ASSERT_NE(MAP_FAILED, p);
+	index = hdr32(p, HDR_BUFFER_INDEX);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		(void)*(const volatile char *)p;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status)) TH_LOG("the child read the mapping");
+	if (WIFSIGNALED(status))
+		EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+	EXPECT_EQ(index, hdr32(p, HDR_BUFFER_INDEX));
+
+	/* A child that lives on without the file. */
+	ASSERT_EQ(0, pipe(sync));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(self->fd);
+		close(sync[1]);
+		/* Until the parent closes its end. */
+		while (read(sync[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(sync[0]);
+	EXPECT_EQ(0, munmap((void *)p, self->total));
+	close(self->fd);
+	self->fd = -1;
+	/* The last reference goes with munmap(); release may run a bit later. */
+	for (int i = 0; i < 100 && (fd = dev_open(O_RDONLY)) < 0; i++)
+		sleep_ms(10);
+	EXPECT_LE(0, fd) TH_LOG("open while the child lives: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	close(sync[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 }
 
 /* A page-aligned window inside the buffers is allowed. */

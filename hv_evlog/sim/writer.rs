@@ -72,6 +72,21 @@ pub const fn payload_byte(seq: u32, i: usize) -> u8 {
     (seq as u8).wrapping_add(i as u8)
 }
 
+/// How many of the `due` events owed to one CPU a tick of the writers logs,
+/// and how many it drops (counted with [`Hypervisor::drop_events`]): at most
+/// `cap` are logged, so one tick's work is bounded whatever the rate and
+/// however late the tick runs.
+pub const fn events_this_tick(due: u64, cap: u32) -> (u32, u32) {
+    let write = if due < cap as u64 { due as u32 } else { cap };
+    let excess = due - write as u64;
+    let dropped = if excess > u32::MAX as u64 {
+        u32::MAX
+    } else {
+        excess as u32
+    };
+    (write, dropped)
+}
+
 /// What happened to one event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -132,6 +147,34 @@ impl Hypervisor {
             completed,
             notify,
         }
+    }
+
+    /// Counts `count` events of `cpu` as lost without writing them, as the
+    /// hypervisor counts an event it could not log: each takes the CPU's
+    /// next sequence number (so the `context` of the next entry shows the
+    /// gap) and adds to the CPU's pending losses, which become the
+    /// `events_lost` of the next buffer the CPU starts (in either mode).
+    /// For the kernel shell's writers, which log at most a fixed number of
+    /// events per CPU per tick ([`events_this_tick`]) and drop the rest.
+    /// Counts nothing where [`Hypervisor::write_event`] would log nothing
+    /// ([`Outcome::Disabled`], [`Outcome::NotServed`]). Returns the number
+    /// counted.
+    pub fn drop_events(&mut self, cpu: u32, count: u32) -> u32 {
+        if count == 0 || !self.group.active || self.group.sources == 0 {
+            return 0;
+        }
+        if cpu >= MAX_CPUS
+            || !self
+                .buffers
+                .iter()
+                .any(|b| b.exists && b.has_cpu && b.cpu == cpu)
+        {
+            return 0;
+        }
+        let c = &mut self.cpus[cpu as usize];
+        c.seq = c.seq.wrapping_add(count);
+        c.pending_lost = c.pending_lost.saturating_add(count);
+        count
     }
 
     fn write<P: Platform>(

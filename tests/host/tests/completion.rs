@@ -278,6 +278,35 @@ fn queue_full_drops_and_leaves_a_gap() {
 }
 
 #[test]
+fn queue_push_front_restores_the_order_a_read_took_out() {
+    // As read() does: take a batch, copy part of it, put the rest back,
+    // newest first, each in front.
+    let mut q = Queue::new(vec![0u64; 4]);
+    // Wrap the storage so the front crosses index 0 when put back.
+    assert_eq!(q.push_with(|s| s), (0, true));
+    assert_eq!(q.pop_front(), Some(0));
+    for _ in 0..4 {
+        assert!(q.push_with(|s| s).1);
+    }
+    assert!(!q.push_front(99), "full: nothing put back");
+    let batch: Vec<u64> = (0..3).map(|_| q.pop_front().unwrap()).collect();
+    assert_eq!(batch, vec![1, 2, 3]);
+    // One was copied; 2 and 3 go back.
+    for &r in batch[1..].iter().rev() {
+        assert!(q.push_front(r));
+    }
+    assert_eq!(q.len(), 3);
+    assert_eq!(q.push_with(|s| s), (5, true));
+    let rest: Vec<u64> = core::iter::from_fn(|| q.pop_front()).collect();
+    assert_eq!(rest, vec![2, 3, 4, 5]);
+    assert_eq!(q.dropped(), 0);
+    // Into an empty queue.
+    assert!(q.push_front(7));
+    assert_eq!(q.pop_front(), Some(7));
+    assert!(!Queue::new(Vec::<u64>::new()).push_front(1));
+}
+
+#[test]
 fn queue_without_room_drops_everything() {
     let mut q = Queue::new(Vec::<u64>::new());
     assert_eq!(q.push_with(|s| s), (0, false));

@@ -1465,6 +1465,50 @@ fn regular_mode_drops_and_reports_losses_in_the_next_buffer() {
 }
 
 #[test]
+fn events_this_tick_caps_and_counts_the_rest() {
+    assert_eq!(events_this_tick(0, 256), (0, 0));
+    assert_eq!(events_this_tick(100, 256), (100, 0));
+    assert_eq!(events_this_tick(256, 256), (256, 0));
+    assert_eq!(events_this_tick(5000, 256), (256, 4744));
+    assert_eq!(events_this_tick(u64::MAX, 256), (256, u32::MAX));
+    assert_eq!(events_this_tick(7, 0), (0, 7));
+}
+
+#[test]
+fn dropped_events_are_lost_in_the_next_buffer_with_a_context_gap() {
+    let mut r = Rig::logging(GEO, 2);
+    // Not served, or another CPU: nothing counted.
+    assert_eq!(r.hv.drop_events(MAX_CPUS, 3), 0);
+    assert_eq!(r.hv.drop_events(0, 0), 0);
+    // Two entries, then 7 events dropped by the writers' cap.
+    for _ in 0..2 {
+        assert!(matches!(r.write(0, 24).outcome, Outcome::Written { .. }));
+    }
+    assert_eq!(r.hv.drop_events(0, 7), 7);
+    // The in-use buffer goes on: its entries show the gap (contexts 0, 1,
+    // then 9), and its header keeps the losses it started with (none).
+    for _ in 0..98 {
+        assert!(matches!(r.write(0, 24).outcome, Outcome::Written { .. }));
+    }
+    assert_eq!(r.header(0).events_lost, 0);
+    let contexts = check_buffer(&mut r, 0, 24, 0);
+    assert_eq!(&contexts[..3], &[0, 1, 9]);
+    // The next buffer the CPU starts counts them.
+    let w = r.write(0, 24);
+    assert_eq!(w.completed, Some(0));
+    assert_eq!(r.header(1).events_lost, 7);
+    r.finish();
+}
+
+#[test]
+fn dropped_events_count_nothing_without_sources() {
+    let mut r = Rig::logging(GEO, 1);
+    assert_eq!(r.sources(0), HvStatus::SUCCESS);
+    assert_eq!(r.hv.drop_events(0, 5), 0);
+    r.finish();
+}
+
+#[test]
 fn circular_mode_overwrites_the_oldest_complete_buffer() {
     let geo = Geo {
         mode: EventLogMode::Circular,
