@@ -2010,6 +2010,18 @@ impl Rig {
         (slot.payload, more)
     }
 
+    /// A logging rig with `threshold`, six buffers of CPU 0, a message page
+    /// for CPU 0, and `n` buffers completed with their messages posted.
+    fn messaging(threshold: u32, n: usize) -> (Self, u64) {
+        let mut r = Self::logging(Geo { threshold, ..GEO }, 6);
+        let page = r.message_page(0);
+        for _ in 0..(n * 100 + 1) {
+            r.write(0, 24);
+            r.hv.post_messages(&mut r.p);
+        }
+        (r, page)
+    }
+
     fn finish_with(mut self, pages: &[u64]) {
         for &pfn in pages {
             self.p.free_page(pfn);
@@ -2053,18 +2065,7 @@ fn a_chain_of_three_is_one_message_in_the_slot_of_its_processor() {
 
 #[test]
 fn a_full_slot_is_never_overwritten_and_eom_delivers_the_next() {
-    let mut r = Rig::logging(
-        Geo {
-            threshold: 1,
-            ..GEO
-        },
-        6,
-    );
-    let page = r.message_page(0);
-    for _ in 0..(3 * 100 + 1) {
-        r.write(0, 24);
-        r.hv.post_messages(&mut r.p);
-    }
+    let (mut r, page) = Rig::messaging(1, 3);
     // Three completions: the first in the slot, two waiting behind it.
     let slot = r.hv.slot(&mut r.p, 0).unwrap();
     assert_eq!(slot.payload.buffer_index, 0);
@@ -2166,18 +2167,7 @@ fn another_drivers_message_stays_and_ours_wait_behind_it() {
 
 #[test]
 fn a_slot_emptied_without_eom_is_filled_on_the_next_post() {
-    let mut r = Rig::logging(
-        Geo {
-            threshold: 1,
-            ..GEO
-        },
-        6,
-    );
-    let page = r.message_page(0);
-    for _ in 0..(2 * 100 + 1) {
-        r.write(0, 24);
-        r.hv.post_messages(&mut r.p);
-    }
+    let (mut r, page) = Rig::messaging(1, 2);
     // The partition clears the slot but misses the pending flag.
     r.p.mem(page)[0..4].fill(0);
     assert!(r.hv.post_messages(&mut r.p).contains(0));
