@@ -41,7 +41,7 @@
 use super::hypervisor::{
     block, publish_header, read_input, read_u64, write_u64, Hypervisor, Platform, Regs,
 };
-use super::writer::payload_byte;
+use super::writer::entry_bytes;
 use crate::tlfs::{
     BufferHeader, BufferState, Control, DiagLogBufferConfig, EntryHeader, EventLogType,
     GetSystemPropertyInput, HvCall, HvStatus, MapBufferInput, MapOutput, TimeBasis,
@@ -218,23 +218,10 @@ impl Hypervisor {
         self.system.last_ts = ts;
         let start = ENTRIES_OFFSET + self.system.used[index] as usize;
         let end = EntryHeader::next_offset(start, size);
-        let mut head = [0; EntryHeader::SIZE];
-        let header = EntryHeader {
-            context: seq,
-            size,
-            entry_type: SYSTEM_ENTRY_TYPE,
-            timestamp: ts,
-        };
-        let _ = header.encode(&mut head);
+        let byte = entry_bytes(SYSTEM_ENTRY_TYPE, seq, size, ts);
         for pos in start..end {
-            let i = pos - start;
-            let byte = match i {
-                _ if i < EntryHeader::SIZE => head[i],
-                _ if i < usize::from(size) => payload_byte(seq, i - EntryHeader::SIZE),
-                _ => 0,
-            };
             if let Some(page) = self.system_page(p, index, pos / PAGE_SIZE) {
-                page[pos % PAGE_SIZE] = byte;
+                page[pos % PAGE_SIZE] = byte(pos - start);
             }
         }
         self.system.used[index] = (end - ENTRIES_OFFSET) as u32;

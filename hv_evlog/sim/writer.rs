@@ -87,6 +87,26 @@ pub const fn events_this_tick(due: u64, cap: u32) -> (u32, u32) {
     (write, dropped)
 }
 
+/// Byte `i` of a synthetic entry of `size` bytes: its header (`context` is
+/// `seq`), the [`payload_byte`] pattern, then zero padding up to the next
+/// 8-byte boundary. The writers here and the system log (`system.rs`) both
+/// fill entries with it.
+pub(super) fn entry_bytes(entry_type: u16, seq: u32, size: u16, ts: u64) -> impl Fn(usize) -> u8 {
+    let mut head = [0; EntryHeader::SIZE];
+    let header = EntryHeader {
+        context: seq,
+        size,
+        entry_type,
+        timestamp: ts,
+    };
+    let _ = header.encode(&mut head);
+    move |i| match i {
+        _ if i < EntryHeader::SIZE => head[i],
+        _ if i < usize::from(size) => payload_byte(seq, i - EntryHeader::SIZE),
+        _ => 0,
+    }
+}
+
 /// What happened to one event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -316,20 +336,12 @@ impl Hypervisor {
         // offsets from the buffer start.
         let start = ENTRIES_OFFSET + self.buffers[index].used as usize;
         let end = EntryHeader::next_offset(start, size);
-        let mut head = [0; EntryHeader::SIZE];
-        let header = EntryHeader {
-            context: seq,
-            size,
-            entry_type: SYNTHETIC_ENTRY_TYPE,
-            timestamp: ts,
-        };
-        let _ = header.encode(&mut head);
-        let payload_end = usize::from(size);
-        self.fill(p, index, start..end, |i| match i {
-            _ if i < EntryHeader::SIZE => head[i],
-            _ if i < payload_end => payload_byte(seq, i - EntryHeader::SIZE),
-            _ => 0,
-        });
+        self.fill(
+            p,
+            index,
+            start..end,
+            entry_bytes(SYNTHETIC_ENTRY_TYPE, seq, size, ts),
+        );
         let b = &mut self.buffers[index];
         b.used = (end - ENTRIES_OFFSET) as u32;
         b.entries = b.entries.saturating_add(1);
