@@ -33,3 +33,6 @@ pub mod sim {
     pub mod system;
     pub mod writer;
 }
+
+#[path = "../../../hv_evlog/live.rs"]
+pub mod live;
