@@ -11,6 +11,8 @@ use kernel::prelude::*;
 // Pure files: only `core`, shared unchanged with the host tests in tests/host.
 #[allow(dead_code)] // Parts are used by the host tests only.
 mod hv_evlog_numa;
+#[path = "hv_evlog/live.rs"]
+mod live;
 #[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/params.rs"]
 mod params;
@@ -59,6 +61,8 @@ mod ticker;
 mod topology;
 #[path = "hv_evlog/uapi.rs"]
 mod uapi;
+#[path = "hv_evlog/vma.rs"]
+mod vma;
 
 use kernel::sync::Arc;
 
@@ -76,6 +80,10 @@ module! {
         buffers_per_cpu: u32 {
             default: crate::params::default::BUFFERS_PER_CPU,
             description: "Buffers per served CPU (1-512; all buffers together at most 512) [2]",
+        },
+        max_buffers: u32 {
+            default: 0,
+            description: "The group maximum: HV_EVLOG_IOC_RESIZE may grow the group up to it (the planned count-512; 0 = the planned count) [0]",
         },
         threshold: u32 {
             default: crate::params::default::THRESHOLD,
@@ -169,6 +177,17 @@ fn connect(
     })
 }
 
+/// The group maximum from `max_buffers` (0: the count planned at load),
+/// which must hold the plan and fit the hypervisor's 512.
+fn live_max_buffers(placement: &placement::Placement) -> Result<u32> {
+    let planned = placement.buffers.len() as u32;
+    let max = *module_parameters::max_buffers.value();
+    live::check_max_buffers(max, planned).map_err(|e| {
+        pr_err!("{}\n", format_args!("{e}"));
+        EINVAL
+    })
+}
+
 impl kernel::Module for HvEvlog {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let cfg = config()?;
@@ -177,8 +196,12 @@ impl kernel::Module for HvEvlog {
         let inbox = Arc::pin_init(sint0::Inbox::new(cfg.log_type as u32), GFP_KERNEL)?;
         let backend = connect(&cfg, &placement, &inbox)?;
         let ctx = KBox::pin_init(group::HvCtx::new(backend, cfg.log_hypercalls)?, GFP_KERNEL)?;
+        let max_buffers = live_max_buffers(&placement)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;
-        let group = Arc::new(group::Group::new(ctx, &cfg, placement)?, GFP_KERNEL)?;
+        let group = Arc::new(
+            group::Group::new(ctx, &cfg, placement, max_buffers)?,
+            GFP_KERNEL,
+        )?;
         let debugfs = debugfs::Debugfs::new(&group, &inbox)?;
         let reboot = KBox::pin_init(reboot::RebootHook::register(group.clone()), GFP_KERNEL)?;
         group.start();

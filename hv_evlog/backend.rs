@@ -49,6 +49,17 @@ impl Backend {
         }
     }
 
+    /// Makes new buffer `index` serve `cpu`. Microsoft's hypervisor assigns
+    /// a local buffer to a processor of its proximity domain itself; the
+    /// simulator stands in for that assignment by being told (as at load,
+    /// from the plan).
+    pub(crate) fn assign(&self, index: u32, cpu: u32) -> kernel::error::Result {
+        match self {
+            Backend::Hv(_) => Ok(()),
+            Backend::Sim(sim) => sim.state().assign(index, cpu),
+        }
+    }
+
     /// The virtual processor index the hypervisor knows Linux CPU `cpu` by.
     pub(crate) fn vp_index(&self, cpu: u32) -> Option<u32> {
         match self {

@@ -58,25 +58,20 @@ pub(crate) struct Debugfs {
 
 fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "index pxm pages_node cpu state events_lost")?;
-    if group.is_system() {
-        // The hypervisor's own buffers: no proximity domain, no CPU.
-        for index in 0..group.buffer_count() as u32 {
-            let node = group.pages_node(index).map_or(-1, i64::from);
-            let (state, lost) = match group.header(index) {
-                Some(h) => (h.state().map_or("?", |s| s.name()), h.events_lost),
-                None => ("unmapped", 0),
-            };
-            writeln!(f, "{index} -1 {node} -1 {state} {lost}")?;
-        }
-        return Ok(());
-    }
-    for b in group.placement().buffers.iter() {
-        let node = group.pages_node(b.index).map_or(-1, i64::from);
-        let (state, lost) = match group.header(b.index) {
+    // The live table: a resize changes it. The hypervisor's own buffers
+    // (`type=system`) have no proximity domain and no CPU (-1).
+    for index in 0..group.index_limit() {
+        let Some((serves, retired)) = group.slot(index) else {
+            continue;
+        };
+        let node = group.pages_node(index).map_or(-1, i64::from);
+        let (state, lost) = match group.header(index) {
+            _ if retired => ("retired", 0),
             Some(h) => (h.state().map_or("?", |s| s.name()), h.events_lost),
             None => ("unmapped", 0),
         };
-        writeln!(f, "{} {} {node} {} {state} {lost}", b.index, b.pxm, b.cpu)?;
+        let (pxm, cpu) = serves.map_or((-1, -1), |s| (i64::from(s.pxm), i64::from(s.cpu)));
+        writeln!(f, "{index} {pxm} {node} {cpu} {state} {lost}")?;
     }
     Ok(())
 }
@@ -102,7 +97,7 @@ fn write_headers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
         f,
         "index state time_stamp next_buffer_offset next_buffer_index events_lost"
     )?;
-    for index in 0..group.buffer_count() as u32 {
+    for index in (0..group.index_limit()).filter(|&i| group.slot(i).is_some()) {
         let Some(h) = group.header(index) else {
             writeln!(f, "{index} unmapped - - - -")?;
             continue;

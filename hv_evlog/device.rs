@@ -117,8 +117,10 @@ use crate::{
 
 /// What the device needs from the set-up event log group.
 ///
-/// Indices run from 0 to `buffer_count() - 1`, pages of a buffer from 0 to
-/// `buffer_pages() - 1`; both counts stay fixed while the group exists.
+/// Indices run from 0 to `index_limit() - 1` (the group maximum), pages of a
+/// buffer from 0 to `buffer_pages() - 1`; both stay fixed while the group
+/// exists. Which indices hold a buffer may change (a resize): the table's
+/// `generation()` changes with it.
 pub(crate) trait EventLog: Send + Sync {
     /// The group's geometry. The device fills in the ABI fields itself
     /// (`abi_version`, `info_size`, `buffer_count`, `buffer_size`,
@@ -126,8 +128,29 @@ pub(crate) trait EventLog: Send + Sync {
     /// `mode`, `time_basis`, `threshold`, `sources` and `backend`.
     fn info(&self) -> hv_evlog_info;
 
-    /// Number of buffers, at most `HV_EVLOG_MAX_BUFFERS`.
+    /// Number of buffers in the rotation, at most `index_limit()`.
     fn buffer_count(&self) -> u32;
+
+    /// The group maximum, at most `HV_EVLOG_MAX_BUFFERS`: every index is
+    /// below it.
+    fn index_limit(&self) -> u32;
+
+    /// Changes whenever the buffer table does.
+    fn generation(&self) -> u32 {
+        0
+    }
+
+    /// A userspace mapping now covers buffers `first..=last`. A `new` one is
+    /// refused (`EINVAL`) unless each exists and is in the rotation; a copy
+    /// of an existing one (mremap moving it) is always counted. While
+    /// counted, none of them is deleted.
+    fn map_user(&self, first: u32, last: u32, new: bool) -> Result;
+
+    /// A mapping covering buffers `first..=last` is gone.
+    fn unmap_user(&self, first: u32, last: u32);
+
+    /// Sets the buffers per served CPU (HV_EVLOG_IOC_RESIZE).
+    fn resize(&self, per_cpu: u32) -> Result;
 
     /// Whether buffers complete for the partition to consume (and release),
     /// so that the scanner queues records. `false` for the hypervisor's own
@@ -140,8 +163,8 @@ pub(crate) trait EventLog: Send + Sync {
         true
     }
 
-    /// Description of buffer `index`: `pxm`, `node` and `cpus` (the device
-    /// sets `index`, `mmap_offset` and `reserved`). `None` if out of range.
+    /// Description of buffer `index`: `pxm`, `node`, `flags` and `cpus` (the
+    /// device sets `index` and `mmap_offset`). `None` if there is none.
     fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info>;
 
     /// Pages per buffer, 1 to 512.
@@ -225,7 +248,7 @@ pub(crate) fn register(
     scan_interval_ms: u32,
     inbox: Option<Arc<Inbox>>,
 ) -> Result<Pin<KBox<Device>>> {
-    let count = log.buffer_count();
+    let count = log.index_limit();
     let pages = log.buffer_pages();
     if count == 0
         || count > uapi::HV_EVLOG_MAX_BUFFERS
@@ -276,6 +299,8 @@ impl Shared {
             } else {
                 uapi::HV_EVLOG_COMPLETION_SCAN
             },
+            max_buffers: self.log.index_limit(),
+            generation: self.log.generation(),
             ..self.log.info()
         }
     }
@@ -290,15 +315,38 @@ impl Shared {
         let info = self.log.buffer_info(index).ok_or(EINVAL)?;
         Ok(hv_evlog_buffer_info {
             index,
-            reserved: 0,
             mmap_offset: u64::from(index) * u64::from(self.buffer_size()),
             ..info
         })
     }
 }
 
-/// The consumer slot, taken by an open file until its session is gone.
-struct Claim(Arc<Shared>);
+impl Shared {
+    /// Buffers `first..=last` that pages `pgoff..pgoff + pages` of the mmap
+    /// space cover (`pages` at least 1).
+    fn buffers_of(&self, pgoff: usize, pages: usize) -> (u32, u32) {
+        let per_buffer = self.log.buffer_pages().max(1) as usize;
+        let last = pgoff + pages.max(1) - 1;
+        ((pgoff / per_buffer) as u32, (last / per_buffer) as u32)
+    }
+
+    /// A copy of a mapping of pages `pgoff..pgoff + pages` was made.
+    pub(crate) fn vma_copied(&self, pgoff: usize, pages: usize) {
+        let (first, last) = self.buffers_of(pgoff, pages);
+        // Never refused: the buffers are held by the original.
+        let _ = self.log.map_user(first, last, false);
+    }
+
+    /// A mapping of pages `pgoff..pgoff + pages` is gone.
+    pub(crate) fn vma_closed(&self, pgoff: usize, pages: usize) {
+        let (first, last) = self.buffers_of(pgoff, pages);
+        self.log.unmap_user(first, last);
+    }
+}
+
+/// The consumer slot, taken by an open file until its session is gone; a
+/// control file (opened `O_WRONLY`) takes none.
+struct Claim(Arc<Shared>, bool);
 
 impl Claim {
     fn take(shared: &Arc<Shared>) -> Result<Self> {
@@ -306,13 +354,19 @@ impl Claim {
             .busy
             .cmpxchg(false, true, Acquire)
             .map_err(|_| EBUSY)?;
-        Ok(Self(shared.clone()))
+        Ok(Self(shared.clone(), true))
+    }
+
+    fn control(shared: &Arc<Shared>) -> Self {
+        Self(shared.clone(), false)
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.0.busy.store(false, Release);
+        if self.1 {
+            self.0.busy.store(false, Release);
+        }
     }
 }
 
@@ -325,6 +379,11 @@ struct State {
     stats: hv_evlog_stats,
     /// The file is being released: the scanner must not re-arm.
     stopping: bool,
+    /// The table generation this file last read (INFO or BUFFERS); another
+    /// one makes `poll()` report `POLLPRI`.
+    seen_generation: u32,
+    /// The generation the scanner last woke pollers for.
+    woken_generation: u32,
 }
 
 /// One open of the device: the consumer.
@@ -369,6 +428,11 @@ impl Wake for Kicker {
 impl Session {
     fn shared(&self) -> &Shared {
         &self.claim.0
+    }
+
+    /// Whether this file is the consumer (not a control file).
+    fn consumer(&self) -> bool {
+        self.claim.1
     }
 
     fn log(&self) -> &dyn EventLog {
@@ -419,7 +483,10 @@ impl Session {
             reported += n;
         }
         reported += tracker.scan(headers, &mut report);
-        if reported != 0 {
+        // A resize changed the table: pollers see POLLPRI.
+        let generation = this.log().generation();
+        if reported != 0 || generation != guard.woken_generation {
+            guard.woken_generation = generation;
             this.readable.notify_all();
         }
         // Re-armed under the lock, so that `stop_scanner` either sees this
@@ -458,27 +525,60 @@ impl Session {
         unsafe { bindings::flush_delayed_work(dwork) };
     }
 
-    /// HV_EVLOG_IOC_BUFFERS.
+    /// HV_EVLOG_IOC_INFO.
+    fn info(&self) -> hv_evlog_info {
+        let info = self.shared().info();
+        self.state.lock().seen_generation = info.generation;
+        info
+    }
+
+    /// HV_EVLOG_IOC_BUFFERS: the existing buffers from index `first` on,
+    /// all of one generation of the table.
     fn buffers(&self, mut reader: UserSliceReader, mut writer: UserSliceWriter) -> Result {
         let mut req: uapi::hv_evlog_buffers = reader.read()?;
-        let count = self.log().buffer_count();
-        if req.first > count {
+        let limit = self.log().index_limit();
+        if req.first > limit {
             return Err(EINVAL);
         }
-        let filled = req.count.min(count - req.first);
+        let room = req.count.min(limit - req.first) as usize;
+        let mut entries = KVVec::with_capacity(room, GFP_KERNEL)?;
+        // Taken again if a resize changed the table meanwhile, so that the
+        // generation returned describes every entry.
+        let generation = loop {
+            let before = self.log().generation();
+            entries.clear();
+            for index in req.first..limit {
+                if entries.len() == room {
+                    break;
+                }
+                if let Ok(info) = self.shared().buffer_info(index) {
+                    entries.push(info, GFP_KERNEL)?;
+                }
+            }
+            if self.log().generation() == before {
+                break before;
+            }
+        };
         let table = UserPtr::from_addr(usize::try_from(req.table).map_err(|_| EFAULT)?);
         let mut out =
-            UserSlice::new(table, filled as usize * size_of::<hv_evlog_buffer_info>()).writer();
-        for index in req.first..req.first + filled {
-            out.write(&self.shared().buffer_info(index)?)?;
+            UserSlice::new(table, entries.len() * size_of::<hv_evlog_buffer_info>()).writer();
+        for e in entries.iter() {
+            out.write(e)?;
         }
-        req.count = filled;
-        writer.write(&req)
+        req.count = entries.len() as u32;
+        req.generation = generation;
+        req.reserved = 0;
+        writer.write(&req)?;
+        self.state.lock().seen_generation = generation;
+        Ok(())
     }
 
     /// HV_EVLOG_IOC_RELEASE.
     fn release_buffer(&self, index: u32) -> Result {
-        if index >= self.log().buffer_count() {
+        if !self.consumer() {
+            return Err(EBADF);
+        }
+        if index >= self.log().index_limit() {
             return Err(EINVAL);
         }
         let mut state = self.state.lock();
@@ -573,9 +673,21 @@ fn remap(vma: &VmaNew, (addr, pfn, pages): (usize, u64, usize)) -> Result {
 impl Operations for Session {
     type Shared = Arc<Shared>;
 
-    fn open(shared: &Arc<Shared>, _file: &File) -> Result<Arc<Self>> {
-        let claim = Claim::take(shared)?;
-        let count = shared.log.buffer_count() as usize;
+    fn open(shared: &Arc<Shared>, file: &File) -> Result<Arc<Self>> {
+        // `O_WRONLY`: a control file beside the consumer. It cannot read or
+        // map (the kernel refuses both without `FMODE_READ`), so it needs
+        // no records, no scanner and no consumer slot.
+        let control = file.flags() & file::flags::O_ACCMODE == file::flags::O_WRONLY;
+        let claim = if control {
+            Claim::control(shared)
+        } else {
+            Claim::take(shared)?
+        };
+        let count = if control {
+            0
+        } else {
+            shared.log.index_limit() as usize
+        };
         let state = State {
             tracker: Tracker::new(KVec::from_elem(Slot::Idle, count, GFP_KERNEL)?),
             queue: Queue::new(KVec::from_elem(
@@ -586,6 +698,8 @@ impl Operations for Session {
             headers: KVVec::from_elem(BufferHeader::default(), count, GFP_KERNEL)?,
             stats: hv_evlog_stats::default(),
             stopping: false,
+            seen_generation: shared.log.generation(),
+            woken_generation: shared.log.generation(),
         };
         let session = Arc::pin_init(
             try_pin_init!(Session {
@@ -597,6 +711,9 @@ impl Operations for Session {
             }),
             GFP_KERNEL,
         )?;
+        if control {
+            return Ok(session);
+        }
         if let Some(inbox) = &shared.inbox {
             let kicker: Arc<dyn Wake> = Arc::new(Kicker(session.clone()), GFP_KERNEL)?;
             inbox.set_waker(Some(kicker));
@@ -611,7 +728,9 @@ impl Operations for Session {
     }
 
     fn release(this: Arc<Self>, _file: &File) {
-        this.stop_scanner();
+        if this.consumer() {
+            this.stop_scanner();
+        }
         // Usually the last reference: the session, and with it the consumer
         // slot, goes away here.
         drop(this);
@@ -698,11 +817,16 @@ impl Operations for Session {
 
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
         table.register_wait(file, &this.readable);
-        if this.state.lock().queue.is_empty() {
-            0
-        } else {
-            bindings::POLLIN | bindings::POLLRDNORM
+        let state = this.state.lock();
+        let mut events = 0;
+        if !state.queue.is_empty() {
+            events |= bindings::POLLIN | bindings::POLLRDNORM;
         }
+        // Only the consumer's scanner wakes pollers.
+        if this.consumer() && state.seen_generation != this.log().generation() {
+            events |= bindings::POLLPRI;
+        }
+        events
     }
 
     fn mmap(this: ArcBorrow<'_, Self>, _file: &File, vma: &VmaNew) -> Result {
@@ -739,7 +863,7 @@ impl Operations for Session {
         let log = this.log();
         let per_buffer = NonZeroU32::new(log.buffer_pages()).ok_or(EINVAL)?;
         // At most 512 * 512 (checked by `register`).
-        let total = log.buffer_count() * per_buffer.get();
+        let total = log.index_limit() * per_buffer.get();
         // SAFETY: `vma` is being set up by this `mmap()` call, so reading its
         // page offset cannot race with a writer.
         let first = unsafe { (*vma.as_ptr()).vm_pgoff };
@@ -748,10 +872,56 @@ impl Operations for Session {
         let (Some(first), Some(pages)) = (in_range(first), in_range(pages)) else {
             return Err(EINVAL);
         };
-        if pages > total - first {
+        if pages == 0 || pages > total - first {
             return Err(EINVAL);
         }
+        // Every buffer the range touches must exist and be in the rotation;
+        // from here on none of them is deleted until the mapping goes.
+        let buffers = (first / per_buffer, (first + pages - 1) / per_buffer);
+        log.map_user(buffers.0, buffers.1, true)?;
+        if let Err(e) = Self::remap_all(log, vma, first, pages, per_buffer) {
+            log.unmap_user(buffers.0, buffers.1);
+            return Err(e);
+        }
+        crate::vma::track(vma, this.shared());
+        Ok(())
+    }
 
+    fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
+        match cmd {
+            uapi::HV_EVLOG_IOC_INFO => user.writer().write(&this.info())?,
+            uapi::HV_EVLOG_IOC_BUFFERS => {
+                let (reader, writer) = user.reader_writer();
+                this.buffers(reader, writer)?;
+            }
+            uapi::HV_EVLOG_IOC_RELEASE => this.release_buffer(user.reader().read()?)?,
+            uapi::HV_EVLOG_IOC_FLUSH => this.flush(user.reader().read()?)?,
+            uapi::HV_EVLOG_IOC_SET_SOURCES => this.log().set_sources(user.reader().read()?)?,
+            uapi::HV_EVLOG_IOC_STATS => {
+                if !this.consumer() {
+                    return Err(EBADF);
+                }
+                let stats = this.state.lock().stats;
+                user.writer().write(&stats)?;
+            }
+            uapi::HV_EVLOG_IOC_RESIZE => this.log().resize(user.reader().read()?)?,
+            _ => return Err(ENOTTY),
+        }
+        Ok(0)
+    }
+}
+
+impl Session {
+    /// Maps `pages` buffer pages from page `first` of the mmap space at the
+    /// start of `vma`, in physically contiguous runs.
+    fn remap_all(
+        log: &dyn EventLog,
+        vma: &VmaNew,
+        first: u32,
+        pages: u32,
+        per_buffer: NonZeroU32,
+    ) -> Result {
         // `remap_pfn_range()` only covers `vma`: `first + pages` is at most
         // `total`, and `pages` pages run from `vma.start()` to `vma.end()`.
         let mut run: Option<(usize, u64, usize)> = None;
@@ -774,25 +944,5 @@ impl Operations for Session {
             remap(vma, last)?;
         }
         Ok(())
-    }
-
-    fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
-        match cmd {
-            uapi::HV_EVLOG_IOC_INFO => user.writer().write(&this.shared().info())?,
-            uapi::HV_EVLOG_IOC_BUFFERS => {
-                let (reader, writer) = user.reader_writer();
-                this.buffers(reader, writer)?;
-            }
-            uapi::HV_EVLOG_IOC_RELEASE => this.release_buffer(user.reader().read()?)?,
-            uapi::HV_EVLOG_IOC_FLUSH => this.flush(user.reader().read()?)?,
-            uapi::HV_EVLOG_IOC_SET_SOURCES => this.log().set_sources(user.reader().read()?)?,
-            uapi::HV_EVLOG_IOC_STATS => {
-                let stats = this.state.lock().stats;
-                user.writer().write(&stats)?;
-            }
-            _ => return Err(ENOTTY),
-        }
-        Ok(0)
     }
 }

@@ -13,6 +13,14 @@
 //! drivers deposited, so nothing is withdrawn. A
 //! failure at any step of [`Group::new`] therefore unwinds through the same
 //! `Drop` as `rmmod`.
+//!
+//! The buffers live in a table indexed by buffer index, below the group
+//! maximum given to initialize (`max_buffers`); a resize (`resize.rs`) adds
+//! and takes out buffers while the group is active, so the table is behind a
+//! lock and every reader goes through it.
+
+#[path = "resize.rs"]
+mod resize;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -28,6 +36,7 @@ use crate::{
     calllog::{Entry, Ring},
     device::EventLog,
     hypercall::{self, CallLog, HvError, HypercallPages, Hypervisor, PoolDomain},
+    live::Served,
     mm::{self, NodeChoice},
     params::{self, Config},
     placement::Placement,
@@ -37,7 +46,7 @@ use crate::{
         InitializeGroupInput, ProximityDomainInfo, TimeBasis, MAX_BUFFERS, MAX_BUFFER_PAGES,
         PAGE_SIZE,
     },
-    uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_CPU_WORDS},
+    uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_BUFFER_RETIRED, HV_EVLOG_CPU_WORDS},
 };
 
 /// The hypercall path: the transport, the pages calls are encoded in, and
@@ -92,8 +101,73 @@ struct Buffer {
     index: u32,
     /// Whether the hypervisor mapped it (so teardown must unmap it).
     mapped: bool,
-    /// Its pages; empty unless mapped and every page number checked.
+    /// Its pages; empty unless mapped and every page number checked. Kept
+    /// after a resize unmapped it from the hypervisor, until it is deleted:
+    /// userspace may still map them.
     pfns: KVec<u64>,
+    /// The CPU it serves, its proximity domain and the node of its pool
+    /// (`None` for the hypervisor's own `type=system` buffers).
+    serves: Option<Served>,
+    /// Taken out of the rotation by a resize (unmapped from the
+    /// hypervisor), waiting for the last userspace mapping to go.
+    retired: bool,
+    /// Userspace mappings (vmas) covering it; it is not deleted while any.
+    user_maps: u32,
+}
+
+impl Buffer {
+    fn new(index: u32, serves: Option<Served>, mapped: bool) -> Self {
+        Buffer {
+            index,
+            mapped,
+            pfns: KVec::new(),
+            serves,
+            retired: false,
+            user_maps: 0,
+        }
+    }
+
+    /// The node all its pages are on, if they share one.
+    fn pages_node(&self) -> Option<u32> {
+        let mut nodes = self.pfns.iter().map(|&p| mm::node_of_pfn(p));
+        let first = nodes.next()??;
+        nodes.all(|n| n == Some(first)).then_some(first)
+    }
+}
+
+/// The buffers by index and what describes the table as a whole.
+struct Table {
+    /// `max_buffers` slots; `slots[i]` is buffer `i` if it exists.
+    slots: KVec<Option<Buffer>>,
+    /// Bumped on every change a reader of the table must see.
+    generation: u32,
+}
+
+impl Table {
+    fn get(&self, index: u32) -> Option<&Buffer> {
+        self.slots.get(index as usize)?.as_ref()
+    }
+
+    fn get_mut(&mut self, index: u32) -> Option<&mut Buffer> {
+        self.slots.get_mut(index as usize)?.as_mut()
+    }
+
+    /// Puts `b` in its slot (free: the caller planned it so).
+    fn insert(&mut self, b: Buffer) {
+        if let Some(slot) = self.slots.get_mut(b.index as usize) {
+            *slot = Some(b);
+        }
+        self.changed();
+    }
+
+    fn changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Buffers in the hypervisor's rotation (not retired).
+    fn active(&self) -> u32 {
+        self.slots.iter().flatten().filter(|b| !b.retired).count() as u32
+    }
 }
 
 /// A set-up event log group; dropping it tears everything down.
@@ -102,7 +176,13 @@ pub(crate) struct Group {
     placement: Arc<Placement>,
     cfg: Config,
     initialized: bool,
-    buffers: KVec<Buffer>,
+    /// The group maximum given to initialize: every index is below it.
+    max_buffers: u32,
+    table: Pin<KBox<Mutex<Table>>>,
+    /// The CPUs served, in serving order (target node, CPU), from the plan.
+    served: KVec<Served>,
+    /// Held by a resize and by [`Group::stop`]: one at a time.
+    resizing: Pin<KBox<Mutex<()>>>,
     /// The source mask the hypervisor was last given (0: none enabled).
     sources: AtomicU64,
     /// Whether [`Group::stop`] ran (at reboot, or on the way to drop).
@@ -155,15 +235,40 @@ impl StopReport {
 }
 
 impl Group {
-    /// Sets up the group `placement` describes, on `ctx`'s hypervisor.
+    /// Sets up the group `placement` describes, on `ctx`'s hypervisor, with
+    /// room for `max_buffers` (at least the plan's count; checked by the
+    /// caller).
     pub(crate) fn new(
         ctx: Pin<KBox<HvCtx>>,
         cfg: &Config,
         placement: Arc<Placement>,
+        max_buffers: u32,
     ) -> Result<Self> {
+        let mut served = KVec::new();
+        for b in placement.buffers.iter() {
+            if !served.iter().any(|s: &Served| s.cpu == b.cpu) {
+                let s = Served {
+                    cpu: b.cpu,
+                    target_node: b.target_node,
+                    pxm: b.pxm,
+                };
+                served.push(s, GFP_KERNEL)?;
+            }
+        }
+        let mut slots = KVec::with_capacity(max_buffers as usize, GFP_KERNEL)?;
+        for _ in 0..max_buffers {
+            slots.push(None, GFP_KERNEL)?;
+        }
+        let table = Table {
+            slots,
+            generation: 0,
+        };
         let mut group = Group {
             ctx,
-            buffers: KVec::with_capacity(placement.buffers.len(), GFP_KERNEL)?,
+            max_buffers,
+            table: KBox::pin_init(new_mutex!(table), GFP_KERNEL)?,
+            served,
+            resizing: KBox::pin_init(new_mutex!(()), GFP_KERNEL)?,
             placement,
             cfg: *cfg,
             initialized: false,
@@ -222,12 +327,17 @@ impl Group {
             return Err(EIO);
         }
         self.system = Some(config);
+        self.max_buffers = count;
+        let mut slots = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+        for _ in 0..count {
+            slots.push(None, GFP_KERNEL)?;
+        }
+        self.table.lock().slots = slots;
         pr_info!(
             "type=system: mapping the hypervisor's {count} diagnostic log buffers of {pages} \
              pages read-only (buffer_pages, buffers_per_cpu, threshold, mode, time_basis and \
              sources do not apply)\n"
         );
-        self.buffers = KVec::with_capacity(count as usize, GFP_KERNEL)?;
         for index in 0..count {
             let mut pfns = KVec::from_elem(0u64, pages as usize, GFP_KERNEL)?;
             let ty = EventLogType::SystemDiagnostics;
@@ -237,14 +347,7 @@ impl Group {
             })?;
             // Mapped: teardown unmaps it from here on. Its pages are kept
             // only once every page number is checked, as for a group's.
-            self.buffers.push(
-                Buffer {
-                    index,
-                    mapped: true,
-                    pfns: KVec::new(),
-                },
-                GFP_KERNEL,
-            )?;
+            self.table.lock().insert(Buffer::new(index, None, true));
             if n != pages as usize {
                 pr_err!("type=system: buffer {index}: mapped {n} pages, expected {pages}\n");
                 return Err(EIO);
@@ -256,7 +359,7 @@ impl Group {
                 );
                 return Err(EIO);
             }
-            if let Some(b) = self.buffers.last_mut() {
+            if let Some(b) = self.table.lock().get_mut(index) {
                 b.pfns = pfns;
             }
         }
@@ -293,7 +396,7 @@ impl Group {
         let input = InitializeGroupInput {
             log_type: cfg.log_type as u16,
             mode: cfg.mode as u16,
-            max_buffer_count: self.placement.buffers.len() as u32,
+            max_buffer_count: self.max_buffers,
             buffer_size_in_bytes: cfg.buffer_pages * PAGE_SIZE as u32,
             threshold: cfg.threshold,
             time_basis: cfg.time_basis as u32,
@@ -307,60 +410,75 @@ impl Group {
     }
 
     fn create_buffers(&mut self) -> Result {
-        let local = self.is_local();
         for b in self.placement.buffers.iter() {
-            let proximity = if local {
-                ProximityDomainInfo::node(b.pxm)
-            } else {
-                ProximityDomainInfo::none()
+            let serves = Served {
+                cpu: b.cpu,
+                target_node: b.target_node,
+                pxm: b.pxm,
             };
-            let (ctx, ty) = (&self.ctx, self.cfg.log_type);
-            ctx.with(|hv, hp| {
-                hv.with_deposit(hp, NodeChoice::Only(b.target_node), |_| {
-                    hv.create_buffer(ty, b.index, proximity)
-                })
-            })?;
-            self.buffers.push(
-                Buffer {
-                    index: b.index,
-                    mapped: false,
-                    pfns: KVec::new(),
-                },
-                GFP_KERNEL,
-            )?;
+            self.create_buffer(b.index, serves)?;
         }
         Ok(())
     }
 
-    /// Maps every buffer, depositing and retrying on
-    /// `HV_STATUS_INSUFFICIENT_MEMORY` like the other set-up calls (pages
-    /// from the node the plan puts the buffer on), and checks each page
-    /// number the hypervisor returns before anything uses it.
+    /// Creates buffer `index` for `serves` (HvCallCreateEventLogBuffer with
+    /// its proximity domain for a local group, depositing node-local pages
+    /// and retrying on `HV_STATUS_INSUFFICIENT_MEMORY`) and enters it in the
+    /// table, not yet mapped.
+    fn create_buffer(&self, index: u32, serves: Served) -> Result {
+        let proximity = if self.is_local() {
+            ProximityDomainInfo::node(serves.pxm)
+        } else {
+            ProximityDomainInfo::none()
+        };
+        let ty = self.cfg.log_type;
+        self.ctx.with(|hv, hp| {
+            hv.with_deposit(hp, NodeChoice::Only(serves.target_node), |_| {
+                hv.create_buffer(ty, index, proximity)
+            })
+        })?;
+        self.table
+            .lock()
+            .insert(Buffer::new(index, Some(serves), false));
+        Ok(())
+    }
+
     fn map_buffers(&mut self) -> Result {
+        for b in self.placement.buffers.iter() {
+            self.map_buffer(b.index, b.target_node)?;
+        }
+        Ok(())
+    }
+
+    /// Maps buffer `index`, depositing and retrying on
+    /// `HV_STATUS_INSUFFICIENT_MEMORY` like the other set-up calls (pages
+    /// from `node`, where the plan puts the buffer), and checks each page
+    /// number the hypervisor returns before anything uses it.
+    fn map_buffer(&self, index: u32, node: u32) -> Result {
         let pages = self.cfg.buffer_pages as usize;
         let ty = self.cfg.log_type;
-        for (b, plan) in self.buffers.iter_mut().zip(self.placement.buffers.iter()) {
-            let mut pfns = KVec::from_elem(0u64, pages, GFP_KERNEL)?;
-            let n = self.ctx.with(|hv, hp| {
-                hv.with_deposit(hp, NodeChoice::Only(plan.target_node), |hp| {
-                    hv.map_buffer(hp, ty, b.index, &mut pfns)
-                })
-                .inspect_err(|_| pr_err!("buffer {}: not mapped\n", b.index))
-            })?;
-            b.mapped = true;
-            if n != pages {
-                pr_err!("buffer {}: mapped {n} pages, expected {pages}\n", b.index);
-                return Err(EIO);
-            }
-            if let Some((k, &pfn)) = pfns.iter().enumerate().find(|&(_, &p)| !mm::pfn_valid(p)) {
-                pr_err!(
-                    "buffer {}: the hypervisor mapped page {k} at frame {pfn:#x}, which is not RAM\n",
-                    b.index
-                );
-                return Err(EIO);
-            }
-            b.pfns = pfns;
+        let mut pfns = KVec::from_elem(0u64, pages, GFP_KERNEL)?;
+        let n = self.ctx.with(|hv, hp| {
+            hv.with_deposit(hp, NodeChoice::Only(node), |hp| {
+                hv.map_buffer(hp, ty, index, &mut pfns)
+            })
+            .inspect_err(|_| pr_err!("buffer {index}: not mapped\n"))
+        })?;
+        let mut table = self.table.lock();
+        let b = table.get_mut(index).ok_or(EINVAL)?;
+        b.mapped = true;
+        if n != pages {
+            pr_err!("buffer {index}: mapped {n} pages, expected {pages}\n");
+            return Err(EIO);
         }
+        if let Some((k, &pfn)) = pfns.iter().enumerate().find(|&(_, &p)| !mm::pfn_valid(p)) {
+            pr_err!(
+                "buffer {index}: the hypervisor mapped page {k} at frame {pfn:#x}, which is not RAM\n"
+            );
+            return Err(EIO);
+        }
+        b.pfns = pfns;
+        table.changed();
         Ok(())
     }
 
@@ -399,29 +517,44 @@ impl Group {
         self.ctx.backend().start();
     }
 
-    /// Number of buffers created.
+    /// Number of buffers in the hypervisor's rotation.
     pub(crate) fn buffer_count(&self) -> usize {
-        self.buffers.len()
+        self.table.lock().active() as usize
     }
 
-    /// The page frames of buffer `index` (empty until mapped).
-    pub(crate) fn pfns(&self, index: u32) -> &[u64] {
-        self.buffers
-            .get(index as usize)
-            .map_or(&[], |b| &b.pfns[..])
+    /// The group maximum: every buffer index is below it.
+    pub(crate) fn index_limit(&self) -> u32 {
+        self.max_buffers
+    }
+
+    /// `f` of buffer `index`, if it exists, under the table's lock.
+    fn with_buffer<T>(&self, index: u32, f: impl FnOnce(&Buffer) -> T) -> Option<T> {
+        self.table.lock().get(index).map(f)
+    }
+
+    /// The CPU buffer `index` serves, if it exists and serves one.
+    fn cpu_of(&self, index: u32) -> Option<u32> {
+        self.with_buffer(index, |b| b.serves.map(|s| s.cpu))?
+    }
+
+    /// Whom buffer `index` serves (`None` for the hypervisor's own) and
+    /// whether a resize retired it; `None` if there is no such buffer.
+    pub(crate) fn slot(&self, index: u32) -> Option<(Option<Served>, bool)> {
+        self.with_buffer(index, |b| (b.serves, b.retired))
     }
 
     /// The node all pages of buffer `index` are on, if they share one.
     pub(crate) fn pages_node(&self, index: u32) -> Option<u32> {
-        let mut nodes = self.pfns(index).iter().map(|&p| mm::node_of_pfn(p));
-        let first = nodes.next()??;
-        nodes.all(|n| n == Some(first)).then_some(first)
+        self.with_buffer(index, |b| b.pages_node())?
     }
 
-    /// The live header of buffer `index`, read from its first page.
+    /// The live header of buffer `index`, read from its first page. Taken
+    /// under the table's lock: the buffer is not deleted meanwhile.
     pub(crate) fn header(&self, index: u32) -> Option<BufferHeader> {
-        let pfn = *self.pfns(index).first()?;
-        snapshot::snapshot(&mm::HeaderPage(pfn))
+        self.with_buffer(index, |b| {
+            let pfn = *b.pfns.first()?;
+            snapshot::snapshot(&mm::HeaderPage(pfn))
+        })?
     }
 
     /// Stops logging and hands everything back to the hypervisor, once: the
@@ -436,15 +569,27 @@ impl Group {
     /// one runs. Returns what it did.
     pub(crate) fn stop(&self) -> StopReport {
         let mut report = StopReport::default();
+        // No resize runs beside it, and none starts after it.
+        let _no_resize = self.resizing.lock();
         if self.stopped.swap(true, Ordering::AcqRel) {
             return report;
         }
+        let count = self.max_buffers;
+        // Whether buffer `i` exists and is mapped by the hypervisor; each
+        // unmapped one is marked so, under the table's lock.
+        let exists = |i| self.with_buffer(i, |b| b.mapped);
+        let unmapped = |i| {
+            if let Some(b) = self.table.lock().get_mut(i) {
+                b.mapped = false;
+            }
+        };
         if self.is_system() {
             // The hypervisor's own buffers: only unmap them.
             let ty = EventLogType::SystemDiagnostics;
-            for b in self.buffers.iter().rev().filter(|b| b.mapped) {
-                if let Err(e) = self.ctx.with(|hv, _| hv.unmap_buffer(ty, b.index)) {
-                    report.failed("unmap", Some(b.index), e);
+            for i in (0..count).rev().filter(|&i| exists(i) == Some(true)) {
+                match self.ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
+                    Ok(()) => unmapped(i),
+                    Err(e) => report.failed("unmap", Some(i), e),
                 }
             }
             return report;
@@ -456,7 +601,6 @@ impl Group {
                 Err(e) => report.failed("disable sources", None, e),
             }
         }
-        let count = self.buffers.len() as u32;
         let state = |i| self.header(i).and_then(|h| h.state());
         for i in 0..count {
             if state(i) == Some(BufferState::InUse) {
@@ -487,16 +631,20 @@ impl Group {
                 }
             }
         }
-        for b in self.buffers.iter().rev() {
+        for i in (0..count).rev() {
+            let Some(mapped) = exists(i) else { continue };
             let ctx = &self.ctx;
-            if b.mapped {
-                if let Err(e) = ctx.with(|hv, _| hv.unmap_buffer(ty, b.index)) {
-                    report.failed("unmap", Some(b.index), e);
+            if mapped {
+                match ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
+                    Ok(()) => unmapped(i),
+                    Err(e) => report.failed("unmap", Some(i), e),
                 }
             }
-            match ctx.with(|hv, _| hv.delete_buffer(ty, b.index)) {
+            // The slot stays: userspace may still map the pages, which
+            // stay allocated until the group is dropped.
+            match ctx.with(|hv, _| hv.delete_buffer(ty, i)) {
                 Ok(()) => report.deleted += 1,
-                Err(e) => report.failed("delete", Some(b.index), e),
+                Err(e) => report.failed("delete", Some(i), e),
             }
         }
         if self.initialized {
@@ -545,28 +693,78 @@ impl EventLog for Group {
     }
 
     fn buffer_count(&self) -> u32 {
-        self.buffers.len() as u32
+        self.table.lock().active()
+    }
+
+    fn index_limit(&self) -> u32 {
+        self.max_buffers
+    }
+
+    fn generation(&self) -> u32 {
+        self.table.lock().generation
     }
 
     fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info> {
-        if self.is_system() {
+        let table = self.table.lock();
+        let b = table.get(index)?;
+        let node = b.pages_node().unwrap_or(u32::MAX);
+        let flags = if b.retired {
+            HV_EVLOG_BUFFER_RETIRED
+        } else {
+            0
+        };
+        let Some(serves) = b.serves else {
             // No proximity domain and no CPU: the hypervisor's buffers.
-            self.buffers.get(index as usize)?;
             return Some(hv_evlog_buffer_info {
                 pxm: u32::MAX,
-                node: self.pages_node(index).unwrap_or(u32::MAX),
+                node,
+                flags,
                 ..Default::default()
             });
-        }
-        let b = self.placement.buffers.get(index as usize)?;
+        };
         let mut cpus = [0u64; HV_EVLOG_CPU_WORDS];
-        *cpus.get_mut(b.cpu as usize / 64)? |= 1 << (b.cpu % 64);
+        *cpus.get_mut(serves.cpu as usize / 64)? |= 1 << (serves.cpu % 64);
         Some(hv_evlog_buffer_info {
-            pxm: b.pxm,
-            node: self.pages_node(index).unwrap_or(u32::MAX),
+            pxm: serves.pxm,
+            node,
+            flags,
             cpus,
             ..Default::default()
         })
+    }
+
+    fn map_user(&self, first: u32, last: u32, new: bool) -> Result {
+        let mut table = self.table.lock();
+        // All or nothing: every buffer of the range must be there and in
+        // the rotation (a retired one is on its way out).
+        for i in (first..=last).filter(|_| new) {
+            match table.get(i) {
+                Some(b) if !b.retired && !b.pfns.is_empty() => {}
+                _ => return Err(EINVAL),
+            }
+        }
+        for i in first..=last {
+            if let Some(b) = table.get_mut(i) {
+                b.user_maps += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn unmap_user(&self, first: u32, last: u32) {
+        let mut table = self.table.lock();
+        for i in first..=last {
+            if let Some(b) = table.get_mut(i) {
+                b.user_maps = b.user_maps.saturating_sub(1);
+            }
+        }
+    }
+
+    fn resize(&self, per_cpu: u32) -> Result {
+        if self.is_system() {
+            return Err(not_supported());
+        }
+        Group::resize(self, per_cpu)
     }
 
     fn buffer_pages(&self) -> u32 {
@@ -582,9 +780,10 @@ impl EventLog for Group {
 
     fn pfn(&self, buffer: u32, page: u32) -> Option<u64> {
         // A page of a mapped buffer: RAM from the page allocator (deposited
-        // or seeded), which stays allocated while the buffer exists, i.e.
-        // at least as long as `self`.
-        self.pfns(buffer).get(page as usize).copied()
+        // or seeded), which stays allocated while the buffer exists; a
+        // resize deletes a buffer only once no mapping covers it
+        // (`map_user`), and teardown frees nothing before `self` goes.
+        self.with_buffer(buffer, |b| b.pfns.get(page as usize).copied())?
     }
 
     fn header(&self, buffer: u32) -> Option<BufferHeader> {
@@ -614,7 +813,7 @@ impl EventLog for Group {
             u32::MAX => None,
             cpu => Some(self.ctx.backend().vp_index(cpu).ok_or(EINVAL)?),
         };
-        for i in 0..self.buffers.len() as u32 {
+        for i in 0..self.max_buffers {
             let Some(h) = self.header(i) else { continue };
             let on_cpu = vp.is_none_or(|vp| u32::from(h.logical_processor) == vp);
             if h.state() != Some(BufferState::InUse) || !on_cpu {

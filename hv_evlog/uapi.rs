@@ -19,7 +19,7 @@ use kernel::{
 };
 
 /// `HV_EVLOG_ABI_VERSION`.
-pub(crate) const HV_EVLOG_ABI_VERSION: u32 = 1;
+pub(crate) const HV_EVLOG_ABI_VERSION: u32 = 2;
 /// `HV_EVLOG_IOC_MAGIC`.
 pub(crate) const HV_EVLOG_IOC_MAGIC: u32 = 0xB9;
 /// `HV_EVLOG_MAX_BUFFERS`.
@@ -60,7 +60,13 @@ pub(crate) struct hv_evlog_info {
     pub(crate) record_size: u32,
     pub(crate) backend: u32,
     pub(crate) completion: u32,
+    pub(crate) max_buffers: u32,
+    pub(crate) generation: u32,
 }
+
+/// `HV_EVLOG_BUFFER_RETIRED`: out of the hypervisor's rotation after a
+/// resize, deleted once no mapping covers it.
+pub(crate) const HV_EVLOG_BUFFER_RETIRED: u32 = 0x1;
 
 /// `struct hv_evlog_buffer_info`: one buffer of the group.
 #[repr(C)]
@@ -69,7 +75,7 @@ pub(crate) struct hv_evlog_buffer_info {
     pub(crate) index: u32,
     pub(crate) pxm: u32,
     pub(crate) node: u32,
-    pub(crate) reserved: u32,
+    pub(crate) flags: u32,
     pub(crate) mmap_offset: u64,
     pub(crate) cpus: [u64; HV_EVLOG_CPU_WORDS],
 }
@@ -81,6 +87,8 @@ pub(crate) struct hv_evlog_buffers {
     pub(crate) first: u32,
     pub(crate) count: u32,
     pub(crate) table: u64,
+    pub(crate) generation: u32,
+    pub(crate) reserved: u32,
 }
 
 /// `struct hv_evlog_record`: what `read()` returns, one per completed buffer.
@@ -115,16 +123,20 @@ macro_rules! pin_layout {
 }
 
 pin_layout!(
-    hv_evlog_info, size = 56;
+    hv_evlog_info, size = 64;
     abi_version @ 0, info_size @ 4, type_ @ 8, mode @ 12, time_basis @ 16,
     buffer_count @ 20, buffer_size @ 24, threshold @ 28, sources @ 32,
     header_size @ 40, record_size @ 44, backend @ 48, completion @ 52,
+    max_buffers @ 56, generation @ 60,
 );
 pin_layout!(
     hv_evlog_buffer_info, size = 152;
-    index @ 0, pxm @ 4, node @ 8, reserved @ 12, mmap_offset @ 16, cpus @ 24,
+    index @ 0, pxm @ 4, node @ 8, flags @ 12, mmap_offset @ 16, cpus @ 24,
 );
-pin_layout!(hv_evlog_buffers, size = 16; first @ 0, count @ 4, table @ 8);
+pin_layout!(
+    hv_evlog_buffers, size = 24;
+    first @ 0, count @ 4, table @ 8, generation @ 16, reserved @ 20,
+);
 pin_layout!(
     hv_evlog_record, size = 32;
     buffer_index @ 0, cpu @ 4, sequence @ 8, bytes_used @ 16, events_lost @ 20,
@@ -165,13 +177,16 @@ pub(crate) const HV_EVLOG_IOC_FLUSH: u32 = _IOW::<u32>(HV_EVLOG_IOC_MAGIC, 0x03)
 pub(crate) const HV_EVLOG_IOC_SET_SOURCES: u32 = _IOW::<u64>(HV_EVLOG_IOC_MAGIC, 0x04);
 /// `HV_EVLOG_IOC_STATS`: read the counters of this open.
 pub(crate) const HV_EVLOG_IOC_STATS: u32 = _IOR::<hv_evlog_stats>(HV_EVLOG_IOC_MAGIC, 0x05);
+/// `HV_EVLOG_IOC_RESIZE`: set the buffers per served CPU.
+pub(crate) const HV_EVLOG_IOC_RESIZE: u32 = _IOW::<u32>(HV_EVLOG_IOC_MAGIC, 0x06);
 
 // The numbers as a C compiler computes them from the header on x86_64
 // (direction << 30 | size << 16 | magic << 8 | nr), so that a change of a
 // struct size, which silently changes the number, is caught here too.
-const _: () = assert!(HV_EVLOG_IOC_INFO == 0x8038_B900);
-const _: () = assert!(HV_EVLOG_IOC_BUFFERS == 0xC010_B901);
+const _: () = assert!(HV_EVLOG_IOC_INFO == 0x8040_B900);
+const _: () = assert!(HV_EVLOG_IOC_BUFFERS == 0xC018_B901);
 const _: () = assert!(HV_EVLOG_IOC_RELEASE == 0x4004_B902);
 const _: () = assert!(HV_EVLOG_IOC_FLUSH == 0x4004_B903);
 const _: () = assert!(HV_EVLOG_IOC_SET_SOURCES == 0x4008_B904);
 const _: () = assert!(HV_EVLOG_IOC_STATS == 0x8028_B905);
+const _: () = assert!(HV_EVLOG_IOC_RESIZE == 0x4004_B906);

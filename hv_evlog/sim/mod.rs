@@ -268,6 +268,16 @@ impl Sim {
         self.core.lock().0.ledger()
     }
 
+    /// Makes buffer `index` serve `cpu` (the hypervisor's own assignment,
+    /// which the module tells the model): for a buffer a resize creates.
+    pub(crate) fn assign(&self, index: u32, cpu: u32) -> Result {
+        self.core
+            .lock()
+            .0
+            .set_affinity(&KernelPlatform, index, cpu)
+            .map_err(|_| EINVAL)
+    }
+
     /// Events each CPU is owed by now.
     fn due(&self) -> u64 {
         // SAFETY: `ktime_get` only reads the monotonic clock.

@@ -5,6 +5,8 @@
  * The one ABI header for the module, the hv-evlog tool and the selftests.
  *
  *   fd = open("/dev/hv_evlog", O_RDONLY);          one consumer at a time
+ *   (an O_WRONLY open is a control file beside it: INFO, BUFFERS, FLUSH,
+ *   SET_SOURCES and RESIZE only)
  *   ioctl(fd, HV_EVLOG_IOC_INFO, &info);            geometry
  *   ioctl(fd, HV_EVLOG_IOC_BUFFERS, &table);        per-buffer table
  *   base = mmap(NULL, info.buffer_count * info.buffer_size, PROT_READ,
@@ -14,6 +16,8 @@
  *   poll(fd, POLLIN) / read(fd, &rec, sizeof(rec)); one record per completed buffer
  *   ... decode entries in base + rec.buffer_index * info.buffer_size ...
  *   ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec.buffer_index);   hand it back
+ *   poll(fd, POLLPRI): the buffer table changed (a resize); read it again,
+ *   map the new buffers, munmap the retired ones
  *
  * Every buffer starts with the hypervisor's buffer header (header_size
  * bytes); entries follow, each 8-byte aligned:
@@ -31,7 +35,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define HV_EVLOG_ABI_VERSION	1
+#define HV_EVLOG_ABI_VERSION	2
 #define HV_EVLOG_DEVICE		"/dev/hv_evlog"
 
 /* Free in Documentation/userspace-api/ioctl/ioctl-number.rst (0xB8: mshv). */
@@ -51,7 +55,7 @@ struct hv_evlog_info {
 	__u32 type;		/* 0 global, 1 local diagnostics, 2 system diagnostics */
 	__u32 mode;		/* 0 regular, 1 circular */
 	__u32 time_basis;	/* 0 reference (100 ns), 1 TSC */
-	__u32 buffer_count;
+	__u32 buffer_count;	/* buffers in the group's rotation now */
 	__u32 buffer_size;	/* bytes; a multiple of the page size */
 	__u32 threshold;	/* completed buffers per notification */
 	__u64 sources;		/* enabled event source group mask (bit 0 never set) */
@@ -59,6 +63,8 @@ struct hv_evlog_info {
 	__u32 record_size;	/* sizeof(struct hv_evlog_record) */
 	__u32 backend;		/* 0 Microsoft hypervisor, 1 simulated */
 	__u32 completion;	/* HV_EVLOG_COMPLETION_*: what makes records appear */
+	__u32 max_buffers;	/* the group maximum: every index is below it */
+	__u32 generation;	/* changes whenever the buffer table changes */
 };
 
 /* info.completion: records come from a periodic scan of the headers alone. */
@@ -71,16 +77,27 @@ struct hv_evlog_buffer_info {
 	__u32 index;
 	__u32 pxm;		/* proximity domain passed at creation */
 	__u32 node;		/* NUMA node of its pages */
-	__u32 reserved;
+	__u32 flags;		/* HV_EVLOG_BUFFER_* */
 	__u64 mmap_offset;	/* index * buffer_size */
 	__u64 cpus[HV_EVLOG_CPU_WORDS];	/* CPUs it serves */
 };
 
-/* HV_EVLOG_IOC_BUFFERS: fill up to count entries starting at first. */
+/*
+ * buffer_info.flags: taken out of the hypervisor's rotation by a
+ * HV_EVLOG_IOC_RESIZE; it is deleted once no mapping covers it (munmap it).
+ */
+#define HV_EVLOG_BUFFER_RETIRED	0x1
+
+/*
+ * HV_EVLOG_IOC_BUFFERS: fill up to count entries, one per existing buffer,
+ * in index order from index first on.
+ */
 struct hv_evlog_buffers {
 	__u32 first;		/* in */
 	__u32 count;		/* in: room in table; out: entries filled */
 	__u64 table;		/* in: user pointer to struct hv_evlog_buffer_info[count] */
+	__u32 generation;	/* out: info.generation the table is from */
+	__u32 reserved;		/* out: 0 */
 };
 
 /* What read() returns: one record per completed buffer. */
@@ -116,5 +133,12 @@ struct hv_evlog_stats {
 #define HV_EVLOG_IOC_FLUSH	 _IOW(HV_EVLOG_IOC_MAGIC, 0x03, __u32)
 #define HV_EVLOG_IOC_SET_SOURCES _IOW(HV_EVLOG_IOC_MAGIC, 0x04, __u64)
 #define HV_EVLOG_IOC_STATS	 _IOR(HV_EVLOG_IOC_MAGIC, 0x05, struct hv_evlog_stats)
+/*
+ * Buffers per served CPU, 1 to what max_buffers allows. Growing creates,
+ * maps and announces buffers (poll() reports POLLPRI to the consumer);
+ * shrinking takes buffers out of the rotation once each is free, and
+ * deletes each once no mapping covers it. See Documentation/hv_evlog.rst.
+ */
+#define HV_EVLOG_IOC_RESIZE	 _IOW(HV_EVLOG_IOC_MAGIC, 0x06, __u32)
 
 #endif /* _UAPI_LINUX_HV_EVLOG_H */
