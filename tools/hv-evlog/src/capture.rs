@@ -4,7 +4,7 @@
 //! a snapshot, decode, filter, write, release. A [`Source`] supplies the
 //! buffers: the device, a binary capture file, or a test's synthetic data.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use crate::device::{Device, Mapping, Wait, READ_BATCH};
 use crate::error::{Error, Result};
 use crate::output::{Sink, FILE_HEADER_SIZE, FILE_MAGIC, RECORD_HEADER_SIZE};
 use crate::tlfs::ENTRIES_OFFSET;
-use crate::uapi::{Info, Record, ABI_VERSION};
+use crate::uapi::{BufferInfo, Info, Record, ABI_VERSION, BUFFER_RETIRED};
 
 /// What waiting for the next completed buffer brought.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,20 +37,76 @@ pub trait Source {
     fn release(&mut self, index: u32) -> Result<()>;
 }
 
-/// The device with all its buffers mapped.
+/// The device with each of its buffers mapped on its own, following the
+/// table as resizes change it.
 pub struct DeviceSource<'a> {
     device: &'a Device,
-    mapping: Mapping,
+    buffer_size: u32,
+    /// One mapping per buffer in the rotation, by index.
+    maps: BTreeMap<u32, Mapping>,
+    /// The table generation `maps` follows.
+    generation: u32,
+    /// Table changes followed (after the first).
+    changes: u64,
     pending: VecDeque<Record>,
 }
 
 impl<'a> DeviceSource<'a> {
-    /// Wraps an open device and its mapping.
-    pub fn new(device: &'a Device, mapping: Mapping) -> Self {
-        Self {
+    /// Maps every buffer of `table` (of `generation`) that is in the
+    /// rotation, each on its own so that a resize can take any of them out.
+    pub fn new(
+        device: &'a Device,
+        info: &Info,
+        table: &[BufferInfo],
+        generation: u32,
+    ) -> Result<Self> {
+        let mut source = Self {
             device,
-            mapping,
+            buffer_size: info.buffer_size,
+            maps: BTreeMap::new(),
+            generation,
+            changes: 0,
             pending: VecDeque::with_capacity(READ_BATCH),
+        };
+        source.follow(table)?;
+        Ok(source)
+    }
+
+    /// How often the table changed while capturing.
+    pub fn table_changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Maps what is new in `table` and unmaps what left the rotation
+    /// (which lets the module delete a retired buffer).
+    fn follow(&mut self, table: &[BufferInfo]) -> Result<()> {
+        let live = |b: &&BufferInfo| b.flags & BUFFER_RETIRED == 0;
+        self.maps
+            .retain(|index, _| table.iter().filter(live).any(|b| b.index == *index));
+        for b in table.iter().filter(live) {
+            if !self.maps.contains_key(&b.index) {
+                let map = self.device.map(b.index, 1, self.buffer_size)?;
+                self.maps.insert(b.index, map);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the table again and follows it, until it holds still.
+    fn resync(&mut self) -> Result<()> {
+        loop {
+            let (table, generation) = self.device.buffers()?;
+            match self.follow(&table) {
+                Ok(()) => {}
+                // A buffer retired between the table and its mmap().
+                Err(_) if self.device.buffers()?.1 != generation => continue,
+                Err(e) => return Err(e),
+            }
+            if generation != self.generation {
+                self.changes += 1;
+                self.generation = generation;
+            }
+            return Ok(());
         }
     }
 }
@@ -60,6 +116,10 @@ impl Source for DeviceSource<'_> {
         if self.pending.is_empty() {
             match self.device.wait(timeout, &mut self.pending)? {
                 Wait::Ready => {}
+                Wait::TableChanged => {
+                    self.resync()?;
+                    return Ok(Next::Timeout);
+                }
                 Wait::Timeout => return Ok(Next::Timeout),
                 Wait::Closed => return Ok(Next::Closed),
             }
@@ -71,7 +131,17 @@ impl Source for DeviceSource<'_> {
         // `bytes_used` counts entry bytes after the header; a value that
         // cannot be real saturates and is refused by the mapping's check.
         let bytes = u32::try_from(used_end(record)).unwrap_or(u32::MAX);
-        self.mapping.snapshot(record.buffer_index, bytes, out)
+        if !self.maps.contains_key(&record.buffer_index) {
+            // New since the table was last read.
+            self.resync()?;
+        }
+        match self.maps.get(&record.buffer_index) {
+            Some(map) => map.snapshot(record.buffer_index, bytes, out),
+            None => Err(crate::error::Error::Device(format!(
+                "completion record names buffer {}, which the table does not have",
+                record.buffer_index
+            ))),
+        }
     }
 
     fn release(&mut self, index: u32) -> Result<()> {
@@ -109,7 +179,11 @@ impl<R: Read> FileSource<R> {
             header_size: word(5),
             ..Info::default()
         };
-        if info.abi_version != ABI_VERSION || info.header_size as usize != ENTRIES_OFFSET {
+        // ABI version 2 changed the device's table, not the buffers or the
+        // records this file holds: files of version 1 read the same.
+        if !(1..=ABI_VERSION).contains(&info.abi_version)
+            || info.header_size as usize != ENTRIES_OFFSET
+        {
             return Err(Error::Input(format!(
                 "capture file has ABI version {} and entries at offset {}; \
                  this tool reads version {ABI_VERSION} with entries at {ENTRIES_OFFSET}",

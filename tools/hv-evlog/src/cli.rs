@@ -42,6 +42,7 @@ pub const MAIN_USAGE: &str = concat!(
      \x20 stats     show the module's counters\n\
      \x20 flush     complete the current buffer of one CPU or of all\n\
      \x20 sources   show or set the enabled event sources\n\
+     \x20 resize    set the number of buffers per CPU while logging\n\
      \x20 help      this text, or 'help COMMAND'\n\
      \n\
      options:\n\
@@ -49,8 +50,9 @@ pub const MAIN_USAGE: &str = concat!(
      \x20 -h, --help      help; 'hv-evlog COMMAND --help' for a command\n\
      \x20 -V, --version   the version\n\
      \n\
-     The device has one consumer at a time: every command opens it, so none\n\
-     runs while a capture does.\n",
+     The device has one consumer at a time: info, stats and capture open it\n\
+     as one, so none of them runs while a capture does; flush, sources and\n\
+     resize open it as a control file and run beside a capture.\n",
     exit_codes!()
 );
 
@@ -156,6 +158,21 @@ pub const SOURCES_USAGE: &str = concat!(
     exit_codes!()
 );
 
+/// `hv-evlog resize --help`.
+pub const RESIZE_USAGE: &str = concat!(
+    "usage: hv-evlog resize N\n\
+     \n\
+     Gives every served CPU N buffers, within the group maximum set at load\n\
+     (max_buffers), while logging goes on. New buffers are created, mapped\n\
+     and announced to a running capture, which maps them; buffers taken out\n\
+     leave the rotation once free and are deleted when the capture has\n\
+     unmapped them (it does so on its own). Prints the new buffer count.\n\
+     \n\
+     options:\n\
+     \x20 --device PATH   the device (default /dev/hv_evlog)\n",
+    exit_codes!()
+);
+
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -186,6 +203,11 @@ pub enum Command {
     Sources {
         /// The mask to set.
         mask: Option<u64>,
+    },
+    /// `resize`: buffers per served CPU.
+    Resize {
+        /// Buffers per CPU.
+        per_cpu: u32,
     },
 }
 
@@ -437,6 +459,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         "stats" => STATS_USAGE,
         "flush" => FLUSH_USAGE,
         "sources" => SOURCES_USAGE,
+        "resize" => RESIZE_USAGE,
         "help" => MAIN_USAGE,
         _ => return Err(a.err(format!("unknown command '{command}'"))),
     };
@@ -539,6 +562,39 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
             }
             Command::Flush { cpu }
         }
+        "resize" => {
+            let mut per_cpu = None;
+            while let Some(arg) = a.next() {
+                match arg {
+                    Arg::Opt(name, v) => match name.as_str() {
+                        "--device" => device = a.value(&name, v)?.into(),
+                        "-h" | "--help" => {
+                            return Ok(Cli {
+                                device,
+                                command: Command::Help(a.usage),
+                            })
+                        }
+                        _ => return Err(a.unknown(&name, &command)),
+                    },
+                    Arg::Pos(arg) if per_cpu.is_none() => {
+                        let text = arg.to_string_lossy();
+                        let n = parse_number(&text)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .filter(|n| (1..=crate::uapi::MAX_BUFFERS).contains(n))
+                            .ok_or_else(|| {
+                                a.err(format!(
+                                    "invalid buffer count '{text}': expected 1-{}",
+                                    crate::uapi::MAX_BUFFERS
+                                ))
+                            })?;
+                        per_cpu = Some(n);
+                    }
+                    Arg::Pos(arg) => return Err(a.unexpected(&arg)),
+                }
+            }
+            let per_cpu = per_cpu.ok_or_else(|| a.err("missing N".to_string()))?;
+            Command::Resize { per_cpu }
+        }
         _ => {
             // "sources"
             let mut mask = None;
@@ -578,6 +634,7 @@ fn help(a: &mut Args) -> Result<Command> {
             "stats" => STATS_USAGE,
             "flush" => FLUSH_USAGE,
             "sources" => SOURCES_USAGE,
+            "resize" => RESIZE_USAGE,
             "help" => MAIN_USAGE,
             other => return Err(a.err(format!("unknown command '{other}'"))),
         },
@@ -738,6 +795,23 @@ mod tests {
             "unknown option '-x' for 'capture'"
         );
         assert_eq!(bad(&["capture", "file"], u), "unexpected argument 'file'");
+    }
+
+    #[test]
+    fn resize_options() {
+        assert_eq!(ok(&["resize", "6"]), Command::Resize { per_cpu: 6 });
+        assert_eq!(ok(&["resize", "0x2"]), Command::Resize { per_cpu: 2 });
+        assert_eq!(bad(&["resize"], RESIZE_USAGE), "missing N");
+        for n in ["0", "513", "x"] {
+            assert_eq!(
+                bad(&["resize", n], RESIZE_USAGE),
+                format!("invalid buffer count '{n}': expected 1-512")
+            );
+        }
+        assert_eq!(
+            bad(&["resize", "1", "2"], RESIZE_USAGE),
+            "unexpected argument '2'"
+        );
     }
 
     #[test]

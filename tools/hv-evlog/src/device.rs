@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::uapi::{
     self, BufferInfo, Buffers, Info, Record, Stats, ABI_VERSION, IOC_BUFFERS, IOC_FLUSH, IOC_INFO,
-    IOC_RELEASE, IOC_SET_SOURCES, IOC_STATS, MAX_BUFFERS,
+    IOC_RELEASE, IOC_RESIZE, IOC_SET_SOURCES, IOC_STATS, MAX_BUFFERS,
 };
 
 /// The last errno of the calling thread.
@@ -32,17 +32,30 @@ pub enum Wait {
     Timeout,
     /// The device has no more records and never will (end of file).
     Closed,
+    /// The buffer table changed (`POLLPRI`): a resize.
+    TableChanged,
 }
 
-/// `/dev/hv_evlog`, open for reading.
+/// `/dev/hv_evlog`, open for reading (the consumer) or as a control file.
 pub struct Device {
     fd: OwnedFd,
     path: String,
 }
 
 impl Device {
-    /// Opens the device. The module allows one consumer at a time.
+    /// Opens the device as its consumer. The module allows one at a time.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_as(path, libc::O_RDONLY)
+    }
+
+    /// Opens the device as a control file (`O_WRONLY`), which the module
+    /// allows beside the consumer: INFO, BUFFERS, FLUSH, SET_SOURCES and
+    /// RESIZE only.
+    pub fn open_control(path: &Path) -> Result<Self> {
+        Self::open_as(path, libc::O_WRONLY)
+    }
+
+    fn open_as(path: &Path, mode: libc::c_int) -> Result<Self> {
         let display = path.display().to_string();
         let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Sys {
             path: display.clone(),
@@ -51,7 +64,7 @@ impl Device {
         })?;
         // SAFETY: `c_path` is a NUL-terminated string that outlives the call;
         // open() has no other memory effects.
-        let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        let fd = unsafe { libc::open(c_path.as_ptr(), mode | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(Error::Sys {
                 path: display,
@@ -111,38 +124,57 @@ impl Device {
         Ok(info)
     }
 
-    /// `HV_EVLOG_IOC_BUFFERS` for all `count` buffers, in as many calls as the
-    /// module needs.
-    pub fn buffers(&self, count: u32) -> Result<Vec<BufferInfo>> {
-        let mut table = vec![BufferInfo::default(); count as usize];
-        let mut filled = 0usize;
-        while filled < table.len() {
-            let room = &mut table[filled..];
-            let mut arg = Buffers {
-                first: filled as u32,
-                count: room.len() as u32,
-                table: room.as_mut_ptr() as u64,
-            };
-            // SAFETY: IOC_BUFFERS takes a `struct hv_evlog_buffers`, mirrored
-            // by `Buffers`; its `table` points to `count` writable
-            // `BufferInfo`s (mirroring `struct hv_evlog_buffer_info`), which
-            // live in `table` until after the call.
-            unsafe { self.ioctl(IOC_BUFFERS, &mut arg)? };
-            if arg.count as usize > room.len() {
-                return Err(Error::Device(format!(
-                    "{}: HV_EVLOG_IOC_BUFFERS filled {} entries into room for {}",
-                    self.path,
-                    arg.count,
-                    room.len()
-                )));
+    /// `HV_EVLOG_IOC_BUFFERS`: every existing buffer (retired ones
+    /// included), all from one generation of the table, and that
+    /// generation. Asks in as many calls as the module needs, and again
+    /// from the start if a resize changed the table in between.
+    pub fn buffers(&self) -> Result<(Vec<BufferInfo>, u32)> {
+        'again: loop {
+            let mut table = vec![BufferInfo::default(); MAX_BUFFERS as usize];
+            let mut filled = 0usize;
+            let mut first = 0;
+            let mut generation = None;
+            while filled < table.len() {
+                let room = &mut table[filled..];
+                let mut arg = Buffers {
+                    first,
+                    count: room.len() as u32,
+                    table: room.as_mut_ptr() as u64,
+                    ..Buffers::default()
+                };
+                // SAFETY: IOC_BUFFERS takes a `struct hv_evlog_buffers`,
+                // mirrored by `Buffers`; its `table` points to `count`
+                // writable `BufferInfo`s (mirroring `struct
+                // hv_evlog_buffer_info`), which live in `table` until after
+                // the call.
+                unsafe { self.ioctl(IOC_BUFFERS, &mut arg)? };
+                if arg.count as usize > room.len() {
+                    return Err(Error::Device(format!(
+                        "{}: HV_EVLOG_IOC_BUFFERS filled {} entries into room for {}",
+                        self.path,
+                        arg.count,
+                        room.len()
+                    )));
+                }
+                if *generation.get_or_insert(arg.generation) != arg.generation {
+                    continue 'again;
+                }
+                if arg.count == 0 {
+                    break;
+                }
+                filled += arg.count as usize;
+                first = table[filled - 1].index.saturating_add(1);
             }
-            if arg.count == 0 {
-                break;
-            }
-            filled += arg.count as usize;
+            table.truncate(filled);
+            return Ok((table, generation.unwrap_or(0)));
         }
-        table.truncate(filled);
-        Ok(table)
+    }
+
+    /// `HV_EVLOG_IOC_RESIZE`: `per_cpu` buffers for every served CPU.
+    pub fn resize(&self, per_cpu: u32) -> Result<()> {
+        let mut arg = per_cpu;
+        // SAFETY: IOC_RESIZE takes a `__u32`.
+        unsafe { self.ioctl(IOC_RESIZE, &mut arg) }
     }
 
     /// `HV_EVLOG_IOC_RELEASE`: hands completed buffer `index` back.
@@ -174,17 +206,20 @@ impl Device {
         Ok(stats)
     }
 
-    /// Maps every buffer, read-only and shared, in one mapping.
-    pub fn map(&self, info: &Info) -> Result<Mapping> {
-        let len = (info.buffer_count as usize)
-            .checked_mul(info.buffer_size as usize)
+    /// Maps `count` buffers from buffer `first` on, read-only and shared, in
+    /// one mapping (buffers of `buffer_size` bytes).
+    pub fn map(&self, first: u32, count: u32, buffer_size: u32) -> Result<Mapping> {
+        let len = (count as usize)
+            .checked_mul(buffer_size as usize)
             .filter(|&len| len > 0)
             .ok_or_else(|| {
                 Error::Device(format!(
-                    "{}: the group has {} buffers of {} bytes: nothing to map",
-                    self.path, info.buffer_count, info.buffer_size
+                    "{}: {count} buffers of {buffer_size} bytes: nothing to map",
+                    self.path
                 ))
             })?;
+        let offset = libc::off_t::try_from(u64::from(first) * u64::from(buffer_size))
+            .map_err(|_| self.fail("mmap", libc::EINVAL))?;
         // SAFETY: a fresh mapping chosen by the kernel (no fixed address), so
         // no existing memory is affected; the result is checked below.
         let ptr = unsafe {
@@ -194,7 +229,7 @@ impl Device {
                 libc::PROT_READ,
                 libc::MAP_SHARED,
                 self.fd.as_raw_fd(),
-                0,
+                offset,
             )
         };
         if ptr == libc::MAP_FAILED {
@@ -204,7 +239,8 @@ impl Device {
         Ok(Mapping {
             ptr,
             len,
-            buffer_size: info.buffer_size as usize,
+            first,
+            buffer_size: buffer_size as usize,
         })
     }
 
@@ -213,7 +249,7 @@ impl Device {
     pub fn wait(&self, timeout: Duration, out: &mut VecDeque<Record>) -> Result<Wait> {
         let mut pfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
+            events: libc::POLLIN | libc::POLLPRI,
             revents: 0,
         };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
@@ -227,6 +263,10 @@ impl Device {
         }
         if rc == 0 {
             return Ok(Wait::Timeout);
+        }
+        // The table first: a record may name a buffer that is new in it.
+        if pfd.revents & libc::POLLPRI != 0 {
+            return Ok(Wait::TableChanged);
         }
         if pfd.revents & libc::POLLIN != 0 {
             return self.read_records(out);
@@ -289,8 +329,11 @@ pub fn check_info(info: &Info) -> Result<()> {
         format!("record_size {}", info.record_size)
     } else if info.header_size as usize != crate::tlfs::ENTRIES_OFFSET {
         format!("header_size {}", info.header_size)
-    } else if info.buffer_count > MAX_BUFFERS {
-        format!("buffer_count {}", info.buffer_count)
+    } else if info.max_buffers > MAX_BUFFERS || info.buffer_count > info.max_buffers {
+        format!(
+            "buffer_count {} of max_buffers {}",
+            info.buffer_count, info.max_buffers
+        )
     } else {
         return Ok(());
     };
@@ -304,10 +347,11 @@ pub fn check_info(info: &Info) -> Result<()> {
     )))
 }
 
-/// All buffers, mapped read-only; unmapped on drop.
+/// Buffers `first` on, mapped read-only; unmapped on drop.
 pub struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
+    first: u32,
     buffer_size: usize,
 }
 
@@ -318,7 +362,7 @@ impl Mapping {
     /// decoding a private snapshot keeps a misbehaving writer from changing
     /// data between checks and use.
     pub fn snapshot(&self, index: u32, bytes: u32, out: &mut Vec<u8>) -> Result<()> {
-        let start = (index as usize).checked_mul(self.buffer_size);
+        let start = (index.wrapping_sub(self.first) as usize).checked_mul(self.buffer_size);
         let bytes = bytes as usize;
         let Some(start) = start.filter(|&s| s < self.len && bytes <= self.buffer_size) else {
             return Err(Error::Device(format!(
@@ -357,12 +401,13 @@ mod tests {
 
     fn good() -> Info {
         Info {
-            abi_version: 1,
-            info_size: 56,
+            abi_version: 2,
+            info_size: 64,
             record_size: 32,
             header_size: 72,
             buffer_count: 4,
             buffer_size: 4096,
+            max_buffers: 8,
             ..Info::default()
         }
     }
@@ -370,16 +415,17 @@ mod tests {
     #[test]
     fn info_checks() {
         assert!(check_info(&good()).is_ok());
-        let tail = ", but this tool was built for ABI version 1 (info_size 56, \
+        let tail = ", but this tool was built for ABI version 2 (info_size 64, \
                     record_size 32, header_size 72, at most 512 buffers): \
                     use the hv-evlog built from the same tree as the module";
         type Change = fn(&mut Info);
-        let cases: [(Change, &str); 5] = [
-            (|i| i.abi_version = 2, "ABI version 2"),
-            (|i| i.info_size = 64, "info_size 64"),
+        let cases: [(Change, &str); 6] = [
+            (|i| i.abi_version = 1, "ABI version 1"),
+            (|i| i.info_size = 56, "info_size 56"),
             (|i| i.record_size = 40, "record_size 40"),
             (|i| i.header_size = 64, "header_size 64"),
-            (|i| i.buffer_count = 513, "buffer_count 513"),
+            (|i| i.max_buffers = 513, "buffer_count 4 of max_buffers 513"),
+            (|i| i.buffer_count = 9, "buffer_count 9 of max_buffers 8"),
         ];
         for (change, what) in cases {
             let mut info = good();
@@ -483,12 +529,8 @@ mod tests {
         data[4096..4096 + 4].copy_from_slice(b"buf1");
         std::fs::write(&path, &data).unwrap();
         let dev = Device::open(&path).unwrap();
-        let info = Info {
-            buffer_count: 2,
-            buffer_size: 4096,
-            ..good()
-        };
-        let map = dev.map(&info).unwrap();
+        let map = dev.map(0, 2, 4096).unwrap();
+        let second = dev.map(1, 1, 4096).unwrap();
         std::fs::remove_file(&path).unwrap();
         let mut out = Vec::new();
         map.snapshot(1, 4, &mut out).unwrap();
@@ -501,14 +543,15 @@ mod tests {
              (8192 bytes, 4096-byte buffers)"
         );
         assert!(map.snapshot(0, 4097, &mut out).is_err());
-        let empty = Info {
-            buffer_count: 0,
-            ..info
-        };
+        // A mapping of buffer 1 alone: indices count from its first.
+        second.snapshot(1, 4, &mut out).unwrap();
+        assert_eq!(out, b"buf1");
+        assert!(second.snapshot(0, 4, &mut out).is_err());
+        assert!(second.snapshot(2, 4, &mut out).is_err());
         assert_eq!(
-            dev.map(&empty).err().unwrap().to_string(),
+            dev.map(0, 0, 4096).err().unwrap().to_string(),
             format!(
-                "{}: the group has 0 buffers of 4096 bytes: nothing to map",
+                "{}: 0 buffers of 4096 bytes: nothing to map",
                 path.display()
             )
         );

@@ -54,7 +54,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info { json } => {
             let dev = Device::open(&cli.device)?;
             let info = dev.info()?;
-            let table = dev.buffers(info.buffer_count)?;
+            let (table, _) = dev.buffers()?;
             let text = if json {
                 output::info_json(dev.path(), &info, &table)
             } else {
@@ -70,9 +70,21 @@ fn run(cli: Cli) -> Result<()> {
                 output::stats_text(&stats)
             })
         }
-        Command::Flush { cpu } => Device::open(&cli.device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS)),
+        // A control file: these work beside a running capture.
+        Command::Flush { cpu } => {
+            Device::open_control(&cli.device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS))
+        }
+        Command::Resize { per_cpu } => {
+            let dev = Device::open_control(&cli.device)?;
+            dev.resize(per_cpu)?;
+            let info = dev.info()?;
+            print(&format!(
+                "buffers {} of at most {}, generation {}\n",
+                info.buffer_count, info.max_buffers, info.generation
+            ))
+        }
         Command::Sources { mask } => {
-            let dev = Device::open(&cli.device)?;
+            let dev = Device::open_control(&cli.device)?;
             if let Some(mask) = mask {
                 dev.set_sources(mask)?;
             }
@@ -218,18 +230,22 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     // end the capture cleanly.
     catch_stop_signals();
     let dev = Device::open(path)?;
-    let info = dev.info()?;
-    let table = dev.buffers(info.buffer_count)?;
+    let (info, table, generation) = loop {
+        let info = dev.info()?;
+        let (table, generation) = dev.buffers()?;
+        if generation == info.generation {
+            break (info, table, generation);
+        }
+    };
     check_table(&info, &table)?;
     if let Some(cpu) = c.limits.cpu {
         check_cpu(cpu, &table)?;
     }
     let out = open_output(c.output.as_deref())?;
-    let mapping = dev.map(&info)?;
+    let mut source = DeviceSource::new(&dev, &info, &table, generation)?;
     let before = dev.stats()?;
     let mut sink = Sink::new(out, c.format);
     sink.begin(&info)?;
-    let mut source = DeviceSource::new(&dev, mapping);
     let mut progress = Progress::new(c.output.is_none());
     let result = capture::run(
         &mut source,
@@ -242,6 +258,12 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let (totals, end) = result?;
     finish(sink, end)?;
     let after = dev.stats()?;
+    if source.table_changes() != 0 {
+        eprintln!(
+            "hv-evlog: the buffer table changed {} times (resize)",
+            source.table_changes()
+        );
+    }
     summary(
         &totals,
         Some(after.records_dropped.saturating_sub(before.records_dropped)),
@@ -286,24 +308,31 @@ fn finish<W: Write>(sink: Sink<W>, end: End) -> Result<()> {
     }
 }
 
-/// The buffer table must describe the mapping the loop relies on.
+/// The buffer table (of `info`'s generation) must describe the mappings
+/// the loop relies on: indices rising and below the maximum, each at its
+/// `index * buffer_size`, as many in the rotation as `info` says.
 fn check_table(info: &uapi::Info, table: &[uapi::BufferInfo]) -> Result<()> {
-    if table.len() != info.buffer_count as usize {
+    let live = table
+        .iter()
+        .filter(|b| b.flags & uapi::BUFFER_RETIRED == 0)
+        .count();
+    if live != info.buffer_count as usize {
         return Err(Error::Device(format!(
-            "HV_EVLOG_IOC_BUFFERS returned {} entries for {} buffers",
-            table.len(),
+            "HV_EVLOG_IOC_BUFFERS returned {live} entries for {} buffers",
             info.buffer_count
         )));
     }
+    let mut next = 0;
     for (i, b) in table.iter().enumerate() {
-        let want = i as u64 * u64::from(info.buffer_size);
-        if b.index as usize != i || b.mmap_offset != want {
+        let want = u64::from(b.index) * u64::from(info.buffer_size);
+        if b.index < next || b.index >= info.max_buffers || b.mmap_offset != want {
             return Err(Error::Device(format!(
                 "buffer table entry {i} says index {} at mmap offset {:#x}, \
-                 expected index {i} at {want:#x}",
-                b.index, b.mmap_offset
+                 expected an index from {next} below {} at index * {}",
+                b.index, b.mmap_offset, info.max_buffers, info.buffer_size
             )));
         }
+        next = b.index + 1;
     }
     Ok(())
 }
@@ -337,6 +366,7 @@ mod tests {
         let info = uapi::Info {
             buffer_count: 2,
             buffer_size: 4096,
+            max_buffers: 4,
             ..uapi::Info::default()
         };
         let mut table = vec![uapi::BufferInfo::default(); 2];
@@ -351,14 +381,33 @@ mod tests {
         assert!(err.to_string().starts_with(
             "no buffer serves CPU 4 (the buffers serve CPUs 0-3)\n\nusage: hv-evlog capture"
         ));
+        // Holes are fine (a resize made them): index 3 at 3 * 4096.
+        table[1].index = 3;
+        table[1].mmap_offset = 3 * 4096;
+        assert!(check_table(&info, &table).is_ok());
         table[1].mmap_offset = 8192;
         assert_eq!(
             check_table(&info, &table).unwrap_err().to_string(),
-            "buffer table entry 1 says index 1 at mmap offset 0x2000, expected index 1 at 0x1000"
+            "buffer table entry 1 says index 3 at mmap offset 0x2000, \
+             expected an index from 1 below 4 at index * 4096"
         );
+        table[1].mmap_offset = 4 * 4096;
+        table[1].index = 4;
+        assert!(check_table(&info, &table).is_err());
         assert_eq!(
             check_table(&info, &table[..1]).unwrap_err().to_string(),
             "HV_EVLOG_IOC_BUFFERS returned 1 entries for 2 buffers"
         );
+        // A retired buffer is in the table but not in the count.
+        table[1].index = 3;
+        table[1].mmap_offset = 3 * 4096;
+        table.push(uapi::BufferInfo {
+            index: 2,
+            mmap_offset: 2 * 4096,
+            flags: uapi::BUFFER_RETIRED,
+            ..uapi::BufferInfo::default()
+        });
+        table.swap(1, 2);
+        assert!(check_table(&info, &table).is_ok());
     }
 }

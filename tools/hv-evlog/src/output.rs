@@ -287,7 +287,7 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
     } else {
         ""
     };
-    let rows: [(&str, String); 12] = [
+    let rows: [(&str, String); 13] = [
         ("device", device.to_string()),
         ("abi version", info.abi_version.to_string()),
         (
@@ -311,6 +311,13 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
             "buffers",
             format!("{} x {} bytes", info.buffer_count, info.buffer_size),
         ),
+        (
+            "max buffers",
+            format!(
+                "{} (table generation {})",
+                info.max_buffers, info.generation
+            ),
+        ),
         ("threshold", info.threshold.to_string()),
         (
             "completion",
@@ -328,11 +335,16 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
         .iter()
         .map(|b| {
             let cpus = cpu_list(&b.cpus);
+            let cpus = if cpus.is_empty() { "-".into() } else { cpus };
             [
                 b.index.to_string(),
                 b.pxm.to_string(),
                 b.node.to_string(),
-                if cpus.is_empty() { "-".into() } else { cpus },
+                if b.flags & crate::uapi::BUFFER_RETIRED != 0 {
+                    format!("{cpus} (retired)")
+                } else {
+                    cpus
+                },
                 format!("{:#x}", b.mmap_offset),
             ]
         })
@@ -375,6 +387,7 @@ pub fn info_json(device: &str, info: &Info, table: &[BufferInfo]) -> String {
         ",\"abi_version\":{},\"info_size\":{},\"backend\":\"{}\",\"backend_id\":{},\
          \"type\":\"{}\",\"type_id\":{},\"mode\":\"{}\",\"mode_id\":{},\
          \"time_basis\":\"{}\",\"time_basis_id\":{},\"buffer_count\":{},\
+         \"max_buffers\":{},\"generation\":{},\
          \"buffer_size\":{},\"threshold\":{},\"sources\":{},\"source_names\":[",
         info.abi_version,
         info.info_size,
@@ -387,6 +400,8 @@ pub fn info_json(device: &str, info: &Info, table: &[BufferInfo]) -> String {
         time_basis_name(info.time_basis),
         info.time_basis,
         info.buffer_count,
+        info.max_buffers,
+        info.generation,
         info.buffer_size,
         info.threshold,
         info.sources,
@@ -424,7 +439,12 @@ pub fn info_json(device: &str, info: &Info, table: &[BufferInfo]) -> String {
         }
         s.push_str("],\"cpu_list\":");
         json_str(&mut s, &cpu_list(&b.cpus));
-        let _ = write!(s, ",\"mmap_offset\":{}}}", b.mmap_offset);
+        let _ = write!(
+            s,
+            ",\"mmap_offset\":{},\"retired\":{}}}",
+            b.mmap_offset,
+            b.flags & crate::uapi::BUFFER_RETIRED != 0
+        );
     }
     s.push_str("]}\n");
     s
@@ -500,6 +520,8 @@ mod tests {
             record_size: 32,
             backend: 1,
             completion: 1,
+            max_buffers: 8,
+            generation: 5,
         }
     }
 
@@ -514,6 +536,7 @@ mod tests {
         t[1].node = 1;
         t[1].cpus[0] = 1 << 63;
         t[1].cpus[1] = 0b111; // 63-66
+        t[2].flags = crate::uapi::BUFFER_RETIRED;
         t
     }
 
@@ -632,16 +655,17 @@ mod tests {
              mode         regular (0)\n\
              time basis   reference (0), 100 ns units\n\
              buffers      3 x 65536 bytes\n\
+             max buffers  8 (table generation 5)\n\
              threshold    1\n\
              completion   messages (1)\n\
              sources      0x10000008400 (hc,vp,0x10000000000)\n\
              header size  72\n\
              record size  32\n\
              \n\
-             index  pxm  node  cpus   mmap offset\n\
-             \x20   0    0     0  0-1,4  0x0\n\
-             \x20   1    1     1  63-66  0x10000\n\
-             \x20   2    0     0  -      0x20000\n"
+             index  pxm  node  cpus         mmap offset\n\
+             \x20   0    0     0  0-1,4        0x0\n\
+             \x20   1    1     1  63-66        0x10000\n\
+             \x20   2    0     0  - (retired)  0x20000\n"
         );
     }
 
@@ -653,12 +677,13 @@ mod tests {
             "{\"device\":\"/dev/\\\"x\\\"\",\"abi_version\":1,\"info_size\":56,\
              \"backend\":\"sim\",\"backend_id\":1,\"type\":\"local\",\"type_id\":1,\
              \"mode\":\"regular\",\"mode_id\":0,\"time_basis\":\"reference\",\
-             \"time_basis_id\":0,\"buffer_count\":3,\"buffer_size\":65536,\
+             \"time_basis_id\":0,\"buffer_count\":3,\"max_buffers\":8,\"generation\":5,\
+             \"buffer_size\":65536,\
              \"threshold\":1,\"sources\":1099511661568,\
              \"source_names\":[\"hc\",\"vp\",\"0x10000000000\"],\
              \"header_size\":72,\"record_size\":32,\"completion\":\"messages\",\"completion_id\":1,\"buffers\":[\
-             {\"index\":0,\"pxm\":0,\"node\":0,\"cpus\":[0,1,4],\"cpu_list\":\"0-1,4\",\"mmap_offset\":0},\
-             {\"index\":1,\"pxm\":1,\"node\":1,\"cpus\":[63,64,65,66],\"cpu_list\":\"63-66\",\"mmap_offset\":65536}]}\n"
+             {\"index\":0,\"pxm\":0,\"node\":0,\"cpus\":[0,1,4],\"cpu_list\":\"0-1,4\",\"mmap_offset\":0,\"retired\":false},\
+             {\"index\":1,\"pxm\":1,\"node\":1,\"cpus\":[63,64,65,66],\"cpu_list\":\"63-66\",\"mmap_offset\":65536,\"retired\":false}]}\n"
         );
     }
 

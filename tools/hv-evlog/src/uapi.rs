@@ -13,7 +13,7 @@
 use core::mem::size_of;
 
 /// `HV_EVLOG_ABI_VERSION`: the ABI this tool speaks.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// `HV_EVLOG_DEVICE`.
 pub const DEVICE: &str = "/dev/hv_evlog";
 /// `HV_EVLOG_IOC_MAGIC`.
@@ -57,6 +57,10 @@ pub struct Info {
     pub backend: u32,
     /// 0: records from the header scan alone; 1: from completion messages.
     pub completion: u32,
+    /// The group maximum: every buffer index is below it.
+    pub max_buffers: u32,
+    /// Changes whenever the buffer table changes.
+    pub generation: u32,
 }
 
 /// `struct hv_evlog_buffer_info`: one buffer of the group.
@@ -69,8 +73,8 @@ pub struct BufferInfo {
     pub pxm: u32,
     /// NUMA node of its pages.
     pub node: u32,
-    /// Reserved.
-    pub reserved: u32,
+    /// [`BUFFER_RETIRED`] or 0.
+    pub flags: u32,
     /// `index * buffer_size`.
     pub mmap_offset: u64,
     /// Bitmap of the CPUs it serves.
@@ -87,7 +91,15 @@ pub struct Buffers {
     pub count: u32,
     /// In: user pointer to `count` [`BufferInfo`]s.
     pub table: u64,
+    /// Out: the `Info::generation` the table is from.
+    pub generation: u32,
+    /// Out: 0.
+    pub reserved: u32,
 }
+
+/// `HV_EVLOG_BUFFER_RETIRED`: out of the rotation after a resize; munmap
+/// it so that the module can delete it.
+pub const BUFFER_RETIRED: u32 = 0x1;
 
 /// `struct hv_evlog_record`: what read() returns, one per completed buffer.
 #[repr(C)]
@@ -155,6 +167,8 @@ pub const IOC_FLUSH: u32 = ioc(IOC_WRITE, 0x03, size_of::<u32>());
 pub const IOC_SET_SOURCES: u32 = ioc(IOC_WRITE, 0x04, size_of::<u64>());
 /// `HV_EVLOG_IOC_STATS`: `_IOR(0xB9, 0x05, struct hv_evlog_stats)`.
 pub const IOC_STATS: u32 = ioc(IOC_READ, 0x05, size_of::<Stats>());
+/// `HV_EVLOG_IOC_RESIZE`: set the buffers per served CPU.
+pub const IOC_RESIZE: u32 = ioc(IOC_WRITE, 0x06, size_of::<u32>());
 
 /// Name of an ioctl request, for error messages.
 pub fn ioctl_name(request: u32) -> &'static str {
@@ -165,6 +179,7 @@ pub fn ioctl_name(request: u32) -> &'static str {
         IOC_FLUSH => "HV_EVLOG_IOC_FLUSH",
         IOC_SET_SOURCES => "HV_EVLOG_IOC_SET_SOURCES",
         IOC_STATS => "HV_EVLOG_IOC_STATS",
+        IOC_RESIZE => "HV_EVLOG_IOC_RESIZE",
         _ => "unknown ioctl",
     }
 }
@@ -199,13 +214,15 @@ mod tests {
             "buffer_size": buffer_size, "threshold": threshold, "sources": sources,
             "header_size": header_size, "record_size": record_size,
             "backend": backend, "completion": completion,
+            "max_buffers": max_buffers, "generation": generation,
         });
         layout!(v, "hv_evlog_buffer_info", BufferInfo {
-            "index": index, "pxm": pxm, "node": node, "reserved": reserved,
+            "index": index, "pxm": pxm, "node": node, "flags": flags,
             "mmap_offset": mmap_offset, "cpus": cpus,
         });
         layout!(v, "hv_evlog_buffers", Buffers {
             "first": first, "count": count, "table": table,
+            "generation": generation, "reserved": reserved,
         });
         layout!(v, "hv_evlog_record", Record {
             "buffer_index": buffer_index, "cpu": cpu, "sequence": sequence,
@@ -231,6 +248,8 @@ mod tests {
             ("HV_EVLOG_IOC_FLUSH", u64::from(IOC_FLUSH)),
             ("HV_EVLOG_IOC_SET_SOURCES", u64::from(IOC_SET_SOURCES)),
             ("HV_EVLOG_IOC_STATS", u64::from(IOC_STATS)),
+            ("HV_EVLOG_IOC_RESIZE", u64::from(IOC_RESIZE)),
+            ("HV_EVLOG_BUFFER_RETIRED", u64::from(BUFFER_RETIRED)),
         ]);
         v
     }
@@ -316,13 +335,13 @@ mod tests {
     #[test]
     fn known_values() {
         // Independent of the compiler: the numbers as worked out by hand.
-        assert_eq!(size_of::<Info>(), 56);
+        assert_eq!(size_of::<Info>(), 64);
         assert_eq!(size_of::<BufferInfo>(), 152);
-        assert_eq!(size_of::<Buffers>(), 16);
+        assert_eq!(size_of::<Buffers>(), 24);
         assert_eq!(size_of::<Record>(), 32);
         assert_eq!(size_of::<Stats>(), 40);
-        assert_eq!(IOC_INFO, 0x8038_B900);
-        assert_eq!(IOC_BUFFERS, 0xC010_B901);
+        assert_eq!(IOC_INFO, 0x8040_B900);
+        assert_eq!(IOC_BUFFERS, 0xC018_B901);
         assert_eq!(IOC_RELEASE, 0x4004_B902);
         assert_eq!(IOC_FLUSH, 0x4004_B903);
         assert_eq!(IOC_SET_SOURCES, 0x4008_B904);
