@@ -229,7 +229,7 @@ TEST_F(dev, buffer_table)
 
 		EXPECT_EQ(i, b->index);
 		EXPECT_EQ((uint64_t)i * self->info.buffer_size, b->mmap_offset);
-		EXPECT_EQ(0, b->reserved);
+		EXPECT_EQ(0, b->flags);
 		EXPECT_GT(HV_EVLOG_MAX_CPUS, b->node);
 		for (int c = 0; c < HV_EVLOG_MAX_CPUS; c++) {
 			if (!(b->cpus[c / 64] >> (c % 64) & 1))
@@ -266,6 +266,96 @@ TEST_F(dev, buffer_table_ranges)
 	req = (struct hv_evlog_buffers){ .first = 0, .count = 1, .table = 8 };
 	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
 	EXPECT_EQ(EFAULT, errno);
+}
+
+/* BUFFERS says which generation of the table it returns: INFO's. */
+TEST_F(dev, buffer_table_generation)
+{
+	struct hv_evlog_buffer_info one;
+	struct hv_evlog_buffers req = { .first = 0, .count = 1, .table = (uintptr_t)&one };
+
+	memset(&req.generation, 0xff, 8);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
+	EXPECT_EQ(self->info.generation, req.generation);
+	EXPECT_EQ(0, req.reserved);
+	/* max_buffers defaults to the count planned at load. */
+	EXPECT_EQ(self->info.buffer_count, self->info.max_buffers);
+}
+
+/*
+ * An O_WRONLY open is a control file beside the consumer: INFO and the
+ * control ioctls work; reading, mapping, RELEASE and STATS do not, and the
+ * consumer slot stays taken.
+ */
+TEST_F(dev, control_file_beside_consumer)
+{
+	struct hv_evlog_info info;
+	struct hv_evlog_stats st;
+	uint32_t index = 0;
+	char buf[64];
+	int c = dev_open(O_WRONLY), again;
+
+	ASSERT_LE(0, c) TH_LOG("control open beside the consumer: %s", strerror(errno));
+	EXPECT_EQ(0, ioctl(c, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(self->info.buffer_count, info.buffer_count);
+	EXPECT_EQ(0, ioctl(c, HV_EVLOG_IOC_FLUSH, &(__u32){ HV_EVLOG_ALL_CPUS }));
+	EXPECT_EQ(-1, ioctl(c, HV_EVLOG_IOC_STATS, &st));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioctl(c, HV_EVLOG_IOC_RELEASE, &index));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, read(c, buf, sizeof(buf)));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->page, PROT_READ, MAP_SHARED, c, 0));
+	EXPECT_EQ(EACCES, errno);
+	again = dev_open(O_RDONLY);
+	EXPECT_EQ(-1, again);
+	EXPECT_EQ(EBUSY, errno);
+	if (again >= 0)
+		close(again);
+	close(c);
+}
+
+/* Buffers of the CPU that buffer 0 serves. */
+static uint32_t per_cpu_now(const struct hv_evlog_buffer_info *tab, uint32_t n)
+{
+	uint32_t count = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		count += !memcmp(tab[i].cpus, tab[0].cpus, sizeof(tab[0].cpus));
+	return count;
+}
+
+/*
+ * RESIZE within the maximum (the planned count by default) to what is there
+ * changes nothing; past it, or to 0, it is EINVAL and the table stays.
+ */
+TEST_F(dev, resize_bounds)
+{
+	uint32_t now = per_cpu_now(self->tab, self->info.buffer_count);
+	struct hv_evlog_info after;
+
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &now));
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ now + 1 }));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 0 }));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &after));
+	EXPECT_EQ(self->info.generation, after.generation);
+	EXPECT_EQ(self->info.buffer_count, after.buffer_count);
+}
+
+/*
+ * A mapping counts the buffers it covers until it goes, so it cannot be
+ * split: unmapping a part of it is EINVAL; the whole goes.
+ */
+TEST_F(dev, mapping_not_split)
+{
+	char *p = mmap(NULL, 2 * self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, munmap(p + self->page, self->page));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, munmap(p, 2 * self->page));
 }
 
 TEST_F(dev, unknown_ioctl)
