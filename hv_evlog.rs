@@ -158,6 +158,8 @@ struct HvEvlog {
     // the group (full teardown) once nothing else holds it.
     _reboot: Pin<KBox<reboot::RebootHook>>,
     _device: Pin<KBox<device::Device>>,
+    // Before the group: no hotplug callback runs once it is gone.
+    _hotplug: Option<group::hotplug::Hotplug>,
     _debugfs: debugfs::Debugfs,
     _group: Arc<group::Group>,
 }
@@ -193,10 +195,10 @@ impl kernel::Module for HvEvlog {
         let cfg = config()?;
         let snapshot = topology::Snapshot::read()?;
         let placement = placement::Placement::new(&cfg, word_params::NODES.bytes(), &snapshot)?;
+        let max_buffers = live_max_buffers(&placement)?;
         let inbox = Arc::pin_init(sint0::Inbox::new(cfg.log_type as u32), GFP_KERNEL)?;
         let backend = connect(&cfg, &placement, &inbox)?;
         let ctx = KBox::pin_init(group::HvCtx::new(backend, cfg.log_hypercalls)?, GFP_KERNEL)?;
-        let max_buffers = live_max_buffers(&placement)?;
         let placement = Arc::new(placement, GFP_KERNEL)?;
         let group = Arc::new(
             group::Group::new(ctx, &cfg, placement, max_buffers)?,
@@ -205,6 +207,7 @@ impl kernel::Module for HvEvlog {
         let debugfs = debugfs::Debugfs::new(&group, &inbox)?;
         let reboot = KBox::pin_init(reboot::RebootHook::register(group.clone()), GFP_KERNEL)?;
         group.start();
+        let hotplug = group::hotplug::Hotplug::register(group.clone())?;
         // Last: an opener may use the device as soon as it exists.
         // The hypervisor's own system buffers complete with no message.
         let messages =
@@ -238,6 +241,7 @@ impl kernel::Module for HvEvlog {
         Ok(HvEvlog {
             _reboot: reboot,
             _device: device,
+            _hotplug: hotplug,
             _debugfs: debugfs,
             _group: group,
         })

@@ -53,6 +53,7 @@ pub(crate) struct Debugfs {
     _pool: Pin<KBox<File<Arc<Group>>>>,
     _hypercalls: Pin<KBox<File<Arc<Group>>>>,
     _headers: Pin<KBox<File<Arc<Group>>>>,
+    _cpus: Pin<KBox<File<Arc<Group>>>>,
     _dir: Dir,
 }
 
@@ -74,6 +75,18 @@ fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
         writeln!(f, "{index} {pxm} {node} {cpu} {state} {lost}")?;
     }
     Ok(())
+}
+
+fn write_cpus(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "cpu node pxm online buffers")?;
+    let mut result = Ok(());
+    group.for_each_served(|s, online, buffers| {
+        if result.is_ok() {
+            let on = if online { "online" } else { "offline" };
+            result = writeln!(f, "{} {} {} {on} {buffers}", s.cpu, s.target_node, s.pxm);
+        }
+    });
+    result
 }
 
 fn write_pool(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -253,7 +266,12 @@ impl Debugfs {
             dir.read_callback_file(c"headers", group.clone(), &write_headers),
             GFP_KERNEL,
         )?;
+        let cpus = KBox::pin_init(
+            dir.read_callback_file(c"cpus", group.clone(), &write_cpus),
+            GFP_KERNEL,
+        )?;
         Ok(Debugfs {
+            _cpus: cpus,
             _plan: plan,
             _hypercalls: hypercalls,
             _headers: headers,

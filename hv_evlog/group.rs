@@ -19,6 +19,8 @@
 //! and takes out buffers while the group is active, so the table is behind a
 //! lock and every reader goes through it.
 
+#[path = "hotplug.rs"]
+pub(crate) mod hotplug;
 #[path = "resize.rs"]
 mod resize;
 
@@ -46,7 +48,10 @@ use crate::{
         InitializeGroupInput, ProximityDomainInfo, TimeBasis, MAX_BUFFERS, MAX_BUFFER_PAGES,
         PAGE_SIZE,
     },
-    uapi::{hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_BUFFER_RETIRED, HV_EVLOG_CPU_WORDS},
+    uapi::{
+        hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_BUFFER_CPU_OFFLINE, HV_EVLOG_BUFFER_RETIRED,
+        HV_EVLOG_CPU_WORDS,
+    },
 };
 
 /// The hypercall path: the transport, the pages calls are encoded in, and
@@ -170,6 +175,17 @@ impl Table {
     }
 }
 
+/// The served CPUs and how many buffers each gets.
+struct Live {
+    /// In serving order (target node, CPU): the plan's, then CPUs that came
+    /// online later.
+    served: KVec<Served>,
+    /// `online[i]`: whether `served[i]` is online (CPU hotplug).
+    online: KVec<bool>,
+    /// Buffers per served CPU (`buffers_per_cpu`, then each resize's).
+    per_cpu: u32,
+}
+
 /// A set-up event log group; dropping it tears everything down.
 pub(crate) struct Group {
     ctx: Pin<KBox<HvCtx>>,
@@ -179,10 +195,9 @@ pub(crate) struct Group {
     /// The group maximum given to initialize: every index is below it.
     max_buffers: u32,
     table: Pin<KBox<Mutex<Table>>>,
-    /// The CPUs served, in serving order (target node, CPU), from the plan.
-    served: KVec<Served>,
-    /// Held by a resize and by [`Group::stop`]: one at a time.
-    resizing: Pin<KBox<Mutex<()>>>,
+    /// Which CPUs are served: held by a resize, a CPU hotplug callback and
+    /// [`Group::stop`], one at a time (before the table's lock).
+    live: Pin<KBox<Mutex<Live>>>,
     /// The source mask the hypervisor was last given (0: none enabled).
     sources: AtomicU64,
     /// Whether [`Group::stop`] ran (at reboot, or on the way to drop).
@@ -245,6 +260,7 @@ impl Group {
         max_buffers: u32,
     ) -> Result<Self> {
         let mut served = KVec::new();
+        let mut online = KVec::new();
         for b in placement.buffers.iter() {
             if !served.iter().any(|s: &Served| s.cpu == b.cpu) {
                 let s = Served {
@@ -253,8 +269,14 @@ impl Group {
                     pxm: b.pxm,
                 };
                 served.push(s, GFP_KERNEL)?;
+                online.push(true, GFP_KERNEL)?;
             }
         }
+        let live = Live {
+            served,
+            online,
+            per_cpu: cfg.buffers_per_cpu,
+        };
         let mut slots = KVec::with_capacity(max_buffers as usize, GFP_KERNEL)?;
         for _ in 0..max_buffers {
             slots.push(None, GFP_KERNEL)?;
@@ -267,8 +289,7 @@ impl Group {
             ctx,
             max_buffers,
             table: KBox::pin_init(new_mutex!(table), GFP_KERNEL)?,
-            served,
-            resizing: KBox::pin_init(new_mutex!(()), GFP_KERNEL)?,
+            live: KBox::pin_init(new_mutex!(live), GFP_KERNEL)?,
             placement,
             cfg: *cfg,
             initialized: false,
@@ -537,6 +558,13 @@ impl Group {
         self.with_buffer(index, |b| b.serves.map(|s| s.cpu))?
     }
 
+    /// Buffers in the rotation that serve `cpu`.
+    fn buffers_of(&self, cpu: u32) -> u32 {
+        let table = self.table.lock();
+        let mine = |b: &&Buffer| !b.retired && b.serves.is_some_and(|s| s.cpu == cpu);
+        table.slots.iter().flatten().filter(mine).count() as u32
+    }
+
     /// Whom buffer `index` serves (`None` for the hypervisor's own) and
     /// whether a resize retired it; `None` if there is no such buffer.
     pub(crate) fn slot(&self, index: u32) -> Option<(Option<Served>, bool)> {
@@ -570,7 +598,7 @@ impl Group {
     pub(crate) fn stop(&self) -> StopReport {
         let mut report = StopReport::default();
         // No resize runs beside it, and none starts after it.
-        let _no_resize = self.resizing.lock();
+        let _no_resize = self.live.lock();
         if self.stopped.swap(true, Ordering::AcqRel) {
             return report;
         }
@@ -705,14 +733,22 @@ impl EventLog for Group {
     }
 
     fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info> {
+        // Before the table's lock (the order every path takes them in).
+        let offline = self
+            .cpu_of(index)
+            .and_then(|cpu| self.cpu_served_online(cpu))
+            == Some(false);
         let table = self.table.lock();
         let b = table.get(index)?;
         let node = b.pages_node().unwrap_or(u32::MAX);
-        let flags = if b.retired {
+        let mut flags = if b.retired {
             HV_EVLOG_BUFFER_RETIRED
         } else {
             0
         };
+        if offline {
+            flags |= HV_EVLOG_BUFFER_CPU_OFFLINE;
+        }
         let Some(serves) = b.serves else {
             // No proximity domain and no CPU: the hypervisor's buffers.
             return Some(hv_evlog_buffer_info {

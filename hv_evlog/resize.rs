@@ -50,10 +50,18 @@ impl Group {
     /// comment. A count the maximum cannot hold is `EINVAL` with one dmesg
     /// line; nothing changes then.
     pub(super) fn resize(&self, per_cpu: u32) -> Result {
-        let _one = self.resizing.lock();
+        let mut live = self.live.lock();
         if self.stopped.load(Ordering::Acquire) {
             return Err(EBUSY);
         }
+        self.apply(&live.served, per_cpu)?;
+        live.per_cpu = per_cpu;
+        Ok(())
+    }
+
+    /// Gives each CPU of `served` `per_cpu` buffers (the caller holds
+    /// `live`).
+    pub(super) fn apply(&self, served: &[Served], per_cpu: u32) -> Result {
         // Retired buffers keep their index until deleted: they count as
         // serving no CPU.
         let mut cpus = KVec::with_capacity(self.max_buffers as usize, GFP_KERNEL)?;
@@ -65,7 +73,7 @@ impl Group {
             cpus.push(cpu, GFP_KERNEL)?;
         }
         let mut steps = KVec::with_capacity(self.max_buffers as usize, GFP_KERNEL)?;
-        let counts = live::resize_plan(&cpus, &self.served, per_cpu, |s| {
+        let counts = live::resize_plan(&cpus, served, per_cpu, |s| {
             // At most one step per index: the capacity covers them all.
             let _ = steps.push(s, GFP_KERNEL);
         })

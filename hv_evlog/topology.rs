@@ -127,6 +127,34 @@ fn online_cpumask() -> &'static Cpumask {
     unsafe { Cpumask::from_raw(&raw const bindings::__cpu_online_mask) }
 }
 
+/// The node `cpu` belongs to (0 if no node's mask has it). Reads the
+/// kernel's node masks without the CPU hotplug lock: the CPU hotplug
+/// callbacks, which hold it for writing, call it.
+pub(crate) fn node_of_cpu(cpu: u32) -> u32 {
+    if cpu >= kernel::cpu::nr_cpu_ids() {
+        return 0;
+    }
+    // SAFETY: `cpu < nr_cpu_ids`.
+    let c = unsafe { CpuId::from_u32_unchecked(cpu) };
+    (0..nr_node_ids())
+        .filter(|&n| node_state(n, bindings::node_states_N_ONLINE))
+        .find(|&n| node_cpumask(n).test(c))
+        .unwrap_or(0)
+}
+
+/// Whether `cpu` is active: online and taking work. A CPU leaves the active
+/// mask first on its way down and enters it last on its way up.
+pub(crate) fn cpu_active(cpu: u32) -> bool {
+    if cpu >= kernel::cpu::nr_cpu_ids() {
+        return false;
+    }
+    // SAFETY: `cpu < nr_cpu_ids`.
+    let c = unsafe { CpuId::from_u32_unchecked(cpu) };
+    // SAFETY: `__cpu_active_mask` is a kernel global that lives forever; a
+    // racy test of one bit is what `cpu_active()` does too.
+    unsafe { Cpumask::from_raw(&raw const bindings::__cpu_active_mask) }.test(c)
+}
+
 /// Pages of RAM present on `node` (`node_present_pages()`).
 pub(crate) fn present_pages(node: u32) -> u64 {
     if node >= nr_node_ids() {

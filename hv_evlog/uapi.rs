@@ -67,6 +67,8 @@ pub(crate) struct hv_evlog_info {
 /// `HV_EVLOG_BUFFER_RETIRED`: out of the hypervisor's rotation after a
 /// resize, deleted once no mapping covers it.
 pub(crate) const HV_EVLOG_BUFFER_RETIRED: u32 = 0x1;
+/// `HV_EVLOG_BUFFER_CPU_OFFLINE`: the CPU it serves is offline.
+pub(crate) const HV_EVLOG_BUFFER_CPU_OFFLINE: u32 = 0x2;
 
 /// `struct hv_evlog_buffer_info`: one buffer of the group.
 #[repr(C)]

@@ -202,16 +202,19 @@ struct Progress {
 impl Sim {
     /// A simulator whose pools hold `cfg.pool_pages` on every node that
     /// holds buffers, told which CPU each planned buffer serves.
+    ///
+    /// Every possible CPU (up to [`hypervisor::MAX_CPUS`]) has a writer and
+    /// a message page, as every processor has: a CPU logs once a buffer is
+    /// assigned to it, at load or later (a CPU that comes online), and only
+    /// while it is active (an offline processor runs nothing).
     fn new(
         cfg: &SimConfig,
         placement: &Placement,
         inbox: Arc<Inbox>,
     ) -> Result<impl PinInit<Self, Error> + use<>> {
         let mut cpus = KVec::new();
-        for b in placement.buffers.iter() {
-            if !cpus.contains(&b.cpu) {
-                cpus.push(b.cpu, GFP_KERNEL)?;
-            }
+        for cpu in 0..kernel::cpu::nr_cpu_ids().min(hypervisor::MAX_CPUS) {
+            cpus.push(cpu, GFP_KERNEL)?;
         }
         let mut core = Core(KVBox::<Hypervisor>::zeroed(GFP_KERNEL)?);
         let hv = &mut core.0;
@@ -310,6 +313,12 @@ impl Tick for Sim {
         let mut raised = CpuSet::default();
         for &cpu in self.cpus.iter() {
             let mut core = self.core.lock();
+            // Under the lock: the module's CPU offline callback flushes the
+            // CPU's buffer (under it too) after the CPU left the active
+            // mask, so nothing is written after that flush.
+            if !topology::cpu_active(cpu) {
+                continue;
+            }
             for _ in 0..write {
                 // One message per threshold crossing, as the hypervisor
                 // sends them: posted before the next chain can join it.

@@ -87,6 +87,8 @@ struct hv_evlog_buffer_info {
  * HV_EVLOG_IOC_RESIZE; it is deleted once no mapping covers it (munmap it).
  */
 #define HV_EVLOG_BUFFER_RETIRED	0x1
+/* buffer_info.flags: the CPU it serves is offline (CPU hotplug). */
+#define HV_EVLOG_BUFFER_CPU_OFFLINE	0x2
 
 /*
  * HV_EVLOG_IOC_BUFFERS: fill up to count entries, one per existing buffer,

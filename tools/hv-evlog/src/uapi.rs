@@ -101,6 +101,9 @@ pub struct Buffers {
 /// it so that the module can delete it.
 pub const BUFFER_RETIRED: u32 = 0x1;
 
+/// `HV_EVLOG_BUFFER_CPU_OFFLINE`: the CPU it serves is offline.
+pub const BUFFER_CPU_OFFLINE: u32 = 0x2;
+
 /// `struct hv_evlog_record`: what read() returns, one per completed buffer.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -250,6 +253,7 @@ mod tests {
             ("HV_EVLOG_IOC_STATS", u64::from(IOC_STATS)),
             ("HV_EVLOG_IOC_RESIZE", u64::from(IOC_RESIZE)),
             ("HV_EVLOG_BUFFER_RETIRED", u64::from(BUFFER_RETIRED)),
+            ("HV_EVLOG_BUFFER_CPU_OFFLINE", u64::from(BUFFER_CPU_OFFLINE)),
         ]);
         v
     }
