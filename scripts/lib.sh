@@ -92,13 +92,15 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 1node 1node @common
 system 2node system_log.sh,hypercalls.sh
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
+2node-live 2node resize.sh,hotplug.sh
+memless-live memless hotplug.sh,resize.sh
 "
 # A boot whose list holds reboot.sh (last) reboots with the group active;
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2
 # buffers each, every CPU's buffer in use.
 VM_REBOOT_LINE='hv_evlog: reboot: event log stopped: 4 flushed, 4 released, 8 deleted, group finalized, 0 failed steps$'
 # Files every boot needs beside its tests (header_race.sh runs device_test).
-VM_HELPERS="ktap.sh hv_evlog_load device_test"
+VM_HELPERS="ktap.sh capture_lib.sh hv_evlog_load device_test"
 
 # vm_tests TESTS: a boot's test list with @common expanded.
 vm_tests() { echo "${1//@common/$VM_COMMON}"; }

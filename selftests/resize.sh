@@ -16,6 +16,7 @@
 # completions come from flushes (every 0.3 s) while CPUs have 2 and 6; with
 # 1, logging stops before the final flush.
 . "$(dirname "$0")/ktap.sh"
+. "$(dirname "$0")/capture_lib.sh"
 needs_own_load
 [ -x "$TOOL" ] || { echo "1..0 # SKIP $TOOL not present"; exit 4; }
 T=/tmp/hv-evlog-resize
@@ -33,26 +34,6 @@ insmod "$MOD" backend=sim buffer_pages=$pages max_buffers=$max sim_rate=200 &&
 	$TOOL sources none >/dev/null
 result $? "insmod max_buffers=$max, sources none" "$(dmesg | tail -3)"
 
-$TOOL capture --json -o $T/events.json 2>$T/capture.err &
-cap=$!
-# The capture's mappings of the device: "first_index pages" per line, sorted.
-mapped() {
-	grep hv_evlog /proc/$cap/maps 2>/dev/null | while read -r range _ off _; do
-		echo "$(($((0x$off)) / bsize)) $(($((0x${range#*-})) - $((0x${range%-*})) >> 12))"
-	done | sort -n | tr '\n' ' '
-}
-# What the capture should map: each buffer in the rotation alone.
-want_mapped() {
-	tail -n +2 $D/buffers | awk -v p=$pages '$5 != "retired" { printf "%d %d\n", $1, p }' |
-		sort -n | tr '\n' ' '
-}
-wait_mapped() {
-	i=0
-	while [ $i -lt 50 ] && [ "$(mapped)" != "$(want_mapped)" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
 # The table: N buffers per CPU, none retired, each with its CPU's planned
 # pxm and on its planned node; prints what is wrong, nothing if all is right.
 table_wrong() {
@@ -68,21 +49,12 @@ table_wrong() {
 	END { for (c in cpus) if (count[c] != n) print "cpu " c ": " count[c] + 0 " buffers, want " n }
 	' $D/plan $D/buffers
 }
-wait_mapped
+start_capture
 check "capture maps each buffer alone" "$(want_mapped)" "$(mapped)"
-# flushes N: N flushes of every CPU, 0.3 s apart (a control file each).
-flushes() {
-	k=0
-	while [ $k -lt "$1" ]; do
-		$TOOL flush || return 1
-		sleep 0.3
-		k=$((k + 1))
-	done
-}
 $TOOL sources all >/dev/null && flushes 4
 result $? "sources all (logging starts), 4 flushes" ""
 
-# 4-6: grow to 6 per CPU.
+# 4-7: grow to 6 per CPU.
 out=$($TOOL resize 6 2>&1)
 rc=$?
 check "resize 6" "0: buffers $max of at most $max" "$rc: $(echo "$out" | sed 's/, generation [0-9]*//')"
@@ -107,26 +79,6 @@ wait_mapped
 check "after resize 1: the capture maps only those" "$(want_mapped)" "$(mapped)"
 
 # 11-13: stop logging, complete what is in use, stop the capture.
-$TOOL sources none >/dev/null && $TOOL flush
-sleep 1
-kill -INT $cap
-wait $cap
-rc=$?
-summary=$(grep 'events=' $T/capture.err)
-echo "$summary" | grep -q ' lost=0 dropped=0 malformed=0 ' && [ $rc = 0 ]
-result $? "capture: nothing lost, dropped or malformed" "exit $rc: $(cat $T/capture.err)"
-grep -q 'the buffer table changed' $T/capture.err
-result $? "capture followed the table changes" "$(cat $T/capture.err)"
-gaps=$(awk -F'[:,}]' '{
-	cpu = $2; ctx = $10 + 0; lines++
-	n[cpu]++; if (!(cpu in max) || ctx > max[cpu]) max[cpu] = ctx
-	if (!(cpu in min) || ctx < min[cpu]) min[cpu] = ctx
-}
-END {
-	for (c in n) if (min[c] != 0 || max[c] + 1 != n[c])
-		print "cpu " c ": " n[c] " events, contexts " min[c] "-" max[c]
-	if (lines == 0) print "no events"
-}' $T/events.json)
-check "every CPU's events contiguous from context 0 ($(wc -l <$T/events.json) events)" "" "$gaps"
+stop_capture 2
 rmmod hv_evlog
 [ $fails = 0 ]

@@ -1,0 +1,77 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# CPU hotplug while 'hv-evlog capture' runs, through
+# /sys/devices/system/cpu/cpuN/online. The highest CPU is offline at load,
+# so the plan leaves it out; brought online, it is served by new buffers
+# with the target node and proximity domain the plan gives its node's other
+# CPUs, and the capture maps them. Then it and CPU 1 go offline and online
+# under load: the served-CPU table (debugfs cpus) says offline and online,
+# an offline CPU keeps its buffers and none of them stays in use (its buffer
+# in use was flushed), and at the end nothing was lost (lost=0, every CPU's
+# event contexts contiguous from 0: no completed buffer went missing).
+. "$(dirname "$0")/ktap.sh"
+. "$(dirname "$0")/capture_lib.sh"
+needs_own_load
+[ -x "$TOOL" ] || { echo "1..0 # SKIP $TOOL not present"; exit 4; }
+ncpu=$(nproc --all 2>/dev/null || nproc)
+c=$((ncpu - 1))
+online_file=/sys/devices/system/cpu/cpu$c/online
+if [ "$ncpu" -lt 3 ] || [ ! -w $online_file ]; then
+	echo "1..0 # SKIP needs 3 CPUs and CPU hotplug ($online_file)"
+	exit 4
+fi
+T=/tmp/hv-evlog-hotplug
+D=/sys/kernel/debug/hv_evlog
+mkdir -p $T
+echo "1..12"
+pages=16
+bsize=$((pages * 4096))
+
+# served CPU: its debugfs cpus line (cpu node pxm online buffers).
+served() { awk -v c="$1" 'NR > 1 && $1 == c' $D/cpus; }
+# The plan's target node and pxm for the CPUs of CPU $1's node.
+node_of() { ls -d /sys/devices/system/cpu/cpu$1/node* | sed 's/.*node//'; }
+planned_for() { awk -v n="$(node_of "$1")" 'NR > 1 && $4 == n { print $5, $6; exit }' $D/plan; }
+# States of CPU $1's buffers, from debugfs buffers.
+states() { awk -v c="$1" 'NR > 1 && $4 == c { printf "%s ", $5 }' $D/buffers; }
+
+# 1-2: CPU c offline at load: not served.
+echo 0 >$online_file
+insmod "$MOD" backend=sim buffer_pages=$pages max_buffers=$((2 * ncpu)) sim_rate=200 &&
+	$TOOL sources none >/dev/null
+result $? "insmod with CPU $c offline, sources none" "$(dmesg | tail -3)"
+check "CPU $c not served at load" "" "$(served $c)"
+start_capture
+$TOOL sources all >/dev/null && flushes 3
+
+# 3-5: CPU c comes online: 2 new buffers where the plan puts its node's.
+echo 1 >$online_file
+check "CPU $c online: served by 2 buffers on its node's target" \
+	"$c $(planned_for $c) online 2" "$(served $c)"
+wait_mapped
+check "the capture maps CPU $c's new buffers" "$(want_mapped)" "$(mapped)"
+flushes 3
+n=$(grep -c "\"cpu\":$c," $T/events.json)
+[ "$n" -gt 0 ]
+result $? "the capture has CPU $c's events" "$n events"
+
+# 6-9: CPU c and CPU 1 offline and online under load, twice for c.
+for cpu in $c 1 $c; do
+	f=/sys/devices/system/cpu/cpu$cpu/online
+	echo 0 >$f
+	line=$(served $cpu)
+	st=$(states $cpu)
+	flushes 2
+	echo 1 >$f
+	[ "$line" = "$cpu $(planned_for $cpu) offline 2" ] && [ -n "$st" ] &&
+		! echo "$st" | grep -q 'in-use' && [ "$(served $cpu)" = "$cpu $(planned_for $cpu) online 2" ]
+	result $? "CPU $cpu offline: table says so, its 2 buffers kept, none in use; online again" \
+		"offline: '$line' states '$st'; online: '$(served $cpu)'"
+done
+flushes 2
+result $? "flushes after the hotplug" ""
+
+# 10-12: nothing lost.
+stop_capture 1
+rmmod hv_evlog
+[ $fails = 0 ]
