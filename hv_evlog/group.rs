@@ -146,6 +146,10 @@ struct Table {
     slots: KVec<Option<Buffer>>,
     /// Bumped on every change a reader of the table must see.
     generation: u32,
+    /// Served CPUs that are offline (CPU hotplug), a bit per CPU id below
+    /// 1024; kept here, not with the served set, so that describing a buffer
+    /// never waits for a resize.
+    offline: [u64; HV_EVLOG_CPU_WORDS],
 }
 
 impl Table {
@@ -169,6 +173,25 @@ impl Table {
         self.generation = self.generation.wrapping_add(1);
     }
 
+    /// Whether `cpu` is marked offline.
+    fn is_offline(&self, cpu: u32) -> bool {
+        let (w, b) = (cpu as usize / 64, cpu % 64);
+        self.offline.get(w).is_some_and(|&x| x & (1 << b) != 0)
+    }
+
+    /// Marks `cpu` offline or online.
+    fn set_offline(&mut self, cpu: u32, offline: bool) {
+        let (w, b) = (cpu as usize / 64, cpu % 64);
+        if let Some(x) = self.offline.get_mut(w) {
+            if offline {
+                *x |= 1 << b;
+            } else {
+                *x &= !(1 << b);
+            }
+        }
+        self.changed();
+    }
+
     /// Buffers in the hypervisor's rotation (not retired).
     fn active(&self) -> u32 {
         self.slots.iter().flatten().filter(|b| !b.retired).count() as u32
@@ -180,8 +203,6 @@ struct Live {
     /// In serving order (target node, CPU): the plan's, then CPUs that came
     /// online later.
     served: KVec<Served>,
-    /// `online[i]`: whether `served[i]` is online (CPU hotplug).
-    online: KVec<bool>,
     /// Buffers per served CPU (`buffers_per_cpu`, then each resize's).
     per_cpu: u32,
 }
@@ -260,7 +281,6 @@ impl Group {
         max_buffers: u32,
     ) -> Result<Self> {
         let mut served = KVec::new();
-        let mut online = KVec::new();
         for b in placement.buffers.iter() {
             if !served.iter().any(|s: &Served| s.cpu == b.cpu) {
                 let s = Served {
@@ -269,12 +289,10 @@ impl Group {
                     pxm: b.pxm,
                 };
                 served.push(s, GFP_KERNEL)?;
-                online.push(true, GFP_KERNEL)?;
             }
         }
         let live = Live {
             served,
-            online,
             per_cpu: cfg.buffers_per_cpu,
         };
         let mut slots = KVec::with_capacity(max_buffers as usize, GFP_KERNEL)?;
@@ -284,6 +302,7 @@ impl Group {
         let table = Table {
             slots,
             generation: 0,
+            offline: [0; HV_EVLOG_CPU_WORDS],
         };
         let mut group = Group {
             ctx,
@@ -733,13 +752,9 @@ impl EventLog for Group {
     }
 
     fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info> {
-        // Before the table's lock (the order every path takes them in).
-        let offline = self
-            .cpu_of(index)
-            .and_then(|cpu| self.cpu_served_online(cpu))
-            == Some(false);
         let table = self.table.lock();
         let b = table.get(index)?;
+        let offline = b.serves.is_some_and(|s| table.is_offline(s.cpu));
         let node = b.pages_node().unwrap_or(u32::MAX);
         let mut flags = if b.retired {
             HV_EVLOG_BUFFER_RETIRED

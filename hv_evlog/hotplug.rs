@@ -136,11 +136,8 @@ impl Group {
         if self.stopped.load(Ordering::Acquire) {
             return;
         }
-        if let Some(k) = live.served.iter().position(|s| s.cpu == cpu) {
-            if let Some(on) = live.online.get_mut(k) {
-                *on = true;
-            }
-            self.table.lock().changed();
+        if live.served.iter().any(|s| s.cpu == cpu) {
+            self.table.lock().set_offline(cpu, false);
             pr_info!("CPU {cpu} online: served again\n");
             return;
         }
@@ -176,10 +173,8 @@ impl Group {
             pxm: b.pxm,
         };
         live.served.push(s, GFP_KERNEL)?;
-        live.online.push(true, GFP_KERNEL)?;
         if let Err(e) = self.apply(&[s], live.per_cpu) {
             live.served.pop();
-            live.online.pop();
             return Err(e);
         }
         Ok(Some(s))
@@ -188,17 +183,14 @@ impl Group {
     /// `cpu` is going offline: no longer served; its buffer in use is
     /// flushed, its buffers stay.
     fn cpu_offline(&self, cpu: u32) {
-        let mut live = self.live.lock();
+        let live = self.live.lock();
         if self.stopped.load(Ordering::Acquire) {
             return;
         }
-        let Some(k) = live.served.iter().position(|s| s.cpu == cpu) else {
+        if !live.served.iter().any(|s| s.cpu == cpu) {
             return;
-        };
-        if let Some(on) = live.online.get_mut(k) {
-            *on = false;
         }
-        self.table.lock().changed();
+        self.table.lock().set_offline(cpu, true);
         drop(live);
         // Its events so far reach the consumer; nothing is logged on it
         // while it is offline.
@@ -208,19 +200,12 @@ impl Group {
         }
     }
 
-    /// Whether served CPU `cpu` is online (`None`: not served).
-    pub(crate) fn cpu_served_online(&self, cpu: u32) -> Option<bool> {
-        let live = self.live.lock();
-        let k = live.served.iter().position(|s| s.cpu == cpu)?;
-        live.online.get(k).copied()
-    }
-
     /// `f(served, online, buffers)` for each served CPU, in serving order.
     pub(crate) fn for_each_served(&self, mut f: impl FnMut(Served, bool, u32)) {
         let live = self.live.lock();
-        for (s, &on) in live.served.iter().zip(live.online.iter()) {
-            let n = self.buffers_of(s.cpu);
-            f(*s, on, n);
+        for s in live.served.iter() {
+            let online = !self.table.lock().is_offline(s.cpu);
+            f(*s, online, self.buffers_of(s.cpu));
         }
     }
 }

@@ -68,7 +68,7 @@ impl Error {
             Self::Sys { op, errno, .. } => match *errno {
                 libc::ENOENT | libc::ENXIO | libc::ENODEV if *op == "open" => EXIT_NO_DEVICE,
                 libc::EACCES | libc::EPERM => EXIT_PERMISSION,
-                libc::EBUSY => EXIT_BUSY,
+                libc::EBUSY if *op == "open" => EXIT_BUSY,
                 _ => EXIT_FAILURE,
             },
             Self::Device(_) | Self::Input(_) | Self::Output(_) => EXIT_FAILURE,
