@@ -94,6 +94,7 @@ system 2node system_log.sh,hypercalls.sh
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
 2node-live 2node resize.sh,hotplug.sh
 memless-live memless hotplug.sh,resize.sh
+2node-soak 2node live_soak.sh SOAK_CYCLES=40 SOAK_SECONDS=15
 "
 # A boot whose list holds reboot.sh (last) reboots with the group active;
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2

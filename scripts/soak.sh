@@ -2,8 +2,12 @@
 # The long forms of tests the suite runs shortened (outside the README test
 # command): 200 insmod/rmmod cycles, every set-up hypercall failed in turn,
 # and device_test's dev.mmap_headers 200 times in a row against a fast
-# simulator (selftests/header_race.sh), and a 30 s flood at sim_rate=1000000
-# before FLUSH and rmmod (selftests/sim_flood.sh). Same judging as the suite.
+# simulator (selftests/header_race.sh), a 30 s flood at sim_rate=1000000
+# before FLUSH and rmmod (selftests/sim_flood.sh), and a live group
+# (selftests/live_soak.sh): 1,000 insmod/rmmod cycles over alternating
+# parameter sets, then a 10-minute 'hv-evlog capture --check' at
+# sim_rate=50000 with FLUSH, source changes, resizes and CPU offline/online
+# once a second. Same judging as the suite.
 #   scripts/soak.sh           (logs in out/soak/)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -13,6 +17,8 @@ VM_TIMEOUT=900
 VM_BOOTS="
 soak-2node 2node fail_at.sh,cycles.sh,header_race.sh CYCLES=200 LOOPS=200
 soak-flood 2node sim_flood.sh FLOOD_SECONDS=30
+soak-live-cycles 2node live_soak.sh SOAK_CYCLES=1000 SOAK_SECONDS=0
+soak-live-capture 2node live_soak.sh SOAK_CYCLES=4 SOAK_SECONDS=600 SOAK_RATE=50000
 "
 vm_suite "$HV_EVLOG_ROOT/out/soak"
 read -r p f s <<< "$VM_COUNTS"

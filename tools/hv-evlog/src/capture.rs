@@ -13,7 +13,7 @@ use crate::device::{Device, Mapping, Wait, READ_BATCH};
 use crate::error::{Error, Result};
 use crate::output::{Sink, FILE_HEADER_SIZE, FILE_MAGIC, RECORD_HEADER_SIZE};
 use crate::tlfs::ENTRIES_OFFSET;
-use crate::uapi::{BufferInfo, Info, Record, ABI_VERSION, BUFFER_RETIRED};
+use crate::uapi::{BufferInfo, Info, Record, Stats, ABI_VERSION, BUFFER_RETIRED};
 
 /// What waiting for the next completed buffer brought.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +49,18 @@ pub struct DeviceSource<'a> {
     /// Table changes followed (after the first).
     changes: u64,
     pending: VecDeque<Record>,
+    /// `--check`: what is checked as records come.
+    check: Option<Check>,
+}
+
+/// What `capture --check` keeps: the next record sequence expected, the
+/// gaps seen, and the last counters (none may go backwards).
+#[derive(Clone, Copy, Debug, Default)]
+struct Check {
+    next_sequence: u64,
+    gaps: u64,
+    last: Stats,
+    records: u64,
 }
 
 impl<'a> DeviceSource<'a> {
@@ -67,6 +79,7 @@ impl<'a> DeviceSource<'a> {
             generation,
             changes: 0,
             pending: VecDeque::with_capacity(READ_BATCH),
+            check: None,
         };
         source.follow(table)?;
         Ok(source)
@@ -75,6 +88,95 @@ impl<'a> DeviceSource<'a> {
     /// How often the table changed while capturing.
     pub fn table_changes(&self) -> u64 {
         self.changes
+    }
+
+    /// Checks the module's bookkeeping from now on (`capture --check`),
+    /// its counters starting from `stats`.
+    pub fn check_from(&mut self, stats: Stats) {
+        self.check = Some(Check {
+            last: stats,
+            ..Check::default()
+        });
+    }
+
+    /// One record's sequence, and every so often the counters.
+    fn observe(&mut self, record: &Record) -> Result<()> {
+        let Some(c) = self.check.as_mut() else {
+            return Ok(());
+        };
+        if record.sequence < c.next_sequence {
+            return Err(Error::Device(format!(
+                "check: record sequence went back from {} to {}",
+                c.next_sequence - 1,
+                record.sequence
+            )));
+        }
+        c.gaps += record.sequence - c.next_sequence;
+        c.next_sequence = record.sequence + 1;
+        c.records += 1;
+        if c.records % 64 == 0 {
+            self.sample()?;
+        }
+        Ok(())
+    }
+
+    /// Reads the counters; none may have gone backwards.
+    fn sample(&mut self) -> Result<()> {
+        let Some(c) = self.check.as_mut() else {
+            return Ok(());
+        };
+        let now = self.device.stats()?;
+        let pairs = [
+            ("completions", c.last.completions, now.completions),
+            ("releases", c.last.releases, now.releases),
+            ("events_lost", c.last.events_lost, now.events_lost),
+            (
+                "records_dropped",
+                c.last.records_dropped,
+                now.records_dropped,
+            ),
+            ("flushes", c.last.flushes, now.flushes),
+        ];
+        if let Some((name, was, is)) = pairs.iter().find(|(_, was, is)| is < was) {
+            return Err(Error::Device(format!(
+                "check: {name} went back from {was} to {is}"
+            )));
+        }
+        c.last = now;
+        Ok(())
+    }
+
+    /// The end of `capture --check`: takes the records still queued (not
+    /// released) and checks completions = releases + pending + dropped and
+    /// that the sequence gaps are the records dropped. Returns the line to
+    /// print.
+    pub fn finish_check(&mut self) -> Result<Option<String>> {
+        if self.check.is_none() {
+            return Ok(None);
+        }
+        self.sample()?;
+        let mut pending = self.pending.len() as u64;
+        self.pending.clear();
+        loop {
+            match self.device.wait(Duration::ZERO, &mut self.pending)? {
+                Wait::Ready => {
+                    pending += self.pending.len() as u64;
+                    self.pending.clear();
+                }
+                Wait::TableChanged => self.resync()?,
+                Wait::Timeout | Wait::Closed => break,
+            }
+        }
+        let s = self.device.stats()?;
+        let gaps = self.check.map_or(0, |c| c.gaps);
+        let line = format!(
+            "check: completions={} releases={} pending={pending} dropped={} sequence_gaps={gaps}",
+            s.completions, s.releases, s.records_dropped
+        );
+        if s.completions != s.releases + pending + s.records_dropped || gaps != s.records_dropped {
+            return Err(Error::Device(format!("{line}: do not add up")));
+        }
+        Ok(Some(format!("{line}: ok")))
     }
 
     /// Maps what is new in `table` and unmaps what left the rotation
@@ -120,11 +222,18 @@ impl Source for DeviceSource<'_> {
                     self.resync()?;
                     return Ok(Next::Timeout);
                 }
-                Wait::Timeout => return Ok(Next::Timeout),
+                Wait::Timeout => {
+                    self.sample()?;
+                    return Ok(Next::Timeout);
+                }
                 Wait::Closed => return Ok(Next::Closed),
             }
         }
-        Ok(self.pending.pop_front().map_or(Next::Timeout, Next::Record))
+        let Some(record) = self.pending.pop_front() else {
+            return Ok(Next::Timeout);
+        };
+        self.observe(&record)?;
+        Ok(Next::Record(record))
     }
 
     fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()> {

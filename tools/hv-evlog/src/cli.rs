@@ -94,6 +94,11 @@ pub const CAPTURE_USAGE: &str = concat!(
      \x20 --duration SECS   stop after SECS seconds (decimals allowed)\n\
      \x20 --count N         stop after N events\n\
      \x20 --cpu N           only events of buffers filled by CPU N\n\
+     \x20 --check           check the module's bookkeeping: record sequences\n\
+     \x20                   without a gap beyond the records dropped, counters\n\
+     \x20                   never going backwards, and at the end completions =\n\
+     \x20                   releases + pending + dropped (one more stderr line;\n\
+     \x20                   exit 1 if one fails)\n\
      \x20 --device PATH     the device (default /dev/hv_evlog)\n",
     exit_codes!()
 );
@@ -220,6 +225,8 @@ pub struct Capture {
     pub output: Option<PathBuf>,
     /// Count, CPU and duration limits.
     pub limits: Limits,
+    /// `--check`: check the device's bookkeeping as it goes and at the end.
+    pub check: bool,
 }
 
 /// `decode` options.
@@ -495,6 +502,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
             let mut output = None;
             let mut input = None;
             let mut limits = Limits::default();
+            let mut check = false;
             while let Some(arg) = a.next() {
                 match arg {
                     Arg::Opt(name, v) => match name.as_str() {
@@ -508,6 +516,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
                             output = (path != "-").then(|| path.into());
                         }
                         "--count" => limits.count = Some(a.count(&name, v)?),
+                        "--check" if command == "capture" => {
+                            a.flag(&name, v)?;
+                            check = true;
+                        }
                         "--cpu" => limits.cpu = Some(a.cpu(&name, v)?),
                         "--duration" if command == "capture" => {
                             limits.duration = Some(a.duration(&name, v)?)
@@ -532,6 +544,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
                     format,
                     output,
                     limits,
+                    check,
                 })
             } else {
                 Command::Decode(Decode {
@@ -679,6 +692,7 @@ mod tests {
             format,
             output: output.map(PathBuf::from),
             limits,
+            check: false,
         })
     }
 
@@ -795,6 +809,18 @@ mod tests {
             "unknown option '-x' for 'capture'"
         );
         assert_eq!(bad(&["capture", "file"], u), "unexpected argument 'file'");
+    }
+
+    #[test]
+    fn capture_check() {
+        let Command::Capture(c) = ok(&["capture", "--check", "-o", "/dev/null"]) else {
+            panic!("not a capture");
+        };
+        assert!(c.check);
+        assert_eq!(
+            bad(&["decode", "--check"], DECODE_USAGE),
+            "unknown option '--check' for 'decode'"
+        );
     }
 
     #[test]

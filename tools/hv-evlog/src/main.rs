@@ -244,6 +244,9 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let out = open_output(c.output.as_deref())?;
     let mut source = DeviceSource::new(&dev, &info, &table, generation)?;
     let before = dev.stats()?;
+    if c.check {
+        source.check_from(before);
+    }
     let mut sink = Sink::new(out, c.format);
     sink.begin(&info)?;
     let mut progress = Progress::new(c.output.is_none());
@@ -257,6 +260,7 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     progress.clear();
     let (totals, end) = result?;
     finish(sink, end)?;
+    let check = source.finish_check();
     let after = dev.stats()?;
     if source.table_changes() != 0 {
         eprintln!(
@@ -269,6 +273,9 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
         Some(after.records_dropped.saturating_sub(before.records_dropped)),
         start,
     );
+    if let Some(line) = check? {
+        eprintln!("hv-evlog: {line}");
+    }
     Ok(())
 }
 

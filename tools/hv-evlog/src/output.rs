@@ -342,6 +342,8 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
                 b.node.to_string(),
                 if b.flags & crate::uapi::BUFFER_RETIRED != 0 {
                     format!("{cpus} (retired)")
+                } else if b.flags & crate::uapi::BUFFER_CPU_OFFLINE != 0 {
+                    format!("{cpus} (offline)")
                 } else {
                     cpus
                 },
