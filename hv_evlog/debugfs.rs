@@ -54,6 +54,7 @@ pub(crate) struct Debugfs {
     _hypercalls: Pin<KBox<File<Arc<Group>>>>,
     _headers: Pin<KBox<File<Arc<Group>>>>,
     _cpus: Pin<KBox<File<Arc<Group>>>>,
+    _pfns: Pin<KBox<File<Arc<Group>>>>,
     _dir: Dir,
 }
 
@@ -101,6 +102,22 @@ fn write_pool(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "sim_seeded {}", l.seeded)?;
         writeln!(f, "sim_deposited {}", l.deposited)?;
         writeln!(f, "sim_withdrawn {}", l.withdrawn)?;
+    }
+    Ok(())
+}
+
+fn write_pfns(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "index pfns")?;
+    for index in (0..group.index_limit()).filter(|&i| group.slot(i).is_some()) {
+        write!(f, "{index}")?;
+        let mut result = Ok(());
+        group.for_each_pfn(index, |pfn| {
+            if result.is_ok() {
+                result = write!(f, " {pfn:#x}");
+            }
+        });
+        result?;
+        writeln!(f)?;
     }
     Ok(())
 }
@@ -270,7 +287,12 @@ impl Debugfs {
             dir.read_callback_file(c"cpus", group.clone(), &write_cpus),
             GFP_KERNEL,
         )?;
+        let pfns = KBox::pin_init(
+            dir.read_callback_file(c"pfns", group.clone(), &write_pfns),
+            GFP_KERNEL,
+        )?;
         Ok(Debugfs {
+            _pfns: pfns,
             _cpus: cpus,
             _plan: plan,
             _hypercalls: hypercalls,

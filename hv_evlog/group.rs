@@ -590,6 +590,12 @@ impl Group {
         self.with_buffer(index, |b| (b.serves, b.retired))
     }
 
+    /// `f(pfn)` for each page of buffer `index` (none if it does not exist
+    /// or is not mapped).
+    pub(crate) fn for_each_pfn(&self, index: u32, mut f: impl FnMut(u64)) {
+        self.with_buffer(index, |b| b.pfns.iter().for_each(|&p| f(p)));
+    }
+
     /// The node all pages of buffer `index` are on, if they share one.
     pub(crate) fn pages_node(&self, index: u32) -> Option<u32> {
         self.with_buffer(index, |b| b.pages_node())?

@@ -82,6 +82,9 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # (scripts/soak.sh runs 200 of each); type=system and the hypercall log
 # get a short boot of their own; so does the simulator flooded at
 # sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s).
+# A live group: resizes and CPU hotplug under a capture in 2node and
+# memless (memless also offlines memory holding buffers), and the live soak
+# shortened to 40 load cycles and 15 s (scripts/soak.sh: 1,000 and 600 s).
 VM_BOOTS="
 2node 2node @common,info_plan.sh,device_test,cli.sh
 memless memless @common,info_plan.sh,device_test,cli.sh
@@ -93,7 +96,7 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 system 2node system_log.sh,hypercalls.sh
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
 2node-live 2node resize.sh,hotplug.sh
-memless-live memless hotplug.sh,resize.sh
+memless-live memless hotplug.sh,resize.sh,memory_offline.sh
 2node-soak 2node live_soak.sh SOAK_CYCLES=40 SOAK_SECONDS=15
 "
 # A boot whose list holds reboot.sh (last) reboots with the group active;
