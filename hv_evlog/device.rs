@@ -883,7 +883,7 @@ impl Operations for Session {
             log.unmap_user(buffers.0, buffers.1);
             return Err(e);
         }
-        crate::vma::track(vma, this.shared());
+        crate::vma::track(vma, this.shared(), first as usize, pages as usize);
         Ok(())
     }
 

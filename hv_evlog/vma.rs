@@ -5,18 +5,26 @@
 //!
 //! A resize deletes a buffer only when no mapping covers it, because
 //! deleting gives its pages back to the hypervisor while a PFN mapping would
-//! still show them. So every mapping counts the buffers it covers, from
-//! `mmap()` to the vma's `close`. A vma keeps the range it was made with:
-//! `may_split` refuses splitting it (so `munmap()` or `mprotect()` of a part
-//! fails with `EINVAL`; map buffers separately to drop them separately), and
-//! the one copy the kernel makes of a shared device mapping, the new vma of
-//! an `mremap()` move, is counted by `open` (`fork()` makes none:
-//! `VM_DONTCOPY`).
+//! still show them. So every vma counts the buffers it covers, from `mmap()`
+//! to its `close`, through a record of the range (in pages of the mmap
+//! space) it counted, kept in `vm_private_data`.
+//!
+//! The kernel makes new vmas of a mapping in two ways, and calls `open` on
+//! the new one each time (mm/vma.c): splitting one (`munmap()` or
+//! `mprotect()` of a part, the first step of moving a part) and copying one
+//! whole (`mremap()` moving it; the old one is closed after). The new vma
+//! arrives with the record of the old one. A copy covers the same range: it
+//! counts it again under a record of its own. A split covers part of the
+//! record's range, and the old vma keeps the rest without being told: the
+//! record's range is uncounted, both parts are counted (a buffer on both
+//! sides of the split point counts twice, once per vma that covers it), and
+//! the old vma's record is narrowed to its part. `fork()` copies nothing
+//! (`VM_DONTCOPY`).
 //!
 //! Written by hand: 7.2's `kernel::mm::virt` offers no `vm_operations_struct`
 //! of a driver's own.
 
-use kernel::{bindings, mm::virt::VmaNew, page::PAGE_SHIFT};
+use kernel::{bindings, mm::virt::VmaNew, page::PAGE_SHIFT, prelude::*};
 
 use crate::device::Shared;
 
@@ -26,7 +34,6 @@ use crate::device::Shared;
 static VM_OPS: VmOps = VmOps(bindings::vm_operations_struct {
     open: Some(vma_open),
     close: Some(vma_close),
-    may_split: Some(vma_may_split),
     // SAFETY: every other field is an `Option` of a function pointer or a
     // pointer, for which all zeroes is `None` or null: the operation is
     // absent.
@@ -40,54 +47,103 @@ struct VmOps(bindings::vm_operations_struct);
 // ops) is null, and function pointers may be called from any thread.
 unsafe impl Sync for VmOps {}
 
-/// Makes `vma`, just set up by `mmap()` with its buffers counted, count them
-/// down when it goes.
-pub(crate) fn track(vma: &VmaNew, shared: &Shared) {
+/// What one vma counted: pages `first..first + pages` of the mmap space.
+struct Counted {
+    shared: *const Shared,
+    first: usize,
+    pages: usize,
+}
+
+/// Makes `vma`, just set up by `mmap()` with the buffers of pages `first ..
+/// first + pages` counted, count them down when it goes. If the record
+/// cannot be allocated, the count stays up for good (the buffers are then
+/// never deleted before unload: the safe side), and `vma` is untracked.
+pub(crate) fn track(vma: &VmaNew, shared: &Shared, first: usize, pages: usize) {
+    let Ok(record) = KBox::new(
+        Counted {
+            shared,
+            first,
+            pages,
+        },
+        GFP_KERNEL,
+    ) else {
+        return;
+    };
     let raw = vma.as_ptr();
     // SAFETY: `vma` is being set up by this `mmap()` call (`VmaNew`): nothing
-    // else reads or writes it now. `shared` outlives the vma: the vma holds
-    // its file (`vm_file`), the file its session, the session an `Arc` of
-    // `shared`; the kernel calls `close` before it drops the file. `VM_OPS`
-    // is `'static`.
+    // else reads or writes it now. The record's `shared` outlives the vma:
+    // the vma holds its file (`vm_file`), the file its session, the session
+    // an `Arc` of `shared`; the kernel calls `close` (which frees the record)
+    // before it drops the file. `VM_OPS` is `'static`.
     unsafe {
-        (*raw).vm_private_data = core::ptr::from_ref(shared).cast_mut().cast();
+        (*raw).vm_private_data = KBox::into_raw(record).cast();
         (*raw).vm_ops = &VM_OPS.0;
     }
 }
 
-/// The vma's page offset in the mmap space, its page count and its device
-/// state.
+/// The vma's range: its page offset in the mmap space and its page count.
 ///
 /// # Safety
 ///
-/// `vma` is a live vma whose `vm_ops` [`track`] set.
-unsafe fn parts<'a>(vma: *mut bindings::vm_area_struct) -> (usize, usize, &'a Shared) {
+/// `vma` is a live vma.
+unsafe fn range(vma: *mut bindings::vm_area_struct) -> (usize, usize) {
     // SAFETY: The caller passes a live vma; the kernel holds the mmap lock
-    // around `open`, `close` and `may_split`, so its fields hold still.
-    let (pgoff, start, end, data) = unsafe {
+    // around `open` and `close`, so its fields hold still.
+    let (pgoff, start, end) = unsafe {
         (
             (*vma).vm_pgoff,
             (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start,
             (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_end,
-            (*vma).vm_private_data,
         )
     };
-    // SAFETY: `track` stored a pointer to the `Shared` that the vma's file
-    // keeps alive (see `track`).
-    let shared = unsafe { &*data.cast::<Shared>() };
-    (pgoff, (end - start) >> PAGE_SHIFT, shared)
+    (pgoff, (end - start) >> PAGE_SHIFT)
 }
 
-/// A copy of a tracked vma (an `mremap()` move) was made.
+/// A new vma of a tracked one: a split part or a whole copy (file comment).
 ///
 /// # Safety
 ///
 /// Called by the kernel only, with a live vma whose `vm_ops` [`track`] set.
 unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
-    // SAFETY: The kernel calls `open` with a live copy of a tracked vma,
-    // whose `vm_ops` and `vm_private_data` came with it.
-    let (pgoff, pages, shared) = unsafe { parts(vma) };
-    shared.vma_copied(pgoff, pages);
+    // SAFETY: `vma` is live; its `vm_private_data` is the old vma's record,
+    // which `track` made and only `close` frees; the old vma is still open.
+    let (old, (first, pages)) =
+        unsafe { (&mut *(*vma).vm_private_data.cast::<Counted>(), range(vma)) };
+    // SAFETY: as in `track`: the file of both vmas keeps `shared`.
+    let shared = unsafe { &*old.shared };
+    let Ok(record) = KBox::new(
+        Counted {
+            shared: old.shared,
+            first,
+            pages,
+        },
+        GFP_KERNEL,
+    ) else {
+        // Neither vma can count down exactly now: the old one's count stays
+        // up for good (the safe side) and the new one counts nothing.
+        old.pages = 0;
+        // SAFETY: `vma` is live and being set up by the kernel under the
+        // mmap lock; `close` takes a null record as "nothing counted".
+        unsafe { (*vma).vm_private_data = core::ptr::null_mut() };
+        return;
+    };
+    // Counted up before anything is counted down: a resize never sees a
+    // covered buffer at zero.
+    shared.vma_copied(first, pages);
+    if first != old.first || pages != old.pages {
+        // A split: the old vma keeps the other end of its range.
+        let rest = if first == old.first {
+            (first + pages, old.pages - pages)
+        } else {
+            (old.first, old.pages - pages)
+        };
+        shared.vma_copied(rest.0, rest.1);
+        shared.vma_closed(old.first, old.pages);
+        (old.first, old.pages) = rest;
+    }
+    // SAFETY: `vma` is live and being set up by the kernel under the mmap
+    // lock; the record is handed to it, `close` frees it.
+    unsafe { (*vma).vm_private_data = KBox::into_raw(record).cast() };
 }
 
 /// A tracked vma goes (munmap, exit, the old vma of an `mremap()` move).
@@ -96,20 +152,17 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
 ///
 /// Called by the kernel only, with a live vma whose `vm_ops` [`track`] set.
 unsafe extern "C" fn vma_close(vma: *mut bindings::vm_area_struct) {
-    // SAFETY: The kernel calls `close` with a live tracked vma, before it
-    // drops the vma's file.
-    let (pgoff, pages, shared) = unsafe { parts(vma) };
-    shared.vma_closed(pgoff, pages);
-}
-
-/// Refuses to split a tracked vma: its count is per range.
-///
-/// # Safety
-///
-/// Called by the kernel only, with a live vma whose `vm_ops` [`track`] set.
-unsafe extern "C" fn vma_may_split(
-    _vma: *mut bindings::vm_area_struct,
-    _addr: kernel::ffi::c_ulong,
-) -> kernel::ffi::c_int {
-    -(bindings::EINVAL as kernel::ffi::c_int)
+    // SAFETY: `vma` is live.
+    let data = unsafe { (*vma).vm_private_data }.cast::<Counted>();
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: The record is this vma's own (from `track` or `vma_open`),
+    // made by `KBox::into_raw`, and is freed only here, once.
+    let record = unsafe { KBox::from_raw(data) };
+    // SAFETY: as in `track`: the vma's file keeps `shared` until after this.
+    let shared = unsafe { &*record.shared };
+    if record.pages != 0 {
+        shared.vma_closed(record.first, record.pages);
+    }
 }
