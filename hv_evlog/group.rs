@@ -132,6 +132,13 @@ impl Buffer {
         }
     }
 
+    /// Whether the table shows it: once mapped (its pages known; only then
+    /// can userspace map it), and while retired. A buffer being created is
+    /// not shown, so a reader never meets one it cannot map.
+    fn shown(&self) -> bool {
+        self.retired || !self.pfns.is_empty()
+    }
+
     /// The node all its pages are on, if they share one.
     fn pages_node(&self) -> Option<u32> {
         let mut nodes = self.pfns.iter().map(|&p| mm::node_of_pfn(p));
@@ -194,7 +201,11 @@ impl Table {
 
     /// Buffers in the hypervisor's rotation (not retired).
     fn active(&self) -> u32 {
-        self.slots.iter().flatten().filter(|b| !b.retired).count() as u32
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|b| b.shown() && !b.retired)
+            .count() as u32
     }
 }
 
@@ -759,7 +770,7 @@ impl EventLog for Group {
 
     fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info> {
         let table = self.table.lock();
-        let b = table.get(index)?;
+        let b = table.get(index).filter(|b| b.shown())?;
         let offline = b.serves.is_some_and(|s| table.is_offline(s.cpu));
         let node = b.pages_node().unwrap_or(u32::MAX);
         let mut flags = if b.retired {

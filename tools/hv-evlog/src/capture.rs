@@ -200,7 +200,8 @@ impl<'a> DeviceSource<'a> {
             let (table, generation) = self.device.buffers()?;
             match self.follow(&table) {
                 Ok(()) => {}
-                // A buffer retired between the table and its mmap().
+                // A buffer retired between the table and its mmap(): the
+                // table changed meanwhile.
                 Err(_) if self.device.buffers()?.1 != generation => continue,
                 Err(e) => return Err(e),
             }
