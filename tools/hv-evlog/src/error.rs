@@ -1,15 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Failures, the message each one prints and the exit code it ends with.
-//!
-//! | code | meaning                                               |
-//! |------|-------------------------------------------------------|
-//! | 0    | success                                               |
-//! | 1    | any other failure (I/O, ABI mismatch, bad data)       |
-//! | 2    | the device does not exist: the module is not loaded   |
-//! | 3    | permission denied: not root                           |
-//! | 4    | the device is busy: another consumer has it open      |
-//! | 64   | bad usage (EX_USAGE)                                  |
+//! Failures, the message each one prints and the exit code it ends with
+//! ([`EXIT_CODES`]).
 
 use std::fmt;
 use std::io;
@@ -25,6 +17,20 @@ pub const EXIT_BUSY: u8 = 4;
 /// Exit code: bad command line (sysexits.h EX_USAGE).
 pub const EXIT_USAGE: u8 = 64;
 
+/// Every exit code and what it means: the one table that `--help` prints
+/// and that Documentation/hv_evlog.rst is checked against.
+pub const EXIT_CODES: [(u8, &str); 6] = [
+    (0, "success"),
+    (
+        EXIT_FAILURE,
+        "any other failure (I/O error, module of another version, bad data)",
+    ),
+    (EXIT_NO_DEVICE, "/dev/hv_evlog not found: load the module"),
+    (EXIT_PERMISSION, "permission denied: run as root"),
+    (EXIT_BUSY, "device busy: another consumer has it open"),
+    (EXIT_USAGE, "bad usage"),
+];
+
 /// Everything that ends a command early.
 #[derive(Debug)]
 pub enum Error {
@@ -33,7 +39,7 @@ pub enum Error {
         /// What was wrong.
         message: String,
         /// Usage of the command concerned.
-        usage: &'static str,
+        usage: String,
     },
     /// A system call on the device failed.
     Sys {
@@ -54,10 +60,10 @@ pub enum Error {
 
 impl Error {
     /// A usage error.
-    pub fn usage(message: impl Into<String>, usage: &'static str) -> Self {
+    pub fn usage(message: impl Into<String>, usage: impl Into<String>) -> Self {
         Self::Usage {
             message: message.into(),
-            usage,
+            usage: usage.into(),
         }
     }
 

@@ -52,14 +52,15 @@ pub const FILE_HEADER_SIZE: usize = 32;
 /// Size of a binary record header.
 pub const RECORD_HEADER_SIZE: usize = 32;
 
-/// How events are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How events are written; the doc comments are `--format`'s help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One `cpu=… ts=… type=… size=… context=…` line per event.
+    /// 'cpu=N ts=N type=N size=N context=0xN' lines
     Text,
-    /// One JSON object per line per event.
+    /// '{"cpu":N,"ts":N,"type":N,"size":N,"context":N}' lines
     Json,
-    /// The binary capture file.
+    /// the capture file (tools/hv-evlog/README.md), for 'hv-evlog decode';
+    /// not to a terminal
     Binary,
 }
 
