@@ -225,4 +225,58 @@ mod tests {
         assert_eq!(Error::Device("x".into()).exit_code(), 1);
         assert_eq!(Error::Input("y".into()).to_string(), "y");
     }
+
+    /// The rows of the first reST simple table in `rst` whose header row is
+    /// "code  meaning": (code, meaning) pairs.
+    fn rst_exit_codes(rst: &str) -> Vec<(String, String)> {
+        let mut lines = rst.lines();
+        lines
+            .by_ref()
+            .find(|l| l.split_whitespace().eq(["code", "meaning"]))
+            .expect("an exit code table with a 'code meaning' header");
+        lines
+            .skip(1) // the border under the header
+            .take_while(|l| !l.starts_with('='))
+            .map(|l| {
+                let (code, meaning) = l.split_once(' ').unwrap_or((l, ""));
+                (code.to_string(), meaning.trim().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn documentation_lists_the_exit_codes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../Documentation/hv_evlog.rst"
+        );
+        let rst = std::fs::read_to_string(path).unwrap();
+        let want: Vec<(String, String)> = EXIT_CODES
+            .iter()
+            .map(|&(code, meaning)| (code.to_string(), meaning.to_string()))
+            .collect();
+        assert_eq!(rst_exit_codes(&rst), want, "{path}");
+        // The parser above reads a changed table as changed.
+        let edited = rst.replace("64      bad usage", "65      bad usage");
+        assert_ne!(rst_exit_codes(&edited), want);
+    }
+
+    #[test]
+    fn exit_codes_are_distinct_and_cover_every_error() {
+        let mut codes: Vec<u8> = EXIT_CODES.iter().map(|&(c, _)| c).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), EXIT_CODES.len());
+        let errors = [
+            Error::usage("x", "y"),
+            sys("open", libc::ENOENT),
+            sys("open", libc::EACCES),
+            sys("open", libc::EBUSY),
+            sys("read", libc::EIO),
+            Error::Device("d".into()),
+        ];
+        for err in errors {
+            assert!(codes.contains(&err.exit_code()), "{err}");
+        }
+    }
 }
