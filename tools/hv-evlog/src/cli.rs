@@ -154,6 +154,28 @@ pub enum Command {
         #[arg(value_name = "COMMAND")]
         command: Option<String>,
     },
+    /// print a shell completion script
+    ///
+    /// Writes the completion script for SHELL on stdout, generated from the
+    /// same definitions as the parser, e.g. 'hv-evlog completions bash >
+    /// /usr/share/bash-completion/completions/hv-evlog'.
+    #[command(override_usage = "hv-evlog completions SHELL")]
+    Completions {
+        /// the shell
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// print the manual page
+    ///
+    /// Writes the manual page (roff) of the tool, or of COMMAND, on stdout,
+    /// generated from the same definitions as this help, e.g. 'hv-evlog man
+    /// | man -l -'.
+    #[command(override_usage = "hv-evlog man [COMMAND]")]
+    Man {
+        /// the command whose page to write
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 /// The output options of every command that writes events.
@@ -259,7 +281,10 @@ impl Cli {
             | Command::Flush { device, .. }
             | Command::Sources { device, .. }
             | Command::Capture(Capture { device, .. }) => device.path.as_ref(),
-            Command::Decode(_) | Command::Help { .. } => None,
+            Command::Decode(_)
+            | Command::Help { .. }
+            | Command::Completions { .. }
+            | Command::Man { .. } => None,
         };
         after
             .or(self.device.path.as_ref())
@@ -360,18 +385,45 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed> {
         Err(err) => return clap_outcome(err, &args),
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|err| usage_error(&err, &args))?;
-    if let Command::Help { command } = &cli.command {
+    // The commands that only describe the tool are answered here.
+    let text = match &cli.command {
         // 'help help' is the tool's help, as 'help' alone.
-        let topic = command.as_deref().filter(|&c| c != "help");
-        return match help_of(topic, true) {
-            Some(text) => Ok(Parsed::Print(text)),
-            None => Err(Error::usage(
-                format!("unknown command '{}'", command.as_deref().unwrap_or("")),
-                usage(None),
-            )),
-        };
-    }
-    Ok(Parsed::Run(cli))
+        Command::Help { command } => {
+            let topic = command.as_deref().filter(|&c| c != "help");
+            help_of(topic, true).ok_or_else(|| unknown_command(topic))?
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command(), "hv-evlog", &mut script);
+            String::from_utf8_lossy(&script).into_owned()
+        }
+        Command::Man { command } => man_page(command.as_deref())?,
+        _ => return Ok(Parsed::Run(cli)),
+    };
+    Ok(Parsed::Print(text))
+}
+
+fn unknown_command(name: Option<&str>) -> Error {
+    Error::usage(
+        format!("unknown command '{}'", name.unwrap_or_default()),
+        usage(None),
+    )
+}
+
+/// The roff manual page of the tool, or of command `name`.
+fn man_page(name: Option<&str>) -> Result<String> {
+    let mut cmd = command();
+    cmd.build();
+    let page = match name {
+        Some(name) => cmd
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| unknown_command(Some(name)))?,
+        None => cmd,
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    Ok(String::from_utf8_lossy(&roff).into_owned())
 }
 
 /// Help and version requests succeed with their text; anything else is bad
@@ -403,9 +455,13 @@ fn usage_error(err: &clap::Error, args: &[OsString]) -> Error {
         Some(ContextValue::Strings(v)) => v.first().cloned(),
         _ => None,
     };
-    // Clap names an option with its value: "--count <N>".
+    // Clap names an option with its value ("--count <N>"), an argument by
+    // its value name in brackets ("<SHELL>").
     let option = text(ContextKind::InvalidArg)
-        .map(|a| a.split([' ', '=']).next().unwrap_or_default().to_string())
+        .map(|a| {
+            let name = a.split([' ', '=']).next().unwrap_or_default();
+            name.trim_matches(['<', '>']).to_string()
+        })
         .unwrap_or_default();
     let value = text(ContextKind::InvalidValue).unwrap_or_default();
     let message = match err.kind() {
@@ -1028,6 +1084,32 @@ mod tests {
         assert_eq!(parse_number("1_000"), None);
         assert_eq!(parse_number("18446744073709551615"), Some(u64::MAX));
         assert_eq!(parse_number("0x10000000000000000"), None);
+    }
+
+    #[test]
+    fn completions_and_man_pages() {
+        for shell in ["bash", "zsh", "fish"] {
+            let script = printed(&["completions", shell]);
+            for word in [
+                "hv-evlog", "capture", "sources", "duration", "device", "json",
+            ] {
+                assert!(script.contains(word), "{shell}: {word}");
+            }
+        }
+        assert_eq!(
+            bad(&["completions", "tcsh"], Some("completions")),
+            "invalid value 'tcsh' for 'SHELL': expected bash, elvish, fish, powershell or zsh"
+        );
+        let page = printed(&["man"]);
+        assert!(page.contains(".TH hv-evlog 1"), "{page}");
+        for name in ["info", "capture", "decode", "stats", "flush", "sources"] {
+            assert!(page.contains(&format!("hv\\-evlog\\-{name}(1)")), "{name}");
+        }
+        assert!(page.contains("64  bad usage"), "{page}");
+        let page = printed(&["man", "capture"]);
+        assert!(page.contains(".TH hv-evlog-capture 1"), "{page}");
+        assert!(page.contains("\\-\\-duration"), "{page}");
+        assert_eq!(bad(&["man", "nope"], None), "unknown command 'nope'");
     }
 
     /// clap's own consistency checks of the whole tree (names, ids, flags).

@@ -84,8 +84,10 @@ fn run(parsed: Parsed) -> Result<()> {
         }
         Command::Capture(c) => capture(&device, c),
         Command::Decode(d) => decode(d),
-        // cli::parse answers 'help' itself.
-        Command::Help { .. } => print(&cli::usage(None)),
+        // cli::parse answers these itself: they describe the tool.
+        Command::Help { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            print(&cli::usage(None))
+        }
     }
 }
 
