@@ -32,10 +32,13 @@ build_module() {
 	fi
 }
 
+# The tool's binary: its .cargo/config.toml names the target (see why there).
+HV_EVLOG_CLI=$HV_EVLOG_ROOT/tools/hv-evlog/target/x86_64-unknown-linux-gnu/release/hv-evlog
+
 # The guest has no libc: the tool must be static.
 build_cli() {
 	(cd "$HV_EVLOG_ROOT/tools/hv-evlog" && cargo build --locked --quiet --release) &&
-		file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog" | grep -q 'static'
+		file "$HV_EVLOG_CLI" | grep -q 'static'
 }
 
 # must NAME COMMAND...: a step outside the counted suite that has to work.
@@ -143,7 +146,7 @@ vm_suite() {
 	for t in $(printf '%s\n' $all | sort -u); do
 		files+=(--guest-file "$sel/$t")
 	done
-	files+=(--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog")
+	files+=(--guest-file "$HV_EVLOG_CLI")
 
 	# First, alone: it also probes KVM once for the runs that follow.
 	local hm=$HV_EVLOG_ROOT/vm/selftest-modules

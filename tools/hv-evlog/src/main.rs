@@ -30,8 +30,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use capture::{Consumer, DeviceSource, End, FileSource, Limits, Totals};
-use cli::{Cli, Command};
+use capture::{Consumer, DeviceSource, End, FileSource, Totals};
+use cli::{Command, Parsed};
 use device::Device;
 use error::{Error, Result};
 use output::{Format, Sink};
@@ -47,12 +47,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(parsed: Parsed) -> Result<()> {
+    let cli = match parsed {
+        Parsed::Print(text) => return print(&text),
+        Parsed::Run(cli) => cli,
+    };
+    let device = cli.device();
     match cli.command {
-        Command::Help(text) => print(text),
-        Command::Version => print(concat!("hv-evlog ", env!("CARGO_PKG_VERSION"), "\n")),
-        Command::Info { json } => {
-            let dev = Device::open(&cli.device)?;
+        Command::Info { json, .. } => {
+            let dev = Device::open(&device)?;
             let info = dev.info()?;
             let table = dev.buffers(info.buffer_count)?;
             let text = if json {
@@ -62,25 +65,29 @@ fn run(cli: Cli) -> Result<()> {
             };
             print(&text)
         }
-        Command::Stats { json } => {
-            let stats = Device::open(&cli.device)?.stats()?;
+        Command::Stats { json, .. } => {
+            let stats = Device::open(&device)?.stats()?;
             print(&if json {
                 output::stats_json(&stats)
             } else {
                 output::stats_text(&stats)
             })
         }
-        Command::Flush { cpu } => Device::open(&cli.device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS)),
-        Command::Sources { mask } => {
-            let dev = Device::open(&cli.device)?;
+        Command::Flush { cpu, .. } => Device::open(&device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS)),
+        Command::Sources { mask, .. } => {
+            let dev = Device::open(&device)?;
             if let Some(mask) = mask {
                 dev.set_sources(mask)?;
             }
             let info = dev.info()?;
             print(&format!("sources {}\n", output::sources_text(info.sources)))
         }
-        Command::Capture(c) => capture(&cli.device, c),
+        Command::Capture(c) => capture(&device, c),
         Command::Decode(d) => decode(d),
+        // cli::parse answers these itself: they describe the tool.
+        Command::Help { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            print(&cli::usage(None))
+        }
     }
 }
 
@@ -93,11 +100,11 @@ fn print(text: &str) -> Result<()> {
 }
 
 /// Refuses binary data for a terminal, before anything else is done.
-fn check_output(path: Option<&Path>, format: Format, usage: &'static str) -> Result<()> {
+fn check_output(path: Option<&Path>, format: Format, command: &str) -> Result<()> {
     if path.is_none() && format == Format::Binary && io::stdout().is_terminal() {
         return Err(Error::usage(
             "binary output to a terminal: use --output FILE or a pipe",
-            usage,
+            cli::usage(Some(command)),
         ));
     }
     Ok(())
@@ -213,7 +220,8 @@ fn summary(totals: &Totals, dropped: Option<u64>, start: Instant) {
 
 fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let start = Instant::now();
-    check_output(c.output.as_deref(), c.format, cli::CAPTURE_USAGE)?;
+    let (format, output) = (c.events.format(), c.events.output());
+    check_output(output, format, "capture")?;
     // Before the open: a SIGTERM sent once the device is busy must already
     // end the capture cleanly.
     catch_stop_signals();
@@ -221,19 +229,20 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let info = dev.info()?;
     let table = dev.buffers(info.buffer_count)?;
     check_table(&info, &table)?;
-    if let Some(cpu) = c.limits.cpu {
+    let limits = c.limits();
+    if let Some(cpu) = limits.cpu {
         check_cpu(cpu, &table)?;
     }
-    let out = open_output(c.output.as_deref())?;
+    let out = open_output(output)?;
     let mapping = dev.map(&info)?;
     let before = dev.stats()?;
-    let mut sink = Sink::new(out, c.format);
+    let mut sink = Sink::new(out, format);
     sink.begin(&info)?;
     let mut source = DeviceSource::new(&dev, mapping);
-    let mut progress = Progress::new(c.output.is_none());
+    let mut progress = Progress::new(output.is_none());
     let result = capture::run(
         &mut source,
-        c.limits,
+        limits,
         &mut sink,
         &|| STOP.load(Ordering::Relaxed),
         &mut |consumer| progress.tick(consumer),
@@ -252,22 +261,19 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
 
 fn decode(d: cli::Decode) -> Result<()> {
     let start = Instant::now();
-    check_output(d.output.as_deref(), d.format, cli::DECODE_USAGE)?;
-    let input: Box<dyn io::Read> = match &d.input {
+    let (format, output) = (d.events.format(), d.events.output());
+    check_output(output, format, "decode")?;
+    let input: Box<dyn io::Read> = match d.input() {
         Some(path) => Box::new(io::BufReader::new(
             File::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?,
         )),
         None => Box::new(io::stdin().lock()),
     };
     let (mut source, info) = FileSource::open(input)?;
-    let out = open_output(d.output.as_deref())?;
-    let mut sink = Sink::new(out, d.format);
+    let out = open_output(output)?;
+    let mut sink = Sink::new(out, format);
     sink.begin(&info)?;
-    let limits = Limits {
-        duration: None,
-        ..d.limits
-    };
-    let (totals, end) = capture::run(&mut source, limits, &mut sink, &|| false, &mut |c| {
+    let (totals, end) = capture::run(&mut source, d.limits(), &mut sink, &|| false, &mut |c| {
         for w in c.take_warnings() {
             eprintln!("hv-evlog: warning: {w}");
         }
@@ -324,7 +330,7 @@ fn check_cpu(cpu: u32, table: &[uapi::BufferInfo]) -> Result<()> {
             "no buffer serves CPU {cpu} (the buffers serve CPUs {})",
             output::cpu_list(&all)
         ),
-        cli::CAPTURE_USAGE,
+        cli::usage(Some("capture")),
     ))
 }
 

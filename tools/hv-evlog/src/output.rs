@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Every output format: events as text, JSON lines or the binary capture
-//! file, and `info`/`stats` as a table or JSON. JSON is written by hand.
+//! file, and `info`/`stats` as a table or JSON (serde_json, compact, fields
+//! in the order of the structs below).
 //!
 //! # Binary capture file
 //!
@@ -41,6 +42,8 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use serde::{Serialize, Serializer};
+
 use crate::decode::Event;
 use crate::tlfs::{self, EventLogMode, EventLogType, TimeBasis, ENTRIES_OFFSET};
 use crate::uapi::{cpu_in, BufferInfo, Info, Record, Stats, CPU_WORDS, MAX_CPUS};
@@ -52,14 +55,15 @@ pub const FILE_HEADER_SIZE: usize = 32;
 /// Size of a binary record header.
 pub const RECORD_HEADER_SIZE: usize = 32;
 
-/// How events are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How events are written; the doc comments are `--format`'s help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One `cpu=… ts=… type=… size=… context=…` line per event.
+    /// 'cpu=N ts=N type=N size=N context=0xN' lines
     Text,
-    /// One JSON object per line per event.
+    /// '{"cpu":N,"ts":N,"type":N,"size":N,"context":N}' lines
     Json,
-    /// The binary capture file.
+    /// the capture file (tools/hv-evlog/README.md), for 'hv-evlog decode';
+    /// not to a terminal
     Binary,
 }
 
@@ -98,7 +102,7 @@ pub fn record_header(record: &Record, bytes: u32) -> [u8; RECORD_HEADER_SIZE] {
 pub struct Sink<W: Write> {
     out: W,
     format: Format,
-    line: String,
+    line: Vec<u8>,
 }
 
 impl<W: Write> Sink<W> {
@@ -107,7 +111,7 @@ impl<W: Write> Sink<W> {
         Self {
             out,
             format,
-            line: String::with_capacity(1 << 16),
+            line: Vec::with_capacity(1 << 16),
         }
     }
 
@@ -133,12 +137,12 @@ impl<W: Write> Sink<W> {
                 self.line.clear();
                 for event in events {
                     if self.format == Format::Text {
-                        event_text(&mut self.line, event);
+                        event_text(&mut self.line, event)?;
                     } else {
-                        event_json(&mut self.line, event);
+                        event_json(&mut self.line, event)?;
                     }
                 }
-                self.out.write_all(self.line.as_bytes())
+                self.out.write_all(&self.line)
             }
         }
     }
@@ -156,46 +160,27 @@ impl<W: Write> Sink<W> {
 }
 
 /// Appends one text event line.
-pub fn event_text(out: &mut String, e: &Event) {
-    let _ = writeln!(
+pub fn event_text(out: &mut Vec<u8>, e: &Event) -> io::Result<()> {
+    writeln!(
         out,
         "cpu={} ts={} type={} size={} context={:#010x}",
         e.cpu, e.timestamp, e.entry_type, e.size, e.context
-    );
+    )
 }
 
 /// Appends one JSON event line.
-pub fn event_json(out: &mut String, e: &Event) {
-    let _ = writeln!(
-        out,
-        "{{\"cpu\":{},\"ts\":{},\"type\":{},\"size\":{},\"context\":{}}}",
-        e.cpu, e.timestamp, e.entry_type, e.size, e.context
-    );
+pub fn event_json(out: &mut Vec<u8>, e: &Event) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, e)?;
+    out.push(b'\n');
+    Ok(())
 }
 
-/// Appends `s` as a JSON string literal, quotes included.
-pub fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c < ' ' || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            // Valid in JSON, but not in JavaScript string literals.
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+/// One line of JSON: `value`, compact, then a newline.
+fn json_line(value: &impl Serialize) -> String {
+    // Serializing plain structs, strings and integers cannot fail.
+    let mut s = serde_json::to_string(value).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// The CPUs set in a bitmap as a list of ranges: `0-1,4`; empty if none.
@@ -366,68 +351,79 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
     s
 }
 
+/// `info` as JSON: the geometry with each code named, then the buffers.
+#[derive(Serialize)]
+struct InfoJson<'a> {
+    device: &'a str,
+    abi_version: u32,
+    info_size: u32,
+    backend: &'static str,
+    backend_id: u32,
+    #[serde(rename = "type")]
+    log_type: &'static str,
+    type_id: u32,
+    mode: &'static str,
+    mode_id: u32,
+    time_basis: &'static str,
+    time_basis_id: u32,
+    buffer_count: u32,
+    buffer_size: u32,
+    threshold: u32,
+    sources: u64,
+    source_names: Vec<String>,
+    header_size: u32,
+    record_size: u32,
+    completion: &'static str,
+    completion_id: u32,
+    buffers: Vec<BufferJson>,
+}
+
+/// One buffer of `info`'s JSON: its CPUs as a list and as ranges.
+#[derive(Serialize)]
+struct BufferJson {
+    index: u32,
+    pxm: u32,
+    node: u32,
+    cpus: Vec<u32>,
+    cpu_list: String,
+    mmap_offset: u64,
+}
+
 /// `info` as one line of JSON.
 pub fn info_json(device: &str, info: &Info, table: &[BufferInfo]) -> String {
-    let mut s = String::from("{\"device\":");
-    json_str(&mut s, device);
-    let _ = write!(
-        s,
-        ",\"abi_version\":{},\"info_size\":{},\"backend\":\"{}\",\"backend_id\":{},\
-         \"type\":\"{}\",\"type_id\":{},\"mode\":\"{}\",\"mode_id\":{},\
-         \"time_basis\":\"{}\",\"time_basis_id\":{},\"buffer_count\":{},\
-         \"buffer_size\":{},\"threshold\":{},\"sources\":{},\"source_names\":[",
-        info.abi_version,
-        info.info_size,
-        backend_name(info.backend),
-        info.backend,
-        type_name(info.log_type),
-        info.log_type,
-        mode_name(info.mode),
-        info.mode,
-        time_basis_name(info.time_basis),
-        info.time_basis,
-        info.buffer_count,
-        info.buffer_size,
-        info.threshold,
-        info.sources,
-    );
-    for (i, name) in source_names(info.sources).iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        json_str(&mut s, name);
-    }
-    let _ = write!(
-        s,
-        "],\"header_size\":{},\"record_size\":{},\"completion\":\"{}\",\"completion_id\":{},\"buffers\":[",
-        info.header_size,
-        info.record_size,
-        completion_name(info.completion),
-        info.completion
-    );
-    for (i, b) in table.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(
-            s,
-            "{{\"index\":{},\"pxm\":{},\"node\":{},\"cpus\":[",
-            b.index, b.pxm, b.node
-        );
-        let mut first = true;
-        for cpu in (0..MAX_CPUS).filter(|&c| cpu_in(&b.cpus, c)) {
-            if !first {
-                s.push(',');
-            }
-            first = false;
-            let _ = write!(s, "{cpu}");
-        }
-        s.push_str("],\"cpu_list\":");
-        json_str(&mut s, &cpu_list(&b.cpus));
-        let _ = write!(s, ",\"mmap_offset\":{}}}", b.mmap_offset);
-    }
-    s.push_str("]}\n");
-    s
+    json_line(&InfoJson {
+        device,
+        abi_version: info.abi_version,
+        info_size: info.info_size,
+        backend: backend_name(info.backend),
+        backend_id: info.backend,
+        log_type: type_name(info.log_type),
+        type_id: info.log_type,
+        mode: mode_name(info.mode),
+        mode_id: info.mode,
+        time_basis: time_basis_name(info.time_basis),
+        time_basis_id: info.time_basis,
+        buffer_count: info.buffer_count,
+        buffer_size: info.buffer_size,
+        threshold: info.threshold,
+        sources: info.sources,
+        source_names: source_names(info.sources),
+        header_size: info.header_size,
+        record_size: info.record_size,
+        completion: completion_name(info.completion),
+        completion_id: info.completion,
+        buffers: table
+            .iter()
+            .map(|b| BufferJson {
+                index: b.index,
+                pxm: b.pxm,
+                node: b.node,
+                cpus: (0..MAX_CPUS).filter(|&c| cpu_in(&b.cpus, c)).collect(),
+                cpu_list: cpu_list(&b.cpus),
+                mmap_offset: b.mmap_offset,
+            })
+            .collect(),
+    })
 }
 
 const STATS_FIELDS: [&str; 5] = [
@@ -448,6 +444,15 @@ fn stats_values(st: &Stats) -> [u64; 5] {
     ]
 }
 
+/// The counters in [`STATS_FIELDS`] order, as a JSON object.
+struct StatsJson<'a>(&'a Stats);
+
+impl Serialize for StatsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(STATS_FIELDS.iter().zip(stats_values(self.0)))
+    }
+}
+
 /// `stats` as `name value` lines.
 pub fn stats_text(st: &Stats) -> String {
     let mut s = String::new();
@@ -459,15 +464,7 @@ pub fn stats_text(st: &Stats) -> String {
 
 /// `stats` as one line of JSON.
 pub fn stats_json(st: &Stats) -> String {
-    let mut s = String::from("{");
-    for (i, (name, value)) in STATS_FIELDS.iter().zip(stats_values(st)).enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "\"{name}\":{value}");
-    }
-    s.push_str("}\n");
-    s
+    json_line(&StatsJson(st))
 }
 
 #[cfg(test)]
@@ -574,18 +571,19 @@ mod tests {
 
     #[test]
     fn json_escaping() {
-        let mut s = String::new();
-        json_str(
-            &mut s,
-            "a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é€😀\u{2028}",
+        // serde_json escapes what JSON requires (DEL and U+2028 need none);
+        // the line parses back to the same name.
+        let name = "a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é€😀\u{2028}";
+        let json = info_json(name, &sample_info(), &[]);
+        assert!(
+            json.starts_with(
+                "{\"device\":\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\u{7f} é€😀\u{2028}\","
+            ),
+            "{json}"
         );
-        assert_eq!(
-            s,
-            "\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f é€😀\\u2028\""
-        );
-        s.clear();
-        json_str(&mut s, "");
-        assert_eq!(s, "\"\"");
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["device"], name);
+        assert_eq!(back["buffers"], serde_json::json!([]));
     }
 
     #[test]
