@@ -707,6 +707,13 @@ impl Hypervisor {
         self.calls
     }
 
+    /// Buffers the group's writers and flushes completed since the group was
+    /// initialized (a restarted buffer's every completion counts): what a
+    /// consumer's records, read and dropped, must add up to.
+    pub fn completions(&self) -> u64 {
+        self.completions
+    }
+
     /// Makes `buffer` serve `cpu`: the writer for `cpu` fills only buffers
     /// assigned to it, lowest free index first. Stands in for the
     /// hypervisor's own processor assignment; the shell calls it from the
