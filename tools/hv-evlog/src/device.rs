@@ -357,9 +357,9 @@ mod tests {
 
     fn good() -> Info {
         Info {
-            abi_version: 1,
+            abi_version: 2,
             info_size: 56,
-            record_size: 32,
+            record_size: 40,
             header_size: 72,
             buffer_count: 4,
             buffer_size: 4096,
@@ -370,14 +370,14 @@ mod tests {
     #[test]
     fn info_checks() {
         assert!(check_info(&good()).is_ok());
-        let tail = ", but this tool was built for ABI version 1 (info_size 56, \
-                    record_size 32, header_size 72, at most 512 buffers): \
+        let tail = ", but this tool was built for ABI version 2 (info_size 56, \
+                    record_size 40, header_size 72, at most 512 buffers): \
                     use the hv-evlog built from the same tree as the module";
         type Change = fn(&mut Info);
         let cases: [(Change, &str); 5] = [
-            (|i| i.abi_version = 2, "ABI version 2"),
+            (|i| i.abi_version = 1, "ABI version 1"),
             (|i| i.info_size = 64, "info_size 64"),
-            (|i| i.record_size = 40, "record_size 40"),
+            (|i| i.record_size = 32, "record_size 32"),
             (|i| i.header_size = 64, "header_size 64"),
             (|i| i.buffer_count = 513, "buffer_count 513"),
         ];
@@ -447,11 +447,13 @@ mod tests {
                 bytes_used: 16 * i,
                 events_lost: i / 10,
                 timestamp: u64::from(i) << 40,
+                vp: i % 3 + 8,
+                reserved: 0,
             })
             .collect();
         for r in &records {
             // SAFETY: `Record` is `repr(C)` plain old data without padding
-            // (8 + 8 + 8 + 8 bytes), so all its bytes are initialised.
+            // (8 + 8 + 8 + 8 + 8 bytes), so all its bytes are initialised.
             let bytes = unsafe {
                 std::slice::from_raw_parts((r as *const Record).cast::<u8>(), size_of::<Record>())
             };
@@ -466,7 +468,7 @@ mod tests {
         assert_eq!(
             dev.wait(short, &mut queue).unwrap_err().to_string(),
             format!(
-                "{}: read returned 3 bytes, not whole 32-byte records",
+                "{}: read returned 3 bytes, not whole 40-byte records",
                 path.display()
             )
         );
