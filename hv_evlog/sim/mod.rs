@@ -28,7 +28,7 @@ use kernel::{
 };
 
 use self::{
-    hypervisor::{Hypervisor, Ledger, Platform},
+    hypervisor::{Hypervisor, Ledger, Platform, MAX_CPUS},
     synic::{CpuSet, SlotView, SynicError},
     system::{SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES},
     writer::events_this_tick,
@@ -81,8 +81,8 @@ impl Platform for KernelPlatform {
     fn page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
         mm::node_of_pfn(pfn)?;
         let va = mm::phys_to_virt(pfn << 12);
-        // SAFETY: `pfn` is RAM below `max_pfn`, so its direct-map address is
-        // valid for a page. The core only touches pages it owns (its pool,
+        // SAFETY: `pfn` is online memory with a memory map entry
+        // (`node_of_pfn`), so its direct-map address is valid for a page. The core only touches pages it owns (its pool,
         // its buffers) or that the caller handed it for the duration of a
         // hypercall (input/output pages, per the `Transport` contract), and
         // it holds the simulator's lock, so no other `&mut` to it exists.
@@ -209,6 +209,15 @@ impl Sim {
     ) -> Result<impl PinInit<Self, Error> + use<>> {
         let mut cpus = KVec::new();
         for b in placement.buffers.iter() {
+            if b.cpu >= MAX_CPUS {
+                pr_err!(
+                    "simulator: CPU {} is served, but the simulator models CPUs 0-{} only; \
+                     serve fewer with nodes=\n",
+                    b.cpu,
+                    MAX_CPUS - 1
+                );
+                return Err(EINVAL);
+            }
             if !cpus.contains(&b.cpu) {
                 cpus.push(b.cpu, GFP_KERNEL)?;
             }
