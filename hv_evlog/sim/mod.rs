@@ -272,6 +272,12 @@ impl Sim {
         }? Error))
     }
 
+    /// Buffers completed since the group was initialized, every completion
+    /// of a restarted buffer included (debugfs `sim_completions`).
+    pub(crate) fn completions(&self) -> u64 {
+        self.core.lock().0.completions()
+    }
+
     /// Pages seeded into, deposited into and withdrawn from the pools.
     pub(crate) fn ledger(&self) -> Ledger {
         self.core.lock().0.ledger()
