@@ -102,11 +102,27 @@ impl Platform for Fake {
             .map(|n| n as u32)
     }
 
-    fn page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
+    fn call_page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
         // Memory nobody owns must never be touched; a PFN outside every node
         // is "not memory", which the simulator must handle.
         self.node_of_pfn(pfn)?;
         Some(self.mem(pfn))
+    }
+
+    fn read(&mut self, pfn: u64, offset: usize, out: &mut [u8]) -> bool {
+        if self.node_of_pfn(pfn).is_none() || offset + out.len() > PAGE_SIZE {
+            return false;
+        }
+        out.copy_from_slice(&self.mem(pfn)[offset..offset + out.len()]);
+        true
+    }
+
+    fn write(&mut self, pfn: u64, offset: usize, bytes: &[u8]) -> bool {
+        if self.node_of_pfn(pfn).is_none() || offset + bytes.len() > PAGE_SIZE {
+            return false;
+        }
+        self.mem(pfn)[offset..offset + bytes.len()].copy_from_slice(bytes);
+        true
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
