@@ -60,6 +60,9 @@
 //! were dropped, which `stats.records_dropped` counts. The queue has room for
 //! one record per buffer and a buffer is only reported again after it was
 //! released, so with the regular (non-circular) mode nothing can be dropped.
+//! In circular mode the hypervisor restarts complete buffers on its own: a
+//! record still queued for a restarted buffer is withdrawn and counted as
+//! dropped, and the new completion gets its own record.
 //! A new open reports every buffer that is complete at the time, including
 //! those a previous consumer read but did not release.
 //!

@@ -103,7 +103,7 @@ struct hv_evlog_stats {
 	__u64 completions;	/* buffers seen complete */
 	__u64 releases;		/* buffers handed back */
 	__u64 events_lost;	/* sum of events_lost over completions */
-	__u64 records_dropped;	/* completion records lost to a full queue */
+	__u64 records_dropped;	/* records lost to a full queue or withdrawn (circular mode) */
 	__u64 flushes;
 };
 

@@ -126,7 +126,8 @@ pub struct Stats {
     pub releases: u64,
     /// Sum of events_lost over completions.
     pub events_lost: u64,
-    /// Completion records lost to a full queue.
+    /// Records lost to a full queue or withdrawn (circular mode: the
+    /// buffer completed again before its record was read).
     pub records_dropped: u64,
     /// Flushes.
     pub flushes: u64,
