@@ -60,6 +60,9 @@
 //! were dropped, which `stats.records_dropped` counts. The queue has room for
 //! one record per buffer and a buffer is only reported again after it was
 //! released, so with the regular (non-circular) mode nothing can be dropped.
+//! In circular mode the hypervisor restarts complete buffers on its own: a
+//! record still queued for a restarted buffer is withdrawn and counted as
+//! dropped, and the new completion gets its own record.
 //! A new open reports every buffer that is complete at the time, including
 //! those a previous consumer read but did not release.
 //!
@@ -109,9 +112,9 @@ use kernel::{
 
 use crate::{
     chardev::{Operations, Registration},
-    completion::{Queue, Slot, Tracker},
+    completion::{Queue, Tracked, Tracker},
     sint0::{Inbox, Wake},
-    tlfs::{self, BufferHeader, BufferState},
+    tlfs::{self, BufferHeader},
     uapi::{self, hv_evlog_buffer_info, hv_evlog_info, hv_evlog_record, hv_evlog_stats},
 };
 
@@ -166,6 +169,11 @@ pub(crate) trait EventLog: Send + Sync {
     /// every buffer while the device is open, with the device's lock held:
     /// it must not call back into the device.
     fn header(&self, buffer: u32) -> Option<BufferHeader>;
+
+    /// The Linux CPU whose virtual processor index is `vp`, the processor
+    /// the header of buffer `buffer` names; `None` if no Linux CPU has it.
+    /// Called for every record, with the device's lock held.
+    fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32>;
 
     /// Hands buffer `buffer` back to the hypervisor
     /// (HvCallReleaseEventLogBuffer). Only called for a buffer whose header
@@ -318,7 +326,7 @@ impl Drop for Claim {
 
 /// What one open of the device changes; under [`Session::state`].
 struct State {
-    tracker: Tracker<KVec<Slot>>,
+    tracker: Tracker<KVec<Tracked>>,
     queue: Queue<hv_evlog_record, KVec<hv_evlog_record>>,
     /// The last snapshot of every header, reused by each scan.
     headers: KVVec<BufferHeader>,
@@ -394,16 +402,28 @@ impl Session {
         // walked by the next (kicked) scan.
         let heads = this.shared().inbox.as_ref().map(|inbox| inbox.take_heads());
         for (index, header) in (0u32..).zip(headers.iter_mut()) {
-            *header = this.log().header(index).unwrap_or_default();
+            // A header the writer never let be read consistently keeps its
+            // last snapshot: an all-zero stand-in would look released.
+            if let Some(h) = this.log().header(index) {
+                *header = h;
+            }
         }
         let headers = &*headers;
+        // Completions that are gone (circular mode restarts complete
+        // buffers): a record still queued for one is withdrawn and counted
+        // as dropped, so that the new completion gets its own record.
+        let withdrawn = tracker.recycled(headers, |index| {
+            queue.withdraw(|r| r.buffer_index == index).is_some()
+        });
+        stats.records_dropped = stats.records_dropped.saturating_add(withdrawn.into());
+        let log = this.log();
         let mut report = |index: u32| {
             let header = headers.get(index as usize).copied().unwrap_or_default();
             stats.completions = stats.completions.saturating_add(1);
             stats.events_lost = stats
                 .events_lost
                 .saturating_add(u64::from(header.events_lost));
-            let (_, queued) = queue.push_with(|sequence| record(index, &header, sequence));
+            let (_, queued) = queue.push_with(|sequence| record(log, index, &header, sequence));
             if !queued {
                 stats.records_dropped = stats.records_dropped.saturating_add(1);
             }
@@ -482,11 +502,11 @@ impl Session {
             return Err(EINVAL);
         }
         let mut state = self.state.lock();
-        if !state.tracker.may_release(index) {
-            return Err(EINVAL);
-        }
+        // Complete with the very fill whose record was read: in circular
+        // mode the buffer may have been restarted and completed again since,
+        // and that completion is not reported yet.
         let header = self.log().header(index).ok_or(EINVAL)?;
-        if header.state() != Some(BufferState::Complete) {
+        if !state.tracker.may_release(index, &header) {
             return Err(EINVAL);
         }
         self.log().release(index)?;
@@ -508,10 +528,15 @@ impl Session {
 }
 
 /// The record of buffer `index`, completed with `header`.
-fn record(index: u32, header: &BufferHeader, sequence: u64) -> hv_evlog_record {
+fn record(log: &dyn EventLog, index: u32, header: &BufferHeader, sequence: u64) -> hv_evlog_record {
+    let vp = u32::from(header.logical_processor);
     hv_evlog_record {
         buffer_index: index,
-        cpu: header.logical_processor.into(),
+        // The header names the processor by its VP index; FLUSH and the
+        // buffer table speak of Linux CPUs: both, named.
+        cpu: log.cpu_of_vp(index, vp).unwrap_or(uapi::HV_EVLOG_NO_CPU),
+        vp,
+        reserved: 0,
         sequence,
         // The hypervisor's count of entry bytes after the header (not an
         // offset from the buffer start), passed on unchanged.
@@ -577,7 +602,7 @@ impl Operations for Session {
         let claim = Claim::take(shared)?;
         let count = shared.log.buffer_count() as usize;
         let state = State {
-            tracker: Tracker::new(KVec::from_elem(Slot::Idle, count, GFP_KERNEL)?),
+            tracker: Tracker::new(KVec::from_elem(Tracked::default(), count, GFP_KERNEL)?),
             queue: Queue::new(KVec::from_elem(
                 hv_evlog_record::default(),
                 count,

@@ -559,14 +559,22 @@ impl EventLog for Group {
             });
         }
         let b = self.placement.buffers.get(index as usize)?;
-        let mut cpus = [0u64; HV_EVLOG_CPU_WORDS];
-        *cpus.get_mut(b.cpu as usize / 64)? |= 1 << (b.cpu % 64);
         Some(hv_evlog_buffer_info {
             pxm: b.pxm,
             node: self.pages_node(index).unwrap_or(u32::MAX),
-            cpus,
+            // Empty for a CPU of HV_EVLOG_MAX_CPUS or more, which the map
+            // cannot hold: records name such a CPU in full.
+            cpus: crate::hv_evlog_numa::cpu_map::<HV_EVLOG_CPU_WORDS>(b.cpu),
             ..Default::default()
         })
+    }
+
+    fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32> {
+        let backend = self.ctx.backend();
+        // Usually the CPU the plan gave the buffer; otherwise look for it.
+        let planned = self.placement.buffers.get(buffer as usize).map(|b| b.cpu);
+        let others = 0..kernel::cpu::nr_cpu_ids();
+        Iterator::chain(planned.into_iter(), others).find(|&cpu| backend.vp_index(cpu) == Some(vp))
     }
 
     fn buffer_pages(&self) -> u32 {

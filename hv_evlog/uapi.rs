@@ -19,7 +19,7 @@ use kernel::{
 };
 
 /// `HV_EVLOG_ABI_VERSION`.
-pub(crate) const HV_EVLOG_ABI_VERSION: u32 = 1;
+pub(crate) const HV_EVLOG_ABI_VERSION: u32 = 2;
 /// `HV_EVLOG_IOC_MAGIC`.
 pub(crate) const HV_EVLOG_IOC_MAGIC: u32 = 0xB9;
 /// `HV_EVLOG_MAX_BUFFERS`.
@@ -30,6 +30,8 @@ pub(crate) const HV_EVLOG_MAX_CPUS: u32 = 1024;
 pub(crate) const HV_EVLOG_CPU_WORDS: usize = (HV_EVLOG_MAX_CPUS / 64) as usize;
 /// `HV_EVLOG_ALL_CPUS`: flush every CPU.
 pub(crate) const HV_EVLOG_ALL_CPUS: u32 = 0xFFFF_FFFF;
+/// `HV_EVLOG_NO_CPU`: `record.cpu` when no Linux CPU has the VP index.
+pub(crate) const HV_EVLOG_NO_CPU: u32 = 0xFFFF_FFFF;
 
 /// `info.backend` of the Microsoft hypervisor.
 #[allow(dead_code)] // Set by the hypervisor backend.
@@ -93,6 +95,8 @@ pub(crate) struct hv_evlog_record {
     pub(crate) bytes_used: u32,
     pub(crate) events_lost: u32,
     pub(crate) timestamp: u64,
+    pub(crate) vp: u32,
+    pub(crate) reserved: u32,
 }
 
 /// `struct hv_evlog_stats`: the `HV_EVLOG_IOC_STATS` result.
@@ -126,9 +130,9 @@ pin_layout!(
 );
 pin_layout!(hv_evlog_buffers, size = 16; first @ 0, count @ 4, table @ 8);
 pin_layout!(
-    hv_evlog_record, size = 32;
+    hv_evlog_record, size = 40;
     buffer_index @ 0, cpu @ 4, sequence @ 8, bytes_used @ 16, events_lost @ 20,
-    timestamp @ 24,
+    timestamp @ 24, vp @ 32, reserved @ 36,
 );
 pin_layout!(
     hv_evlog_stats, size = 40;

@@ -95,7 +95,7 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 2node-races 2node header_race.sh,messages.sh LOOPS=30
 4node 4node @common
 1node 1node @common
-system 2node system_log.sh,hypercalls.sh
+system 2node system_log.sh,hypercalls.sh,circular_test
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
 "
 # A boot whose list holds reboot.sh (last) reboots with the group active;

@@ -31,7 +31,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define HV_EVLOG_ABI_VERSION	1
+#define HV_EVLOG_ABI_VERSION	2
 #define HV_EVLOG_DEVICE		"/dev/hv_evlog"
 
 /* Free in Documentation/userspace-api/ioctl/ioctl-number.rst (0xB8: mshv). */
@@ -86,19 +86,24 @@ struct hv_evlog_buffers {
 /* What read() returns: one record per completed buffer. */
 struct hv_evlog_record {
 	__u32 buffer_index;
-	__u32 cpu;		/* logical processor the buffer served */
+	__u32 cpu;		/* Linux CPU id that filled it (as FLUSH takes), or HV_EVLOG_NO_CPU */
 	__u64 sequence;		/* 0, 1, 2, ... from each open; a gap = records dropped */
 	__u32 bytes_used;	/* entry bytes after the header (next_buffer_offset) */
 	__u32 events_lost;
 	__u64 timestamp;	/* buffer header time stamp, in the time basis */
+	__u32 vp;		/* the header's logical_processor: the hypervisor's VP index */
+	__u32 reserved;		/* 0 */
 };
+
+/* record.cpu: no Linux CPU has the header's VP index. */
+#define HV_EVLOG_NO_CPU		0xFFFFFFFFu
 
 /* HV_EVLOG_IOC_STATS: counted from the open of this file. */
 struct hv_evlog_stats {
 	__u64 completions;	/* buffers seen complete */
 	__u64 releases;		/* buffers handed back */
 	__u64 events_lost;	/* sum of events_lost over completions */
-	__u64 records_dropped;	/* completion records lost to a full queue */
+	__u64 records_dropped;	/* records lost to a full queue or withdrawn (circular mode) */
 	__u64 flushes;
 };
 

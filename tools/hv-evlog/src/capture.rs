@@ -109,10 +109,14 @@ impl<R: Read> FileSource<R> {
             header_size: word(5),
             ..Info::default()
         };
-        if info.abi_version != ABI_VERSION || info.header_size as usize != ENTRIES_OFFSET {
+        // ABI version 2 added `vp` to the device's record; the file's
+        // record header did not change, so files of version 1 read as well.
+        if !(1..=ABI_VERSION).contains(&info.abi_version)
+            || info.header_size as usize != ENTRIES_OFFSET
+        {
             return Err(Error::Input(format!(
                 "capture file has ABI version {} and entries at offset {}; \
-                 this tool reads version {ABI_VERSION} with entries at {ENTRIES_OFFSET}",
+                 this tool reads versions 1 to {ABI_VERSION} with entries at {ENTRIES_OFFSET}",
                 info.abi_version, info.header_size
             )));
         }
@@ -166,11 +170,21 @@ impl<R: Read> Source for FileSource<R> {
             bytes_used: bytes.saturating_sub(ENTRIES_OFFSET as u32),
             events_lost: u32_at(20),
             timestamp: u64_at(24),
+            ..Record::default()
         };
         self.data.resize(bytes as usize, 0);
         if read_full(&mut self.input, &mut self.data)? < self.data.len() {
             return Err(truncated(self.offset));
         }
+        // The file keeps the CPU; the VP index is in the buffer header it
+        // stores (`logical_processor`, 16 bits at offset 40).
+        let record = Record {
+            vp: self
+                .data
+                .get(40..42)
+                .map_or(0, |b| u32::from(u16::from_le_bytes([b[0], b[1]]))),
+            ..record
+        };
         self.offset += (RECORD_HEADER_SIZE + self.data.len()) as u64;
         Ok(Next::Record(record))
     }

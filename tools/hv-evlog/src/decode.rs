@@ -186,6 +186,8 @@ pub(crate) mod tests {
             bytes_used: header.next_buffer_offset,
             events_lost: header.events_lost,
             timestamp: header.time_stamp,
+            vp: u32::from(header.logical_processor),
+            reserved: 0,
         }
     }
 

@@ -250,6 +250,8 @@ fn record_from(bytes: &[u8]) -> Record {
         bytes_used: u32_at(offset_of!(Record, bytes_used)),
         events_lost: u32_at(offset_of!(Record, events_lost)),
         timestamp: u64_at(offset_of!(Record, timestamp)),
+        vp: u32_at(offset_of!(Record, vp)),
+        reserved: u32_at(offset_of!(Record, reserved)),
     }
 }
 
@@ -333,9 +335,9 @@ mod tests {
 
     fn good() -> Info {
         Info {
-            abi_version: 1,
+            abi_version: 2,
             info_size: 56,
-            record_size: 32,
+            record_size: 40,
             header_size: 72,
             buffer_count: 4,
             buffer_size: 4096,
@@ -346,14 +348,14 @@ mod tests {
     #[test]
     fn info_checks() {
         assert!(check_info(&good()).is_ok());
-        let tail = ", but this tool was built for ABI version 1 (info_size 56, \
-                    record_size 32, header_size 72, at most 512 buffers): \
+        let tail = ", but this tool was built for ABI version 2 (info_size 56, \
+                    record_size 40, header_size 72, at most 512 buffers): \
                     use the hv-evlog built from the same tree as the module";
         type Change = fn(&mut Info);
         let cases: [(Change, &str); 5] = [
-            (|i| i.abi_version = 2, "ABI version 2"),
+            (|i| i.abi_version = 1, "ABI version 1"),
             (|i| i.info_size = 64, "info_size 64"),
-            (|i| i.record_size = 40, "record_size 40"),
+            (|i| i.record_size = 32, "record_size 32"),
             (|i| i.header_size = 64, "header_size 64"),
             (|i| i.buffer_count = 513, "buffer_count 513"),
         ];
@@ -409,6 +411,8 @@ mod tests {
             &r.events_lost.to_ne_bytes(),
         );
         put(offset_of!(Record, timestamp), &r.timestamp.to_ne_bytes());
+        put(offset_of!(Record, vp), &r.vp.to_ne_bytes());
+        put(offset_of!(Record, reserved), &r.reserved.to_ne_bytes());
         b
     }
 
@@ -421,6 +425,8 @@ mod tests {
             bytes_used: 4000,
             events_lost: 7,
             timestamp: u64::MAX - 1,
+            vp: 0x0a0b_0c0d,
+            reserved: 0,
         };
         assert_eq!(record_from(&record_bytes(&r)), r);
         // On this little-endian machine, the header's layout byte by byte.
@@ -428,6 +434,7 @@ mod tests {
         assert_eq!(b[0..4], [4, 3, 2, 1]);
         assert_eq!(b[8..16], [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]);
         assert_eq!(b[16..20], 4000u32.to_le_bytes());
+        assert_eq!(b[32..36], [0x0d, 0x0c, 0x0b, 0x0a]);
     }
 
     /// poll() and read() of records, with a FIFO standing in for the device:
@@ -460,6 +467,8 @@ mod tests {
                 bytes_used: 16 * i,
                 events_lost: i / 10,
                 timestamp: u64::from(i) << 40,
+                vp: i % 3 + 8,
+                reserved: 0,
             })
             .collect();
         for r in &records {
@@ -474,7 +483,7 @@ mod tests {
         assert_eq!(
             dev.wait(short, &mut queue).unwrap_err().to_string(),
             format!(
-                "{}: read returned 3 bytes, not whole 32-byte records",
+                "{}: read returned 3 bytes, not whole 40-byte records",
                 path.display()
             )
         );

@@ -552,6 +552,7 @@ mod tests {
             bytes_used: 99, // the file records the bytes written instead
             events_lost: 9,
             timestamp: 0xAABB,
+            ..Record::default()
         };
         sink.buffer(&rec, &[0xEE; 3], &[ev(0, 0, 0, 0, 0)]).unwrap();
         let out = sink.finish().unwrap();

@@ -13,7 +13,7 @@
 use core::mem::size_of;
 
 /// `HV_EVLOG_ABI_VERSION`: the ABI this tool speaks.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// `HV_EVLOG_DEVICE`.
 pub const DEVICE: &str = "/dev/hv_evlog";
 /// `HV_EVLOG_IOC_MAGIC`.
@@ -26,6 +26,9 @@ pub const MAX_CPUS: u32 = 1024;
 pub const CPU_WORDS: usize = (MAX_CPUS / 64) as usize;
 /// `HV_EVLOG_ALL_CPUS`: [`IOC_FLUSH`] of every CPU.
 pub const ALL_CPUS: u32 = 0xFFFF_FFFF;
+/// `HV_EVLOG_NO_CPU`: [`Record::cpu`] when no Linux CPU has the VP index.
+#[allow(dead_code)] // Checked against the header; the tool prints the number as is.
+pub const NO_CPU: u32 = 0xFFFF_FFFF;
 
 /// `struct hv_evlog_info`: group geometry ([`IOC_INFO`]).
 #[repr(C)]
@@ -95,7 +98,8 @@ pub struct Buffers {
 pub struct Record {
     /// The completed buffer.
     pub buffer_index: u32,
-    /// Logical processor the buffer served.
+    /// Linux CPU id that filled the buffer (what [`IOC_FLUSH`] takes), or
+    /// [`NO_CPU`].
     pub cpu: u32,
     /// 0, 1, 2, ... without gaps unless records were dropped.
     pub sequence: u64,
@@ -106,6 +110,10 @@ pub struct Record {
     pub events_lost: u32,
     /// Buffer header time stamp, in the group's time basis.
     pub timestamp: u64,
+    /// The header's `logical_processor`: the hypervisor's VP index.
+    pub vp: u32,
+    /// 0.
+    pub reserved: u32,
 }
 
 /// `struct hv_evlog_stats`: argument of [`IOC_STATS`].
@@ -118,7 +126,8 @@ pub struct Stats {
     pub releases: u64,
     /// Sum of events_lost over completions.
     pub events_lost: u64,
-    /// Completion records lost to a full queue.
+    /// Records lost to a full queue or withdrawn (circular mode: the
+    /// buffer completed again before its record was read).
     pub records_dropped: u64,
     /// Flushes.
     pub flushes: u64,
@@ -210,7 +219,7 @@ mod tests {
         layout!(v, "hv_evlog_record", Record {
             "buffer_index": buffer_index, "cpu": cpu, "sequence": sequence,
             "bytes_used": bytes_used, "events_lost": events_lost,
-            "timestamp": timestamp,
+            "timestamp": timestamp, "vp": vp, "reserved": reserved,
         });
         layout!(v, "hv_evlog_stats", Stats {
             "completions": completions, "releases": releases,
@@ -225,6 +234,7 @@ mod tests {
             ("HV_EVLOG_MAX_CPUS", u64::from(MAX_CPUS)),
             ("HV_EVLOG_CPU_WORDS", CPU_WORDS as u64),
             ("HV_EVLOG_ALL_CPUS", u64::from(ALL_CPUS)),
+            ("HV_EVLOG_NO_CPU", u64::from(NO_CPU)),
             ("HV_EVLOG_IOC_INFO", u64::from(IOC_INFO)),
             ("HV_EVLOG_IOC_BUFFERS", u64::from(IOC_BUFFERS)),
             ("HV_EVLOG_IOC_RELEASE", u64::from(IOC_RELEASE)),
@@ -319,7 +329,7 @@ mod tests {
         assert_eq!(size_of::<Info>(), 56);
         assert_eq!(size_of::<BufferInfo>(), 152);
         assert_eq!(size_of::<Buffers>(), 16);
-        assert_eq!(size_of::<Record>(), 32);
+        assert_eq!(size_of::<Record>(), 40);
         assert_eq!(size_of::<Stats>(), 40);
         assert_eq!(IOC_INFO, 0x8038_B900);
         assert_eq!(IOC_BUFFERS, 0xC010_B901);
