@@ -76,8 +76,18 @@ pub(crate) trait Operations: Send + Sync + Sized + 'static {
     /// (`POLLIN`, …).
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32;
 
-    /// `mmap()`: sets up `vma`, which is being created.
+    /// `mmap()`: checks and sets up `vma`, which is being created. No page
+    /// is mapped here: on success the table's `vm_operations_struct` is
+    /// installed and [`Operations::fault`] maps each page on first access.
+    /// A mapping that [`Operations::fault`] serves must be made
+    /// `VM_PFNMAP` here ([`set_pfnmap`]).
     fn mmap(this: ArcBorrow<'_, Self>, file: &File, vma: &VmaNew) -> Result;
+
+    /// A page fault at page `pgoff` of the file (in pages from offset 0)
+    /// in one of its mappings: the page frame to map there read-only, or
+    /// `None` for `SIGBUS`. Runs under the mmap (or per-VMA) read lock, so
+    /// it must not sleep for long.
+    fn fault(this: ArcBorrow<'_, Self>, pgoff: usize) -> Option<u64>;
 
     /// `ioctl()`: `arg` is the raw argument (usually a user pointer).
     fn ioctl(this: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize>;
@@ -151,6 +161,19 @@ impl<T: Operations> PinnedDrop for Registration<T> {
     }
 }
 
+/// Marks `vma`, being set up by [`Operations::mmap`], as a PFN mapping
+/// (`VM_PFNMAP`): its PTEs are special, with no `struct page` reference
+/// behind them, so get_user_pages() refuses the range and nothing can pin
+/// a page beyond the mapping's life. 7.2's `VmaNew` has setters for
+/// `VM_IO` and others but not this flag.
+pub(crate) fn set_pfnmap(vma: &VmaNew) {
+    let raw = vma.as_ptr();
+    // SAFETY: `vma` is being set up by the current `mmap()` call (`VmaNew`):
+    // no other thread can see it yet, so its flags may be written directly,
+    // as `VmaNew`'s own setters do.
+    unsafe { (*raw).__bindgen_anon_2.vm_flags |= bindings::VM_PFNMAP as bindings::vm_flags_t };
+}
+
 /// The `file_operations` of `T`'s files.
 struct Vtable<T>(PhantomData<T>);
 
@@ -166,6 +189,15 @@ impl<T: Operations> Vtable<T> {
         // Every argument struct has the same layout for 32-bit callers, and
         // user pointers inside them are `__u64`.
         compat_ioctl: bindings::compat_ptr_ioctl,
+        ..pin_init::zeroed()
+    };
+
+    /// The `vm_operations_struct` of `T`'s mappings. Only `fault`: no
+    /// `open`/`close` (a mapping holds its file, which is all the lifetime
+    /// it needs), and no `mremap`/`may_split` (moving or splitting keeps
+    /// `vm_pgoff` consistent, which is all `fault` reads).
+    const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
+        fault: Some(Self::fault),
         ..pin_init::zeroed()
     };
 
@@ -294,9 +326,51 @@ impl<T: Operations> Vtable<T> {
         // duration of this call.
         let vma = unsafe { VmaNew::from_raw(vma) };
         match T::mmap(this, file, vma) {
-            Ok(()) => 0,
+            Ok(()) => {
+                // SAFETY: `vma` is still under initial setup by this call;
+                // `VM_OPS` is a `'static` table.
+                unsafe { (*vma.as_ptr()).vm_ops = &Self::VM_OPS };
+                0
+            }
             Err(e) => e.to_errno(),
         }
+    }
+
+    /// Maps the one page that faulted (no fault-around: the work done under
+    /// the lock stays one PTE, however large the mapping).
+    ///
+    /// # Safety
+    ///
+    /// Called by the fault path only, with `vmf` describing a fault in a
+    /// mapping whose `vm_ops` is `VM_OPS`, which `mmap` above installed on
+    /// a mapping of a file of this table.
+    unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+        // SAFETY: `vmf` is valid for this call; these fields are set by the
+        // fault path before `->fault` is called and not changed during it.
+        let (vma, pgoff, address) = unsafe {
+            let f = &(*vmf).__bindgen_anon_1;
+            (f.vma, f.pgoff, f.address)
+        };
+        // SAFETY: The mapping holds a reference to its file (`vm_file`) for
+        // as long as it exists, and the fault path holds the mmap or VMA
+        // read lock, so the VMA (and with it the file) outlives this call.
+        let file = unsafe { (*vma).vm_file };
+        // SAFETY: `file` is an open file of this table (its mapping was
+        // set up by `mmap` above) and the borrow ends with this call,
+        // before the file's final `fput()` can reach `release`.
+        let this = unsafe { Self::state(file) };
+        let pfn = T::fault(this, pgoff).and_then(|pfn| c_ulong::try_from(pfn).ok());
+        let Some(pfn) = pfn else {
+            return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
+        };
+        // SAFETY: `vma` is the faulting VMA: a shared `VM_PFNMAP` mapping
+        // (`Operations::mmap` must make it one), `address` lies inside it,
+        // and the fault path holds the lock `vmf_insert_pfn()` needs. The
+        // PTE is special and read-only (the VMA's own protection, with
+        // `VM_WRITE` never set); the implementor of `Operations::fault`
+        // keeps the frame allocated for as long as any mapping of the file
+        // exists.
+        unsafe { bindings::vmf_insert_pfn(vma, address, pfn) }
     }
 
     /// # Safety

@@ -77,8 +77,8 @@
 //! `munmap()`, `rmmod` is refused while a file or mapping exists, and the
 //! device stays busy for new openers until the last one is gone.
 //!
-//! The mapping is a PFN mapping (`VM_PFNMAP | VM_IO`, special PTEs, made by
-//! `remap_pfn_range()`), as drivers map device memory: buffer pages are the
+//! The mapping is a PFN mapping (`VM_PFNMAP | VM_IO`, special PTEs), as
+//! drivers map device memory: buffer pages are the
 //! hypervisor's memory, not the page allocator's, so no page reference is
 //! taken and `get_user_pages()` refuses them (`EFAULT` for `vmsplice()`,
 //! `process_vm_readv()`, `O_DIRECT`, pins). Nothing outside the chain above
@@ -87,18 +87,24 @@
 //! `VM_DONTCOPY`: a child made by `fork()` has no mapping of the buffers
 //! (the range is unmapped in the child) and so does not keep the file, and
 //! with it the device, busy.
+//!
+//! `mmap()` maps nothing itself: each page is mapped read-only when it is
+//! first touched (`vmf_insert_pfn()` from the fault handler), one PTE per
+//! fault. Mapping everything at `mmap()` time meant up to 512 × 512 =
+//! 262,144 `remap_pfn_range()` calls under the mmap write lock, one per
+//! physically contiguous run, and the simulator's pool hands out pages one
+//! at a time, so runs were single pages.
 
 use core::{mem::size_of, num::NonZeroU32};
 
 use kernel::{
     bindings, cpu,
-    error::to_result,
     fs::{file, File, LocalFile},
     impl_has_delayed_work, impl_has_work,
     ioctl::_IOC_SIZE,
     mm::virt::VmaNew,
     new_mutex, new_poll_condvar,
-    page::{PAGE_SHIFT, PAGE_SIZE},
+    page::PAGE_SHIFT,
     prelude::*,
     sync::{
         atomic::{Acquire, AtomicFlag, Release},
@@ -111,7 +117,7 @@ use kernel::{
 };
 
 use crate::{
-    chardev::{Operations, Registration},
+    chardev::{self, Operations, Registration},
     completion::{Queue, Tracked, Tracker},
     sint0::{Inbox, Wake},
     tlfs::{self, BufferHeader},
@@ -150,8 +156,8 @@ pub(crate) trait EventLog: Send + Sync {
     /// Pages per buffer, 1 to 512.
     fn buffer_pages(&self) -> u32;
 
-    /// Page frame number of page `page` of buffer `buffer`, for
-    /// `remap_pfn_range()`.
+    /// Page frame number of page `page` of buffer `buffer`, for the fault
+    /// handler's `vmf_insert_pfn()`.
     ///
     /// It must be RAM that the hypervisor writes and the guest may map, and
     /// it must stay allocated while `self` exists. Mappings take no page
@@ -562,39 +568,6 @@ impl WorkItem<KICK> for Session {
     }
 }
 
-/// Maps `pages` page frames from `pfn` on at `addr` of `vma`, read-only:
-/// one physically contiguous run of buffer pages. `run` is `(addr, pfn,
-/// pages)`.
-///
-/// Written by hand: 7.2's `kernel::mm::virt::VmaNew` only offers
-/// `VM_MIXEDMAP` and `vm_insert_page()`, whose PTEs are ordinary (refcounted,
-/// pinnable by GUP). The PFN mapping this makes is what drivers use for
-/// device memory; there is no safe wrapper for `remap_pfn_range()` yet.
-fn remap(vma: &VmaNew, (addr, pfn, pages): (usize, u64, usize)) -> Result {
-    let raw = vma.as_ptr();
-    // SAFETY: `vma` is being set up by this `mmap()` call (`VmaNew`), so
-    // nothing else reads or writes it now; reading its protection is sound.
-    let prot = unsafe { (*raw).vm_page_prot };
-    let pfn = usize::try_from(pfn).map_err(|_| EINVAL)?;
-    // SAFETY: `raw` is the vma under initial set-up, inside `f_op->mmap`
-    // with the mmap lock held for writing, which is the context
-    // `remap_pfn_range()` requires. The caller keeps `[addr, addr + pages *
-    // PAGE_SIZE)` inside the vma. The mapping is shared (`VM_MAYSHARE`
-    // checked), so `remap_pfn_range()` does not rewrite `vm_pgoff`; it sets
-    // `VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP`, which is valid
-    // together with the flags set here (no `VM_MIXEDMAP` is set). `prot` is
-    // the vma's own (read-only: `VM_WRITE` is not set and `VM_MAYWRITE` was
-    // cleared). The frames are RAM of the event log's buffers; no page
-    // reference is taken, so they must outlive the mapping: every mapping
-    // holds its file (`vm_file`), the file holds this `Session`, the session
-    // holds `Shared` and through it the `Arc<dyn EventLog>` whose pages stay
-    // allocated while it exists (`EventLog::pfn`), and the group's stop
-    // sequence only unmaps buffers from the hypervisor, never frees pages.
-    // `munmap()` zaps the PTEs and flushes the TLB before the vma drops its
-    // file reference, so no PTE outlives the pages.
-    to_result(unsafe { bindings::remap_pfn_range(raw, addr, pfn, pages << PAGE_SHIFT, prot) })
-}
-
 impl Operations for Session {
     type Shared = Arc<Shared>;
 
@@ -757,8 +730,8 @@ impl Operations for Session {
         // A forked child gets no mapping: it would keep the file, and so the
         // one consumer slot, busy for as long as it lives.
         vma.set_dontcopy();
-        // Not RAM as far as the rest of mm is concerned (`remap_pfn_range()`
-        // sets it too, with `VM_PFNMAP`): GUP refuses the range.
+        // Not RAM as far as the rest of mm is concerned (with `VM_PFNMAP`,
+        // set below): GUP refuses the range.
         vma.set_io();
 
         let log = this.log();
@@ -777,28 +750,19 @@ impl Operations for Session {
             return Err(EINVAL);
         }
 
-        // `remap_pfn_range()` only covers `vma`: `first + pages` is at most
-        // `total`, and `pages` pages run from `vma.start()` to `vma.end()`.
-        let mut run: Option<(usize, u64, usize)> = None;
-        let mut addr = vma.start();
-        for n in first..first + pages {
-            let pfn = log.pfn(n / per_buffer, n % per_buffer).ok_or(EINVAL)?;
-            run = match run {
-                Some((start, base, len)) if base + len as u64 == pfn => {
-                    Some((start, base, len + 1))
-                }
-                Some(done) => {
-                    remap(vma, done)?;
-                    Some((addr, pfn, 1))
-                }
-                None => Some((addr, pfn, 1)),
-            };
-            addr += PAGE_SIZE;
-        }
-        if let Some(last) = run {
-            remap(vma, last)?;
-        }
+        // Pages are mapped on first touch (`fault` below).
+        chardev::set_pfnmap(vma);
         Ok(())
+    }
+
+    fn fault(this: ArcBorrow<'_, Self>, pgoff: usize) -> Option<u64> {
+        let log = this.log();
+        let per_buffer = log.buffer_pages();
+        // `mmap` checked the mapping's range against the buffers, and
+        // `mremap()` cannot grow it (`VM_DONTEXPAND`), so `pgoff` is in
+        // range; checked again all the same: a page outside is `SIGBUS`.
+        let pgoff = u32::try_from(pgoff).ok()?;
+        log.pfn(pgoff.checked_div(per_buffer)?, pgoff % per_buffer)
     }
 
     fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
