@@ -71,9 +71,10 @@ VM_TIMEOUT=300
 # Every topology runs these (the token @common in a test list).
 VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # One boot per line: name, topology, guest tests, and optionally NAME=VALUE
-# settings exported to them. Longest first: two run at a time, so the long
-# ones start early. Each boot needs at most about 70 s on a quiet machine, so
-# that twice that, on a busy one, is still under half the limit. The device
+# settings exported to them (VM_TIMEOUT=S instead sets that boot's limit).
+# Longest first: two run at a time, so the long ones start early. Each boot
+# needs at most about 70 s on a quiet machine, so that twice that, on a busy
+# one, is still under half the limit. The device
 # and the tool run where placement differs most (2node: one domain per node;
 # memless: CPUs served remotely); the parameter table (one load per case)
 # in 1node; every set-up hypercall failed in turn, then a reboot with the
@@ -81,13 +82,16 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # in one more 2node boot, cycles and races shortened to 50 and 30
 # (scripts/soak.sh runs 200 of each); type=system and the hypercall log
 # get a short boot of their own; so does the simulator flooded at
-# sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s).
+# sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s);
+# and so does the ioctl/mmap fuzzer, 30000 calls or 20 s per mode,
+# whichever ends first (scripts/soak.sh: 500000 calls per mode).
 VM_BOOTS="
 2node 2node @common,info_plan.sh,device_test,cli.sh
 memless memless @common,info_plan.sh,device_test,cli.sh
 1node-params 1node params.sh
 2node-faults 2node fail_at.sh,reboot.sh
 2node-cycles 2node cycles.sh,header_race.sh,messages.sh CYCLES=50 LOOPS=30
+2node-fuzz 2node fuzz.sh FUZZ_CALLS=30000 FUZZ_SECONDS=20
 4node 4node @common
 1node 1node @common
 system 2node system_log.sh,hypercalls.sh
@@ -97,8 +101,9 @@ system 2node system_log.sh,hypercalls.sh
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2
 # buffers each, every CPU's buffer in use.
 VM_REBOOT_LINE='hv_evlog: reboot: event log stopped: 4 flushed, 4 released, 8 deleted, group finalized, 0 failed steps$'
-# Files every boot needs beside its tests (header_race.sh runs device_test).
-VM_HELPERS="ktap.sh hv_evlog_load device_test"
+# Files every boot needs beside its tests (header_race.sh runs device_test,
+# fuzz.sh hv_evlog_fuzz).
+VM_HELPERS="ktap.sh hv_evlog_load device_test hv_evlog_fuzz"
 
 # vm_tests TESTS: a boot's test list with @common expanded.
 vm_tests() { echo "${1//@common/$VM_COMMON}"; }
@@ -161,7 +166,11 @@ vm_suite() {
 		fi
 		local envs=()
 		for t in $env; do
-			envs+=(--guest-env "$t")
+			case $t in
+			# A boot of its own length (scripts/soak.sh): its limit.
+			VM_TIMEOUT=*) envs+=(--timeout "${t#VM_TIMEOUT=}") ;;
+			*) envs+=(--guest-env "$t") ;;
+			esac
 		done
 		case ",$tests," in
 		*,reboot.sh,*) envs+=(--expect-console "$VM_REBOOT_LINE") ;;
