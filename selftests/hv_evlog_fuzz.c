@@ -168,13 +168,17 @@ static const int allowed[OP_COUNT][10] = {
 	 * EOVERFLOW: offset plus length past the file offset range. */
 	[OP_MMAP] = { EINVAL, EACCES, EPERM, ENOMEM, EOVERFLOW, EEXIST, EOPNOTSUPP, EBADF,
 		      ENODEV },
-	[OP_MUNMAP] = { EINVAL },
+	/* ENOMEM: splitting a mapping needs memory and a free map count. */
+	[OP_MUNMAP] = { EINVAL, ENOMEM },
 	[OP_MREMAP] = { EFAULT, EINVAL, ENOMEM },
 	[OP_MPROTECT] = { EACCES, EINVAL, ENOMEM },
 	/* EFAULT: MADV_POPULATE_* on a VM_PFNMAP/VM_IO range. EACCES:
-	 * MADV_REMOVE without VM_MAYWRITE. */
-	[OP_MADVISE] = { EINVAL, EACCES, ENOMEM, EFAULT },
-	[OP_MLOCK] = { ENOMEM, EINVAL },
+	 * MADV_REMOVE without VM_MAYWRITE. EBADF: MADV_WILLNEED on an
+	 * anonymous mapping without CONFIG_SWAP (mm/madvise.c). EAGAIN: a
+	 * split that found no memory. */
+	[OP_MADVISE] = { EINVAL, EACCES, ENOMEM, EFAULT, EBADF, EAGAIN },
+	/* EAGAIN: some pages could not be locked. */
+	[OP_MLOCK] = { ENOMEM, EINVAL, EAGAIN },
 	[OP_MSYNC] = { EBUSY, EINVAL, ENOMEM },
 	[OP_MINCORE] = { ENOMEM, EINVAL },
 	[OP_OPEN] = { EBUSY },
