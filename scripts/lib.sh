@@ -74,9 +74,10 @@ VM_TIMEOUT=300
 # Every topology runs these (the token @common in a test list).
 VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # One boot per line: name, topology, guest tests, and optionally NAME=VALUE
-# settings exported to them. Longest first: two run at a time, so the long
-# ones start early. Each boot needs at most about 70 s on a quiet machine, so
-# that twice that, on a busy one, is still under half the limit. The device
+# settings exported to them (VM_TIMEOUT=S instead sets that boot's limit).
+# Longest first: two run at a time, so the long ones start early. Each boot
+# needs at most about 70 s on a quiet machine, so that twice that, on a busy
+# one, is still under half the limit. The device
 # and the tool run where placement differs most (2node: one domain per node;
 # memless: CPUs served remotely); the parameter table (one load per case)
 # in 1node; every set-up hypercall failed in turn, then a reboot with the
@@ -85,7 +86,9 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # (scripts/soak.sh runs 200 of each; together in one boot they took 147 s
 # of 300 on a busy machine); type=system and the hypercall log
 # get a short boot of their own; so does the simulator flooded at
-# sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s).
+# sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s);
+# and so does the ioctl/mmap fuzzer, 30000 calls or 20 s per mode,
+# whichever ends first (scripts/soak.sh: 500000 calls per mode).
 VM_BOOTS="
 2node 2node @common,info_plan.sh,device_test,cli.sh
 memless memless @common,info_plan.sh,device_test,cli.sh
@@ -93,6 +96,7 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 2node-faults 2node fail_at.sh,reboot.sh
 2node-cycles 2node cycles.sh CYCLES=50
 2node-races 2node header_race.sh,messages.sh LOOPS=30
+2node-fuzz 2node fuzz.sh FUZZ_CALLS=30000 FUZZ_SECONDS=20
 4node 4node @common
 1node 1node @common
 system 2node system_log.sh,hypercalls.sh,circular_test
@@ -102,8 +106,9 @@ system 2node system_log.sh,hypercalls.sh,circular_test
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2
 # buffers each, every CPU's buffer in use.
 VM_REBOOT_LINE='hv_evlog: reboot: event log stopped: 4 flushed, 4 released, 8 deleted, group finalized, 0 failed steps$'
-# Files every boot needs beside its tests (header_race.sh runs device_test).
-VM_HELPERS="ktap.sh hv_evlog_load device_test"
+# Files every boot needs beside its tests (header_race.sh runs device_test,
+# fuzz.sh hv_evlog_fuzz).
+VM_HELPERS="ktap.sh hv_evlog_load device_test hv_evlog_fuzz"
 
 # vm_tests TESTS: a boot's test list with @common expanded.
 vm_tests() { echo "${1//@common/$VM_COMMON}"; }
@@ -166,7 +171,11 @@ vm_suite() {
 		fi
 		local envs=()
 		for t in $env; do
-			envs+=(--guest-env "$t")
+			case $t in
+			# A boot of its own length (scripts/soak.sh): its limit.
+			VM_TIMEOUT=*) envs+=(--timeout "${t#VM_TIMEOUT=}") ;;
+			*) envs+=(--guest-env "$t") ;;
+			esac
 		done
 		case ",$tests," in
 		*,reboot.sh,*) envs+=(--expect-console "$VM_REBOOT_LINE") ;;
