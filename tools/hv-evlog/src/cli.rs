@@ -70,7 +70,8 @@ pub const INFO_USAGE: &str = concat!(
 
 /// `hv-evlog capture --help`.
 pub const CAPTURE_USAGE: &str = concat!(
-    "usage: hv-evlog capture [--format text|json|binary] [--output FILE]\n\
+    "usage: hv-evlog capture [--format text|json|binary|etl|chrome-trace]\n\
+     \x20                       [--output FILE]\n\
      \x20                       [--duration SECS] [--count N] [--cpu N]\n\
      \n\
      Maps all buffers read-only, then for each completed buffer writes its\n\
@@ -87,6 +88,9 @@ pub const CAPTURE_USAGE: &str = concat!(
      \x20                   json: '{\"cpu\":N,\"ts\":N,\"type\":N,\"size\":N,\"context\":N}'\n\
      \x20                   binary: the capture file format (tools/hv-evlog/README.md),\n\
      \x20                   for 'hv-evlog decode'; not to a terminal\n\
+     \x20                   etl: an Event Trace Log for Windows Performance Analyzer\n\
+     \x20                   or tracerpt; needs --output FILE\n\
+     \x20                   chrome-trace: JSON for Perfetto's UI or chrome://tracing\n\
      \x20 --json            same as --format json\n\
      \x20 -o, --output FILE write to FILE instead of stdout\n\
      \x20 --duration SECS   stop after SECS seconds (decimals allowed)\n\
@@ -98,19 +102,51 @@ pub const CAPTURE_USAGE: &str = concat!(
 
 /// `hv-evlog decode --help`.
 pub const DECODE_USAGE: &str = concat!(
-    "usage: hv-evlog decode [--format text|json|binary] [--output FILE]\n\
-     \x20                      [--count N] [--cpu N] [FILE]\n\
+    "usage: hv-evlog decode [--format text|json|binary|etl|chrome-trace]\n\
+     \x20                      [--output FILE] [--count N] [--cpu N] [FILE]\n\
      \n\
-     Reads a capture written by 'hv-evlog capture --format binary' from FILE\n\
-     (standard input if absent or -) and writes its events as capture does,\n\
-     without the device. Ends with the summary line on stderr.\n\
+     Reads a capture written by 'hv-evlog capture --format binary' or\n\
+     '--format etl' from FILE (standard input if absent or -) and writes its\n\
+     events as capture does, without the device. Ends with the summary line\n\
+     on stderr.\n\
      \n\
      options:\n\
-     \x20 --format FMT      text (default), json or binary (to filter a capture)\n\
+     \x20 --format FMT      text (default), json, binary (to filter a capture),\n\
+     \x20                   etl (needs --output FILE) or chrome-trace\n\
      \x20 --json            same as --format json\n\
      \x20 -o, --output FILE write to FILE instead of stdout\n\
      \x20 --count N         stop after N events\n\
      \x20 --cpu N           only events of buffers filled by CPU N\n",
+    exit_codes!()
+);
+
+/// `hv-evlog convert --help`.
+pub const CONVERT_USAGE: &str = concat!(
+    "usage: hv-evlog convert [--format etl|chrome-trace|json|text|binary] IN OUT\n\
+     \n\
+     Writes the capture IN (binary or ETL) to OUT in another format: all its\n\
+     events, without the device. Without --format, OUT's extension names it:\n\
+     .etl (ETL), .json (chrome-trace), .jsonl (json), .txt (text), .bin\n\
+     (binary). Ends with the summary line on stderr.\n\
+     \n\
+     options:\n\
+     \x20 --format FMT   etl: an Event Trace Log for Windows Performance Analyzer\n\
+     \x20                or tracerpt; chrome-trace: JSON for Perfetto's UI or\n\
+     \x20                chrome://tracing; json, text, binary: as capture writes\n",
+    exit_codes!()
+);
+
+/// `hv-evlog report --help`.
+pub const REPORT_USAGE: &str = concat!(
+    "usage: hv-evlog report [--json] FILE\n\
+     \n\
+     Summarizes the capture FILE (binary or ETL): its summary line as capture\n\
+     prints it (dropped counted from gaps in the completion sequence), the\n\
+     time span, buffer fill levels, and per CPU its events, buffers, lost\n\
+     events and rate over time; then the events per type.\n\
+     \n\
+     options:\n\
+     \x20 --json   one line of JSON\n",
     exit_codes!()
 );
 
@@ -172,6 +208,15 @@ pub enum Command {
     Capture(Capture),
     /// `decode`.
     Decode(Decode),
+    /// `convert`.
+    Convert(Convert),
+    /// `report`.
+    Report {
+        /// The capture file.
+        input: PathBuf,
+        /// JSON instead of text.
+        json: bool,
+    },
     /// `stats`.
     Stats {
         /// JSON instead of lines.
@@ -211,6 +256,17 @@ pub struct Decode {
     pub output: Option<PathBuf>,
     /// Count and CPU limits.
     pub limits: Limits,
+}
+
+/// `convert` options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Convert {
+    /// Capture file.
+    pub input: PathBuf,
+    /// Output file.
+    pub output: PathBuf,
+    /// Output format: from `--format` or the output's extension.
+    pub format: Format,
 }
 
 /// The parsed command line.
@@ -337,12 +393,17 @@ impl Args {
 
     fn format(&mut self, name: &str, attached: Option<OsString>) -> Result<Format> {
         let text = self.text(name, attached)?;
-        match text.as_str() {
-            "text" => Ok(Format::Text),
-            "json" => Ok(Format::Json),
-            "binary" => Ok(Format::Binary),
-            _ => Err(self.invalid(name, &text, "expected text, json or binary")),
-        }
+        Format::NAMES
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map(|&(_, f)| f)
+            .ok_or_else(|| {
+                self.invalid(
+                    name,
+                    &text,
+                    "expected text, json, binary, etl or chrome-trace",
+                )
+            })
     }
 
     fn unknown(&self, name: &str, command: &str) -> Error {
@@ -434,6 +495,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         "info" => INFO_USAGE,
         "capture" => CAPTURE_USAGE,
         "decode" => DECODE_USAGE,
+        "convert" => CONVERT_USAGE,
+        "report" => REPORT_USAGE,
         "stats" => STATS_USAGE,
         "flush" => FLUSH_USAGE,
         "sources" => SOURCES_USAGE,
@@ -519,6 +582,54 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
                 })
             }
         }
+        "convert" | "report" => {
+            let mut format = None;
+            let mut json = false;
+            let mut files = Vec::new();
+            while let Some(arg) = a.next() {
+                match arg {
+                    Arg::Opt(name, v) => match name.as_str() {
+                        "--format" if command == "convert" => format = Some(a.format(&name, v)?),
+                        "--json" if command == "report" => {
+                            a.flag(&name, v)?;
+                            json = true;
+                        }
+                        "-h" | "--help" => {
+                            return Ok(Cli {
+                                device,
+                                command: Command::Help(a.usage),
+                            })
+                        }
+                        _ => return Err(a.unknown(&name, &command)),
+                    },
+                    Arg::Pos(arg) if files.len() < 1 + usize::from(command == "convert") => {
+                        files.push(PathBuf::from(arg))
+                    }
+                    Arg::Pos(arg) => return Err(a.unexpected(&arg)),
+                }
+            }
+            let mut files = files.into_iter();
+            let input = files.next().ok_or_else(|| a.err("no capture file given"))?;
+            if command == "report" {
+                Command::Report { input, json }
+            } else {
+                let output = files.next().ok_or_else(|| a.err("no output file given"))?;
+                let format = format
+                    .or_else(|| Format::from_extension(&output))
+                    .ok_or_else(|| {
+                        a.err(format!(
+                            "cannot tell the format from '{}': give --format, or name it \
+                             .etl, .json (chrome-trace), .jsonl, .txt or .bin",
+                            output.display()
+                        ))
+                    })?;
+                Command::Convert(Convert {
+                    input,
+                    output,
+                    format,
+                })
+            }
+        }
         "flush" => {
             let mut cpu = None;
             while let Some(arg) = a.next() {
@@ -575,6 +686,8 @@ fn help(a: &mut Args) -> Result<Command> {
             "info" => INFO_USAGE,
             "capture" => CAPTURE_USAGE,
             "decode" => DECODE_USAGE,
+            "convert" => CONVERT_USAGE,
+            "report" => REPORT_USAGE,
             "stats" => STATS_USAGE,
             "flush" => FLUSH_USAGE,
             "sources" => SOURCES_USAGE,
@@ -694,7 +807,8 @@ mod tests {
         let u = CAPTURE_USAGE;
         assert_eq!(
             bad(&["capture", "--format", "xml"], u),
-            "invalid value 'xml' for '--format': expected text, json or binary"
+            "invalid value 'xml' for '--format': expected text, json, binary, etl or \
+             chrome-trace"
         );
         assert_eq!(
             bad(&["capture", "--count"], u),

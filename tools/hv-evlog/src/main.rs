@@ -15,22 +15,28 @@
 #[path = "../../../hv_evlog/tlfs.rs"]
 mod tlfs;
 
+mod capfile;
 mod capture;
+mod chrome;
 mod cli;
 mod decode;
 mod device;
 mod error;
+mod etl;
 mod output;
+mod report;
 mod uapi;
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use capture::{Consumer, DeviceSource, End, FileSource, Limits, Totals};
+use capfile::Meta;
+use capture::{Consumer, DeviceSource, End, FileSource, Limits, Source, Totals};
 use cli::{Cli, Command};
 use device::Device;
 use error::{Error, Result};
@@ -81,6 +87,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Capture(c) => capture(&cli.device, c),
         Command::Decode(d) => decode(d),
+        Command::Convert(c) => convert(c),
+        Command::Report { input, json } => report(&input, json),
     }
 }
 
@@ -94,6 +102,12 @@ fn print(text: &str) -> Result<()> {
 
 /// Refuses binary data for a terminal, before anything else is done.
 fn check_output(path: Option<&Path>, format: Format, usage: &'static str) -> Result<()> {
+    if path.is_none() && format == Format::Etl {
+        return Err(Error::usage(
+            "--format etl writes its first buffer last: it needs an output file, not standard output",
+            usage,
+        ));
+    }
     if path.is_none() && format == Format::Binary && io::stdout().is_terminal() {
         return Err(Error::usage(
             "binary output to a terminal: use --output FILE or a pipe",
@@ -103,16 +117,83 @@ fn check_output(path: Option<&Path>, format: Format, usage: &'static str) -> Res
     Ok(())
 }
 
+/// The output: FILE or stdout, and for a file a second handle on it, to
+/// write an ETL file's first buffer at its start in the end.
+struct Output {
+    writer: Box<dyn Write>,
+    file: Option<File>,
+    name: String,
+}
+
 /// Opens the output: FILE, or stdout.
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+fn open_output(path: Option<&Path>) -> Result<Output> {
+    let err = |path: &Path, e: io::Error| {
+        Error::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    };
     match path {
         Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                Error::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-            })?;
-            Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
+            let file = File::create(path).map_err(|e| err(path, e))?;
+            let again = file.try_clone().map_err(|e| err(path, e))?;
+            Ok(Output {
+                writer: Box::new(BufWriter::with_capacity(1 << 16, file)),
+                file: Some(again),
+                name: path
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into()),
+            })
         }
-        None => Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))),
+        None => Ok(Output {
+            writer: Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+            file: None,
+            name: String::new(),
+        }),
+    }
+}
+
+/// The sink of every command that writes events.
+type OutSink = Sink<Box<dyn Write>>;
+
+/// A sink for `format` on `out`; a capture the format cannot hold is a
+/// usage error of `usage`.
+fn start_sink(out: Output, format: Format, meta: &Meta) -> Result<(OutSink, Option<File>)> {
+    let mut sink = Sink::new(out.writer, format).named(&out.name);
+    sink.begin(meta).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidInput => Error::Input(e.to_string()),
+        _ => Error::Output(e),
+    })?;
+    Ok((sink, out.file))
+}
+
+/// Opens a capture file of either kind, binary or ETL, from FILE or stdin.
+fn open_capture(path: Option<&Path>) -> Result<(Box<dyn Source>, Meta)> {
+    let mut input: Box<dyn Read> = match path {
+        Some(path) => Box::new(io::BufReader::with_capacity(
+            1 << 16,
+            File::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?,
+        )),
+        None => Box::new(io::stdin().lock()),
+    };
+    // Enough to tell the kinds apart: the magic, or the first ETL record's
+    // marker after the 72-byte buffer header.
+    let mut head = vec![0u8; etl::BUFFER_HEADER_SIZE + 4];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Input(format!("reading capture file: {e}"))),
+        }
+    }
+    head.truncate(got);
+    let is_etl = etl::looks_like_etl(&head);
+    let input = io::Cursor::new(head).chain(input);
+    if is_etl {
+        let (source, meta) = etl::EtlSource::open(input)?;
+        Ok((Box::new(source), meta))
+    } else {
+        let (source, meta) = FileSource::open(input)?;
+        Ok((Box::new(source), meta))
     }
 }
 
@@ -227,8 +308,7 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let out = open_output(c.output.as_deref())?;
     let mapping = dev.map(&info)?;
     let before = dev.stats()?;
-    let mut sink = Sink::new(out, c.format);
-    sink.begin(&info)?;
+    let (mut sink, file) = start_sink(out, c.format, &Meta::now(&info))?;
     let mut source = DeviceSource::new(&dev, mapping);
     let mut progress = Progress::new(c.output.is_none());
     let result = capture::run(
@@ -240,7 +320,7 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     );
     progress.clear();
     let (totals, end) = result?;
-    finish(sink, end)?;
+    finish(sink, end, file)?;
     let after = dev.stats()?;
     summary(
         &totals,
@@ -253,16 +333,9 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
 fn decode(d: cli::Decode) -> Result<()> {
     let start = Instant::now();
     check_output(d.output.as_deref(), d.format, cli::DECODE_USAGE)?;
-    let input: Box<dyn io::Read> = match &d.input {
-        Some(path) => Box::new(io::BufReader::new(
-            File::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?,
-        )),
-        None => Box::new(io::stdin().lock()),
-    };
-    let (mut source, info) = FileSource::open(input)?;
+    let (mut source, meta) = open_capture(d.input.as_deref())?;
     let out = open_output(d.output.as_deref())?;
-    let mut sink = Sink::new(out, d.format);
-    sink.begin(&info)?;
+    let (mut sink, file) = start_sink(out, d.format, &meta)?;
     let limits = Limits {
         duration: None,
         ..d.limits
@@ -272,18 +345,59 @@ fn decode(d: cli::Decode) -> Result<()> {
             eprintln!("hv-evlog: warning: {w}");
         }
     })?;
-    finish(sink, end)?;
+    finish(sink, end, file)?;
     summary(&totals, None, start);
     Ok(())
 }
 
-/// Flushes the output; a reader that went away is not an error.
-fn finish<W: Write>(sink: Sink<W>, end: End) -> Result<()> {
+fn convert(c: cli::Convert) -> Result<()> {
+    let start = Instant::now();
+    // OUT "-": standard output.
+    let output = (c.output != Path::new("-")).then_some(c.output.as_path());
+    check_output(output, c.format, cli::CONVERT_USAGE)?;
+    let (mut source, meta) = open_capture(Some(&c.input))?;
+    let out = open_output(output)?;
+    let (mut sink, file) = start_sink(out, c.format, &meta)?;
+    let (totals, end) = capture::run(
+        &mut source,
+        Limits::default(),
+        &mut sink,
+        &|| false,
+        &mut |c| {
+            for w in c.take_warnings() {
+                eprintln!("hv-evlog: warning: {w}");
+            }
+        },
+    )?;
+    finish(sink, end, file)?;
+    summary(&totals, None, start);
+    Ok(())
+}
+
+fn report(input: &Path, json: bool) -> Result<()> {
+    let (mut source, meta) = open_capture(Some(input))?;
+    let report = report::Report::read(&mut source, meta.info.buffer_size)?;
+    let name = input.display().to_string();
+    print(&if json {
+        report.json(&name, &meta)
+    } else {
+        report.text(&name, &meta)
+    })
+}
+
+/// Flushes the output, then writes an ETL file's first buffer at its start
+/// through `file`; a reader that went away is not an error.
+fn finish<W: Write>(sink: Sink<W>, end: End, file: Option<File>) -> Result<()> {
+    let first = sink.first_buffer();
     match sink.finish() {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) if end != End::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) if end != End::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
+    if let (Some(first), Some(file)) = (first, file) {
+        file.write_all_at(&first, 0)?;
+    }
+    Ok(())
 }
 
 /// The buffer table must describe the mapping the loop relies on.

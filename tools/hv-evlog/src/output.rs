@@ -5,17 +5,8 @@
 //!
 //! # Binary capture file
 //!
-//! All integers little endian. A 32-byte file header:
-//!
-//! | offset | size | field                                              |
-//! |--------|------|----------------------------------------------------|
-//! | 0      | 8    | magic `HVEVLOG1`                                   |
-//! | 8      | 4    | ABI version of the device (`HV_EVLOG_ABI_VERSION`) |
-//! | 12     | 4    | time basis (0 reference 100 ns, 1 TSC, 2 QPC)      |
-//! | 16     | 4    | event log type (0 global, 1 local, 2 system)       |
-//! | 20     | 4    | mode (0 regular, 1 circular)                       |
-//! | 24     | 4    | buffer size in bytes                               |
-//! | 28     | 4    | offset of the first entry in a buffer (72)         |
+//! A file header (see `capfile`: 64 bytes, `HVEVLOG2`; version 1 files,
+//! `HVEVLOG1` with 32 bytes, are still read),
 //!
 //! then, for each completed buffer, a 32-byte record header laid out as
 //! `struct hv_evlog_record`:
@@ -41,14 +32,13 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use crate::capfile::{self, Meta};
+use crate::chrome;
 use crate::decode::Event;
-use crate::tlfs::{self, EventLogMode, EventLogType, TimeBasis, ENTRIES_OFFSET};
+use crate::etl;
+use crate::tlfs::{self, EventLogMode, EventLogType, TimeBasis};
 use crate::uapi::{cpu_in, BufferInfo, Info, Record, Stats, CPU_WORDS, MAX_CPUS};
 
-/// Magic at the start of a binary capture file.
-pub const FILE_MAGIC: [u8; 8] = *b"HVEVLOG1";
-/// Size of the binary file header.
-pub const FILE_HEADER_SIZE: usize = 32;
 /// Size of a binary record header.
 pub const RECORD_HEADER_SIZE: usize = 32;
 
@@ -61,24 +51,36 @@ pub enum Format {
     Json,
     /// The binary capture file.
     Binary,
+    /// An Event Trace Log file (see `etl`); needs a seekable output: its
+    /// first buffer is written last ([`Sink::first_buffer`]).
+    Etl,
+    /// The Trace Event Format of chrome://tracing and Perfetto (`chrome`).
+    ChromeTrace,
 }
 
-/// The 32-byte binary file header for a group described by `info`.
-pub fn file_header(info: &Info) -> [u8; FILE_HEADER_SIZE] {
-    let mut h = [0u8; FILE_HEADER_SIZE];
-    h[0..8].copy_from_slice(&FILE_MAGIC);
-    let words = [
-        info.abi_version,
-        info.time_basis,
-        info.log_type,
-        info.mode,
-        info.buffer_size,
-        ENTRIES_OFFSET as u32,
+impl Format {
+    /// Every format by its name on the command line.
+    pub const NAMES: [(&'static str, Format); 5] = [
+        ("text", Format::Text),
+        ("json", Format::Json),
+        ("binary", Format::Binary),
+        ("etl", Format::Etl),
+        ("chrome-trace", Format::ChromeTrace),
     ];
-    for (i, w) in words.iter().enumerate() {
-        h[8 + 4 * i..12 + 4 * i].copy_from_slice(&w.to_le_bytes());
+
+    /// The format a file name's extension stands for: `.etl`, `.json`
+    /// (Trace Event Format, what Perfetto opens), `.jsonl` (JSON lines),
+    /// `.txt`, `.bin`.
+    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "etl" | "ETL" => Some(Self::Etl),
+            "json" => Some(Self::ChromeTrace),
+            "jsonl" => Some(Self::Json),
+            "txt" => Some(Self::Text),
+            "bin" => Some(Self::Binary),
+            _ => None,
+        }
     }
-    h
 }
 
 /// The 32-byte binary record header of `record`, with `bytes` raw bytes
@@ -99,6 +101,10 @@ pub struct Sink<W: Write> {
     out: W,
     format: Format,
     line: String,
+    etl: Option<etl::Writer>,
+    chrome: Option<chrome::Writer>,
+    /// The output's file name, recorded in an ETL file.
+    name: String,
 }
 
 impl<W: Write> Sink<W> {
@@ -108,15 +114,47 @@ impl<W: Write> Sink<W> {
             out,
             format,
             line: String::with_capacity(1 << 16),
+            etl: None,
+            chrome: None,
+            name: String::new(),
         }
     }
 
-    /// Starts the output: the file header for the binary format.
-    pub fn begin(&mut self, info: &Info) -> io::Result<()> {
-        if self.format == Format::Binary {
-            self.out.write_all(&file_header(info))?;
+    /// Names the output file (recorded in an ETL file's logfile header).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Starts the output: the file header for the binary format, room for
+    /// the first buffer of an ETL file, the opening of a trace. Fails for a
+    /// capture that cannot be written in the format (`InvalidInput`).
+    pub fn begin(&mut self, meta: &Meta) -> io::Result<()> {
+        let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+        match self.format {
+            Format::Binary => self.out.write_all(&capfile::encode(meta))?,
+            Format::Etl => {
+                let w = etl::Writer::new(meta, &self.name).map_err(invalid)?;
+                self.out.write_all(&vec![0u8; w.buffer_size()])?;
+                self.etl = Some(w);
+            }
+            Format::ChromeTrace => {
+                let w = chrome::Writer::new(meta).map_err(invalid)?;
+                self.line.clear();
+                w.begin(&mut self.line, meta);
+                self.out.write_all(self.line.as_bytes())?;
+                self.chrome = Some(w);
+            }
+            Format::Text | Format::Json => {}
         }
         Ok(())
+    }
+
+    /// An ETL file's first buffer, for what was written so far: to be
+    /// written at offset 0 after [`Sink::finish`]. `None` for the other
+    /// formats.
+    pub fn first_buffer(&self) -> Option<Vec<u8>> {
+        self.etl.as_ref().map(etl::Writer::first_buffer)
     }
 
     /// Writes one completed buffer: its `events` as lines, or, in the binary
@@ -128,6 +166,17 @@ impl<W: Write> Sink<W> {
                     .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "buffer too large"))?;
                 self.out.write_all(&record_header(record, bytes))?;
                 self.out.write_all(raw)
+            }
+            Format::Etl => match &mut self.etl {
+                Some(w) => self.out.write_all(w.buffer(record, raw, events)),
+                None => Ok(()),
+            },
+            Format::ChromeTrace => {
+                self.line.clear();
+                if let Some(w) = &mut self.chrome {
+                    w.buffer(&mut self.line, record, events);
+                }
+                self.out.write_all(self.line.as_bytes())
             }
             Format::Text | Format::Json => {
                 self.line.clear();
@@ -148,8 +197,14 @@ impl<W: Write> Sink<W> {
         self.out.flush()
     }
 
-    /// Flushes and hands back the writer.
+    /// Ends the output (a trace's closing), flushes and hands back the
+    /// writer.
     pub fn finish(mut self) -> io::Result<W> {
+        if let Some(w) = &self.chrome {
+            self.line.clear();
+            w.finish(&mut self.line);
+            self.out.write_all(self.line.as_bytes())?;
+        }
         self.out.flush()?;
         Ok(self.out)
     }
@@ -485,6 +540,13 @@ mod tests {
         }
     }
 
+    fn meta_of(info: Info) -> Meta {
+        Meta {
+            info,
+            ..Meta::default()
+        }
+    }
+
     fn sample_info() -> Info {
         Info {
             abi_version: 1,
@@ -525,7 +587,7 @@ mod tests {
         ];
         let rec = Record::default();
         let mut text = Sink::new(Vec::new(), Format::Text);
-        text.begin(&sample_info()).unwrap();
+        text.begin(&meta_of(sample_info())).unwrap();
         text.buffer(&rec, b"ignored", &events).unwrap();
         assert_eq!(
             String::from_utf8(text.finish().unwrap()).unwrap(),
@@ -533,7 +595,7 @@ mod tests {
              cpu=3 ts=18446744073709551615 type=65535 size=24 context=0xffffffff\n"
         );
         let mut json = Sink::new(Vec::new(), Format::Json);
-        json.begin(&sample_info()).unwrap();
+        json.begin(&meta_of(sample_info())).unwrap();
         json.buffer(&rec, b"ignored", &events).unwrap();
         assert_eq!(
             String::from_utf8(json.finish().unwrap()).unwrap(),
@@ -547,7 +609,14 @@ mod tests {
         let mut sink = Sink::new(Vec::new(), Format::Binary);
         let mut info = sample_info();
         info.time_basis = 1;
-        sink.begin(&info).unwrap();
+        sink.begin(&Meta {
+            processors: 4,
+            start_filetime: 7,
+            timer_hz: 2_000_000_000,
+            hv_build: 9,
+            ..meta_of(info)
+        })
+        .unwrap();
         let rec = Record {
             buffer_index: 2,
             cpu: 5,
@@ -559,17 +628,20 @@ mod tests {
         sink.buffer(&rec, &[0xEE; 3], &[ev(0, 0, 0, 0, 0)]).unwrap();
         let out = sink.finish().unwrap();
         let mut want = Vec::new();
-        want.extend_from_slice(b"HVEVLOG1");
-        for w in [1u32, 1, 1, 0, 65536, 72] {
+        want.extend_from_slice(b"HVEVLOG2");
+        for w in [1u32, 1, 1, 0, 65536, 72, 64, 4] {
             want.extend_from_slice(&w.to_le_bytes());
         }
+        want.extend_from_slice(&7u64.to_le_bytes());
+        want.extend_from_slice(&2_000_000_000u64.to_le_bytes());
+        want.extend_from_slice(&[9, 0, 0, 0, 0, 0, 0, 0]);
         want.extend_from_slice(&[2, 0, 0, 0, 5, 0, 0, 0]);
         want.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]);
         want.extend_from_slice(&[3, 0, 0, 0, 9, 0, 0, 0]);
         want.extend_from_slice(&[0xBB, 0xAA, 0, 0, 0, 0, 0, 0]);
         want.extend_from_slice(&[0xEE; 3]);
         assert_eq!(out, want);
-        assert_eq!(out.len(), FILE_HEADER_SIZE + RECORD_HEADER_SIZE + 3);
+        assert_eq!(out.len(), capfile::HEADER_SIZE + RECORD_HEADER_SIZE + 3);
     }
 
     #[test]
