@@ -100,12 +100,24 @@ fn nr_node_ids() -> u32 {
 }
 
 fn node_cpumask(node: u32) -> &'static Cpumask {
-    // SAFETY: `node_to_cpumask_map` is a kernel global with one cpumask per
-    // possible node (`node < nr_node_ids <= MAX_NUMNODES`), allocated at boot
-    // and never freed; without CPUMASK_OFFSTACK each entry is the mask itself.
+    // `node_to_cpumask_map` is `cpumask_var_t[MAX_NUMNODES]`: an array of
+    // masks, or with CPUMASK_OFFSTACK (distribution kernels with a large
+    // NR_CPUS) an array of pointers to masks allocated at boot. The
+    // out-of-line `cpumask_of_node()` exists only with DEBUG_PER_CPU_MAPS, so
+    // the entry is read here in both shapes.
+    let index = node as usize;
+    // SAFETY: `node_to_cpumask_map` is a kernel global with one entry per
+    // possible node (`node < nr_node_ids <= MAX_NUMNODES`, checked by every
+    // caller), set up at boot (`setup_node_to_cpumask_map()`) before any
+    // module loads and never freed or reassigned afterwards; the mask it
+    // points to lives for the kernel's lifetime.
     unsafe {
         let map = &raw const bindings::node_to_cpumask_map;
-        Cpumask::from_raw((*map)[node as usize].as_ptr())
+        #[cfg(CONFIG_CPUMASK_OFFSTACK)]
+        let mask = (*map)[index].cast_const();
+        #[cfg(not(CONFIG_CPUMASK_OFFSTACK))]
+        let mask = (*map)[index].as_ptr();
+        Cpumask::from_raw(mask)
     }
 }
 
