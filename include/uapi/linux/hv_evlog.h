@@ -31,7 +31,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define HV_EVLOG_ABI_VERSION	1
+#define HV_EVLOG_ABI_VERSION	2
 #define HV_EVLOG_DEVICE		"/dev/hv_evlog"
 
 /* Free in Documentation/userspace-api/ioctl/ioctl-number.rst (0xB8: mshv). */
@@ -93,7 +93,12 @@ struct hv_evlog_record {
 	__u64 timestamp;	/* buffer header time stamp, in the time basis */
 };
 
-/* HV_EVLOG_IOC_STATS: counted from the open of this file. */
+/*
+ * HV_EVLOG_IOC_STATS: counted from the open of this file.
+ * HV_EVLOG_IOC_LIFETIME_STATS: the same counters summed over every open
+ * since the module set the buffer group up (its load), so that they still
+ * tell after a consumer closed the device what it consumed.
+ */
 struct hv_evlog_stats {
 	__u64 completions;	/* buffers seen complete */
 	__u64 releases;		/* buffers handed back */
@@ -116,5 +121,6 @@ struct hv_evlog_stats {
 #define HV_EVLOG_IOC_FLUSH	 _IOW(HV_EVLOG_IOC_MAGIC, 0x03, __u32)
 #define HV_EVLOG_IOC_SET_SOURCES _IOW(HV_EVLOG_IOC_MAGIC, 0x04, __u64)
 #define HV_EVLOG_IOC_STATS	 _IOR(HV_EVLOG_IOC_MAGIC, 0x05, struct hv_evlog_stats)
+#define HV_EVLOG_IOC_LIFETIME_STATS _IOR(HV_EVLOG_IOC_MAGIC, 0x06, struct hv_evlog_stats)
 
 #endif /* _UAPI_LINUX_HV_EVLOG_H */

@@ -155,7 +155,9 @@ pub const STATS_USAGE: &str = concat!(
     "usage: hv-evlog stats [--json]\n\
      \n\
      Shows the module's counters: completions, releases, events_lost,\n\
-     records_dropped, flushes.\n\
+     records_dropped, flushes; each counted since this open of the device\n\
+     (the stats command's own open: zeros) and over the module's lifetime\n\
+     (every consumer's since the module was loaded, labelled so).\n\
      \n\
      options:\n\
      \x20 --json          one line of JSON\n\

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::uapi::{
     self, BufferInfo, Buffers, Info, Record, Stats, ABI_VERSION, IOC_BUFFERS, IOC_FLUSH, IOC_INFO,
-    IOC_RELEASE, IOC_SET_SOURCES, IOC_STATS, MAX_BUFFERS,
+    IOC_LIFETIME_STATS, IOC_RELEASE, IOC_SET_SOURCES, IOC_STATS, MAX_BUFFERS,
 };
 
 /// The last errno of the calling thread.
@@ -171,6 +171,15 @@ impl Device {
         let mut stats = Stats::default();
         // SAFETY: IOC_STATS takes a `struct hv_evlog_stats`, mirrored by `Stats`.
         unsafe { self.ioctl(IOC_STATS, &mut stats)? };
+        Ok(stats)
+    }
+
+    /// `HV_EVLOG_IOC_LIFETIME_STATS`.
+    pub fn lifetime_stats(&self) -> Result<Stats> {
+        let mut stats = Stats::default();
+        // SAFETY: IOC_LIFETIME_STATS takes a `struct hv_evlog_stats`,
+        // mirrored by `Stats`.
+        unsafe { self.ioctl(IOC_LIFETIME_STATS, &mut stats)? };
         Ok(stats)
     }
 
@@ -357,7 +366,7 @@ mod tests {
 
     fn good() -> Info {
         Info {
-            abi_version: 1,
+            abi_version: ABI_VERSION,
             info_size: 56,
             record_size: 32,
             header_size: 72,
@@ -370,12 +379,14 @@ mod tests {
     #[test]
     fn info_checks() {
         assert!(check_info(&good()).is_ok());
-        let tail = ", but this tool was built for ABI version 1 (info_size 56, \
-                    record_size 32, header_size 72, at most 512 buffers): \
-                    use the hv-evlog built from the same tree as the module";
+        let tail = format!(
+            ", but this tool was built for ABI version {ABI_VERSION} (info_size 56, \
+             record_size 32, header_size 72, at most 512 buffers): \
+             use the hv-evlog built from the same tree as the module"
+        );
         type Change = fn(&mut Info);
         let cases: [(Change, &str); 5] = [
-            (|i| i.abi_version = 2, "ABI version 2"),
+            (|i| i.abi_version = 1, "ABI version 1"),
             (|i| i.info_size = 64, "info_size 64"),
             (|i| i.record_size = 40, "record_size 40"),
             (|i| i.header_size = 64, "header_size 64"),

@@ -69,11 +69,12 @@ fn run(cli: Cli) -> Result<()> {
             print(&text)
         }
         Command::Stats { json } => {
-            let stats = Device::open(&cli.device)?.stats()?;
+            let dev = Device::open(&cli.device)?;
+            let (open, module) = (dev.stats()?, dev.lifetime_stats()?);
             print(&if json {
-                output::stats_json(&stats)
+                output::stats_json(&open, &module)
             } else {
-                output::stats_text(&stats)
+                output::stats_text(&open, &module)
             })
         }
         Command::Flush { cpu } => Device::open(&cli.device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS)),

@@ -503,23 +503,36 @@ fn stats_values(st: &Stats) -> [u64; 5] {
     ]
 }
 
-/// `stats` as `name value` lines.
-pub fn stats_text(st: &Stats) -> String {
-    let mut s = String::new();
-    for (name, value) in STATS_FIELDS.iter().zip(stats_values(st)) {
-        let _ = writeln!(s, "{name:<15} {value}");
+/// `stats` as a table: each counter since this open of the device (the
+/// `stats` command's own: 0 but for its flushes) and since the module's
+/// load (every open's, summed).
+pub fn stats_text(open: &Stats, module: &Stats) -> String {
+    let mut s = format!("{:<15} {:>15} {:>15}\n", "", "this open", "module lifetime");
+    for ((name, a), b) in STATS_FIELDS
+        .iter()
+        .zip(stats_values(open))
+        .zip(stats_values(module))
+    {
+        let _ = writeln!(s, "{name:<15} {a:>15} {b:>15}");
     }
     s
 }
 
-/// `stats` as one line of JSON.
-pub fn stats_json(st: &Stats) -> String {
+/// `stats` as one line of JSON: `{"open":{...},"module":{...}}`.
+pub fn stats_json(open: &Stats, module: &Stats) -> String {
     let mut s = String::from("{");
-    for (i, (name, value)) in STATS_FIELDS.iter().zip(stats_values(st)).enumerate() {
+    for (i, (label, st)) in [("open", open), ("module", module)].into_iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "\"{name}\":{value}");
+        let _ = write!(s, "\"{label}\":{{");
+        for (j, (name, value)) in STATS_FIELDS.iter().zip(stats_values(st)).enumerate() {
+            if j > 0 {
+                s.push(',');
+            }
+            let _ = write!(s, "\"{name}\":{value}");
+        }
+        s.push('}');
     }
     s.push_str("}\n");
     s
@@ -743,15 +756,21 @@ mod tests {
             records_dropped: 1,
             flushes: 2,
         };
+        let open = Stats::default();
         assert_eq!(
-            stats_text(&st),
-            "completions     10\nreleases        9\nevents_lost     0\n\
-             records_dropped 1\nflushes         2\n"
+            stats_text(&open, &st),
+            "                      this open module lifetime\n\
+             completions                   0              10\n\
+             releases                      0               9\n\
+             events_lost                   0               0\n\
+             records_dropped               0               1\n\
+             flushes                       0               2\n"
         );
         assert_eq!(
-            stats_json(&st),
-            "{\"completions\":10,\"releases\":9,\"events_lost\":0,\
-             \"records_dropped\":1,\"flushes\":2}\n"
+            stats_json(&open, &st),
+            "{\"open\":{\"completions\":0,\"releases\":0,\"events_lost\":0,\
+             \"records_dropped\":0,\"flushes\":0},\"module\":{\"completions\":10,\
+             \"releases\":9,\"events_lost\":0,\"records_dropped\":1,\"flushes\":2}}\n"
         );
     }
 }
