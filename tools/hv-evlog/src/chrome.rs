@@ -117,3 +117,34 @@ impl Writer {
         out.push_str("\n]}\n");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::capture::tests::four_buffers;
+    use crate::etl::tests::write;
+    use crate::output::Format;
+
+    #[test]
+    fn trace_byte_exact_start_and_counts() {
+        let json = String::from_utf8(write(Format::ChromeTrace, four_buffers(), None)).unwrap();
+        assert!(json.starts_with(
+            "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"tool\":\"hv-evlog\",\"time_basis\":0,\
+             \"ticks_per_second\":10000000,\"buffer_size\":4096},\"traceEvents\":[\n\
+             {\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,\"args\":{\"name\":\"hv_evlog\"}},\n\
+             {\"name\":\"type 0x0001\",\"cat\":\"hv_evlog\",\"ph\":\"i\",\"s\":\"t\",\"ts\":0.0,\
+             \"pid\":0,\"tid\":0,\"args\":{\"type\":1,\"size\":16,\"context\":0}},\n"
+        ));
+        // Buffer 2 (CPU 0) lost 5 events before it, at its time stamp 200
+        // ticks: 20.0 us; its completion is the second of CPU 0, at 202.
+        assert!(json.contains(
+            "{\"name\":\"events lost\",\"ph\":\"C\",\"ts\":20.0,\"pid\":0,\"args\":{\"cpu 0\":5}},\n\
+             {\"name\":\"buffers completed\",\"ph\":\"C\",\"ts\":20.2,\"pid\":0,\"args\":{\"cpu 0\":2}}"
+        ));
+        assert_eq!(json.matches("\"ph\":\"i\"").count(), 12);
+        assert_eq!(json.matches("\"tid\":1,\"args\":{\"type\"").count(), 6);
+        assert!(json.ends_with(
+            ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,\"args\":{\"name\":\"CPU 0\"}},\n\
+             {\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":1,\"args\":{\"name\":\"CPU 1\"}}\n]}\n"
+        ));
+    }
+}

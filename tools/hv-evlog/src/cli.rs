@@ -156,8 +156,9 @@ pub const STATS_USAGE: &str = concat!(
      \n\
      Shows the module's counters: completions, releases, events_lost,\n\
      records_dropped, flushes; each counted since this open of the device\n\
-     (the stats command's own open: zeros) and over the module's lifetime\n\
-     (every consumer's since the module was loaded, labelled so).\n\
+     (the stats command's own: buffers already complete, nothing released)\n\
+     and over the module's lifetime (every consumer's since the module was\n\
+     loaded): after a capture, the second column shows what it consumed.\n\
      \n\
      options:\n\
      \x20 --json          one line of JSON\n\

@@ -925,4 +925,54 @@ pub(crate) mod tests {
              logfile header counts"
         );
     }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Every outcome of reading `file`: the events, or an error naming
+        /// an ETL buffer.
+        fn read(file: &[u8]) {
+            match EtlSource::open(file) {
+                Err(e) => assert!(e.to_string().starts_with("ETL buffer 0 "), "{e}"),
+                Ok((mut s, _)) => {
+                    if let Err(e) = text_of(&mut s) {
+                        assert!(e.to_string().starts_with("ETL buffer "), "{e}");
+                    }
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// A valid file with bytes overwritten and cut anywhere.
+            #[test]
+            fn corrupted(
+                writes in proptest::collection::vec((0usize..5 * 8192, any::<u8>()), 1..12),
+                cut in 0usize..=5 * 8192,
+            ) {
+                let mut file = write(Format::Etl, four_buffers(), None);
+                for (at, byte) in writes {
+                    file[at] = byte;
+                }
+                file.truncate(cut);
+                read(&file);
+            }
+
+            /// Header fields that size things set to anything.
+            #[test]
+            fn sizes(buffer in 0usize..5, field in prop::sample::select(vec![0usize, 0x30, 72 + 4, 104, 104 + 0x24]), value in any::<u32>()) {
+                let mut file = write(Format::Etl, four_buffers(), None);
+                put32(&mut file, buffer * 8192 + field, value);
+                read(&file);
+            }
+
+            /// Anything at all.
+            #[test]
+            fn arbitrary(bytes in proptest::collection::vec(any::<u8>(), 0..20000)) {
+                read(&bytes);
+            }
+        }
+    }
 }

@@ -504,7 +504,7 @@ fn stats_values(st: &Stats) -> [u64; 5] {
 }
 
 /// `stats` as a table: each counter since this open of the device (the
-/// `stats` command's own: 0 but for its flushes) and since the module's
+/// `stats` command's own, which releases nothing) and since the module's
 /// load (every open's, summed).
 pub fn stats_text(open: &Stats, module: &Stats) -> String {
     let mut s = format!("{:<15} {:>15} {:>15}\n", "", "this open", "module lifetime");

@@ -305,3 +305,80 @@ pub fn sparkline(bins: &[u64], peak: u64) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::tests::{four_buffers, Fake};
+    use crate::etl::tests::meta;
+
+    fn report_of(buffers: Vec<Vec<u8>>) -> Report {
+        Report::read(&mut Fake::new(buffers), 4096).unwrap()
+    }
+
+    #[test]
+    fn counts_and_text() {
+        let r = report_of(four_buffers());
+        assert_eq!(
+            r.summary_line(),
+            "events=12 buffers=4 lost=5 dropped=0 malformed=0"
+        );
+        assert_eq!(r.span, Some((0, 302)));
+        assert_eq!(r.types, BTreeMap::from([(1, 4), (2, 4), (3, 4)]));
+        assert_eq!((r.cpus[&0].events, r.cpus[&0].lost), (6, 5));
+        assert_eq!((r.cpus[&1].events, r.cpus[&1].buffers), (6, 2));
+        // 72 entry bytes of 4024 in each buffer: 1.7%, so 1 per cent.
+        assert_eq!(r.fill_percent(), Some((1, 1, 1)));
+        // Bins of 303 / 40 ticks: buffer b's events fall in bin b * 100 * 40 / 303.
+        let rates = r.rates();
+        assert_eq!(rates[&0][0], 3);
+        assert_eq!(rates[&1][13], 3);
+        assert_eq!(rates[&0][26], 3);
+        assert_eq!(rates[&1][39], 3);
+        assert_eq!(rates.values().flatten().sum::<u64>(), 12);
+        let text = r.text("f.bin", &meta());
+        assert!(text.starts_with(
+            "file        f.bin\n\
+             time basis  reference (10000000 ticks/s)\n\
+             span        0 to 302 (0.000030 s)\n\
+             summary     events=12 buffers=4 lost=5 dropped=0 malformed=0\n\
+             buffer fill min 1% mean 1% max 1% of 4024 entry bytes\n"
+        ));
+        assert!(text.contains(
+            "\n  0          6        2        5      1  █                         █             \n"
+        ));
+        assert!(text.ends_with(
+            "type       events\n0x0001          4\n0x0002          4\n0x0003          4\n"
+        ));
+        let json = r.json("f.bin", &meta());
+        assert!(json.starts_with(
+            "{\"file\":\"f.bin\",\"time_basis\":0,\"ticks_per_second\":10000000,\"events\":12,\
+             \"buffers\":4,\"lost\":5,\"dropped\":0,\"malformed\":0,\"first_ts\":0,\"last_ts\":302,\
+             \"fill_percent\":{\"min\":1,\"mean\":1,\"max\":1},\"cpus\":[{\"cpu\":0,\"events\":6,"
+        ));
+    }
+
+    #[test]
+    fn dropped_from_sequence_gaps_and_malformed() {
+        let mut r = Report::new(4096);
+        let rec = |sequence| Record {
+            sequence,
+            ..Record::default()
+        };
+        r.add(&rec(0), &[], false);
+        r.add(&rec(3), &[], true);
+        r.add(&rec(4), &[], false);
+        assert_eq!(
+            r.summary_line(),
+            "events=0 buffers=3 lost=0 dropped=2 malformed=1"
+        );
+        assert_eq!(r.span, None);
+        assert!(r.text("x", &meta()).contains("span        no events\n"));
+    }
+
+    #[test]
+    fn sparkline_steps() {
+        assert_eq!(sparkline(&[0, 1, 4, 8], 8), " ▁▄█");
+        assert_eq!(sparkline(&[0, 0], 0), "  ");
+    }
+}
