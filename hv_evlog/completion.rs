@@ -37,12 +37,19 @@
 //! # Order
 //!
 //! Buffers of one chain are reported in chain order. Chains are reported in
-//! the order of the index of their first buffer: the headers carry no
-//! completion time, and the start time stamp says nothing about which buffer
-//! filled up first. A complete buffer that no other newly complete buffer
+//! the order of their first buffer's header `time_stamp`, lowest index first
+//! on a tie. The headers carry no completion time, but one logical processor
+//! fills its buffers one after another, so among one processor's buffers the
+//! earlier time stamp is the earlier completion: two chains of one processor
+//! found in the same scan (a reader that fell behind), or announced by two
+//! messages that arrived together, are reported in the order they were
+//! filled, and a consumer sees each processor's events in time order. (Index
+//! order, used before, reported a processor's newer buffer first whenever it
+//! had the lower index.) Across processors the order is by start time, which
+//! is as good as any. A complete buffer that no other newly complete buffer
 //! points to starts a chain; what remains after all chains were walked (only
-//! possible when the `next` links form a cycle) is walked from its lowest
-//! index. Links to buffers out of range, not complete or already reported end
+//! possible when the `next` links form a cycle) is walked from the same
+//! order's first buffer. Links to buffers out of range, not complete or already reported end
 //! a chain, so a corrupt or stale header can neither loop the scan nor make it
 //! report a buffer twice.
 
@@ -90,6 +97,39 @@ impl IndexSet {
         self.0
             .get((index >> 6) as usize)
             .is_some_and(|word| word & (1 << (index & 63)) != 0)
+    }
+
+    /// Removes `index`.
+    pub fn remove(&mut self, index: u32) {
+        if let Some(word) = self.0.get_mut((index >> 6) as usize) {
+            *word &= !(1 << (index & 63));
+        }
+    }
+
+    /// Removes and returns the member whose header in `headers` has the
+    /// lowest `time_stamp` (the lowest index on a tie): the report order of
+    /// chain heads (see the module documentation). Members without a header
+    /// are dropped. `O(MAX_BUFFERS)` per call, no allocation.
+    pub fn take_earliest(&mut self, headers: &[BufferHeader]) -> Option<u32> {
+        let mut best: Option<(u64, u32)> = None;
+        for w in 0..WORDS {
+            let mut bits = self.0[w];
+            while bits != 0 {
+                let index = (w * 64) as u32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                let Some(h) = headers.get(index as usize) else {
+                    self.remove(index);
+                    continue;
+                };
+                let key = (h.time_stamp, index);
+                if best.is_none_or(|b| key < b) {
+                    best = Some(key);
+                }
+            }
+        }
+        let (_, index) = best?;
+        self.remove(index);
+        Some(index)
     }
 }
 
@@ -189,10 +229,18 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
         }
 
         let mut reported = 0;
-        // First the chains with a head, then whatever a cycle left over.
+        // First the chains with a head, then whatever a cycle left over,
+        // each in time order.
         for pass in 0..2 {
+            let mut starts = IndexSet::new();
             for start in 0..count {
-                if !self.is_new(headers, start) || (pass == 0 && linked.contains(start)) {
+                if self.is_new(headers, start) && (pass == 1 || !linked.contains(start)) {
+                    starts.insert(start);
+                }
+            }
+            while let Some(start) = starts.take_earliest(headers) {
+                // A cycle's other members were reported by its first walk.
+                if !self.is_new(headers, start) {
                     continue;
                 }
                 // Each step turns one Idle slot into a reported one, so the
@@ -212,8 +260,8 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
     }
 
     /// Reports, before any [`Tracker::scan`], the chains the hypervisor
-    /// announced with completion messages: from each head in `heads`
-    /// (lowest first), follows `next_buffer_index` through buffers that
+    /// announced with completion messages: from each head in `heads` (in
+    /// time order, as [`Tracker::scan`] orders chains), follows `next_buffer_index` through buffers that
     /// are Complete in `headers`, reporting those not reported yet, in chain
     /// order, as `scan` does. A buffer is visited once however the links
     /// run. Returns `(reported, walked)`: buffers reported, and Complete
@@ -229,10 +277,8 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
             .min(headers.len().min(MAX_BUFFERS as usize) as u32);
         let mut seen = IndexSet::new();
         let (mut reported, mut walked) = (0, 0);
-        for head in 0..count {
-            if !heads.contains(head) {
-                continue;
-            }
+        let mut heads = *heads;
+        while let Some(head) = heads.take_earliest(&headers[..count as usize]) {
             let mut index = head;
             while index < count
                 && !seen.contains(index)

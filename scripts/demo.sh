@@ -7,12 +7,12 @@ set -euo pipefail
 prepare_kernel
 build_module
 step "the hv-evlog tool (static, for the guest)"
-(cd "$HV_EVLOG_ROOT/tools/hv-evlog" && cargo build --locked --quiet --release)
+build_cli
 step "booting the 2node VM (2 nodes x 2 CPUs)"
 python3 "$HV_EVLOG_ROOT/vm/run.py" --kdir "$KDIR" --topology 2node --mode demo \
 	--append quiet --module "$HV_EVLOG_ROOT/hv_evlog.ko" \
 	--guest-file "$HV_EVLOG_ROOT/vm/demo.sh" \
-	--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog" \
+	--guest-file "$HV_EVLOG_CLI" \
 	--out "$HV_EVLOG_ROOT/out/demo"
 OUT=$HV_EVLOG_ROOT/out/demo
 if tar -xzf "$OUT/2node.data" -C "$OUT" capture.etl capture.json 2>/dev/null; then

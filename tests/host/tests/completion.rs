@@ -84,6 +84,23 @@ fn chains_in_order_of_their_heads() {
     assert_eq!(scan(&mut t, &h), [3, 9, 0, 6, 1, 8]);
 }
 
+/// One processor filled buffers 3, then 1, then 0 (time stamps rising) and
+/// each completed as a chain of its own before the reader looked: they are
+/// reported in the order they were filled, not by index.
+#[test]
+fn chains_of_one_processor_in_the_order_they_were_filled() {
+    let mut h = free(4);
+    for (ts, i) in [(100, 3), (200, 1), (300, 0)] {
+        complete_chain(&mut h, &[i]);
+        h[i as usize].time_stamp = ts;
+    }
+    let mut t = tracker(4);
+    assert_eq!(scan(&mut t, &h), [3, 1, 0]);
+    // Announced together by two messages: the same order.
+    let mut t = tracker(4);
+    assert_eq!(announced(&mut t, &[0, 1, 3], &h), (vec![3, 1, 0], 3));
+}
+
 #[test]
 fn chain_tail_whose_head_was_reported_earlier_is_its_own_head() {
     let mut h = free(6);
@@ -367,6 +384,34 @@ proptest! {
         }
         // Nothing new: nothing reported.
         prop_assert!(scan(&mut t, &h).is_empty());
+    }
+
+    /// Unlinked complete buffers are reported by rising time stamp, the
+    /// lower index first on a tie; the earliest-first order of
+    /// `IndexSet::take_earliest`.
+    #[test]
+    fn unlinked_buffers_in_time_stamp_order(
+        v in proptest::collection::vec((any::<bool>(), 0u64..4), 1..40),
+    ) {
+        let h: Vec<BufferHeader> = v
+            .iter()
+            .enumerate()
+            .map(|(i, &(complete, ts))| {
+                let state = if complete { BufferState::Complete } else { BufferState::Free };
+                BufferHeader { time_stamp: ts, ..header(i as u32, state, None) }
+            })
+            .collect();
+        let mut expected: Vec<(u64, u32)> = (0..h.len() as u32)
+            .filter(|&i| h[i as usize].state() == Some(BufferState::Complete))
+            .map(|i| (h[i as usize].time_stamp, i))
+            .collect();
+        expected.sort_unstable();
+        let expected: Vec<u32> = expected.into_iter().map(|(_, i)| i).collect();
+        let mut t = tracker(h.len());
+        prop_assert_eq!(scan(&mut t, &h), expected.clone());
+        let all: Vec<u32> = (0..h.len() as u32).collect();
+        let mut t = tracker(h.len());
+        prop_assert_eq!(announced(&mut t, &all, &h).0, expected);
     }
 
     /// Delivering and releasing everything reported makes the next scan

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use capfile::Meta;
 use capture::{Consumer, DeviceSource, End, FileSource, Limits, Source, Totals};
-use cli::{Cli, Command};
+use cli::{Command, Parsed};
 use device::Device;
 use error::{Error, Result};
 use output::{Format, Sink};
@@ -53,12 +53,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(parsed: Parsed) -> Result<()> {
+    let cli = match parsed {
+        Parsed::Print(text) => return print(&text),
+        Parsed::Run(cli) => cli,
+    };
+    let device = cli.device();
     match cli.command {
-        Command::Help(text) => print(text),
-        Command::Version => print(concat!("hv-evlog ", env!("CARGO_PKG_VERSION"), "\n")),
-        Command::Info { json } => {
-            let dev = Device::open(&cli.device)?;
+        Command::Info { json, .. } => {
+            let dev = Device::open(&device)?;
             let info = dev.info()?;
             let table = dev.buffers(info.buffer_count)?;
             let text = if json {
@@ -68,8 +71,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             print(&text)
         }
-        Command::Stats { json } => {
-            let dev = Device::open(&cli.device)?;
+        Command::Stats { json, .. } => {
+            let dev = Device::open(&device)?;
             let (open, module) = (dev.stats()?, dev.lifetime_stats()?);
             print(&if json {
                 output::stats_json(&open, &module)
@@ -77,19 +80,23 @@ fn run(cli: Cli) -> Result<()> {
                 output::stats_text(&open, &module)
             })
         }
-        Command::Flush { cpu } => Device::open(&cli.device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS)),
-        Command::Sources { mask } => {
-            let dev = Device::open(&cli.device)?;
+        Command::Flush { cpu, .. } => Device::open(&device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS)),
+        Command::Sources { mask, .. } => {
+            let dev = Device::open(&device)?;
             if let Some(mask) = mask {
                 dev.set_sources(mask)?;
             }
             let info = dev.info()?;
             print(&format!("sources {}\n", output::sources_text(info.sources)))
         }
-        Command::Capture(c) => capture(&cli.device, c),
+        Command::Capture(c) => capture(&device, c),
         Command::Decode(d) => decode(d),
         Command::Convert(c) => convert(c),
         Command::Report { input, json } => report(&input, json),
+        // cli::parse answers these itself: they describe the tool.
+        Command::Help { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            print(&cli::usage(None))
+        }
     }
 }
 
@@ -102,17 +109,17 @@ fn print(text: &str) -> Result<()> {
 }
 
 /// Refuses binary data for a terminal, before anything else is done.
-fn check_output(path: Option<&Path>, format: Format, usage: &'static str) -> Result<()> {
+fn check_output(path: Option<&Path>, format: Format, command: &str) -> Result<()> {
     if path.is_none() && format == Format::Etl {
         return Err(Error::usage(
             "--format etl writes its first buffer last: it needs an output file, not standard output",
-            usage,
+            cli::usage(Some(command)),
         ));
     }
     if path.is_none() && format == Format::Binary && io::stdout().is_terminal() {
         return Err(Error::usage(
             "binary output to a terminal: use --output FILE or a pipe",
-            usage,
+            cli::usage(Some(command)),
         ));
     }
     Ok(())
@@ -295,7 +302,8 @@ fn summary(totals: &Totals, dropped: Option<u64>, start: Instant) {
 
 fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let start = Instant::now();
-    check_output(c.output.as_deref(), c.format, cli::CAPTURE_USAGE)?;
+    let (format, output) = (c.events.format(), c.events.output());
+    check_output(output, format, "capture")?;
     // Before the open: a SIGTERM sent once the device is busy must already
     // end the capture cleanly.
     catch_stop_signals();
@@ -303,18 +311,19 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let info = dev.info()?;
     let table = dev.buffers(info.buffer_count)?;
     check_table(&info, &table)?;
-    if let Some(cpu) = c.limits.cpu {
+    let limits = c.limits();
+    if let Some(cpu) = limits.cpu {
         check_cpu(cpu, &table)?;
     }
-    let out = open_output(c.output.as_deref())?;
+    let out = open_output(output)?;
     let mapping = dev.map(&info)?;
     let before = dev.stats()?;
-    let (mut sink, file) = start_sink(out, c.format, &Meta::now(&info))?;
+    let (mut sink, file) = start_sink(out, format, &Meta::now(&info))?;
     let mut source = DeviceSource::new(&dev, mapping);
-    let mut progress = Progress::new(c.output.is_none());
+    let mut progress = Progress::new(output.is_none());
     let result = capture::run(
         &mut source,
-        c.limits,
+        limits,
         &mut sink,
         &|| STOP.load(Ordering::Relaxed),
         &mut |consumer| progress.tick(consumer),
@@ -333,15 +342,12 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
 
 fn decode(d: cli::Decode) -> Result<()> {
     let start = Instant::now();
-    check_output(d.output.as_deref(), d.format, cli::DECODE_USAGE)?;
-    let (mut source, meta) = open_capture(d.input.as_deref())?;
-    let out = open_output(d.output.as_deref())?;
-    let (mut sink, file) = start_sink(out, d.format, &meta)?;
-    let limits = Limits {
-        duration: None,
-        ..d.limits
-    };
-    let (totals, end) = capture::run(&mut source, limits, &mut sink, &|| false, &mut |c| {
+    let (format, output) = (d.events.format(), d.events.output());
+    check_output(output, format, "decode")?;
+    let (mut source, meta) = open_capture(d.input())?;
+    let out = open_output(output)?;
+    let (mut sink, file) = start_sink(out, format, &meta)?;
+    let (totals, end) = capture::run(&mut source, d.limits(), &mut sink, &|| false, &mut |c| {
         for w in c.take_warnings() {
             eprintln!("hv-evlog: warning: {w}");
         }
@@ -353,12 +359,11 @@ fn decode(d: cli::Decode) -> Result<()> {
 
 fn convert(c: cli::Convert) -> Result<()> {
     let start = Instant::now();
-    // OUT "-": standard output.
-    let output = (c.output != Path::new("-")).then_some(c.output.as_path());
-    check_output(output, c.format, cli::CONVERT_USAGE)?;
+    let (format, output) = (c.format()?, c.output());
+    check_output(output, format, "convert")?;
     let (mut source, meta) = open_capture(Some(&c.input))?;
     let out = open_output(output)?;
-    let (mut sink, file) = start_sink(out, c.format, &meta)?;
+    let (mut sink, file) = start_sink(out, format, &meta)?;
     let (totals, end) = capture::run(
         &mut source,
         Limits::default(),
@@ -439,7 +444,7 @@ fn check_cpu(cpu: u32, table: &[uapi::BufferInfo]) -> Result<()> {
             "no buffer serves CPU {cpu} (the buffers serve CPUs {})",
             output::cpu_list(&all)
         ),
-        cli::CAPTURE_USAGE,
+        cli::usage(Some("capture")),
     ))
 }
 

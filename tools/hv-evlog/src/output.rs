@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Every output format: events as text, JSON lines or the binary capture
-//! file, and `info`/`stats` as a table or JSON. JSON is written by hand.
+//! file, and `info`/`stats` as a table or JSON (serde_json, compact, fields
+//! in the order of the structs below).
 //!
 //! # Binary capture file
 //!
@@ -32,6 +33,8 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use serde::{Serialize, Serializer};
+
 use crate::capfile::{self, Meta};
 use crate::chrome;
 use crate::decode::Event;
@@ -42,32 +45,24 @@ use crate::uapi::{cpu_in, BufferInfo, Info, Record, Stats, CPU_WORDS, MAX_CPUS};
 /// Size of a binary record header.
 pub const RECORD_HEADER_SIZE: usize = 32;
 
-/// How events are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How events are written; the doc comments are `--format`'s help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One `cpu=… ts=… type=… size=… context=…` line per event.
+    /// 'cpu=N ts=N type=N size=N context=0xN' lines
     Text,
-    /// One JSON object per line per event.
+    /// '{"cpu":N,"ts":N,"type":N,"size":N,"context":N}' lines
     Json,
-    /// The binary capture file.
+    /// the capture file (tools/hv-evlog/README.md), for 'hv-evlog decode';
+    /// not to a terminal
     Binary,
-    /// An Event Trace Log file (see `etl`); needs a seekable output: its
-    /// first buffer is written last ([`Sink::first_buffer`]).
+    /// an Event Trace Log for Windows Performance Analyzer or tracerpt;
+    /// needs an output file
     Etl,
-    /// The Trace Event Format of chrome://tracing and Perfetto (`chrome`).
+    /// JSON for Perfetto's UI or chrome://tracing
     ChromeTrace,
 }
 
 impl Format {
-    /// Every format by its name on the command line.
-    pub const NAMES: [(&'static str, Format); 5] = [
-        ("text", Format::Text),
-        ("json", Format::Json),
-        ("binary", Format::Binary),
-        ("etl", Format::Etl),
-        ("chrome-trace", Format::ChromeTrace),
-    ];
-
     /// The format a file name's extension stands for: `.etl`, `.json`
     /// (Trace Event Format, what Perfetto opens), `.jsonl` (JSON lines),
     /// `.txt`, `.bin`.
@@ -100,7 +95,8 @@ pub fn record_header(record: &Record, bytes: u32) -> [u8; RECORD_HEADER_SIZE] {
 pub struct Sink<W: Write> {
     out: W,
     format: Format,
-    line: String,
+    line: Vec<u8>,
+    trace: String,
     etl: Option<etl::Writer>,
     chrome: Option<chrome::Writer>,
     /// The output's file name, recorded in an ETL file.
@@ -113,7 +109,8 @@ impl<W: Write> Sink<W> {
         Self {
             out,
             format,
-            line: String::with_capacity(1 << 16),
+            line: Vec::with_capacity(1 << 16),
+            trace: String::new(),
             etl: None,
             chrome: None,
             name: String::new(),
@@ -140,9 +137,9 @@ impl<W: Write> Sink<W> {
             }
             Format::ChromeTrace => {
                 let w = chrome::Writer::new(meta).map_err(invalid)?;
-                self.line.clear();
-                w.begin(&mut self.line, meta);
-                self.out.write_all(self.line.as_bytes())?;
+                self.trace.clear();
+                w.begin(&mut self.trace, meta);
+                self.out.write_all(self.trace.as_bytes())?;
                 self.chrome = Some(w);
             }
             Format::Text | Format::Json => {}
@@ -172,22 +169,22 @@ impl<W: Write> Sink<W> {
                 None => Ok(()),
             },
             Format::ChromeTrace => {
-                self.line.clear();
+                self.trace.clear();
                 if let Some(w) = &mut self.chrome {
-                    w.buffer(&mut self.line, record, events);
+                    w.buffer(&mut self.trace, record, events);
                 }
-                self.out.write_all(self.line.as_bytes())
+                self.out.write_all(self.trace.as_bytes())
             }
             Format::Text | Format::Json => {
                 self.line.clear();
                 for event in events {
                     if self.format == Format::Text {
-                        event_text(&mut self.line, event);
+                        event_text(&mut self.line, event)?;
                     } else {
-                        event_json(&mut self.line, event);
+                        event_json(&mut self.line, event)?;
                     }
                 }
-                self.out.write_all(self.line.as_bytes())
+                self.out.write_all(&self.line)
             }
         }
     }
@@ -201,9 +198,9 @@ impl<W: Write> Sink<W> {
     /// writer.
     pub fn finish(mut self) -> io::Result<W> {
         if let Some(w) = &self.chrome {
-            self.line.clear();
-            w.finish(&mut self.line);
-            self.out.write_all(self.line.as_bytes())?;
+            self.trace.clear();
+            w.finish(&mut self.trace);
+            self.out.write_all(self.trace.as_bytes())?;
         }
         self.out.flush()?;
         Ok(self.out)
@@ -211,46 +208,27 @@ impl<W: Write> Sink<W> {
 }
 
 /// Appends one text event line.
-pub fn event_text(out: &mut String, e: &Event) {
-    let _ = writeln!(
+pub fn event_text(out: &mut Vec<u8>, e: &Event) -> io::Result<()> {
+    writeln!(
         out,
         "cpu={} ts={} type={} size={} context={:#010x}",
         e.cpu, e.timestamp, e.entry_type, e.size, e.context
-    );
+    )
 }
 
 /// Appends one JSON event line.
-pub fn event_json(out: &mut String, e: &Event) {
-    let _ = writeln!(
-        out,
-        "{{\"cpu\":{},\"ts\":{},\"type\":{},\"size\":{},\"context\":{}}}",
-        e.cpu, e.timestamp, e.entry_type, e.size, e.context
-    );
+pub fn event_json(out: &mut Vec<u8>, e: &Event) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, e)?;
+    out.push(b'\n');
+    Ok(())
 }
 
-/// Appends `s` as a JSON string literal, quotes included.
-pub fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c < ' ' || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            // Valid in JSON, but not in JavaScript string literals.
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+/// One line of JSON: `value`, compact, then a newline.
+fn json_line(value: &impl Serialize) -> String {
+    // Serializing plain structs, strings and integers cannot fail.
+    let mut s = serde_json::to_string(value).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// The CPUs set in a bitmap as a list of ranges: `0-1,4`; empty if none.
@@ -421,68 +399,79 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
     s
 }
 
+/// `info` as JSON: the geometry with each code named, then the buffers.
+#[derive(Serialize)]
+struct InfoJson<'a> {
+    device: &'a str,
+    abi_version: u32,
+    info_size: u32,
+    backend: &'static str,
+    backend_id: u32,
+    #[serde(rename = "type")]
+    log_type: &'static str,
+    type_id: u32,
+    mode: &'static str,
+    mode_id: u32,
+    time_basis: &'static str,
+    time_basis_id: u32,
+    buffer_count: u32,
+    buffer_size: u32,
+    threshold: u32,
+    sources: u64,
+    source_names: Vec<String>,
+    header_size: u32,
+    record_size: u32,
+    completion: &'static str,
+    completion_id: u32,
+    buffers: Vec<BufferJson>,
+}
+
+/// One buffer of `info`'s JSON: its CPUs as a list and as ranges.
+#[derive(Serialize)]
+struct BufferJson {
+    index: u32,
+    pxm: u32,
+    node: u32,
+    cpus: Vec<u32>,
+    cpu_list: String,
+    mmap_offset: u64,
+}
+
 /// `info` as one line of JSON.
 pub fn info_json(device: &str, info: &Info, table: &[BufferInfo]) -> String {
-    let mut s = String::from("{\"device\":");
-    json_str(&mut s, device);
-    let _ = write!(
-        s,
-        ",\"abi_version\":{},\"info_size\":{},\"backend\":\"{}\",\"backend_id\":{},\
-         \"type\":\"{}\",\"type_id\":{},\"mode\":\"{}\",\"mode_id\":{},\
-         \"time_basis\":\"{}\",\"time_basis_id\":{},\"buffer_count\":{},\
-         \"buffer_size\":{},\"threshold\":{},\"sources\":{},\"source_names\":[",
-        info.abi_version,
-        info.info_size,
-        backend_name(info.backend),
-        info.backend,
-        type_name(info.log_type),
-        info.log_type,
-        mode_name(info.mode),
-        info.mode,
-        time_basis_name(info.time_basis),
-        info.time_basis,
-        info.buffer_count,
-        info.buffer_size,
-        info.threshold,
-        info.sources,
-    );
-    for (i, name) in source_names(info.sources).iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        json_str(&mut s, name);
-    }
-    let _ = write!(
-        s,
-        "],\"header_size\":{},\"record_size\":{},\"completion\":\"{}\",\"completion_id\":{},\"buffers\":[",
-        info.header_size,
-        info.record_size,
-        completion_name(info.completion),
-        info.completion
-    );
-    for (i, b) in table.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(
-            s,
-            "{{\"index\":{},\"pxm\":{},\"node\":{},\"cpus\":[",
-            b.index, b.pxm, b.node
-        );
-        let mut first = true;
-        for cpu in (0..MAX_CPUS).filter(|&c| cpu_in(&b.cpus, c)) {
-            if !first {
-                s.push(',');
-            }
-            first = false;
-            let _ = write!(s, "{cpu}");
-        }
-        s.push_str("],\"cpu_list\":");
-        json_str(&mut s, &cpu_list(&b.cpus));
-        let _ = write!(s, ",\"mmap_offset\":{}}}", b.mmap_offset);
-    }
-    s.push_str("]}\n");
-    s
+    json_line(&InfoJson {
+        device,
+        abi_version: info.abi_version,
+        info_size: info.info_size,
+        backend: backend_name(info.backend),
+        backend_id: info.backend,
+        log_type: type_name(info.log_type),
+        type_id: info.log_type,
+        mode: mode_name(info.mode),
+        mode_id: info.mode,
+        time_basis: time_basis_name(info.time_basis),
+        time_basis_id: info.time_basis,
+        buffer_count: info.buffer_count,
+        buffer_size: info.buffer_size,
+        threshold: info.threshold,
+        sources: info.sources,
+        source_names: source_names(info.sources),
+        header_size: info.header_size,
+        record_size: info.record_size,
+        completion: completion_name(info.completion),
+        completion_id: info.completion,
+        buffers: table
+            .iter()
+            .map(|b| BufferJson {
+                index: b.index,
+                pxm: b.pxm,
+                node: b.node,
+                cpus: (0..MAX_CPUS).filter(|&c| cpu_in(&b.cpus, c)).collect(),
+                cpu_list: cpu_list(&b.cpus),
+                mmap_offset: b.mmap_offset,
+            })
+            .collect(),
+    })
 }
 
 const STATS_FIELDS: [&str; 5] = [
@@ -503,6 +492,15 @@ fn stats_values(st: &Stats) -> [u64; 5] {
     ]
 }
 
+/// The counters in [`STATS_FIELDS`] order, as a JSON object.
+struct StatsJson<'a>(&'a Stats);
+
+impl Serialize for StatsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(STATS_FIELDS.iter().zip(stats_values(self.0)))
+    }
+}
+
 /// `stats` as a table: each counter since this open of the device (the
 /// `stats` command's own, which releases nothing) and since the module's
 /// load (every open's, summed).
@@ -518,24 +516,19 @@ pub fn stats_text(open: &Stats, module: &Stats) -> String {
     s
 }
 
+/// Both sets of counters, labelled.
+#[derive(Serialize)]
+struct StatsBoth<'a> {
+    open: StatsJson<'a>,
+    module: StatsJson<'a>,
+}
+
 /// `stats` as one line of JSON: `{"open":{...},"module":{...}}`.
 pub fn stats_json(open: &Stats, module: &Stats) -> String {
-    let mut s = String::from("{");
-    for (i, (label, st)) in [("open", open), ("module", module)].into_iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "\"{label}\":{{");
-        for (j, (name, value)) in STATS_FIELDS.iter().zip(stats_values(st)).enumerate() {
-            if j > 0 {
-                s.push(',');
-            }
-            let _ = write!(s, "\"{name}\":{value}");
-        }
-        s.push('}');
-    }
-    s.push_str("}\n");
-    s
+    json_line(&StatsBoth {
+        open: StatsJson(open),
+        module: StatsJson(module),
+    })
 }
 
 #[cfg(test)]
@@ -659,18 +652,19 @@ mod tests {
 
     #[test]
     fn json_escaping() {
-        let mut s = String::new();
-        json_str(
-            &mut s,
-            "a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é€😀\u{2028}",
+        // serde_json escapes what JSON requires (DEL and U+2028 need none);
+        // the line parses back to the same name.
+        let name = "a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é€😀\u{2028}";
+        let json = info_json(name, &sample_info(), &[]);
+        assert!(
+            json.starts_with(
+                "{\"device\":\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\u{7f} é€😀\u{2028}\","
+            ),
+            "{json}"
         );
-        assert_eq!(
-            s,
-            "\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f é€😀\\u2028\""
-        );
-        s.clear();
-        json_str(&mut s, "");
-        assert_eq!(s, "\"\"");
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["device"], name);
+        assert_eq!(back["buffers"], serde_json::json!([]));
     }
 
     #[test]

@@ -16,7 +16,6 @@ use crate::capfile::Meta;
 use crate::capture::{Next, Source};
 use crate::decode::{decode_buffer, Event};
 use crate::error::Result;
-use crate::output::json_str;
 use crate::tlfs::{TimeBasis, ENTRIES_OFFSET};
 use crate::uapi::Record;
 
@@ -230,7 +229,7 @@ impl Report {
     /// The report as one line of JSON.
     pub fn json(&self, file: &str, meta: &Meta) -> String {
         let mut s = String::from("{\"file\":");
-        json_str(&mut s, file);
+        s.push_str(&serde_json::to_string(file).unwrap_or_default());
         let _ = write!(
             s,
             ",\"time_basis\":{},\"ticks_per_second\":{},\"events\":{},\"buffers\":{},\

@@ -104,6 +104,19 @@ fn help_goes_to_stdout_with_exit_codes() {
     assert_eq!(text(&out.stdout), "hv-evlog 0.1.0\n");
 }
 
+#[test]
+fn completions_and_man_page_go_to_stdout() {
+    for args in [&["completions", "bash"][..], &["man"], &["man", "decode"]] {
+        let out = hv_evlog(args, None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}");
+        assert!(text(&out.stdout).contains("hv-evlog"), "{args:?}");
+    }
+    let out = hv_evlog(&["man", "frob"], None);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).starts_with("hv-evlog: unknown command 'frob'\n\nusage: "));
+}
+
 /// A completed buffer as the hypervisor leaves it, cut at its end.
 fn buffer(index: u32, cpu: u8, stamps: &[u64]) -> Vec<u8> {
     let mut buf = vec![0u8; ENTRIES_OFFSET];
