@@ -66,7 +66,10 @@
 //! A new open reports every buffer that is complete at the time, including
 //! those a previous consumer read but did not release.
 //!
-//! Statistics count from the open of the file.
+//! Statistics count from the open of the file (`HV_EVLOG_IOC_STATS`) and,
+//! summed over every open, from the registration of the device, which is
+//! the module's load (`HV_EVLOG_IOC_LIFETIME_STATS`): a consumer that
+//! opens the device after a capture still sees what was consumed.
 //!
 //! # Lifetime
 //!
@@ -107,7 +110,7 @@ use kernel::{
     page::PAGE_SHIFT,
     prelude::*,
     sync::{
-        atomic::{Acquire, AtomicFlag, Release},
+        atomic::{Acquire, Atomic, AtomicFlag, Relaxed, Release},
         poll::{PollCondVar, PollTable},
         Arc, ArcBorrow, Mutex,
     },
@@ -254,6 +257,7 @@ pub(crate) fn register(
             scan_delay: msecs_to_jiffies(scan_interval_ms).max(1),
             busy: AtomicFlag::new(false),
             inbox,
+            lifetime: Lifetime::new(),
         },
         GFP_KERNEL,
     )?;
@@ -273,6 +277,48 @@ pub(crate) struct Shared {
     busy: AtomicFlag,
     /// Completion messages, when the backend delivers them.
     inbox: Option<Arc<Inbox>>,
+    /// Every open's counters, summed.
+    lifetime: Lifetime,
+}
+
+/// The counters of `hv_evlog_stats` summed over every open since the
+/// device was registered. Each is only ever added to (wrapping, which 64
+/// bits never reach), relaxed: a reader wants each count, not an order
+/// between them.
+struct Lifetime {
+    completions: Atomic<u64>,
+    releases: Atomic<u64>,
+    events_lost: Atomic<u64>,
+    records_dropped: Atomic<u64>,
+    flushes: Atomic<u64>,
+}
+
+impl Lifetime {
+    fn new() -> Self {
+        Self {
+            completions: Atomic::new(0),
+            releases: Atomic::new(0),
+            events_lost: Atomic::new(0),
+            records_dropped: Atomic::new(0),
+            flushes: Atomic::new(0),
+        }
+    }
+
+    fn snapshot(&self) -> hv_evlog_stats {
+        hv_evlog_stats {
+            completions: self.completions.load(Relaxed),
+            releases: self.releases.load(Relaxed),
+            events_lost: self.events_lost.load(Relaxed),
+            records_dropped: self.records_dropped.load(Relaxed),
+            flushes: self.flushes.load(Relaxed),
+        }
+    }
+}
+
+/// Adds `n` to a counter of this open and to its lifetime sum.
+fn count(this_open: &mut u64, lifetime: &Atomic<u64>, n: u64) {
+    *this_open = this_open.saturating_add(n);
+    lifetime.add(n, Relaxed);
 }
 
 impl Shared {
@@ -415,23 +461,30 @@ impl Session {
             }
         }
         let headers = &*headers;
+        let lifetime = &this.shared().lifetime;
         // Completions that are gone (circular mode restarts complete
         // buffers): a record still queued for one is withdrawn and counted
         // as dropped, so that the new completion gets its own record.
         let withdrawn = tracker.recycled(headers, |index| {
             queue.withdraw(|r| r.buffer_index == index).is_some()
         });
-        stats.records_dropped = stats.records_dropped.saturating_add(withdrawn.into());
+        count(
+            &mut stats.records_dropped,
+            &lifetime.records_dropped,
+            withdrawn.into(),
+        );
         let log = this.log();
         let mut report = |index: u32| {
             let header = headers.get(index as usize).copied().unwrap_or_default();
-            stats.completions = stats.completions.saturating_add(1);
-            stats.events_lost = stats
-                .events_lost
-                .saturating_add(u64::from(header.events_lost));
+            count(&mut stats.completions, &lifetime.completions, 1);
+            count(
+                &mut stats.events_lost,
+                &lifetime.events_lost,
+                header.events_lost.into(),
+            );
             let (_, queued) = queue.push_with(|sequence| record(log, index, &header, sequence));
             if !queued {
-                stats.records_dropped = stats.records_dropped.saturating_add(1);
+                count(&mut stats.records_dropped, &lifetime.records_dropped, 1);
             }
             queued
         };
@@ -517,7 +570,11 @@ impl Session {
         }
         self.log().release(index)?;
         state.tracker.released(index);
-        state.stats.releases = state.stats.releases.saturating_add(1);
+        count(
+            &mut state.stats.releases,
+            &self.shared().lifetime.releases,
+            1,
+        );
         Ok(())
     }
 
@@ -528,7 +585,7 @@ impl Session {
         }
         self.log().flush(cpu)?;
         let mut state = self.state.lock();
-        state.stats.flushes = state.stats.flushes.saturating_add(1);
+        count(&mut state.stats.flushes, &self.shared().lifetime.flushes, 1);
         Ok(())
     }
 }
@@ -676,7 +733,11 @@ impl Operations for Session {
                     // the queue has room for one record per buffer. Should
                     // it happen, the record counts as dropped and its buffer
                     // may be released, so that it is not stuck.
-                    s.stats.records_dropped = s.stats.records_dropped.saturating_add(1);
+                    count(
+                        &mut s.stats.records_dropped,
+                        &this.shared().lifetime.records_dropped,
+                        1,
+                    );
                     s.tracker.delivered(rec.buffer_index);
                 }
             }
@@ -779,6 +840,9 @@ impl Operations for Session {
             uapi::HV_EVLOG_IOC_STATS => {
                 let stats = this.state.lock().stats;
                 user.writer().write(&stats)?;
+            }
+            uapi::HV_EVLOG_IOC_LIFETIME_STATS => {
+                user.writer().write(&this.shared().lifetime.snapshot())?;
             }
             _ => return Err(ENOTTY),
         }

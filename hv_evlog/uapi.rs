@@ -99,7 +99,8 @@ pub(crate) struct hv_evlog_record {
     pub(crate) reserved: u32,
 }
 
-/// `struct hv_evlog_stats`: the `HV_EVLOG_IOC_STATS` result.
+/// `struct hv_evlog_stats`: the `HV_EVLOG_IOC_STATS` and
+/// `HV_EVLOG_IOC_LIFETIME_STATS` result.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct hv_evlog_stats {
@@ -169,6 +170,10 @@ pub(crate) const HV_EVLOG_IOC_FLUSH: u32 = _IOW::<u32>(HV_EVLOG_IOC_MAGIC, 0x03)
 pub(crate) const HV_EVLOG_IOC_SET_SOURCES: u32 = _IOW::<u64>(HV_EVLOG_IOC_MAGIC, 0x04);
 /// `HV_EVLOG_IOC_STATS`: read the counters of this open.
 pub(crate) const HV_EVLOG_IOC_STATS: u32 = _IOR::<hv_evlog_stats>(HV_EVLOG_IOC_MAGIC, 0x05);
+/// `HV_EVLOG_IOC_LIFETIME_STATS`: read the counters summed over every open
+/// since the group was set up.
+pub(crate) const HV_EVLOG_IOC_LIFETIME_STATS: u32 =
+    _IOR::<hv_evlog_stats>(HV_EVLOG_IOC_MAGIC, 0x06);
 
 // The numbers as a C compiler computes them from the header on x86_64
 // (direction << 30 | size << 16 | magic << 8 | nr), so that a change of a
@@ -179,3 +184,4 @@ const _: () = assert!(HV_EVLOG_IOC_RELEASE == 0x4004_B902);
 const _: () = assert!(HV_EVLOG_IOC_FLUSH == 0x4004_B903);
 const _: () = assert!(HV_EVLOG_IOC_SET_SOURCES == 0x4008_B904);
 const _: () = assert!(HV_EVLOG_IOC_STATS == 0x8028_B905);
+const _: () = assert!(HV_EVLOG_IOC_LIFETIME_STATS == 0x8028_B906);

@@ -101,6 +101,7 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 1node 1node @common
 system 2node system_log.sh,hypercalls.sh,circular_test
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
+2node-captures 2node capture_formats.sh
 "
 # A boot whose list holds reboot.sh (last) reboots with the group active;
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2
@@ -109,6 +110,34 @@ VM_REBOOT_LINE='hv_evlog: reboot: event log stopped: 4 flushed, 4 released, 8 de
 # Files every boot needs beside its tests (header_race.sh runs device_test,
 # fuzz.sh hv_evlog_fuzz).
 VM_HELPERS="ktap.sh hv_evlog_load device_test hv_evlog_fuzz"
+
+# The interpreter of the venv with the ETL readers (scripts/setup.sh).
+ETL_PYTHON=${HV_EVLOG_TOOLS:-/var/cache/hv-evlog/tools}/etl-venv/bin/python3
+
+# vm_capture_checks OUT: after vm_suite, checks on the host what each boot
+# running capture_formats.sh wrote to its data port (OUT/NAME.data), with
+# readers the guest lacks; leaves "passed failed skipped" in
+# CAPTURE_COUNTS.
+vm_capture_checks() {
+	local out=$1 name topo tests env p f s
+	CAPTURE_COUNTS="0 0 0"
+	while read -r name topo tests env; do
+		case ",$(vm_tests "$tests")," in
+		*,capture_formats.sh,*) ;;
+		*) continue ;;
+		esac
+		step "host: ETL and trace files of $name"
+		python3 "$HV_EVLOG_ROOT/scripts/check-captures.py" --data "$out/$name.data" \
+			--tool "$HV_EVLOG_CLI" \
+			--python "$ETL_PYTHON" | tee "$out/$name.captures.log"
+		read -r p _ f _ s _ < <(tail -n 1 "$out/$name.captures.log")
+		case "$p$f$s" in
+		*[!0-9]* | "") echo "not ok - captures of $name: the check printed no count"; p=0 f=1 s=0 ;;
+		esac
+		set -- $CAPTURE_COUNTS
+		CAPTURE_COUNTS="$(($1 + p)) $(($2 + f)) $(($3 + s))"
+	done <<< "$VM_BOOTS"
+}
 
 # vm_tests TESTS: a boot's test list with @common expanded.
 vm_tests() { echo "${1//@common/$VM_COMMON}"; }

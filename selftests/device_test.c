@@ -882,6 +882,44 @@ TEST_F(dev, stats_start_at_zero)
 	EXPECT_EQ(0, st.flushes);
 }
 
+/*
+ * The lifetime counters sum every open's: after this open flushes, drains
+ * and closes, a new open's own counters are zero and the lifetime ones grew
+ * by exactly this open's releases and flushes (completions by at least its
+ * own: the new open's first scan may add more).
+ */
+TEST_F(dev, lifetime_stats_outlive_the_open)
+{
+	struct hv_evlog_stats before, st, after;
+	uint32_t all = HV_EVLOG_ALL_CPUS;
+
+	NEED_COMPLETIONS();
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_LIFETIME_STATS, &before));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &all));
+	wait_readable(self->fd, 2000);
+	drain(self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_STATS, &st));
+	EXPECT_EQ(1, st.flushes);
+	EXPECT_LT(0, st.releases);
+	close(self->fd);
+	self->fd = -1;
+	/* The slot is freed once the closed file's session is gone. */
+	for (int i = 0; i < 100 && self->fd < 0; i++) {
+		self->fd = dev_open(O_RDONLY);
+		if (self->fd < 0)
+			sleep_ms(10);
+	}
+	ASSERT_LE(0, self->fd) TH_LOG("reopen: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_LIFETIME_STATS, &after));
+	EXPECT_EQ(before.flushes + 1, after.flushes);
+	EXPECT_EQ(before.releases + st.releases, after.releases);
+	EXPECT_LE(before.completions + st.completions, after.completions);
+	EXPECT_LE(before.events_lost + st.events_lost, after.events_lost);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_STATS, &st));
+	EXPECT_EQ(0, st.flushes);
+	EXPECT_EQ(0, st.releases);
+}
+
 TEST_F(dev, set_sources)
 {
 	struct hv_evlog_info info;

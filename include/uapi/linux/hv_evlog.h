@@ -98,7 +98,12 @@ struct hv_evlog_record {
 /* record.cpu: no Linux CPU has the header's VP index. */
 #define HV_EVLOG_NO_CPU		0xFFFFFFFFu
 
-/* HV_EVLOG_IOC_STATS: counted from the open of this file. */
+/*
+ * HV_EVLOG_IOC_STATS: counted from the open of this file.
+ * HV_EVLOG_IOC_LIFETIME_STATS: the same counters summed over every open
+ * since the module set the buffer group up (its load), so that they still
+ * tell after a consumer closed the device what it consumed.
+ */
 struct hv_evlog_stats {
 	__u64 completions;	/* buffers seen complete */
 	__u64 releases;		/* buffers handed back */
@@ -121,5 +126,6 @@ struct hv_evlog_stats {
 #define HV_EVLOG_IOC_FLUSH	 _IOW(HV_EVLOG_IOC_MAGIC, 0x03, __u32)
 #define HV_EVLOG_IOC_SET_SOURCES _IOW(HV_EVLOG_IOC_MAGIC, 0x04, __u64)
 #define HV_EVLOG_IOC_STATS	 _IOR(HV_EVLOG_IOC_MAGIC, 0x05, struct hv_evlog_stats)
+#define HV_EVLOG_IOC_LIFETIME_STATS _IOR(HV_EVLOG_IOC_MAGIC, 0x06, struct hv_evlog_stats)
 
 #endif /* _UAPI_LINUX_HV_EVLOG_H */

@@ -98,24 +98,56 @@ pub enum Command {
     /// stderr is a terminal that the events do not go to, a progress line
     /// shows events/s, buffers and lost events.
     #[command(
-        override_usage = "hv-evlog capture [--format text|json|binary] [--output FILE]\n\
-                      \x20                       [--duration SECS] [--count N] [--cpu N]"
+        override_usage = "hv-evlog capture [--format text|json|binary|etl|chrome-trace]\n\
+                      \x20                       [--output FILE] [--duration SECS] [--count N]\n\
+                      \x20                       [--cpu N]"
     )]
     Capture(Capture),
-    /// write the events of a binary capture file
+    /// write the events of a capture file (binary or ETL)
     ///
-    /// Reads a capture written by 'hv-evlog capture --format binary' from
-    /// FILE (standard input if absent or -) and writes its events as capture
-    /// does, without the device. Ends with the summary line on stderr.
+    /// Reads a capture written by 'hv-evlog capture --format binary' or
+    /// '--format etl' from FILE (standard input if absent or -) and writes
+    /// its events as capture does, without the device. Ends with the
+    /// summary line on stderr.
     #[command(
-        override_usage = "hv-evlog decode [--format text|json|binary] [--output FILE]\n\
-                      \x20                      [--count N] [--cpu N] [FILE]"
+        override_usage = "hv-evlog decode [--format text|json|binary|etl|chrome-trace]\n\
+                      \x20                      [--output FILE] [--count N] [--cpu N] [FILE]"
     )]
     Decode(Decode),
+    /// write a capture file in another format (ETL, trace, ...)
+    ///
+    /// Writes the capture IN (binary or ETL) to OUT in another format: all
+    /// its events, without the device. Without --format, OUT's extension
+    /// names it: .etl (etl), .json (chrome-trace), .jsonl (json), .txt
+    /// (text), .bin (binary). Ends with the summary line on stderr.
+    #[command(
+        override_usage = "hv-evlog convert [--format etl|chrome-trace|json|text|binary] IN OUT"
+    )]
+    Convert(Convert),
+    /// summarize a capture file: events per CPU and type, rate, fill
+    ///
+    /// Summarizes the capture FILE (binary or ETL): its summary line as
+    /// capture prints it (dropped counted from gaps in the completion
+    /// sequence), the time span, buffer fill levels, and per CPU its
+    /// events, buffers, lost events and rate over time; then the events per
+    /// type.
+    #[command(override_usage = "hv-evlog report [--json] FILE")]
+    Report {
+        /// one line of JSON
+        #[arg(long)]
+        json: bool,
+        /// the capture file
+        #[arg(value_name = "FILE")]
+        input: PathBuf,
+    },
     /// show the module's counters
     ///
     /// Shows the module's counters: completions, releases, events_lost,
-    /// records_dropped, flushes.
+    /// records_dropped, flushes; each counted since this open of the device
+    /// (the stats command's own: buffers already complete, nothing
+    /// released) and over the module's lifetime (every consumer's since the
+    /// module was loaded): after a capture, the second column shows what it
+    /// consumed.
     #[command(override_usage = "hv-evlog stats [--json]")]
     Stats {
         /// one line of JSON
@@ -277,6 +309,43 @@ impl Decode {
     }
 }
 
+/// `convert` options.
+#[derive(Args, Clone, Debug, PartialEq)]
+pub struct Convert {
+    /// the output format (default: from OUT's extension)
+    #[arg(long, value_enum, value_name = "FMT", allow_hyphen_values = true)]
+    format: Option<Format>,
+    /// the capture file (binary or ETL)
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// the file to write (- for stdout)
+    #[arg(value_name = "OUT", allow_hyphen_values = true)]
+    output: PathBuf,
+}
+
+impl Convert {
+    /// The output file; `None` for stdout (`-`).
+    pub fn output(&self) -> Option<&Path> {
+        Some(self.output.as_path()).filter(|p| p.as_os_str() != "-")
+    }
+
+    /// The format: `--format`, else OUT's extension.
+    pub fn format(&self) -> Result<Format> {
+        self.format
+            .or_else(|| Format::from_extension(&self.output))
+            .ok_or_else(|| {
+                Error::usage(
+                    format!(
+                        "cannot tell the format from '{}': give --format, or name it \
+                         .etl, .json (chrome-trace), .jsonl, .txt or .bin",
+                        self.output.display()
+                    ),
+                    usage(Some("convert")),
+                )
+            })
+    }
+}
+
 impl Cli {
     /// The device path: after the command, before it, or the default.
     pub fn device(&self) -> PathBuf {
@@ -287,6 +356,8 @@ impl Cli {
             | Command::Sources { device, .. }
             | Command::Capture(Capture { device, .. }) => device.path.as_ref(),
             Command::Decode(_)
+            | Command::Convert(_)
+            | Command::Report { .. }
             | Command::Help { .. }
             | Command::Completions { .. }
             | Command::Man { .. } => None,

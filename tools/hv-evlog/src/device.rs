@@ -18,7 +18,7 @@ use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 use crate::error::{Error, Result};
 use crate::uapi::{
     self, BufferInfo, Buffers, Info, Record, Stats, ABI_VERSION, IOC_BUFFERS, IOC_FLUSH, IOC_INFO,
-    IOC_RELEASE, IOC_SET_SOURCES, IOC_STATS, MAX_BUFFERS,
+    IOC_LIFETIME_STATS, IOC_RELEASE, IOC_SET_SOURCES, IOC_STATS, MAX_BUFFERS,
 };
 
 /// What a wait for completion records brought.
@@ -152,6 +152,13 @@ impl Device {
         // SAFETY: IOC_STATS is _IOR of a `struct hv_evlog_stats`, mirrored
         // by `Stats`.
         unsafe { self.ioctl(Getter::<{ IOC_STATS }, Stats>::new()) }
+    }
+
+    /// `HV_EVLOG_IOC_LIFETIME_STATS`.
+    pub fn lifetime_stats(&self) -> Result<Stats> {
+        // SAFETY: IOC_LIFETIME_STATS is _IOR of a `struct hv_evlog_stats`,
+        // mirrored by `Stats`.
+        unsafe { self.ioctl(Getter::<{ IOC_LIFETIME_STATS }, Stats>::new()) }
     }
 
     /// Maps every buffer, read-only and shared, in one mapping.
@@ -335,7 +342,7 @@ mod tests {
 
     fn good() -> Info {
         Info {
-            abi_version: 2,
+            abi_version: ABI_VERSION,
             info_size: 56,
             record_size: 40,
             header_size: 72,
@@ -348,9 +355,11 @@ mod tests {
     #[test]
     fn info_checks() {
         assert!(check_info(&good()).is_ok());
-        let tail = ", but this tool was built for ABI version 2 (info_size 56, \
-                    record_size 40, header_size 72, at most 512 buffers): \
-                    use the hv-evlog built from the same tree as the module";
+        let tail = format!(
+            ", but this tool was built for ABI version {ABI_VERSION} (info_size 56, \
+             record_size 40, header_size 72, at most 512 buffers): \
+             use the hv-evlog built from the same tree as the module"
+        );
         type Change = fn(&mut Info);
         let cases: [(Change, &str); 5] = [
             (|i| i.abi_version = 1, "ABI version 1"),

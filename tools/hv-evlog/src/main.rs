@@ -15,22 +15,28 @@
 #[path = "../../../hv_evlog/tlfs.rs"]
 mod tlfs;
 
+mod capfile;
 mod capture;
+mod chrome;
 mod cli;
 mod decode;
 mod device;
 mod error;
+mod etl;
 mod output;
+mod report;
 mod uapi;
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use capture::{Consumer, DeviceSource, End, FileSource, Totals};
+use capfile::Meta;
+use capture::{Consumer, DeviceSource, End, FileSource, Limits, Source, Totals};
 use cli::{Command, Parsed};
 use device::Device;
 use error::{Error, Result};
@@ -66,11 +72,12 @@ fn run(parsed: Parsed) -> Result<()> {
             print(&text)
         }
         Command::Stats { json, .. } => {
-            let stats = Device::open(&device)?.stats()?;
+            let dev = Device::open(&device)?;
+            let (open, module) = (dev.stats()?, dev.lifetime_stats()?);
             print(&if json {
-                output::stats_json(&stats)
+                output::stats_json(&open, &module)
             } else {
-                output::stats_text(&stats)
+                output::stats_text(&open, &module)
             })
         }
         Command::Flush { cpu, .. } => Device::open(&device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS)),
@@ -84,6 +91,8 @@ fn run(parsed: Parsed) -> Result<()> {
         }
         Command::Capture(c) => capture(&device, c),
         Command::Decode(d) => decode(d),
+        Command::Convert(c) => convert(c),
+        Command::Report { input, json } => report(&input, json),
         // cli::parse answers these itself: they describe the tool.
         Command::Help { .. } | Command::Completions { .. } | Command::Man { .. } => {
             print(&cli::usage(None))
@@ -101,6 +110,12 @@ fn print(text: &str) -> Result<()> {
 
 /// Refuses binary data for a terminal, before anything else is done.
 fn check_output(path: Option<&Path>, format: Format, command: &str) -> Result<()> {
+    if path.is_none() && format == Format::Etl {
+        return Err(Error::usage(
+            "--format etl writes its first buffer last: it needs an output file, not standard output",
+            cli::usage(Some(command)),
+        ));
+    }
     if path.is_none() && format == Format::Binary && io::stdout().is_terminal() {
         return Err(Error::usage(
             "binary output to a terminal: use --output FILE or a pipe",
@@ -110,16 +125,83 @@ fn check_output(path: Option<&Path>, format: Format, command: &str) -> Result<()
     Ok(())
 }
 
+/// The output: FILE or stdout, and for a file a second handle on it, to
+/// write an ETL file's first buffer at its start in the end.
+struct Output {
+    writer: Box<dyn Write>,
+    file: Option<File>,
+    name: String,
+}
+
 /// Opens the output: FILE, or stdout.
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+fn open_output(path: Option<&Path>) -> Result<Output> {
+    let err = |path: &Path, e: io::Error| {
+        Error::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    };
     match path {
         Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                Error::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-            })?;
-            Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
+            let file = File::create(path).map_err(|e| err(path, e))?;
+            let again = file.try_clone().map_err(|e| err(path, e))?;
+            Ok(Output {
+                writer: Box::new(BufWriter::with_capacity(1 << 16, file)),
+                file: Some(again),
+                name: path
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into()),
+            })
         }
-        None => Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))),
+        None => Ok(Output {
+            writer: Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+            file: None,
+            name: String::new(),
+        }),
+    }
+}
+
+/// The sink of every command that writes events.
+type OutSink = Sink<Box<dyn Write>>;
+
+/// A sink for `format` on `out`; a capture the format cannot hold is a
+/// usage error of `usage`.
+fn start_sink(out: Output, format: Format, meta: &Meta) -> Result<(OutSink, Option<File>)> {
+    let mut sink = Sink::new(out.writer, format).named(&out.name);
+    sink.begin(meta).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidInput => Error::Input(e.to_string()),
+        _ => Error::Output(e),
+    })?;
+    Ok((sink, out.file))
+}
+
+/// Opens a capture file of either kind, binary or ETL, from FILE or stdin.
+fn open_capture(path: Option<&Path>) -> Result<(Box<dyn Source>, Meta)> {
+    let mut input: Box<dyn Read> = match path {
+        Some(path) => Box::new(io::BufReader::with_capacity(
+            1 << 16,
+            File::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?,
+        )),
+        None => Box::new(io::stdin().lock()),
+    };
+    // Enough to tell the kinds apart: the magic, or the first ETL record's
+    // marker after the 72-byte buffer header.
+    let mut head = vec![0u8; etl::BUFFER_HEADER_SIZE + 4];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Input(format!("reading capture file: {e}"))),
+        }
+    }
+    head.truncate(got);
+    let is_etl = etl::looks_like_etl(&head);
+    let input = io::Cursor::new(head).chain(input);
+    if is_etl {
+        let (source, meta) = etl::EtlSource::open(input)?;
+        Ok((Box::new(source), meta))
+    } else {
+        let (source, meta) = FileSource::open(input)?;
+        Ok((Box::new(source), meta))
     }
 }
 
@@ -236,8 +318,7 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let out = open_output(output)?;
     let mapping = dev.map(&info)?;
     let before = dev.stats()?;
-    let mut sink = Sink::new(out, format);
-    sink.begin(&info)?;
+    let (mut sink, file) = start_sink(out, format, &Meta::now(&info))?;
     let mut source = DeviceSource::new(&dev, mapping);
     let mut progress = Progress::new(output.is_none());
     let result = capture::run(
@@ -249,7 +330,7 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     );
     progress.clear();
     let (totals, end) = result?;
-    finish(sink, end)?;
+    finish(sink, end, file)?;
     let after = dev.stats()?;
     summary(
         &totals,
@@ -263,33 +344,66 @@ fn decode(d: cli::Decode) -> Result<()> {
     let start = Instant::now();
     let (format, output) = (d.events.format(), d.events.output());
     check_output(output, format, "decode")?;
-    let input: Box<dyn io::Read> = match d.input() {
-        Some(path) => Box::new(io::BufReader::new(
-            File::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?,
-        )),
-        None => Box::new(io::stdin().lock()),
-    };
-    let (mut source, info) = FileSource::open(input)?;
+    let (mut source, meta) = open_capture(d.input())?;
     let out = open_output(output)?;
-    let mut sink = Sink::new(out, format);
-    sink.begin(&info)?;
+    let (mut sink, file) = start_sink(out, format, &meta)?;
     let (totals, end) = capture::run(&mut source, d.limits(), &mut sink, &|| false, &mut |c| {
         for w in c.take_warnings() {
             eprintln!("hv-evlog: warning: {w}");
         }
     })?;
-    finish(sink, end)?;
+    finish(sink, end, file)?;
     summary(&totals, None, start);
     Ok(())
 }
 
-/// Flushes the output; a reader that went away is not an error.
-fn finish<W: Write>(sink: Sink<W>, end: End) -> Result<()> {
+fn convert(c: cli::Convert) -> Result<()> {
+    let start = Instant::now();
+    let (format, output) = (c.format()?, c.output());
+    check_output(output, format, "convert")?;
+    let (mut source, meta) = open_capture(Some(&c.input))?;
+    let out = open_output(output)?;
+    let (mut sink, file) = start_sink(out, format, &meta)?;
+    let (totals, end) = capture::run(
+        &mut source,
+        Limits::default(),
+        &mut sink,
+        &|| false,
+        &mut |c| {
+            for w in c.take_warnings() {
+                eprintln!("hv-evlog: warning: {w}");
+            }
+        },
+    )?;
+    finish(sink, end, file)?;
+    summary(&totals, None, start);
+    Ok(())
+}
+
+fn report(input: &Path, json: bool) -> Result<()> {
+    let (mut source, meta) = open_capture(Some(input))?;
+    let report = report::Report::read(&mut source, meta.info.buffer_size)?;
+    let name = input.display().to_string();
+    print(&if json {
+        report.json(&name, &meta)
+    } else {
+        report.text(&name, &meta)
+    })
+}
+
+/// Flushes the output, then writes an ETL file's first buffer at its start
+/// through `file`; a reader that went away is not an error.
+fn finish<W: Write>(sink: Sink<W>, end: End, file: Option<File>) -> Result<()> {
+    let first = sink.first_buffer();
     match sink.finish() {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) if end != End::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) if end != End::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
+    if let (Some(first), Some(file)) = (first, file) {
+        file.write_all_at(&first, 0)?;
+    }
+    Ok(())
 }
 
 /// The buffer table must describe the mapping the loop relies on.

@@ -6,17 +6,8 @@
 //!
 //! # Binary capture file
 //!
-//! All integers little endian. A 32-byte file header:
-//!
-//! | offset | size | field                                              |
-//! |--------|------|----------------------------------------------------|
-//! | 0      | 8    | magic `HVEVLOG1`                                   |
-//! | 8      | 4    | ABI version of the device (`HV_EVLOG_ABI_VERSION`) |
-//! | 12     | 4    | time basis (0 reference 100 ns, 1 TSC, 2 QPC)      |
-//! | 16     | 4    | event log type (0 global, 1 local, 2 system)       |
-//! | 20     | 4    | mode (0 regular, 1 circular)                       |
-//! | 24     | 4    | buffer size in bytes                               |
-//! | 28     | 4    | offset of the first entry in a buffer (72)         |
+//! A file header (see `capfile`: 64 bytes, `HVEVLOG2`; version 1 files,
+//! `HVEVLOG1` with 32 bytes, are still read),
 //!
 //! then, for each completed buffer, a 32-byte record header laid out as
 //! `struct hv_evlog_record`:
@@ -44,14 +35,13 @@ use std::io::{self, Write};
 
 use serde::{Serialize, Serializer};
 
+use crate::capfile::{self, Meta};
+use crate::chrome;
 use crate::decode::Event;
-use crate::tlfs::{self, EventLogMode, EventLogType, TimeBasis, ENTRIES_OFFSET};
+use crate::etl;
+use crate::tlfs::{self, EventLogMode, EventLogType, TimeBasis};
 use crate::uapi::{cpu_in, BufferInfo, Info, Record, Stats, CPU_WORDS, MAX_CPUS};
 
-/// Magic at the start of a binary capture file.
-pub const FILE_MAGIC: [u8; 8] = *b"HVEVLOG1";
-/// Size of the binary file header.
-pub const FILE_HEADER_SIZE: usize = 32;
 /// Size of a binary record header.
 pub const RECORD_HEADER_SIZE: usize = 32;
 
@@ -65,24 +55,27 @@ pub enum Format {
     /// the capture file (tools/hv-evlog/README.md), for 'hv-evlog decode';
     /// not to a terminal
     Binary,
+    /// an Event Trace Log for Windows Performance Analyzer or tracerpt;
+    /// needs an output file
+    Etl,
+    /// JSON for Perfetto's UI or chrome://tracing
+    ChromeTrace,
 }
 
-/// The 32-byte binary file header for a group described by `info`.
-pub fn file_header(info: &Info) -> [u8; FILE_HEADER_SIZE] {
-    let mut h = [0u8; FILE_HEADER_SIZE];
-    h[0..8].copy_from_slice(&FILE_MAGIC);
-    let words = [
-        info.abi_version,
-        info.time_basis,
-        info.log_type,
-        info.mode,
-        info.buffer_size,
-        ENTRIES_OFFSET as u32,
-    ];
-    for (i, w) in words.iter().enumerate() {
-        h[8 + 4 * i..12 + 4 * i].copy_from_slice(&w.to_le_bytes());
+impl Format {
+    /// The format a file name's extension stands for: `.etl`, `.json`
+    /// (Trace Event Format, what Perfetto opens), `.jsonl` (JSON lines),
+    /// `.txt`, `.bin`.
+    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "etl" | "ETL" => Some(Self::Etl),
+            "json" => Some(Self::ChromeTrace),
+            "jsonl" => Some(Self::Json),
+            "txt" => Some(Self::Text),
+            "bin" => Some(Self::Binary),
+            _ => None,
+        }
     }
-    h
 }
 
 /// The 32-byte binary record header of `record`, with `bytes` raw bytes
@@ -103,6 +96,11 @@ pub struct Sink<W: Write> {
     out: W,
     format: Format,
     line: Vec<u8>,
+    trace: String,
+    etl: Option<etl::Writer>,
+    chrome: Option<chrome::Writer>,
+    /// The output's file name, recorded in an ETL file.
+    name: String,
 }
 
 impl<W: Write> Sink<W> {
@@ -112,15 +110,48 @@ impl<W: Write> Sink<W> {
             out,
             format,
             line: Vec::with_capacity(1 << 16),
+            trace: String::new(),
+            etl: None,
+            chrome: None,
+            name: String::new(),
         }
     }
 
-    /// Starts the output: the file header for the binary format.
-    pub fn begin(&mut self, info: &Info) -> io::Result<()> {
-        if self.format == Format::Binary {
-            self.out.write_all(&file_header(info))?;
+    /// Names the output file (recorded in an ETL file's logfile header).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Starts the output: the file header for the binary format, room for
+    /// the first buffer of an ETL file, the opening of a trace. Fails for a
+    /// capture that cannot be written in the format (`InvalidInput`).
+    pub fn begin(&mut self, meta: &Meta) -> io::Result<()> {
+        let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+        match self.format {
+            Format::Binary => self.out.write_all(&capfile::encode(meta))?,
+            Format::Etl => {
+                let w = etl::Writer::new(meta, &self.name).map_err(invalid)?;
+                self.out.write_all(&vec![0u8; w.buffer_size()])?;
+                self.etl = Some(w);
+            }
+            Format::ChromeTrace => {
+                let w = chrome::Writer::new(meta).map_err(invalid)?;
+                self.trace.clear();
+                w.begin(&mut self.trace, meta);
+                self.out.write_all(self.trace.as_bytes())?;
+                self.chrome = Some(w);
+            }
+            Format::Text | Format::Json => {}
         }
         Ok(())
+    }
+
+    /// An ETL file's first buffer, for what was written so far: to be
+    /// written at offset 0 after [`Sink::finish`]. `None` for the other
+    /// formats.
+    pub fn first_buffer(&self) -> Option<Vec<u8>> {
+        self.etl.as_ref().map(etl::Writer::first_buffer)
     }
 
     /// Writes one completed buffer: its `events` as lines, or, in the binary
@@ -132,6 +163,17 @@ impl<W: Write> Sink<W> {
                     .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "buffer too large"))?;
                 self.out.write_all(&record_header(record, bytes))?;
                 self.out.write_all(raw)
+            }
+            Format::Etl => match &mut self.etl {
+                Some(w) => self.out.write_all(w.buffer(record, raw, events)),
+                None => Ok(()),
+            },
+            Format::ChromeTrace => {
+                self.trace.clear();
+                if let Some(w) = &mut self.chrome {
+                    w.buffer(&mut self.trace, record, events);
+                }
+                self.out.write_all(self.trace.as_bytes())
             }
             Format::Text | Format::Json => {
                 self.line.clear();
@@ -152,8 +194,14 @@ impl<W: Write> Sink<W> {
         self.out.flush()
     }
 
-    /// Flushes and hands back the writer.
+    /// Ends the output (a trace's closing), flushes and hands back the
+    /// writer.
     pub fn finish(mut self) -> io::Result<W> {
+        if let Some(w) = &self.chrome {
+            self.trace.clear();
+            w.finish(&mut self.trace);
+            self.out.write_all(self.trace.as_bytes())?;
+        }
         self.out.flush()?;
         Ok(self.out)
     }
@@ -453,18 +501,34 @@ impl Serialize for StatsJson<'_> {
     }
 }
 
-/// `stats` as `name value` lines.
-pub fn stats_text(st: &Stats) -> String {
-    let mut s = String::new();
-    for (name, value) in STATS_FIELDS.iter().zip(stats_values(st)) {
-        let _ = writeln!(s, "{name:<15} {value}");
+/// `stats` as a table: each counter since this open of the device (the
+/// `stats` command's own, which releases nothing) and since the module's
+/// load (every open's, summed).
+pub fn stats_text(open: &Stats, module: &Stats) -> String {
+    let mut s = format!("{:<15} {:>15} {:>15}\n", "", "this open", "module lifetime");
+    for ((name, a), b) in STATS_FIELDS
+        .iter()
+        .zip(stats_values(open))
+        .zip(stats_values(module))
+    {
+        let _ = writeln!(s, "{name:<15} {a:>15} {b:>15}");
     }
     s
 }
 
-/// `stats` as one line of JSON.
-pub fn stats_json(st: &Stats) -> String {
-    json_line(&StatsJson(st))
+/// Both sets of counters, labelled.
+#[derive(Serialize)]
+struct StatsBoth<'a> {
+    open: StatsJson<'a>,
+    module: StatsJson<'a>,
+}
+
+/// `stats` as one line of JSON: `{"open":{...},"module":{...}}`.
+pub fn stats_json(open: &Stats, module: &Stats) -> String {
+    json_line(&StatsBoth {
+        open: StatsJson(open),
+        module: StatsJson(module),
+    })
 }
 
 #[cfg(test)]
@@ -479,6 +543,13 @@ mod tests {
             entry_type,
             size,
             context,
+        }
+    }
+
+    fn meta_of(info: Info) -> Meta {
+        Meta {
+            info,
+            ..Meta::default()
         }
     }
 
@@ -522,7 +593,7 @@ mod tests {
         ];
         let rec = Record::default();
         let mut text = Sink::new(Vec::new(), Format::Text);
-        text.begin(&sample_info()).unwrap();
+        text.begin(&meta_of(sample_info())).unwrap();
         text.buffer(&rec, b"ignored", &events).unwrap();
         assert_eq!(
             String::from_utf8(text.finish().unwrap()).unwrap(),
@@ -530,7 +601,7 @@ mod tests {
              cpu=3 ts=18446744073709551615 type=65535 size=24 context=0xffffffff\n"
         );
         let mut json = Sink::new(Vec::new(), Format::Json);
-        json.begin(&sample_info()).unwrap();
+        json.begin(&meta_of(sample_info())).unwrap();
         json.buffer(&rec, b"ignored", &events).unwrap();
         assert_eq!(
             String::from_utf8(json.finish().unwrap()).unwrap(),
@@ -544,7 +615,14 @@ mod tests {
         let mut sink = Sink::new(Vec::new(), Format::Binary);
         let mut info = sample_info();
         info.time_basis = 1;
-        sink.begin(&info).unwrap();
+        sink.begin(&Meta {
+            processors: 4,
+            start_filetime: 7,
+            timer_hz: 2_000_000_000,
+            hv_build: 9,
+            ..meta_of(info)
+        })
+        .unwrap();
         let rec = Record {
             buffer_index: 2,
             cpu: 5,
@@ -557,17 +635,20 @@ mod tests {
         sink.buffer(&rec, &[0xEE; 3], &[ev(0, 0, 0, 0, 0)]).unwrap();
         let out = sink.finish().unwrap();
         let mut want = Vec::new();
-        want.extend_from_slice(b"HVEVLOG1");
-        for w in [1u32, 1, 1, 0, 65536, 72] {
+        want.extend_from_slice(b"HVEVLOG2");
+        for w in [1u32, 1, 1, 0, 65536, 72, 64, 4] {
             want.extend_from_slice(&w.to_le_bytes());
         }
+        want.extend_from_slice(&7u64.to_le_bytes());
+        want.extend_from_slice(&2_000_000_000u64.to_le_bytes());
+        want.extend_from_slice(&[9, 0, 0, 0, 0, 0, 0, 0]);
         want.extend_from_slice(&[2, 0, 0, 0, 5, 0, 0, 0]);
         want.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]);
         want.extend_from_slice(&[3, 0, 0, 0, 9, 0, 0, 0]);
         want.extend_from_slice(&[0xBB, 0xAA, 0, 0, 0, 0, 0, 0]);
         want.extend_from_slice(&[0xEE; 3]);
         assert_eq!(out, want);
-        assert_eq!(out.len(), FILE_HEADER_SIZE + RECORD_HEADER_SIZE + 3);
+        assert_eq!(out.len(), capfile::HEADER_SIZE + RECORD_HEADER_SIZE + 3);
     }
 
     #[test]
@@ -670,15 +751,21 @@ mod tests {
             records_dropped: 1,
             flushes: 2,
         };
+        let open = Stats::default();
         assert_eq!(
-            stats_text(&st),
-            "completions     10\nreleases        9\nevents_lost     0\n\
-             records_dropped 1\nflushes         2\n"
+            stats_text(&open, &st),
+            "                      this open module lifetime\n\
+             completions                   0              10\n\
+             releases                      0               9\n\
+             events_lost                   0               0\n\
+             records_dropped               0               1\n\
+             flushes                       0               2\n"
         );
         assert_eq!(
-            stats_json(&st),
-            "{\"completions\":10,\"releases\":9,\"events_lost\":0,\
-             \"records_dropped\":1,\"flushes\":2}\n"
+            stats_json(&open, &st),
+            "{\"open\":{\"completions\":0,\"releases\":0,\"events_lost\":0,\
+             \"records_dropped\":0,\"flushes\":0},\"module\":{\"completions\":10,\
+             \"releases\":9,\"events_lost\":0,\"records_dropped\":1,\"flushes\":2}}\n"
         );
     }
 }

@@ -164,6 +164,9 @@ pub const IOC_FLUSH: u32 = ioc(IOC_WRITE, 0x03, size_of::<u32>());
 pub const IOC_SET_SOURCES: u32 = ioc(IOC_WRITE, 0x04, size_of::<u64>());
 /// `HV_EVLOG_IOC_STATS`: `_IOR(0xB9, 0x05, struct hv_evlog_stats)`.
 pub const IOC_STATS: u32 = ioc(IOC_READ, 0x05, size_of::<Stats>());
+/// `HV_EVLOG_IOC_LIFETIME_STATS`: `_IOR(0xB9, 0x06, struct hv_evlog_stats)`;
+/// the counters summed over every open since the module's load.
+pub const IOC_LIFETIME_STATS: u32 = ioc(IOC_READ, 0x06, size_of::<Stats>());
 
 /// Name of an ioctl request, for error messages.
 pub fn ioctl_name(request: u32) -> &'static str {
@@ -174,6 +177,7 @@ pub fn ioctl_name(request: u32) -> &'static str {
         IOC_FLUSH => "HV_EVLOG_IOC_FLUSH",
         IOC_SET_SOURCES => "HV_EVLOG_IOC_SET_SOURCES",
         IOC_STATS => "HV_EVLOG_IOC_STATS",
+        IOC_LIFETIME_STATS => "HV_EVLOG_IOC_LIFETIME_STATS",
         _ => "unknown ioctl",
     }
 }
@@ -241,6 +245,7 @@ mod tests {
             ("HV_EVLOG_IOC_FLUSH", u64::from(IOC_FLUSH)),
             ("HV_EVLOG_IOC_SET_SOURCES", u64::from(IOC_SET_SOURCES)),
             ("HV_EVLOG_IOC_STATS", u64::from(IOC_STATS)),
+            ("HV_EVLOG_IOC_LIFETIME_STATS", u64::from(IOC_LIFETIME_STATS)),
         ]);
         v
     }
@@ -337,6 +342,7 @@ mod tests {
         assert_eq!(IOC_FLUSH, 0x4004_B903);
         assert_eq!(IOC_SET_SOURCES, 0x4008_B904);
         assert_eq!(IOC_STATS, 0x8028_B905);
+        assert_eq!(IOC_LIFETIME_STATS, 0x8028_B906);
         assert_eq!(ioctl_name(IOC_STATS), "HV_EVLOG_IOC_STATS");
         assert_eq!(ioctl_name(0), "unknown ioctl");
     }

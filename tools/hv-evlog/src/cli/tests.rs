@@ -155,7 +155,7 @@ fn capture_errors() {
     let u = Some("capture");
     assert_eq!(
         bad(&["capture", "--format", "xml"], u),
-        "invalid value 'xml' for '--format': expected text, json or binary"
+        "invalid value 'xml' for '--format': expected text, json, binary, etl or chrome-trace"
     );
     assert_eq!(
         bad(&["capture", "--count"], u),
@@ -249,6 +249,66 @@ fn mask(args: &[&str]) -> Option<u64> {
         Command::Sources { mask, .. } => mask,
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn convert_and_report() {
+    match ok(&["convert", "a.bin", "b.etl"]) {
+        Command::Convert(c) => {
+            assert_eq!(c.input, PathBuf::from("a.bin"));
+            assert_eq!(c.output(), Some(std::path::Path::new("b.etl")));
+            assert_eq!(c.format().unwrap(), Format::Etl);
+        }
+        other => panic!("{other:?}"),
+    }
+    for (out, format) in [
+        ("t.json", Format::ChromeTrace),
+        ("t.jsonl", Format::Json),
+        ("t.txt", Format::Text),
+        ("t.bin", Format::Binary),
+        ("T.ETL", Format::Etl),
+    ] {
+        match ok(&["convert", "a", out]) {
+            Command::Convert(c) => assert_eq!(c.format().unwrap(), format, "{out}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // --format wins over the extension; "-" is stdout.
+    match ok(&["convert", "--format", "chrome-trace", "a.etl", "-"]) {
+        Command::Convert(c) => {
+            assert_eq!(c.format().unwrap(), Format::ChromeTrace);
+            assert_eq!(c.output(), None);
+        }
+        other => panic!("{other:?}"),
+    }
+    match ok(&["convert", "a", "b.xyz"]) {
+        Command::Convert(c) => {
+            let err = c.format().unwrap_err();
+            assert_eq!(err.exit_code(), 64);
+            assert!(err.to_string().starts_with(
+                "cannot tell the format from 'b.xyz': give --format, or name it .etl, .json \
+                 (chrome-trace), .jsonl, .txt or .bin\n\nusage: hv-evlog convert"
+            ));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        ok(&["report", "--json", "c.etl"]),
+        Command::Report {
+            json: true,
+            input: "c.etl".into()
+        }
+    );
+    assert_eq!(
+        ok(&["report", "c.bin"]),
+        Command::Report {
+            json: false,
+            input: "c.bin".into()
+        }
+    );
+    assert!(parse_str(&["report"]).is_err());
+    assert!(parse_str(&["convert", "a"]).is_err());
+    assert!(parse_str(&["report", "--device", "/x", "c"]).is_err());
 }
 
 #[test]
