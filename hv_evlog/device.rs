@@ -87,6 +87,10 @@
 
 use core::{mem::size_of, num::NonZeroU32};
 
+// The copying (compatibility) path, HV_EVLOG_IOC_COPY.
+#[path = "copyout.rs"]
+mod copyout;
+
 use kernel::{
     bindings, cpu,
     error::to_result,
@@ -790,6 +794,10 @@ impl Operations for Session {
             uapi::HV_EVLOG_IOC_STATS => {
                 let stats = this.state.lock().stats;
                 user.writer().write(&stats)?;
+            }
+            uapi::HV_EVLOG_IOC_COPY => {
+                let (mut reader, mut writer) = user.reader_writer();
+                writer.write(&this.copy_out(reader.read()?)?)?;
             }
             _ => return Err(ENOTTY),
         }

@@ -109,10 +109,14 @@ impl<R: Read> FileSource<R> {
             header_size: word(5),
             ..Info::default()
         };
-        if info.abi_version != ABI_VERSION || info.header_size as usize != ENTRIES_OFFSET {
+        // Version 2 only added HV_EVLOG_IOC_COPY: records and buffers are
+        // those of version 1, so its captures read the same.
+        if !(1..=ABI_VERSION).contains(&info.abi_version)
+            || info.header_size as usize != ENTRIES_OFFSET
+        {
             return Err(Error::Input(format!(
                 "capture file has ABI version {} and entries at offset {}; \
-                 this tool reads version {ABI_VERSION} with entries at {ENTRIES_OFFSET}",
+                 this tool reads versions 1 to {ABI_VERSION} with entries at {ENTRIES_OFFSET}",
                 info.abi_version, info.header_size
             )));
         }
@@ -682,7 +686,7 @@ mod tests {
             ..Limits::default()
         };
         let info = Info {
-            abi_version: 1,
+            abi_version: ABI_VERSION,
             time_basis: 1,
             log_type: 1,
             buffer_size: 65536,

@@ -357,7 +357,7 @@ mod tests {
 
     fn good() -> Info {
         Info {
-            abi_version: 1,
+            abi_version: ABI_VERSION,
             info_size: 56,
             record_size: 32,
             header_size: 72,
@@ -370,12 +370,12 @@ mod tests {
     #[test]
     fn info_checks() {
         assert!(check_info(&good()).is_ok());
-        let tail = ", but this tool was built for ABI version 1 (info_size 56, \
+        let tail = ", but this tool was built for ABI version 2 (info_size 56, \
                     record_size 32, header_size 72, at most 512 buffers): \
                     use the hv-evlog built from the same tree as the module";
         type Change = fn(&mut Info);
         let cases: [(Change, &str); 5] = [
-            (|i| i.abi_version = 2, "ABI version 2"),
+            (|i| i.abi_version = 1, "ABI version 1"),
             (|i| i.info_size = 64, "info_size 64"),
             (|i| i.record_size = 40, "record_size 40"),
             (|i| i.header_size = 64, "header_size 64"),
