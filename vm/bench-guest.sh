@@ -38,18 +38,18 @@ else
 	# Enough buffers of each size for several MiB per path.
 	run consume "$KO" 16 128
 	run consume "$KO" 64 32
-	run consume "$KO" 512 8
+	run consume "$KO" 512 4
 	for p in map copy; do
 		for t in one half; do
-			run zeroloss "$KO" $p $t 10 5
+			run zeroloss "$KO" $p $t 10 4
 		done
 	done
 	for m in messages scan pipe; do
 		run latency "$KO" $m 10000
 	done
 	run setup "$KO" 16,64,256,512
-	run idle "$KO" 16 5
-	run idle "$KO" 512 5
+	run idle "$KO" 16 10
+	run idle "$KO" 512 10
 	run placement "$KO" 16
 	run memory "$KO"
 fi
