@@ -184,23 +184,6 @@ impl Path3 {
     }
 }
 
-fn wait_records(o: &Open, pending: &mut VecDeque<Record>, deadline: u64) -> Res<bool> {
-    while pending.is_empty() {
-        if now_ns() > deadline {
-            return Ok(false);
-        }
-        match o
-            .dev
-            .wait(Duration::from_millis(200), pending)
-            .map_err(|e| e.to_string())?
-        {
-            Wait::Ready | Wait::Timeout => {}
-            Wait::Closed => return Err("device closed".into()),
-        }
-    }
-    Ok(true)
-}
-
 /// Alternates completed buffers between the mapping path (snapshot of the
 /// mapping, decode, RELEASE: what `hv-evlog capture` does) and the copying
 /// path (HV_EVLOG_IOC_COPY, decode); each mapped buffer's bytes are also
@@ -218,9 +201,13 @@ fn consume(ko: &str, pages: u32, records: u32) -> Res<()> {
     let result = (|| {
         let o = open()?;
         let size = o.info.buffer_size as usize;
-        let mut snap = Vec::with_capacity(size);
-        let mut anon: Vec<u8> = Vec::with_capacity(size);
-        let mut copied = Vec::with_capacity(size);
+        // Touched once here, so that no path pays for first-touch faults.
+        let touched = || {
+            let mut v = vec![1u8; size];
+            v.clear();
+            v
+        };
+        let (mut snap, mut anon, mut copied) = (touched(), touched(), touched());
         let mut events: Vec<Event> = Vec::with_capacity(size / ENTRY_BYTES + 1);
         let (mut map, mut copy, mut limit) = (Path3::default(), Path3::default(), Path3::default());
         // The mapping path without its RELEASE: decoding alone, against the
@@ -235,7 +222,13 @@ fn consume(ko: &str, pages: u32, records: u32) -> Res<()> {
                 .map_err(|e| e.to_string())?;
             let round_end = (now_ns() + 60_000_000_000).min(deadline);
             while pending.len() < o.info.buffer_count as usize && now_ns() < round_end {
-                wait_records(&o, &mut pending, round_end)?;
+                if o.dev
+                    .wait(Duration::from_millis(200), &mut pending)
+                    .map_err(|e| e.to_string())?
+                    == Wait::Closed
+                {
+                    return Err("device closed".into());
+                }
             }
             o.dev.set_sources(0).map_err(|e| e.to_string())?;
             if pending.is_empty() {
@@ -510,12 +503,14 @@ fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
         return Ok(());
     }
     // One-page buffers (125 entries) at 8,000 events/s per CPU: 40 events
-    // per CPU per 5 ms simulator tick, a completion every third tick or so.
+    // per CPU per 5 ms simulator tick, a completion every third tick or so;
+    // 8 per CPU, so that a slow wake-up does not run the CPU out of free
+    // buffers (an event lost there would complete a buffer unseen).
     // (The simulator raises SINT0 when a tick's writing is done, so the
     // more each tick writes, the later the wake-up.)
     load(
         ko,
-        "backend=sim buffer_pages=1 buffers_per_cpu=2 threshold=1 sim_rate=8000",
+        "backend=sim buffer_pages=1 buffers_per_cpu=8 threshold=1 sim_rate=8000",
     )?;
     let result = (|| {
         let o = open()?;
