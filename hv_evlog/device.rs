@@ -49,6 +49,8 @@
 //! | `read` | `EINVAL` | room for less than one record |
 //! | `read` | `EAGAIN` | `O_NONBLOCK` and no record queued |
 //! | `ioctl` | `EINVAL` | RELEASE of a buffer that is not complete or whose record was not read; FLUSH of a CPU that does not exist; BUFFERS with `first` past the end |
+//! | `ioctl` | `EINVAL` | COPY where RELEASE would refuse, or room too small for the buffer's bytes (see `copyout`) |
+//! | `ioctl` | `EFAULT` | COPY to memory that cannot take the bytes (the buffer is not released) |
 //! | `ioctl` | `ENOTTY` | unknown command |
 //!
 //! # Records
