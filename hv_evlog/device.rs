@@ -49,6 +49,8 @@
 //! | `read` | `EINVAL` | room for less than one record |
 //! | `read` | `EAGAIN` | `O_NONBLOCK` and no record queued |
 //! | `ioctl` | `EINVAL` | RELEASE of a buffer that is not complete or whose record was not read; FLUSH of a CPU that does not exist; BUFFERS with `first` past the end |
+//! | `ioctl` | `EINVAL` | COPY where RELEASE would refuse, or room too small for the buffer's bytes (see `copyout`) |
+//! | `ioctl` | `EFAULT` | COPY to memory that cannot take the bytes (the buffer is not released) |
 //! | `ioctl` | `ENOTTY` | unknown command |
 //!
 //! # Records
@@ -99,6 +101,10 @@
 //! at a time, so runs were single pages.
 
 use core::{mem::size_of, num::NonZeroU32};
+
+// The copying (compatibility) path, HV_EVLOG_IOC_COPY.
+#[path = "copyout.rs"]
+mod copyout;
 
 use kernel::{
     bindings, cpu,
@@ -843,6 +849,10 @@ impl Operations for Session {
             }
             uapi::HV_EVLOG_IOC_LIFETIME_STATS => {
                 user.writer().write(&this.shared().lifetime.snapshot())?;
+            }
+            uapi::HV_EVLOG_IOC_COPY => {
+                let (mut reader, mut writer) = user.reader_writer();
+                writer.write(&this.copy_out(reader.read()?)?)?;
             }
             _ => return Err(ENOTTY),
         }

@@ -111,6 +111,16 @@ pub(crate) struct hv_evlog_stats {
     pub(crate) flushes: u64,
 }
 
+/// `struct hv_evlog_copy`: the `HV_EVLOG_IOC_COPY` argument.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct hv_evlog_copy {
+    pub(crate) buffer_index: u32,
+    pub(crate) bytes: u32,
+    pub(crate) addr: u64,
+    pub(crate) size: u64,
+}
+
 /// Pins the size of a struct and the offset of each of its fields.
 macro_rules! pin_layout {
     ($ty:ident, size = $size:expr; $($field:ident @ $off:expr),+ $(,)?) => {
@@ -140,6 +150,7 @@ pin_layout!(
     completions @ 0, releases @ 8, events_lost @ 16, records_dropped @ 24,
     flushes @ 32,
 );
+pin_layout!(hv_evlog_copy, size = 24; buffer_index @ 0, bytes @ 4, addr @ 8, size @ 16);
 
 // SAFETY: Each struct is `repr(C)` with only integer fields (and an array of
 // them) and, as the layout assertions above show, no padding: every byte of a
@@ -156,6 +167,10 @@ unsafe impl FromBytes for hv_evlog_buffers {}
 unsafe impl AsBytes for hv_evlog_record {}
 // SAFETY: As for `hv_evlog_info`.
 unsafe impl AsBytes for hv_evlog_stats {}
+// SAFETY: As for `hv_evlog_info`.
+unsafe impl AsBytes for hv_evlog_copy {}
+// SAFETY: As for `hv_evlog_info`.
+unsafe impl FromBytes for hv_evlog_copy {}
 
 /// `HV_EVLOG_IOC_INFO`: read the group geometry.
 pub(crate) const HV_EVLOG_IOC_INFO: u32 = _IOR::<hv_evlog_info>(HV_EVLOG_IOC_MAGIC, 0x00);
@@ -174,6 +189,9 @@ pub(crate) const HV_EVLOG_IOC_STATS: u32 = _IOR::<hv_evlog_stats>(HV_EVLOG_IOC_M
 /// since the group was set up.
 pub(crate) const HV_EVLOG_IOC_LIFETIME_STATS: u32 =
     _IOR::<hv_evlog_stats>(HV_EVLOG_IOC_MAGIC, 0x06);
+/// `HV_EVLOG_IOC_COPY`: copy a completed, reported buffer out, then release
+/// it (the compatibility path, see [`crate::device`]'s `copyout`).
+pub(crate) const HV_EVLOG_IOC_COPY: u32 = _IOWR::<hv_evlog_copy>(HV_EVLOG_IOC_MAGIC, 0x07);
 
 // The numbers as a C compiler computes them from the header on x86_64
 // (direction << 30 | size << 16 | magic << 8 | nr), so that a change of a
@@ -185,3 +203,4 @@ const _: () = assert!(HV_EVLOG_IOC_FLUSH == 0x4004_B903);
 const _: () = assert!(HV_EVLOG_IOC_SET_SOURCES == 0x4008_B904);
 const _: () = assert!(HV_EVLOG_IOC_STATS == 0x8028_B905);
 const _: () = assert!(HV_EVLOG_IOC_LIFETIME_STATS == 0x8028_B906);
+const _: () = assert!(HV_EVLOG_IOC_COPY == 0xC018_B907);

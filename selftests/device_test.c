@@ -1074,6 +1074,75 @@ TEST_F(dev, completion_flush_read_release)
 	munmap((void *)base, self->total);
 }
 
+/*
+ * HV_EVLOG_IOC_COPY, the copying path: the bytes copied are the mapped bytes
+ * (header and entries), and the buffer is released with them, once.
+ */
+TEST_F(dev, completion_copy_equals_mapping)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS];
+	struct hv_evlog_copy c = { 0 };
+	struct hv_evlog_stats st;
+	uint32_t all = HV_EVLOG_ALL_CPUS;
+	unsigned char *mem, *want;
+	const char *base, *buf;
+	size_t n, bytes;
+
+	NEED_COMPLETIONS();
+	base = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	mem = malloc(self->info.buffer_size);
+	want = malloc(self->info.buffer_size);
+	ASSERT_NE(NULL, mem);
+	ASSERT_NE(NULL, want);
+	drain(self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_FLUSH, &all));
+	n = read_records(self->fd, rec, HV_EVLOG_MAX_BUFFERS, 1);
+	ASSERT_LT(0, n);
+	buf = base + self->tab[rec[0].buffer_index].mmap_offset;
+	bytes = self->info.header_size + rec[0].bytes_used;
+	ASSERT_LT(self->info.header_size, bytes) TH_LOG("a flushed buffer with no entry");
+	memcpy(want, buf, bytes);
+
+	/* Room for one byte less: refused, nothing copied, not released. */
+	memset(mem, 0xEE, self->info.buffer_size);
+	c.buffer_index = rec[0].buffer_index;
+	c.addr = (uintptr_t)mem;
+	c.size = bytes - 1;
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_COPY, &c));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0xEE, mem[0]);
+	EXPECT_EQ(STATE_COMPLETE, hdr32(buf, HDR_BUFFER_STATE));
+	/* A destination that faults: EFAULT, not released either. */
+	c.addr = 8;
+	c.size = self->info.buffer_size;
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_COPY, &c));
+	EXPECT_EQ(EFAULT, errno);
+
+	c.addr = (uintptr_t)mem;
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_COPY, &c))
+		TH_LOG("copy %u: %s", c.buffer_index, strerror(errno));
+	EXPECT_EQ(bytes, c.bytes);
+	EXPECT_EQ(0, memcmp(want, mem, bytes)) TH_LOG("copied bytes differ from the mapping");
+	EXPECT_EQ(0xEE, mem[bytes]) TH_LOG("copied past the used bytes");
+	/* Released: a second copy or a release is refused. */
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_COPY, &c));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &c.buffer_index));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_STATS, &st));
+	EXPECT_LE(1, st.releases);
+	for (size_t k = 1; k < n; k++)
+		ioctl(self->fd, HV_EVLOG_IOC_RELEASE, &rec[k].buffer_index);
+	/* A buffer out of range. */
+	c.buffer_index = self->info.buffer_count;
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_COPY, &c));
+	EXPECT_EQ(EINVAL, errno);
+	free(mem);
+	free(want);
+	munmap((void *)base, self->total);
+}
+
 /* Whole records only: a buffer for one and a half gets one. */
 TEST_F(dev, completion_whole_records)
 {

@@ -129,7 +129,7 @@ enum op {
 	OP_IOCTL_OTHER, OP_READ, OP_POLL, OP_EPOLL_CTL, OP_EPOLL_WAIT,
 	OP_MMAP, OP_MUNMAP, OP_MREMAP, OP_MPROTECT, OP_MADVISE, OP_MLOCK,
 	OP_MSYNC, OP_MINCORE, OP_OPEN, OP_DUP, OP_FCNTL, OP_LSEEK, OP_WRITE,
-	OP_BADFD, OP_COUNT
+	OP_BADFD, OP_LIFETIME, OP_COPY, OP_COUNT
 };
 
 static const char *const op_name[OP_COUNT] = {
@@ -137,7 +137,7 @@ static const char *const op_name[OP_COUNT] = {
 	"ioctl SET_SOURCES", "ioctl STATS", "ioctl other", "read", "poll",
 	"epoll_ctl", "epoll_wait", "mmap", "munmap", "mremap", "mprotect",
 	"madvise", "mlock", "msync", "mincore", "open", "dup/close", "fcntl",
-	"lseek/pread", "write", "bad fd",
+	"lseek/pread", "write", "bad fd", "ioctl LIFETIME_STATS", "ioctl COPY",
 };
 
 /*
@@ -157,6 +157,8 @@ static const int allowed[OP_COUNT][10] = {
 	[OP_FLUSH] = { EFAULT, EINVAL },
 	[OP_SOURCES] = { EFAULT, EINVAL },
 	[OP_STATS] = { EFAULT },
+	[OP_LIFETIME] = { EFAULT },
+	[OP_COPY] = { EFAULT, EINVAL },
 	[OP_IOCTL_OTHER] = { ENOTTY },
 	[OP_READ] = { EINVAL, EAGAIN, EFAULT, EINTR },
 	[OP_POLL] = { EINTR },
@@ -517,10 +519,12 @@ static void do_stats(void)
 {
 	enum ptr_class c;
 	uintptr_t p = gen_ptr(sizeof(struct hv_evlog_stats), &c);
+	int lifetime = chance(50);
 	long r;
 
-	begin(OP_STATS, "ioctl(%d, STATS, %#lx %s)", self->fd, p, ptr_name[c]);
-	r = CALL(ioctl(self->fd, HV_EVLOG_IOC_STATS, p));
+	begin(lifetime ? OP_LIFETIME : OP_STATS, "ioctl(%d, %s, %#lx %s)", self->fd,
+	      lifetime ? "LIFETIME_STATS" : "STATS", p, ptr_name[c]);
+	r = CALL(ioctl(self->fd, lifetime ? HV_EVLOG_IOC_LIFETIME_STATS : HV_EVLOG_IOC_STATS, p));
 	if (r == 0 && must_fail(c, 1))
 		fail("succeeded although it cannot write there");
 	if (r == 0 && (c == P_VALID || c == P_MISALIGNED)) {
@@ -637,6 +641,35 @@ static void do_release(void)
 	release(v, 0);
 }
 
+/* The copying path: a buffer index (mostly valid), a destination from the
+ * pointer classes and a room that may be too small. */
+static void do_copy(void)
+{
+	size_t most = info0.buffer_size < ARENA_SIZE / 2 ? info0.buffer_size : ARENA_SIZE / 2;
+	uint32_t n = info0.buffer_count;
+	struct hv_evlog_copy req = { 0 };
+	enum ptr_class c, cs = P_VALID;
+	uintptr_t p;
+	long r;
+
+	req.buffer_index = chance(85) ? below(n) : chance(50) ? n + below(4) : (uint32_t)rnd();
+	req.addr = gen_ptr(most, &c);
+	req.size = chance(70) ? most : chance(50) ? below(most + 1) : rnd();
+	p = chance(85) ? (uintptr_t)&req : gen_ptr(sizeof(req), &cs);
+	if (p != (uintptr_t)&req && (cs == P_VALID || cs == P_MISALIGNED))
+		memcpy((void *)p, &req, sizeof(req));
+	begin(OP_COPY, "ioctl(%d, COPY, %#lx %s {%u, %#llx %s, %llu})", self->fd, p,
+	      ptr_name[cs], req.buffer_index, (unsigned long long)req.addr, ptr_name[c],
+	      (unsigned long long)req.size);
+	r = CALL(ioctl(self->fd, HV_EVLOG_IOC_COPY, p));
+	if (r == 0 && (must_fail(cs, 1) || must_fail(c, 1)))
+		fail("succeeded although it cannot read or write there");
+	if (r == 0 && req.buffer_index >= n)
+		fail("copied buffer %u of %u", req.buffer_index, n);
+	if (r == 0 && p == (uintptr_t)&req && req.bytes > req.size)
+		fail("copied %u bytes into room for %llu", req.bytes, (unsigned long long)req.size);
+}
+
 static void do_flush(void)
 {
 	enum ptr_class c;
@@ -686,7 +719,8 @@ static int defined_cmd(unsigned int cmd)
 {
 	return cmd == HV_EVLOG_IOC_INFO || cmd == HV_EVLOG_IOC_BUFFERS ||
 	       cmd == HV_EVLOG_IOC_RELEASE || cmd == HV_EVLOG_IOC_FLUSH ||
-	       cmd == HV_EVLOG_IOC_SET_SOURCES || cmd == HV_EVLOG_IOC_STATS;
+	       cmd == HV_EVLOG_IOC_SET_SOURCES || cmd == HV_EVLOG_IOC_STATS ||
+	       cmd == HV_EVLOG_IOC_LIFETIME_STATS || cmd == HV_EVLOG_IOC_COPY;
 }
 
 /* Commands that the VFS answers itself before the driver sees them
@@ -702,6 +736,7 @@ static void do_ioctl_other(void)
 	static const unsigned int defined[] = {
 		HV_EVLOG_IOC_INFO, HV_EVLOG_IOC_BUFFERS, HV_EVLOG_IOC_RELEASE,
 		HV_EVLOG_IOC_FLUSH, HV_EVLOG_IOC_SET_SOURCES, HV_EVLOG_IOC_STATS,
+		HV_EVLOG_IOC_LIFETIME_STATS, HV_EVLOG_IOC_COPY,
 	};
 	enum ptr_class c;
 	unsigned int cmd;
@@ -711,7 +746,7 @@ static void do_ioctl_other(void)
 	do {
 		switch (below(5)) {
 		case 0:	/* a defined command with another size or direction */
-			cmd = defined[below(6)];
+			cmd = defined[below(sizeof(defined) / sizeof(defined[0]))];
 			cmd = chance(50) ? (cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) |
 					   (below(_IOC_SIZEMASK + 1) << _IOC_SIZESHIFT)
 					 : cmd ^ ((1 + below(3)) << _IOC_DIRSHIFT);
@@ -720,7 +755,7 @@ static void do_ioctl_other(void)
 			cmd = _IOC(below(4), HV_EVLOG_IOC_MAGIC, below(256), below(_IOC_SIZEMASK + 1));
 			break;
 		case 2:	/* just past the defined numbers */
-			cmd = _IOC(below(4), HV_EVLOG_IOC_MAGIC, 6 + below(4), below(64));
+			cmd = _IOC(below(4), HV_EVLOG_IOC_MAGIC, 8 + below(4), below(64));
 			break;
 		case 3:	/* the neighbouring magics (0xB8 is mshv's) */
 			cmd = _IOC(below(4), HV_EVLOG_IOC_MAGIC - 1 + 2 * below(2), below(8),
@@ -1353,7 +1388,8 @@ static void one_call(void)
 	else if (r < 180) do_release();
 	else if (r < 230) do_flush();
 	else if (r < 260) do_sources();
-	else if (r < 300) do_stats();
+	else if (r < 285) do_stats();
+	else if (r < 300) do_copy();
 	else if (r < 380) do_ioctl_other();
 	else if (r < 500) do_read();
 	else if (r < 550) do_poll();

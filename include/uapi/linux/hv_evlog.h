@@ -15,6 +15,12 @@
  *   ... decode entries in base + rec.buffer_index * info.buffer_size ...
  *   ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec.buffer_index);   hand it back
  *
+ * The compatibility path, as Microsoft's driver hands buffers out (copied,
+ * then released): instead of decoding the mapping and RELEASE,
+ *   struct hv_evlog_copy c = { .buffer_index = rec.buffer_index,
+ *                              .addr = (uintptr_t)mem, .size = sizeof(mem) };
+ *   ioctl(fd, HV_EVLOG_IOC_COPY, &c);   c.bytes bytes copied, buffer released
+ *
  * Every buffer starts with the hypervisor's buffer header (header_size
  * bytes); entries follow, each 8-byte aligned:
  * { __u32 context; __u16 size; __u16 type; __u64 timestamp; payload },
@@ -112,6 +118,21 @@ struct hv_evlog_stats {
 	__u64 flushes;
 };
 
+/*
+ * HV_EVLOG_IOC_COPY: the copying (compatibility) path. Copies a completed
+ * buffer whose record was read, from its header through its entries
+ * (header_size + bytes_used bytes), to addr, then releases it as
+ * HV_EVLOG_IOC_RELEASE does. -EINVAL when RELEASE would refuse the buffer or
+ * size is too small (nothing copied, nothing released); -EFAULT when addr
+ * cannot take the bytes (not released).
+ */
+struct hv_evlog_copy {
+	__u32 buffer_index;	/* in */
+	__u32 bytes;		/* out: bytes copied */
+	__u64 addr;		/* in: user pointer to size bytes */
+	__u64 size;		/* in */
+};
+
 #define HV_EVLOG_IOC_INFO	 _IOR(HV_EVLOG_IOC_MAGIC, 0x00, struct hv_evlog_info)
 #define HV_EVLOG_IOC_BUFFERS	 _IOWR(HV_EVLOG_IOC_MAGIC, 0x01, struct hv_evlog_buffers)
 /*
@@ -127,5 +148,6 @@ struct hv_evlog_stats {
 #define HV_EVLOG_IOC_SET_SOURCES _IOW(HV_EVLOG_IOC_MAGIC, 0x04, __u64)
 #define HV_EVLOG_IOC_STATS	 _IOR(HV_EVLOG_IOC_MAGIC, 0x05, struct hv_evlog_stats)
 #define HV_EVLOG_IOC_LIFETIME_STATS _IOR(HV_EVLOG_IOC_MAGIC, 0x06, struct hv_evlog_stats)
+#define HV_EVLOG_IOC_COPY	 _IOWR(HV_EVLOG_IOC_MAGIC, 0x07, struct hv_evlog_copy)
 
 #endif /* _UAPI_LINUX_HV_EVLOG_H */

@@ -17,8 +17,8 @@ use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 
 use crate::error::{Error, Result};
 use crate::uapi::{
-    self, BufferInfo, Buffers, Info, Record, Stats, ABI_VERSION, IOC_BUFFERS, IOC_FLUSH, IOC_INFO,
-    IOC_LIFETIME_STATS, IOC_RELEASE, IOC_SET_SOURCES, IOC_STATS, MAX_BUFFERS,
+    self, BufferInfo, Buffers, Copy, Info, Record, Stats, ABI_VERSION, IOC_BUFFERS, IOC_COPY,
+    IOC_FLUSH, IOC_INFO, IOC_LIFETIME_STATS, IOC_RELEASE, IOC_SET_SOURCES, IOC_STATS, MAX_BUFFERS,
 };
 
 /// What a wait for completion records brought.
@@ -54,6 +54,13 @@ impl Device {
                 errno: e.raw_os_error().unwrap_or(libc::EIO),
             }),
         }
+    }
+
+    /// The descriptor, for waiting on it alongside others.
+    #[allow(dead_code)] // Used by hv-evlog-bench only.
+    pub fn raw_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.file.as_raw_fd()
     }
 
     /// The path it was opened as.
@@ -133,6 +140,29 @@ impl Device {
     pub fn release(&self, index: u32) -> Result<()> {
         // SAFETY: IOC_RELEASE is _IOW of a `__u32`, passed by pointer.
         unsafe { self.ioctl(Setter::<{ IOC_RELEASE }, u32>::new(index)) }
+    }
+
+    /// The copying (compatibility) path: copies completed buffer `index`
+    /// (header and entries) into `out`, which it resizes to the bytes
+    /// copied, and releases the buffer (HV_EVLOG_IOC_COPY). `out`'s
+    /// capacity must hold the whole buffer.
+    #[allow(dead_code)] // Used by hv-evlog-bench only.
+    pub fn copy(&self, index: u32, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        let mut arg = Copy {
+            buffer_index: index,
+            bytes: 0,
+            addr: out.as_mut_ptr() as u64,
+            size: out.capacity() as u64,
+        };
+        // SAFETY: `arg` is a `struct hv_evlog_copy`, as IOC_COPY takes; the
+        // module writes at most `size` bytes at `addr`, which `out` owns.
+        unsafe { self.ioctl(Updater::<{ IOC_COPY }, Copy>::new(&mut arg))? };
+        let bytes = (arg.bytes as usize).min(out.capacity());
+        // SAFETY: the module copied `arg.bytes` bytes to the start of `out`'s
+        // allocation (at most its capacity); any byte is a valid `u8`.
+        unsafe { out.set_len(bytes) };
+        Ok(())
     }
 
     /// `HV_EVLOG_IOC_FLUSH` of one CPU or of [`uapi::ALL_CPUS`].

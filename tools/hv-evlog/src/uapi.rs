@@ -133,6 +133,21 @@ pub struct Stats {
     pub flushes: u64,
 }
 
+/// `struct hv_evlog_copy`: argument of [`IOC_COPY`], the copying
+/// (compatibility) path: a completed buffer copied out, then released.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Copy {
+    /// In: a completed buffer whose record was read.
+    pub buffer_index: u32,
+    /// Out: bytes copied (header and entries).
+    pub bytes: u32,
+    /// In: where to copy them.
+    pub addr: u64,
+    /// In: room at `addr`.
+    pub size: u64,
+}
+
 // <asm-generic/ioctl.h>, which x86_64 uses: nr in bits 0-7, type in 8-15,
 // size in 16-29, direction in 30-31.
 const IOC_NRSHIFT: u32 = 0;
@@ -167,6 +182,8 @@ pub const IOC_STATS: u32 = ioc(IOC_READ, 0x05, size_of::<Stats>());
 /// `HV_EVLOG_IOC_LIFETIME_STATS`: `_IOR(0xB9, 0x06, struct hv_evlog_stats)`;
 /// the counters summed over every open since the module's load.
 pub const IOC_LIFETIME_STATS: u32 = ioc(IOC_READ, 0x06, size_of::<Stats>());
+/// `HV_EVLOG_IOC_COPY`: `_IOWR(0xB9, 0x07, struct hv_evlog_copy)`.
+pub const IOC_COPY: u32 = ioc(IOC_READ | IOC_WRITE, 0x07, size_of::<Copy>());
 
 /// Name of an ioctl request, for error messages.
 pub fn ioctl_name(request: u32) -> &'static str {
@@ -178,6 +195,7 @@ pub fn ioctl_name(request: u32) -> &'static str {
         IOC_SET_SOURCES => "HV_EVLOG_IOC_SET_SOURCES",
         IOC_STATS => "HV_EVLOG_IOC_STATS",
         IOC_LIFETIME_STATS => "HV_EVLOG_IOC_LIFETIME_STATS",
+        IOC_COPY => "HV_EVLOG_IOC_COPY",
         _ => "unknown ioctl",
     }
 }
@@ -230,6 +248,9 @@ mod tests {
             "events_lost": events_lost, "records_dropped": records_dropped,
             "flushes": flushes,
         });
+        layout!(v, "hv_evlog_copy", Copy {
+            "buffer_index": buffer_index, "bytes": bytes, "addr": addr, "size": size,
+        });
         v.extend([
             ("sizeof cpus", size_of::<[u64; CPU_WORDS]>() as u64),
             ("HV_EVLOG_ABI_VERSION", u64::from(ABI_VERSION)),
@@ -246,6 +267,7 @@ mod tests {
             ("HV_EVLOG_IOC_SET_SOURCES", u64::from(IOC_SET_SOURCES)),
             ("HV_EVLOG_IOC_STATS", u64::from(IOC_STATS)),
             ("HV_EVLOG_IOC_LIFETIME_STATS", u64::from(IOC_LIFETIME_STATS)),
+            ("HV_EVLOG_IOC_COPY", u64::from(IOC_COPY)),
         ]);
         v
     }
@@ -343,6 +365,7 @@ mod tests {
         assert_eq!(IOC_SET_SOURCES, 0x4008_B904);
         assert_eq!(IOC_STATS, 0x8028_B905);
         assert_eq!(IOC_LIFETIME_STATS, 0x8028_B906);
+        assert_eq!(IOC_COPY, 0xC018_B907);
         assert_eq!(ioctl_name(IOC_STATS), "HV_EVLOG_IOC_STATS");
         assert_eq!(ioctl_name(0), "unknown ioctl");
     }

@@ -347,3 +347,28 @@ fn decode_refuses_other_files() {
         "hv-evlog: /nonexistent.bin: No such file or directory (os error 2)\n"
     );
 }
+
+/// Version 2 of the ABI only added HV_EVLOG_IOC_COPY: a capture of version 1
+/// (above) or 2 decodes the same; a version this tool does not know is
+/// refused.
+#[test]
+fn capture_file_versions() {
+    let mut v2 = capture_file();
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let out = hv_evlog(&["decode", "--json"], Some(&v2));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 3);
+
+    let mut v3 = capture_file();
+    v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let out = hv_evlog(&["decode"], Some(&v3));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains(
+            "capture file has ABI version 3 and entries at offset 72; \
+             this tool reads versions 1 to 2"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
