@@ -110,6 +110,18 @@ pub const BOOKKEEPING_PAGES_PER_BUFFER: u32 = 1;
 /// least one buffer, for the group's per-domain state.
 pub const BOOKKEEPING_PAGES_PER_DOMAIN: u32 = 1;
 
+/// The CPU bitmap of `cpu` in `W` 64-bit words (bit `cpu % 64` of word
+/// `cpu / 64`), as the buffer table reports the CPUs a buffer serves. A CPU
+/// the map cannot hold (`cpu >= W * 64`) gives the empty map: the table
+/// reports what fits rather than failing for every buffer.
+pub fn cpu_map<const W: usize>(cpu: u32) -> [u64; W] {
+    let mut map = [0u64; W];
+    if let Some(word) = map.get_mut(cpu as usize / 64) {
+        *word |= 1 << (cpu % 64);
+    }
+    map
+}
+
 /// Pool pages one proximity domain needs for `buffers` buffers of
 /// `buffer_pages` pages each, bookkeeping included.
 ///

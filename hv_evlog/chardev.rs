@@ -76,8 +76,18 @@ pub(crate) trait Operations: Send + Sync + Sized + 'static {
     /// (`POLLIN`, …).
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32;
 
-    /// `mmap()`: sets up `vma`, which is being created.
+    /// `mmap()`: checks and sets up `vma`, which is being created. No page
+    /// need be mapped here: a mapping whose `vm_operations_struct` has
+    /// [`fault`]`::<Self>` as its `fault` hook gets each page mapped on first
+    /// access, the frame [`Operations::fault`] names; such a mapping must be
+    /// made `VM_PFNMAP` here ([`set_pfnmap`]).
     fn mmap(this: ArcBorrow<'_, Self>, file: &File, vma: &VmaNew) -> Result;
+
+    /// A page fault at page `pgoff` of the file (in pages from offset 0)
+    /// in one of its mappings: the page frame to map there read-only, or
+    /// `None` for `SIGBUS`. Runs under the mmap (or per-VMA) read lock, so
+    /// it must not sleep for long.
+    fn fault(this: ArcBorrow<'_, Self>, pgoff: usize) -> Option<u64>;
 
     /// `ioctl()`: `arg` is the raw argument (usually a user pointer).
     fn ioctl(this: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize>;
@@ -149,6 +159,19 @@ impl<T: Operations> PinnedDrop for Registration<T> {
         // reference to `self`.
         unsafe { bindings::misc_deregister(self.misc.get()) };
     }
+}
+
+/// Marks `vma`, being set up by [`Operations::mmap`], as a PFN mapping
+/// (`VM_PFNMAP`): its PTEs are special, with no `struct page` reference
+/// behind them, so get_user_pages() refuses the range and nothing can pin
+/// a page beyond the mapping's life. 7.2's `VmaNew` has setters for
+/// `VM_IO` and others but not this flag.
+pub(crate) fn set_pfnmap(vma: &VmaNew) {
+    let raw = vma.as_ptr();
+    // SAFETY: `vma` is being set up by the current `mmap()` call (`VmaNew`):
+    // no other thread can see it yet, so its flags may be written directly,
+    // as `VmaNew`'s own setters do.
+    unsafe { (*raw).__bindgen_anon_2.vm_flags |= bindings::VM_PFNMAP as bindings::vm_flags_t };
 }
 
 /// The `file_operations` of `T`'s files.
@@ -314,4 +337,44 @@ impl<T: Operations> Vtable<T> {
             Err(e) => e.to_errno() as c_long,
         }
     }
+}
+
+/// The `fault` hook for the `vm_operations_struct` that
+/// [`Operations::mmap`] installs on `T`'s mappings: maps the one page that
+/// faulted (no fault-around: the work done under the lock stays one PTE,
+/// however large the mapping), the frame [`Operations::fault`] names.
+///
+/// # Safety
+///
+/// Called by the fault path only, with `vmf` describing a fault in a mapping
+/// of a file of `T`'s `Registration` whose `vm_ops` has this hook.
+pub(crate) unsafe extern "C" fn fault<T: Operations>(
+    vmf: *mut bindings::vm_fault,
+) -> bindings::vm_fault_t {
+    // SAFETY: `vmf` is valid for this call; these fields are set by the
+    // fault path before `->fault` is called and not changed during it.
+    let (vma, pgoff, address) = unsafe {
+        let f = &(*vmf).__bindgen_anon_1;
+        (f.vma, f.pgoff, f.address)
+    };
+    // SAFETY: The mapping holds a reference to its file (`vm_file`) for
+    // as long as it exists, and the fault path holds the mmap or VMA
+    // read lock, so the VMA (and with it the file) outlives this call.
+    let file = unsafe { (*vma).vm_file };
+    // SAFETY: `file` is an open file of this table (its mapping was
+    // set up by `mmap` above) and the borrow ends with this call,
+    // before the file's final `fput()` can reach `release`.
+    let this = unsafe { Vtable::<T>::state(file) };
+    let pfn = T::fault(this, pgoff).and_then(|pfn| c_ulong::try_from(pfn).ok());
+    let Some(pfn) = pfn else {
+        return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
+    };
+    // SAFETY: `vma` is the faulting VMA: a shared `VM_PFNMAP` mapping
+    // (`Operations::mmap` must make it one), `address` lies inside it,
+    // and the fault path holds the lock `vmf_insert_pfn()` needs. The
+    // PTE is special and read-only (the VMA's own protection, with
+    // `VM_WRITE` never set); the implementor of `Operations::fault`
+    // keeps the frame allocated for as long as any mapping of the file
+    // exists.
+    unsafe { bindings::vmf_insert_pfn(vma, address, pfn) }
 }

@@ -34,15 +34,40 @@
 //! the drop counter tell userspace to look at the headers itself, and it can
 //! then release what it finds complete.
 //!
+//! # Which completion
+//!
+//! In circular mode the hypervisor restarts the oldest complete buffer when
+//! a CPU has no free one, released or not, so one buffer can complete again
+//! while the record of its previous completion still waits in the queue or
+//! after it was read. A completion is therefore told apart by the header's
+//! `time_stamp`, the time the hypervisor started that fill (a restarted
+//! buffer starts later), and each slot keeps the `time_stamp` of the
+//! completion it reported. [`Tracker::recycled`] runs before every scan: a
+//! Delivered buffer whose header is no longer Complete with that stamp
+//! becomes Idle (its new completion is then reported), and a Queued one has
+//! its record withdrawn from the queue (the data it describes is gone; the
+//! withdrawal is counted as a dropped record and leaves a gap in the
+//! sequence numbers) and becomes Idle too. So every completion a scan sees
+//! is either read or counted as dropped. (A record that `read()` has taken
+//! out of the queue and is copying cannot be withdrawn: it is delivered as
+//! it was, and the next scan reports the new completion.)
+//!
 //! # Order
 //!
 //! Buffers of one chain are reported in chain order. Chains are reported in
-//! the order of the index of their first buffer: the headers carry no
-//! completion time, and the start time stamp says nothing about which buffer
-//! filled up first. A complete buffer that no other newly complete buffer
+//! the order of their first buffer's header `time_stamp`, lowest index first
+//! on a tie. The headers carry no completion time, but one logical processor
+//! fills its buffers one after another, so among one processor's buffers the
+//! earlier time stamp is the earlier completion: two chains of one processor
+//! found in the same scan (a reader that fell behind), or announced by two
+//! messages that arrived together, are reported in the order they were
+//! filled, and a consumer sees each processor's events in time order. (Index
+//! order, used before, reported a processor's newer buffer first whenever it
+//! had the lower index.) Across processors the order is by start time, which
+//! is as good as any. A complete buffer that no other newly complete buffer
 //! points to starts a chain; what remains after all chains were walked (only
-//! possible when the `next` links form a cycle) is walked from its lowest
-//! index. Links to buffers out of range, not complete or already reported end
+//! possible when the `next` links form a cycle) is walked from the same
+//! order's first buffer. Links to buffers out of range, not complete or already reported end
 //! a chain, so a corrupt or stale header can neither loop the scan nor make it
 //! report a buffer twice.
 
@@ -64,6 +89,14 @@ pub enum Slot {
     Queued,
     /// Its record was read (or dropped); it may be released.
     Delivered,
+}
+
+/// One buffer's [`Slot`] and the completion it is about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tracked {
+    slot: Slot,
+    /// Header `time_stamp` of the completion reported (Queued, Delivered).
+    fill: u64,
 }
 
 /// A set of buffer indices below [`MAX_BUFFERS`], on the stack.
@@ -91,6 +124,39 @@ impl IndexSet {
             .get((index >> 6) as usize)
             .is_some_and(|word| word & (1 << (index & 63)) != 0)
     }
+
+    /// Removes `index`.
+    pub fn remove(&mut self, index: u32) {
+        if let Some(word) = self.0.get_mut((index >> 6) as usize) {
+            *word &= !(1 << (index & 63));
+        }
+    }
+
+    /// Removes and returns the member whose header in `headers` has the
+    /// lowest `time_stamp` (the lowest index on a tie): the report order of
+    /// chain heads (see the module documentation). Members without a header
+    /// are dropped. `O(MAX_BUFFERS)` per call, no allocation.
+    pub fn take_earliest(&mut self, headers: &[BufferHeader]) -> Option<u32> {
+        let mut best: Option<(u64, u32)> = None;
+        for w in 0..WORDS {
+            let mut bits = self.0[w];
+            while bits != 0 {
+                let index = (w * 64) as u32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                let Some(h) = headers.get(index as usize) else {
+                    self.remove(index);
+                    continue;
+                };
+                let key = (h.time_stamp, index);
+                if best.is_none_or(|b| key < b) {
+                    best = Some(key);
+                }
+            }
+        }
+        let (_, index) = best?;
+        self.remove(index);
+        Some(index)
+    }
 }
 
 /// Per-buffer report state of one open of the device.
@@ -98,11 +164,11 @@ pub struct Tracker<S> {
     slots: S,
 }
 
-impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
+impl<S: DerefMut<Target = [Tracked]>> Tracker<S> {
     /// Tracks `slots.len()` buffers (at most [`MAX_BUFFERS`] are looked at),
     /// all [`Slot::Idle`].
     pub fn new(mut slots: S) -> Self {
-        slots.fill(Slot::Idle);
+        slots.fill(Tracked::default());
         Self { slots }
     }
 
@@ -119,6 +185,10 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
 
     /// The slot of buffer `index`, `None` if out of range.
     pub fn slot(&self, index: u32) -> Option<Slot> {
+        self.tracked(index).map(|t| t.slot)
+    }
+
+    fn tracked(&self, index: u32) -> Option<Tracked> {
         if index >= self.len() {
             return None;
         }
@@ -128,20 +198,75 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
     fn set(&mut self, index: u32, slot: Slot) {
         if index < self.len() {
             if let Some(s) = self.slots.get_mut(index as usize) {
-                *s = slot;
+                s.slot = slot;
             }
         }
     }
 
-    /// Reports buffer `index`: [`Slot::Queued`] if `report` queued its
-    /// record, [`Slot::Delivered`] if the record was dropped.
-    fn report_one(&mut self, index: u32, report: &mut impl FnMut(u32) -> bool) {
+    /// Reports buffer `index`, complete with `header`: [`Slot::Queued`] if
+    /// `report` queued its record, [`Slot::Delivered`] if the record was
+    /// dropped; either way about the fill `header` describes.
+    fn report_one(
+        &mut self,
+        index: u32,
+        header: &BufferHeader,
+        report: &mut impl FnMut(u32) -> bool,
+    ) {
         let slot = if report(index) {
             Slot::Queued
         } else {
             Slot::Delivered
         };
-        self.set(index, slot);
+        if let Some(s) = self.slots.get_mut(index as usize) {
+            *s = Tracked {
+                slot,
+                fill: header.time_stamp,
+            };
+        }
+    }
+
+    /// Whether `header` still shows the completion buffer `index` reported.
+    fn still_reported(&self, index: u32, header: &BufferHeader) -> bool {
+        header.state() == Some(BufferState::Complete)
+            && self
+                .tracked(index)
+                .is_some_and(|t| t.fill == header.time_stamp)
+    }
+
+    /// Forgets completions that are gone from the headers: the hypervisor
+    /// released or restarted the buffer (circular mode restarts complete
+    /// buffers, released or not). A [`Slot::Delivered`] buffer whose header
+    /// no longer shows the completion reported becomes [`Slot::Idle`]. For
+    /// a [`Slot::Queued`] one `withdraw(index)` is asked to take its record
+    /// out of the queue: if it did (the record is then dropped), the buffer
+    /// becomes Idle; if not (a `read()` is copying it), it stays Queued
+    /// until delivered, and a later call makes it Idle. Either way the next
+    /// [`Tracker::scan`] or [`Tracker::announced`] reports the new
+    /// completion. Call it before those, with the same headers. Returns the
+    /// number of records withdrawn.
+    pub fn recycled(
+        &mut self,
+        headers: &[BufferHeader],
+        mut withdraw: impl FnMut(u32) -> bool,
+    ) -> u32 {
+        let count = self
+            .len()
+            .min(headers.len().min(MAX_BUFFERS as usize) as u32);
+        let mut withdrawn = 0;
+        for index in 0..count {
+            if self.still_reported(index, &headers[index as usize]) {
+                continue;
+            }
+            match self.slot(index) {
+                Some(Slot::Delivered) => self.set(index, Slot::Idle),
+                Some(Slot::Queued) if withdraw(index) => {
+                    self.set(index, Slot::Idle);
+                    withdrawn += 1;
+                }
+                _ => {}
+            }
+        }
+        withdrawn
     }
 
     /// Whether buffer `index` is complete in `headers` and not reported yet.
@@ -158,25 +283,21 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
     /// queued; the buffer becomes [`Slot::Queued`] if so and
     /// [`Slot::Delivered`] if the record was dropped.
     ///
-    /// Also returns [`Slot::Delivered`] buffers whose header is no longer
-    /// Complete (released behind the device's back) to [`Slot::Idle`], so
-    /// that their next completion is reported.
+    /// Also returns [`Slot::Delivered`] buffers whose header no longer
+    /// shows the completion reported (released behind the device's back,
+    /// or restarted) to [`Slot::Idle`], as [`Tracker::recycled`] does
+    /// without withdrawing records, so that their next completion is
+    /// reported.
     ///
     /// Returns the number of buffers reported.
     pub fn scan(&mut self, headers: &[BufferHeader], mut report: impl FnMut(u32) -> bool) -> u32 {
         let count = self
             .len()
             .min(headers.len().min(MAX_BUFFERS as usize) as u32);
+        self.recycled(headers, |_| false);
 
         // Buffers that another newly complete buffer's chain link points to.
         let mut linked = IndexSet::new();
-        for index in 0..count {
-            if self.slot(index) == Some(Slot::Delivered)
-                && headers[index as usize].state() != Some(BufferState::Complete)
-            {
-                self.set(index, Slot::Idle);
-            }
-        }
         for index in 0..count {
             if !self.is_new(headers, index) {
                 continue;
@@ -189,17 +310,25 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
         }
 
         let mut reported = 0;
-        // First the chains with a head, then whatever a cycle left over.
+        // First the chains with a head, then whatever a cycle left over,
+        // each in time order.
         for pass in 0..2 {
+            let mut starts = IndexSet::new();
             for start in 0..count {
-                if !self.is_new(headers, start) || (pass == 0 && linked.contains(start)) {
+                if self.is_new(headers, start) && (pass == 1 || !linked.contains(start)) {
+                    starts.insert(start);
+                }
+            }
+            while let Some(start) = starts.take_earliest(headers) {
+                // A cycle's other members were reported by its first walk.
+                if !self.is_new(headers, start) {
                     continue;
                 }
                 // Each step turns one Idle slot into a reported one, so the
                 // walk ends after at most `count` steps, cycle or not.
                 let mut index = start;
                 loop {
-                    self.report_one(index, &mut report);
+                    self.report_one(index, &headers[index as usize], &mut report);
                     reported += 1;
                     match headers[index as usize].next_in_chain() {
                         Some(next) if next < count && self.is_new(headers, next) => index = next,
@@ -212,8 +341,8 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
     }
 
     /// Reports, before any [`Tracker::scan`], the chains the hypervisor
-    /// announced with completion messages: from each head in `heads`
-    /// (lowest first), follows `next_buffer_index` through buffers that
+    /// announced with completion messages: from each head in `heads` (in
+    /// time order, as [`Tracker::scan`] orders chains), follows `next_buffer_index` through buffers that
     /// are Complete in `headers`, reporting those not reported yet, in chain
     /// order, as `scan` does. A buffer is visited once however the links
     /// run. Returns `(reported, walked)`: buffers reported, and Complete
@@ -229,10 +358,8 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
             .min(headers.len().min(MAX_BUFFERS as usize) as u32);
         let mut seen = IndexSet::new();
         let (mut reported, mut walked) = (0, 0);
-        for head in 0..count {
-            if !heads.contains(head) {
-                continue;
-            }
+        let mut heads = *heads;
+        while let Some(head) = heads.take_earliest(&headers[..count as usize]) {
             let mut index = head;
             while index < count
                 && !seen.contains(index)
@@ -241,7 +368,7 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
                 seen.insert(index);
                 walked += 1;
                 if self.slot(index) == Some(Slot::Idle) {
-                    self.report_one(index, &mut report);
+                    self.report_one(index, &headers[index as usize], &mut report);
                     reported += 1;
                 }
                 match headers[index as usize].next_in_chain() {
@@ -260,11 +387,12 @@ impl<S: DerefMut<Target = [Slot]>> Tracker<S> {
         }
     }
 
-    /// Whether buffer `index` may be released: it was reported and its
-    /// record delivered. (The caller also checks that the live header still
-    /// says Complete.)
-    pub fn may_release(&self, index: u32) -> bool {
-        self.slot(index) == Some(Slot::Delivered)
+    /// Whether buffer `index` may be released, its live header being
+    /// `header`: it was reported and its record delivered, and the header
+    /// still shows that completion (Complete, same `time_stamp`), not a
+    /// later one that was not reported yet.
+    pub fn may_release(&self, index: u32, header: &BufferHeader) -> bool {
+        self.slot(index) == Some(Slot::Delivered) && self.still_reported(index, header)
     }
 
     /// Buffer `index` was handed back to the hypervisor.
@@ -317,7 +445,8 @@ impl<T: Copy, S: DerefMut<Target = [T]>> Queue<T, S> {
         self.len == 0
     }
 
-    /// Records offered but dropped because the queue was full.
+    /// Records offered that will not reach the reader: dropped because the
+    /// queue was full, or withdrawn ([`Queue::withdraw`]).
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
@@ -372,6 +501,27 @@ impl<T: Copy, S: DerefMut<Target = [T]>> Queue<T, S> {
         let item = *self.front()?;
         self.head = self.wrap(1);
         self.len -= 1;
+        Some(item)
+    }
+
+    /// Takes the oldest waiting record for which `which` holds out of the
+    /// queue, keeping the others in order, and counts it in
+    /// [`Queue::dropped`]: a record that must not reach the reader any
+    /// more, whose sequence number becomes a gap. Returns it, or `None`
+    /// (and changes nothing) if no waiting record matches.
+    pub fn withdraw(&mut self, which: impl Fn(&T) -> bool) -> Option<T> {
+        let n = (0..self.len).find(|&n| self.items.get(self.wrap(n)).is_some_and(&which))?;
+        let item = *self.items.get(self.wrap(n))?;
+        for m in n..self.len - 1 {
+            let (to, from) = (self.wrap(m), self.wrap(m + 1));
+            if let Some(&next) = self.items.get(from) {
+                if let Some(slot) = self.items.get_mut(to) {
+                    *slot = next;
+                }
+            }
+        }
+        self.len -= 1;
+        self.dropped = self.dropped.saturating_add(1);
         Some(item)
     }
 

@@ -50,6 +50,7 @@ pub(crate) struct Debugfs {
     _buffers: Pin<KBox<File<Arc<Group>>>>,
     _completion: Pin<KBox<File<Arc<Inbox>>>>,
     _sint0: Option<Pin<KBox<File<Arc<SimBackend>>>>>,
+    _sim_completions: Option<Pin<KBox<File<Arc<SimBackend>>>>>,
     _pool: Pin<KBox<File<Arc<Group>>>>,
     _hypercalls: Pin<KBox<File<Arc<Group>>>>,
     _headers: Pin<KBox<File<Arc<Group>>>>,
@@ -197,6 +198,10 @@ fn write_completion(inbox: &Arc<Inbox>, f: &mut fmt::Formatter<'_>) -> fmt::Resu
     writeln!(f, "foreign {}", s.foreign)
 }
 
+fn write_sim_completions(sim: &Arc<SimBackend>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", sim.state().completions())
+}
+
 fn write_sint0(sim: &Arc<SimBackend>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let sim = sim.state();
     writeln!(f, "cpu type flags queued buffer")?;
@@ -271,6 +276,13 @@ impl Debugfs {
             )?),
             None => None,
         };
+        let sim_completions = match group.backend().sim() {
+            Some(sim) => Some(KBox::pin_init(
+                dir.read_callback_file(c"sim_completions", sim.clone(), &write_sim_completions),
+                GFP_KERNEL,
+            )?),
+            None => None,
+        };
         let pool = KBox::pin_init(
             dir.read_callback_file(c"pool", group.clone(), &write_pool),
             GFP_KERNEL,
@@ -301,6 +313,7 @@ impl Debugfs {
             _buffers: buffers,
             _completion: completion,
             _sint0: sint0,
+            _sim_completions: sim_completions,
             _pool: pool,
             _dir: dir,
         })

@@ -49,6 +49,8 @@
 //! | `read` | `EINVAL` | room for less than one record |
 //! | `read` | `EAGAIN` | `O_NONBLOCK` and no record queued |
 //! | `ioctl` | `EINVAL` | RELEASE of a buffer that is not complete or whose record was not read; FLUSH of a CPU that does not exist; BUFFERS with `first` past the end |
+//! | `ioctl` | `EINVAL` | COPY where RELEASE would refuse, or room too small for the buffer's bytes (see `copyout`) |
+//! | `ioctl` | `EFAULT` | COPY to memory that cannot take the bytes (the buffer is not released) |
 //! | `ioctl` | `ENOTTY` | unknown command |
 //!
 //! # Records
@@ -60,10 +62,16 @@
 //! were dropped, which `stats.records_dropped` counts. The queue has room for
 //! one record per buffer and a buffer is only reported again after it was
 //! released, so with the regular (non-circular) mode nothing can be dropped.
+//! In circular mode the hypervisor restarts complete buffers on its own: a
+//! record still queued for a restarted buffer is withdrawn and counted as
+//! dropped, and the new completion gets its own record.
 //! A new open reports every buffer that is complete at the time, including
 //! those a previous consumer read but did not release.
 //!
-//! Statistics count from the open of the file.
+//! Statistics count from the open of the file (`HV_EVLOG_IOC_STATS`) and,
+//! summed over every open, from the registration of the device, which is
+//! the module's load (`HV_EVLOG_IOC_LIFETIME_STATS`): a consumer that
+//! opens the device after a capture still sees what was consumed.
 //!
 //! # Lifetime
 //!
@@ -74,8 +82,8 @@
 //! `munmap()`, `rmmod` is refused while a file or mapping exists, and the
 //! device stays busy for new openers until the last one is gone.
 //!
-//! The mapping is a PFN mapping (`VM_PFNMAP | VM_IO`, special PTEs, made by
-//! `remap_pfn_range()`), as drivers map device memory: buffer pages are the
+//! The mapping is a PFN mapping (`VM_PFNMAP | VM_IO`, special PTEs), as
+//! drivers map device memory: buffer pages are the
 //! hypervisor's memory, not the page allocator's, so no page reference is
 //! taken and `get_user_pages()` refuses them (`EFAULT` for `vmsplice()`,
 //! `process_vm_readv()`, `O_DIRECT`, pins). Nothing outside the chain above
@@ -84,21 +92,31 @@
 //! `VM_DONTCOPY`: a child made by `fork()` has no mapping of the buffers
 //! (the range is unmapped in the child) and so does not keep the file, and
 //! with it the device, busy.
+//!
+//! `mmap()` maps nothing itself: each page is mapped read-only when it is
+//! first touched (`vmf_insert_pfn()` from the fault handler), one PTE per
+//! fault. Mapping everything at `mmap()` time meant up to 512 × 512 =
+//! 262,144 `remap_pfn_range()` calls under the mmap write lock, one per
+//! physically contiguous run, and the simulator's pool hands out pages one
+//! at a time, so runs were single pages.
 
 use core::{mem::size_of, num::NonZeroU32};
 
+// The copying (compatibility) path, HV_EVLOG_IOC_COPY.
+#[path = "copyout.rs"]
+mod copyout;
+
 use kernel::{
     bindings, cpu,
-    error::to_result,
     fs::{file, File, LocalFile},
     impl_has_delayed_work, impl_has_work,
     ioctl::_IOC_SIZE,
     mm::virt::VmaNew,
     new_mutex, new_poll_condvar,
-    page::{PAGE_SHIFT, PAGE_SIZE},
+    page::PAGE_SHIFT,
     prelude::*,
     sync::{
-        atomic::{Acquire, AtomicFlag, Release},
+        atomic::{Acquire, Atomic, AtomicFlag, Relaxed, Release},
         poll::{PollCondVar, PollTable},
         Arc, ArcBorrow, Mutex,
     },
@@ -108,10 +126,10 @@ use kernel::{
 };
 
 use crate::{
-    chardev::{Operations, Registration},
-    completion::{Queue, Slot, Tracker},
+    chardev::{self, Operations, Registration},
+    completion::{Queue, Tracked, Tracker},
     sint0::{Inbox, Wake},
-    tlfs::{self, BufferHeader, BufferState},
+    tlfs::{self, BufferHeader},
     uapi::{self, hv_evlog_buffer_info, hv_evlog_info, hv_evlog_record, hv_evlog_stats},
 };
 
@@ -170,8 +188,8 @@ pub(crate) trait EventLog: Send + Sync {
     /// Pages per buffer, 1 to 512.
     fn buffer_pages(&self) -> u32;
 
-    /// Page frame number of page `page` of buffer `buffer`, for
-    /// `remap_pfn_range()`.
+    /// Page frame number of page `page` of buffer `buffer`, for the fault
+    /// handler's `vmf_insert_pfn()`.
     ///
     /// It must be RAM that the hypervisor writes and the guest may map, and
     /// it must stay allocated while `self` exists. Mappings take no page
@@ -189,6 +207,11 @@ pub(crate) trait EventLog: Send + Sync {
     /// every buffer while the device is open, with the device's lock held:
     /// it must not call back into the device.
     fn header(&self, buffer: u32) -> Option<BufferHeader>;
+
+    /// The Linux CPU whose virtual processor index is `vp`, the processor
+    /// the header of buffer `buffer` names; `None` if no Linux CPU has it.
+    /// Called for every record, with the device's lock held.
+    fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32>;
 
     /// Hands buffer `buffer` back to the hypervisor
     /// (HvCallReleaseEventLogBuffer). Only called for a buffer whose header
@@ -263,6 +286,7 @@ pub(crate) fn register(
             scan_delay: msecs_to_jiffies(scan_interval_ms).max(1),
             busy: AtomicFlag::new(false),
             inbox,
+            lifetime: Lifetime::new(),
         },
         GFP_KERNEL,
     )?;
@@ -282,6 +306,48 @@ pub(crate) struct Shared {
     busy: AtomicFlag,
     /// Completion messages, when the backend delivers them.
     inbox: Option<Arc<Inbox>>,
+    /// Every open's counters, summed.
+    lifetime: Lifetime,
+}
+
+/// The counters of `hv_evlog_stats` summed over every open since the
+/// device was registered. Each is only ever added to (wrapping, which 64
+/// bits never reach), relaxed: a reader wants each count, not an order
+/// between them.
+struct Lifetime {
+    completions: Atomic<u64>,
+    releases: Atomic<u64>,
+    events_lost: Atomic<u64>,
+    records_dropped: Atomic<u64>,
+    flushes: Atomic<u64>,
+}
+
+impl Lifetime {
+    fn new() -> Self {
+        Self {
+            completions: Atomic::new(0),
+            releases: Atomic::new(0),
+            events_lost: Atomic::new(0),
+            records_dropped: Atomic::new(0),
+            flushes: Atomic::new(0),
+        }
+    }
+
+    fn snapshot(&self) -> hv_evlog_stats {
+        hv_evlog_stats {
+            completions: self.completions.load(Relaxed),
+            releases: self.releases.load(Relaxed),
+            events_lost: self.events_lost.load(Relaxed),
+            records_dropped: self.records_dropped.load(Relaxed),
+            flushes: self.flushes.load(Relaxed),
+        }
+    }
+}
+
+/// Adds `n` to a counter of this open and to its lifetime sum.
+fn count(this_open: &mut u64, lifetime: &Atomic<u64>, n: u64) {
+    *this_open = this_open.saturating_add(n);
+    lifetime.add(n, Relaxed);
 }
 
 impl Shared {
@@ -372,7 +438,7 @@ impl Drop for Claim {
 
 /// What one open of the device changes; under [`Session::state`].
 struct State {
-    tracker: Tracker<KVec<Slot>>,
+    tracker: Tracker<KVec<Tracked>>,
     queue: Queue<hv_evlog_record, KVec<hv_evlog_record>>,
     /// The last snapshot of every header, reused by each scan.
     headers: KVVec<BufferHeader>,
@@ -458,18 +524,37 @@ impl Session {
         // walked by the next (kicked) scan.
         let heads = this.shared().inbox.as_ref().map(|inbox| inbox.take_heads());
         for (index, header) in (0u32..).zip(headers.iter_mut()) {
-            *header = this.log().header(index).unwrap_or_default();
+            // A header the writer never let be read consistently keeps its
+            // last snapshot: an all-zero stand-in would look released.
+            if let Some(h) = this.log().header(index) {
+                *header = h;
+            }
         }
         let headers = &*headers;
+        let lifetime = &this.shared().lifetime;
+        // Completions that are gone (circular mode restarts complete
+        // buffers): a record still queued for one is withdrawn and counted
+        // as dropped, so that the new completion gets its own record.
+        let withdrawn = tracker.recycled(headers, |index| {
+            queue.withdraw(|r| r.buffer_index == index).is_some()
+        });
+        count(
+            &mut stats.records_dropped,
+            &lifetime.records_dropped,
+            withdrawn.into(),
+        );
+        let log = this.log();
         let mut report = |index: u32| {
             let header = headers.get(index as usize).copied().unwrap_or_default();
-            stats.completions = stats.completions.saturating_add(1);
-            stats.events_lost = stats
-                .events_lost
-                .saturating_add(u64::from(header.events_lost));
-            let (_, queued) = queue.push_with(|sequence| record(index, &header, sequence));
+            count(&mut stats.completions, &lifetime.completions, 1);
+            count(
+                &mut stats.events_lost,
+                &lifetime.events_lost,
+                header.events_lost.into(),
+            );
+            let (_, queued) = queue.push_with(|sequence| record(log, index, &header, sequence));
             if !queued {
-                stats.records_dropped = stats.records_dropped.saturating_add(1);
+                count(&mut stats.records_dropped, &lifetime.records_dropped, 1);
             }
             queued
         };
@@ -582,16 +667,20 @@ impl Session {
             return Err(EINVAL);
         }
         let mut state = self.state.lock();
-        if !state.tracker.may_release(index) {
-            return Err(EINVAL);
-        }
+        // Complete with the very fill whose record was read: in circular
+        // mode the buffer may have been restarted and completed again since,
+        // and that completion is not reported yet.
         let header = self.log().header(index).ok_or(EINVAL)?;
-        if header.state() != Some(BufferState::Complete) {
+        if !state.tracker.may_release(index, &header) {
             return Err(EINVAL);
         }
         self.log().release(index)?;
         state.tracker.released(index);
-        state.stats.releases = state.stats.releases.saturating_add(1);
+        count(
+            &mut state.stats.releases,
+            &self.shared().lifetime.releases,
+            1,
+        );
         Ok(())
     }
 
@@ -602,16 +691,21 @@ impl Session {
         }
         self.log().flush(cpu)?;
         let mut state = self.state.lock();
-        state.stats.flushes = state.stats.flushes.saturating_add(1);
+        count(&mut state.stats.flushes, &self.shared().lifetime.flushes, 1);
         Ok(())
     }
 }
 
 /// The record of buffer `index`, completed with `header`.
-fn record(index: u32, header: &BufferHeader, sequence: u64) -> hv_evlog_record {
+fn record(log: &dyn EventLog, index: u32, header: &BufferHeader, sequence: u64) -> hv_evlog_record {
+    let vp = u32::from(header.logical_processor);
     hv_evlog_record {
         buffer_index: index,
-        cpu: header.logical_processor.into(),
+        // The header names the processor by its VP index; FLUSH and the
+        // buffer table speak of Linux CPUs: both, named.
+        cpu: log.cpu_of_vp(index, vp).unwrap_or(uapi::HV_EVLOG_NO_CPU),
+        vp,
+        reserved: 0,
         sequence,
         // The hypervisor's count of entry bytes after the header (not an
         // offset from the buffer start), passed on unchanged.
@@ -637,39 +731,6 @@ impl WorkItem<KICK> for Session {
     }
 }
 
-/// Maps `pages` page frames from `pfn` on at `addr` of `vma`, read-only:
-/// one physically contiguous run of buffer pages. `run` is `(addr, pfn,
-/// pages)`.
-///
-/// Written by hand: 7.2's `kernel::mm::virt::VmaNew` only offers
-/// `VM_MIXEDMAP` and `vm_insert_page()`, whose PTEs are ordinary (refcounted,
-/// pinnable by GUP). The PFN mapping this makes is what drivers use for
-/// device memory; there is no safe wrapper for `remap_pfn_range()` yet.
-fn remap(vma: &VmaNew, (addr, pfn, pages): (usize, u64, usize)) -> Result {
-    let raw = vma.as_ptr();
-    // SAFETY: `vma` is being set up by this `mmap()` call (`VmaNew`), so
-    // nothing else reads or writes it now; reading its protection is sound.
-    let prot = unsafe { (*raw).vm_page_prot };
-    let pfn = usize::try_from(pfn).map_err(|_| EINVAL)?;
-    // SAFETY: `raw` is the vma under initial set-up, inside `f_op->mmap`
-    // with the mmap lock held for writing, which is the context
-    // `remap_pfn_range()` requires. The caller keeps `[addr, addr + pages *
-    // PAGE_SIZE)` inside the vma. The mapping is shared (`VM_MAYSHARE`
-    // checked), so `remap_pfn_range()` does not rewrite `vm_pgoff`; it sets
-    // `VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP`, which is valid
-    // together with the flags set here (no `VM_MIXEDMAP` is set). `prot` is
-    // the vma's own (read-only: `VM_WRITE` is not set and `VM_MAYWRITE` was
-    // cleared). The frames are RAM of the event log's buffers; no page
-    // reference is taken, so they must outlive the mapping: every mapping
-    // holds its file (`vm_file`), the file holds this `Session`, the session
-    // holds `Shared` and through it the `Arc<dyn EventLog>` whose pages stay
-    // allocated while it exists (`EventLog::pfn`), and the group's stop
-    // sequence only unmaps buffers from the hypervisor, never frees pages.
-    // `munmap()` zaps the PTEs and flushes the TLB before the vma drops its
-    // file reference, so no PTE outlives the pages.
-    to_result(unsafe { bindings::remap_pfn_range(raw, addr, pfn, pages << PAGE_SHIFT, prot) })
-}
-
 impl Operations for Session {
     type Shared = Arc<Shared>;
 
@@ -689,7 +750,7 @@ impl Operations for Session {
             shared.log.index_limit() as usize
         };
         let state = State {
-            tracker: Tracker::new(KVec::from_elem(Slot::Idle, count, GFP_KERNEL)?),
+            tracker: Tracker::new(KVec::from_elem(Tracked::default(), count, GFP_KERNEL)?),
             queue: Queue::new(KVec::from_elem(
                 hv_evlog_record::default(),
                 count,
@@ -797,7 +858,11 @@ impl Operations for Session {
                     // the queue has room for one record per buffer. Should
                     // it happen, the record counts as dropped and its buffer
                     // may be released, so that it is not stuck.
-                    s.stats.records_dropped = s.stats.records_dropped.saturating_add(1);
+                    count(
+                        &mut s.stats.records_dropped,
+                        &this.shared().lifetime.records_dropped,
+                        1,
+                    );
                     s.tracker.delivered(rec.buffer_index);
                 }
             }
@@ -856,8 +921,8 @@ impl Operations for Session {
         // A forked child gets no mapping: it would keep the file, and so the
         // one consumer slot, busy for as long as it lives.
         vma.set_dontcopy();
-        // Not RAM as far as the rest of mm is concerned (`remap_pfn_range()`
-        // sets it too, with `VM_PFNMAP`): GUP refuses the range.
+        // Not RAM as far as the rest of mm is concerned (with `VM_PFNMAP`,
+        // set below): GUP refuses the range.
         vma.set_io();
 
         let log = this.log();
@@ -879,12 +944,22 @@ impl Operations for Session {
         // from here on none of them is deleted until the mapping goes.
         let buffers = (first / per_buffer, (first + pages - 1) / per_buffer);
         log.map_user(buffers.0, buffers.1, true)?;
-        if let Err(e) = Self::remap_all(log, vma, first, pages, per_buffer) {
-            log.unmap_user(buffers.0, buffers.1);
-            return Err(e);
-        }
+        // Pages are mapped on first touch (`fault` below).
+        chardev::set_pfnmap(vma);
         crate::vma::track(vma, this.shared(), first as usize, pages as usize);
         Ok(())
+    }
+
+    fn fault(this: ArcBorrow<'_, Self>, pgoff: usize) -> Option<u64> {
+        let log = this.log();
+        let per_buffer = log.buffer_pages();
+        // `mmap` checked the mapping's range against the buffers, marked
+        // them mapped (`map_user`: none of them is deleted until the
+        // mapping goes), and `mremap()` cannot grow it (`VM_DONTEXPAND`), so
+        // `pgoff` is in range; checked again all the same: a page outside
+        // is `SIGBUS`.
+        let pgoff = u32::try_from(pgoff).ok()?;
+        log.pfn(pgoff.checked_div(per_buffer)?, pgoff % per_buffer)
     }
 
     fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
@@ -905,44 +980,19 @@ impl Operations for Session {
                 let stats = this.state.lock().stats;
                 user.writer().write(&stats)?;
             }
+            uapi::HV_EVLOG_IOC_LIFETIME_STATS => {
+                user.writer().write(&this.shared().lifetime.snapshot())?;
+            }
+            uapi::HV_EVLOG_IOC_COPY => {
+                if !this.consumer() {
+                    return Err(EBADF);
+                }
+                let (mut reader, mut writer) = user.reader_writer();
+                writer.write(&this.copy_out(reader.read()?)?)?;
+            }
             uapi::HV_EVLOG_IOC_RESIZE => this.log().resize(user.reader().read()?)?,
             _ => return Err(ENOTTY),
         }
         Ok(0)
-    }
-}
-
-impl Session {
-    /// Maps `pages` buffer pages from page `first` of the mmap space at the
-    /// start of `vma`, in physically contiguous runs.
-    fn remap_all(
-        log: &dyn EventLog,
-        vma: &VmaNew,
-        first: u32,
-        pages: u32,
-        per_buffer: NonZeroU32,
-    ) -> Result {
-        // `remap_pfn_range()` only covers `vma`: `first + pages` is at most
-        // `total`, and `pages` pages run from `vma.start()` to `vma.end()`.
-        let mut run: Option<(usize, u64, usize)> = None;
-        let mut addr = vma.start();
-        for n in first..first + pages {
-            let pfn = log.pfn(n / per_buffer, n % per_buffer).ok_or(EINVAL)?;
-            run = match run {
-                Some((start, base, len)) if base + len as u64 == pfn => {
-                    Some((start, base, len + 1))
-                }
-                Some(done) => {
-                    remap(vma, done)?;
-                    Some((addr, pfn, 1))
-                }
-                None => Some((addr, pfn, 1)),
-            };
-            addr += PAGE_SIZE;
-        }
-        if let Some(last) = run {
-            remap(vma, last)?;
-        }
-        Ok(())
     }
 }

@@ -790,8 +790,9 @@ impl EventLog for Group {
                 ..Default::default()
             });
         };
-        let mut cpus = [0u64; HV_EVLOG_CPU_WORDS];
-        *cpus.get_mut(serves.cpu as usize / 64)? |= 1 << (serves.cpu % 64);
+        // Empty for a CPU of HV_EVLOG_MAX_CPUS or more, which the map cannot
+        // hold: records name such a CPU in full.
+        let cpus = crate::hv_evlog_numa::cpu_map::<HV_EVLOG_CPU_WORDS>(serves.cpu);
         Some(hv_evlog_buffer_info {
             pxm: serves.pxm,
             node,
@@ -833,6 +834,14 @@ impl EventLog for Group {
             return Err(not_supported());
         }
         Group::resize(self, per_cpu)
+    }
+
+    fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32> {
+        let backend = self.ctx.backend();
+        // Usually the CPU the buffer serves; otherwise look for it.
+        let planned = self.table.lock().get(buffer).and_then(|b| b.serves).map(|s| s.cpu);
+        let others = 0..kernel::cpu::nr_cpu_ids();
+        Iterator::chain(planned.into_iter(), others).find(|&cpu| backend.vp_index(cpu) == Some(vp))
     }
 
     fn buffer_pages(&self) -> u32 {

@@ -110,16 +110,6 @@ impl LiveHeader for HeaderPage {
     }
 }
 
-/// One past the highest page frame of RAM: `max_pfn`, which is not exported,
-/// derived from the exported `high_memory` (its direct-map address on
-/// x86_64).
-fn max_pfn() -> u64 {
-    // SAFETY: `high_memory` is set during boot and only grows with memory
-    // hotplug; `page_offset_base` never changes after boot.
-    let (high, base) = unsafe { (bindings::high_memory as usize, bindings::page_offset_base) };
-    (high.wrapping_sub(base) >> PAGE_SHIFT) as u64
-}
-
 /// Whether page frame `pfn`, as a hypervisor returned it, is RAM with a
 /// memory map entry: the check Linux's `pfn_valid()` makes before a page
 /// number from outside is turned into a `struct page` (Microsoft's
@@ -147,15 +137,39 @@ pub(crate) fn pfn_valid(pfn: u64) -> bool {
     unsafe { bindings::page_is_ram(pfn) != 0 }
 }
 
-/// The node of page frame `pfn`, if it is below `max_pfn`.
+/// The node of page frame `pfn`, if it is memory with a `struct page`.
+///
+/// Being below `max_pfn` proves no such thing: with sparse memory a range
+/// below it can be a hole or a removed memory block, whose memory map is
+/// gone. So the frame is looked up as `pfn_valid()` and memory hotplug do.
 pub(crate) fn node_of_pfn(pfn: u64) -> Option<u32> {
-    if pfn >= max_pfn() {
-        return None;
-    }
-    // SAFETY: `pfn` is below `max_pfn`, so its `struct page` is in the
-    // memory map; reading its node bits does not need a reference on it.
-    let page = unsafe { BorrowedPage::from_raw(NonNull::new(pfn_to_page(pfn))?) };
+    let page = online_page(pfn)?;
+    // SAFETY: `online_page` found the frame's `struct page` in the memory
+    // map; reading its node bits does not need a reference on it.
+    let page = unsafe { BorrowedPage::from_raw(page) };
     u32::try_from(page.nid()).ok()
+}
+
+/// The `struct page` of page frame `pfn` if the frame is online memory
+/// whose memory map entry exists and is initialized:
+/// `pfn_to_online_page()`, exported with `CONFIG_MEMORY_HOTPLUG` (where
+/// memory blocks come and go); without it the memory map never shrinks and
+/// [`pfn_valid`] is the check, as the kernel's fallback macro does.
+fn online_page(pfn: u64) -> Option<NonNull<bindings::page>> {
+    let raw = usize::try_from(pfn).ok()?;
+    #[cfg(CONFIG_MEMORY_HOTPLUG)]
+    {
+        // SAFETY: `pfn_to_online_page()` accepts any frame number: it
+        // looks the section up and returns NULL unless the frame is online
+        // memory with an initialized memory map entry. It takes no lock
+        // that could sleep.
+        NonNull::new(unsafe { bindings::pfn_to_online_page(raw) })
+    }
+    #[cfg(not(CONFIG_MEMORY_HOTPLUG))]
+    {
+        let _ = raw;
+        pfn_valid(pfn).then(|| NonNull::new(pfn_to_page(pfn)))?
+    }
 }
 
 /// The `struct page` of page frame `pfn` in the virtual memory map:

@@ -30,6 +30,8 @@ pub(crate) const HV_EVLOG_MAX_CPUS: u32 = 1024;
 pub(crate) const HV_EVLOG_CPU_WORDS: usize = (HV_EVLOG_MAX_CPUS / 64) as usize;
 /// `HV_EVLOG_ALL_CPUS`: flush every CPU.
 pub(crate) const HV_EVLOG_ALL_CPUS: u32 = 0xFFFF_FFFF;
+/// `HV_EVLOG_NO_CPU`: `record.cpu` when no Linux CPU has the VP index.
+pub(crate) const HV_EVLOG_NO_CPU: u32 = 0xFFFF_FFFF;
 
 /// `info.backend` of the Microsoft hypervisor.
 #[allow(dead_code)] // Set by the hypervisor backend.
@@ -103,9 +105,12 @@ pub(crate) struct hv_evlog_record {
     pub(crate) bytes_used: u32,
     pub(crate) events_lost: u32,
     pub(crate) timestamp: u64,
+    pub(crate) vp: u32,
+    pub(crate) reserved: u32,
 }
 
-/// `struct hv_evlog_stats`: the `HV_EVLOG_IOC_STATS` result.
+/// `struct hv_evlog_stats`: the `HV_EVLOG_IOC_STATS` and
+/// `HV_EVLOG_IOC_LIFETIME_STATS` result.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct hv_evlog_stats {
@@ -114,6 +119,16 @@ pub(crate) struct hv_evlog_stats {
     pub(crate) events_lost: u64,
     pub(crate) records_dropped: u64,
     pub(crate) flushes: u64,
+}
+
+/// `struct hv_evlog_copy`: the `HV_EVLOG_IOC_COPY` argument.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct hv_evlog_copy {
+    pub(crate) buffer_index: u32,
+    pub(crate) bytes: u32,
+    pub(crate) addr: u64,
+    pub(crate) size: u64,
 }
 
 /// Pins the size of a struct and the offset of each of its fields.
@@ -140,15 +155,16 @@ pin_layout!(
     first @ 0, count @ 4, table @ 8, generation @ 16, reserved @ 20,
 );
 pin_layout!(
-    hv_evlog_record, size = 32;
+    hv_evlog_record, size = 40;
     buffer_index @ 0, cpu @ 4, sequence @ 8, bytes_used @ 16, events_lost @ 20,
-    timestamp @ 24,
+    timestamp @ 24, vp @ 32, reserved @ 36,
 );
 pin_layout!(
     hv_evlog_stats, size = 40;
     completions @ 0, releases @ 8, events_lost @ 16, records_dropped @ 24,
     flushes @ 32,
 );
+pin_layout!(hv_evlog_copy, size = 24; buffer_index @ 0, bytes @ 4, addr @ 8, size @ 16);
 
 // SAFETY: Each struct is `repr(C)` with only integer fields (and an array of
 // them) and, as the layout assertions above show, no padding: every byte of a
@@ -165,6 +181,10 @@ unsafe impl FromBytes for hv_evlog_buffers {}
 unsafe impl AsBytes for hv_evlog_record {}
 // SAFETY: As for `hv_evlog_info`.
 unsafe impl AsBytes for hv_evlog_stats {}
+// SAFETY: As for `hv_evlog_info`.
+unsafe impl AsBytes for hv_evlog_copy {}
+// SAFETY: As for `hv_evlog_info`.
+unsafe impl FromBytes for hv_evlog_copy {}
 
 /// `HV_EVLOG_IOC_INFO`: read the group geometry.
 pub(crate) const HV_EVLOG_IOC_INFO: u32 = _IOR::<hv_evlog_info>(HV_EVLOG_IOC_MAGIC, 0x00);
@@ -179,8 +199,15 @@ pub(crate) const HV_EVLOG_IOC_FLUSH: u32 = _IOW::<u32>(HV_EVLOG_IOC_MAGIC, 0x03)
 pub(crate) const HV_EVLOG_IOC_SET_SOURCES: u32 = _IOW::<u64>(HV_EVLOG_IOC_MAGIC, 0x04);
 /// `HV_EVLOG_IOC_STATS`: read the counters of this open.
 pub(crate) const HV_EVLOG_IOC_STATS: u32 = _IOR::<hv_evlog_stats>(HV_EVLOG_IOC_MAGIC, 0x05);
+/// `HV_EVLOG_IOC_LIFETIME_STATS`: read the counters summed over every open
+/// since the group was set up.
+pub(crate) const HV_EVLOG_IOC_LIFETIME_STATS: u32 =
+    _IOR::<hv_evlog_stats>(HV_EVLOG_IOC_MAGIC, 0x06);
+/// `HV_EVLOG_IOC_COPY`: copy a completed, reported buffer out, then release
+/// it (the compatibility path, see [`crate::device`]'s `copyout`).
+pub(crate) const HV_EVLOG_IOC_COPY: u32 = _IOWR::<hv_evlog_copy>(HV_EVLOG_IOC_MAGIC, 0x07);
 /// `HV_EVLOG_IOC_RESIZE`: set the buffers per served CPU.
-pub(crate) const HV_EVLOG_IOC_RESIZE: u32 = _IOW::<u32>(HV_EVLOG_IOC_MAGIC, 0x06);
+pub(crate) const HV_EVLOG_IOC_RESIZE: u32 = _IOW::<u32>(HV_EVLOG_IOC_MAGIC, 0x08);
 
 // The numbers as a C compiler computes them from the header on x86_64
 // (direction << 30 | size << 16 | magic << 8 | nr), so that a change of a
@@ -191,4 +218,6 @@ const _: () = assert!(HV_EVLOG_IOC_RELEASE == 0x4004_B902);
 const _: () = assert!(HV_EVLOG_IOC_FLUSH == 0x4004_B903);
 const _: () = assert!(HV_EVLOG_IOC_SET_SOURCES == 0x4008_B904);
 const _: () = assert!(HV_EVLOG_IOC_STATS == 0x8028_B905);
-const _: () = assert!(HV_EVLOG_IOC_RESIZE == 0x4004_B906);
+const _: () = assert!(HV_EVLOG_IOC_LIFETIME_STATS == 0x8028_B906);
+const _: () = assert!(HV_EVLOG_IOC_COPY == 0xC018_B907);
+const _: () = assert!(HV_EVLOG_IOC_RESIZE == 0x4004_B908);

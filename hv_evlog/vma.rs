@@ -26,14 +26,15 @@
 
 use kernel::{bindings, mm::virt::VmaNew, page::PAGE_SHIFT, prelude::*};
 
-use crate::device::Shared;
+use crate::device::{Session, Shared};
 
-/// The callbacks; every other operation is absent (the mapping is fully
-/// populated at `mmap()`, so no fault handler is needed: a fault in it is
-/// `SIGBUS`).
+/// The callbacks: the counting here, and the fault handler that maps each
+/// page on first touch ([`crate::chardev::fault`]); every other operation is
+/// absent.
 static VM_OPS: VmOps = VmOps(bindings::vm_operations_struct {
     open: Some(vma_open),
     close: Some(vma_close),
+    fault: Some(crate::chardev::fault::<Session>),
     // SAFETY: every other field is an `Option` of a function pointer or a
     // pointer, for which all zeroes is `None` or null: the operation is
     // absent.
@@ -55,20 +56,21 @@ struct Counted {
 }
 
 /// Makes `vma`, just set up by `mmap()` with the buffers of pages `first ..
-/// first + pages` counted, count them down when it goes. If the record
-/// cannot be allocated, the count stays up for good (the buffers are then
-/// never deleted before unload: the safe side), and `vma` is untracked.
+/// first + pages` counted, count them down when it goes, and installs the
+/// callbacks (the fault handler among them). If the record cannot be
+/// allocated, the count stays up for good (the buffers are then never
+/// deleted before unload: the safe side), and `vma` is untracked: its
+/// record is null, which `open` and `close` take as "nothing counted".
 pub(crate) fn track(vma: &VmaNew, shared: &Shared, first: usize, pages: usize) {
-    let Ok(record) = KBox::new(
+    let record = KBox::new(
         Counted {
             shared,
             first,
             pages,
         },
         GFP_KERNEL,
-    ) else {
-        return;
-    };
+    )
+    .map_or(core::ptr::null_mut(), |r| KBox::into_raw(r).cast());
     let raw = vma.as_ptr();
     // SAFETY: `vma` is being set up by this `mmap()` call (`VmaNew`): nothing
     // else reads or writes it now. The record's `shared` outlives the vma:
@@ -76,7 +78,7 @@ pub(crate) fn track(vma: &VmaNew, shared: &Shared, first: usize, pages: usize) {
     // an `Arc` of `shared`; the kernel calls `close` (which frees the record)
     // before it drops the file. `VM_OPS` is `'static`.
     unsafe {
-        (*raw).vm_private_data = KBox::into_raw(record).cast();
+        (*raw).vm_private_data = record;
         (*raw).vm_ops = &VM_OPS.0;
     }
 }
@@ -105,10 +107,18 @@ unsafe fn range(vma: *mut bindings::vm_area_struct) -> (usize, usize) {
 ///
 /// Called by the kernel only, with a live vma whose `vm_ops` [`track`] set.
 unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
-    // SAFETY: `vma` is live; its `vm_private_data` is the old vma's record,
-    // which `track` made and only `close` frees; the old vma is still open.
-    let (old, (first, pages)) =
-        unsafe { (&mut *(*vma).vm_private_data.cast::<Counted>(), range(vma)) };
+    // SAFETY: `vma` is live; its `vm_private_data` is the old vma's record
+    // (or null: untracked), which `track` made and only `close` frees; the
+    // old vma is still open.
+    let (old, (first, pages)) = unsafe { ((*vma).vm_private_data.cast::<Counted>(), range(vma)) };
+    if old.is_null() {
+        // Copied from an untracked vma: untracked too (its record stays
+        // null), the count stays up for good.
+        return;
+    }
+    // SAFETY: As above: the old vma's live record, which nothing else
+    // touches while the kernel holds the mmap lock around `open`.
+    let old = unsafe { &mut *old };
     // SAFETY: as in `track`: the file of both vmas keeps `shared`.
     let shared = unsafe { &*old.shared };
     let Ok(record) = KBox::new(

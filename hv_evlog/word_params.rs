@@ -12,12 +12,18 @@
 //! The text is only stored here. All checking happens in
 //! [`crate::params::validate`] during init, so that every bad value, word or
 //! number, gets the same single dmesg line and `-EINVAL`.
+//!
+//! A word given twice takes the last value, as the kernel's own `charp` and
+//! string parameters do (`param_set_charp()` replaces the value). The
+//! integers declared by `module!` keep 7.2's Rust behaviour instead: a
+//! second value fails the load with `EEXIST`.
+
+use core::cell::UnsafeCell;
 
 use kernel::{
     bindings,
     ffi::{c_char, c_int},
     prelude::*,
-    sync::SetOnce,
 };
 
 use crate::params::MAX_TEXT;
@@ -46,15 +52,26 @@ impl Text {
 pub(crate) struct WordParam {
     name: &'static str,
     default: &'static str,
-    value: SetOnce<Text>,
+    /// Written only by [`set_word`], read only after the parameters are
+    /// parsed (see the `Sync` impl).
+    value: UnsafeCell<Option<Text>>,
 }
+
+// SAFETY: `value` is written only by `set_word`, which the kernel calls
+// while it parses the module's command line, from `load_module()` with the
+// module's `kernel_param_lock` held (`parse_one()`), before the module's
+// init runs; the parameters have `perm` 0, so sysfs never writes them
+// afterwards. Every read (`bytes`, `too_long`) happens during or after init,
+// in the task that ran `load_module()` or after it published the module:
+// writes never overlap reads or each other.
+unsafe impl Sync for WordParam {}
 
 impl WordParam {
     const fn new(name: &'static str, default: &'static str) -> Self {
         Self {
             name,
             default,
-            value: SetOnce::new(),
+            value: UnsafeCell::new(None),
         }
     }
 
@@ -63,17 +80,23 @@ impl WordParam {
         self.name
     }
 
-    /// The text given, or the default.
+    /// The text given last, or the default.
     pub(crate) fn bytes(&self) -> &[u8] {
-        match self.value.as_ref() {
+        match self.given() {
             Some(t) => &t.bytes[..t.len],
             None => self.default.as_bytes(),
         }
     }
 
-    /// Whether the text given was longer than the parameter can hold.
+    /// Whether the text given last was longer than the parameter can hold.
     pub(crate) fn too_long(&self) -> bool {
-        self.value.as_ref().is_some_and(|t| t.too_long)
+        self.given().is_some_and(|t| t.too_long)
+    }
+
+    fn given(&self) -> Option<&Text> {
+        // SAFETY: no write overlaps a read (see the `Sync` impl), and the
+        // parser is done before anything reads.
+        unsafe { (*self.value.get()).as_ref() }
     }
 }
 
@@ -95,12 +118,11 @@ unsafe extern "C" fn set_word(val: *const c_char, kp: *const bindings::kernel_pa
     // SAFETY: `kp` is one of our `kernel_param`s (contract above); its `arg`
     // was set from a `&'static WordParam` and is never written afterwards.
     let param = unsafe { &*(*kp).__bindgen_anon_1.arg.cast::<WordParam>() };
-    if param.value.populate(Text::new(given)) {
-        0
-    } else {
-        // Given twice on one command line.
-        EEXIST.to_errno()
-    }
+    // SAFETY: the parser calls this with the module's parameter lock held,
+    // before init, and nothing reads the value meanwhile (see the `Sync`
+    // impl of `WordParam`). Given twice, the last value wins.
+    unsafe { *param.value.get() = Some(Text::new(given)) };
+    0
 }
 
 static WORD_OPS: bindings::kernel_param_ops = bindings::kernel_param_ops {

@@ -32,10 +32,13 @@ build_module() {
 	fi
 }
 
+# The tool's binary: its .cargo/config.toml names the target (see why there).
+HV_EVLOG_CLI=$HV_EVLOG_ROOT/tools/hv-evlog/target/x86_64-unknown-linux-gnu/release/hv-evlog
+
 # The guest has no libc: the tool must be static.
 build_cli() {
 	(cd "$HV_EVLOG_ROOT/tools/hv-evlog" && cargo build --locked --quiet --release) &&
-		file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog" | grep -q 'static'
+		file "$HV_EVLOG_CLI" | grep -q 'static'
 }
 
 # must NAME COMMAND...: a step outside the counted suite that has to work.
@@ -71,17 +74,21 @@ VM_TIMEOUT=300
 # Every topology runs these (the token @common in a test list).
 VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # One boot per line: name, topology, guest tests, and optionally NAME=VALUE
-# settings exported to them. Longest first: two run at a time, so the long
-# ones start early. Each boot needs at most about 70 s on a quiet machine, so
-# that twice that, on a busy one, is still under half the limit. The device
+# settings exported to them (VM_TIMEOUT=S instead sets that boot's limit).
+# Longest first: two run at a time, so the long ones start early. Each boot
+# needs at most about 70 s on a quiet machine, so that twice that, on a busy
+# one, is still under half the limit. The device
 # and the tool run where placement differs most (2node: one domain per node;
 # memless: CPUs served remotely); the parameter table (one load per case)
 # in 1node; every set-up hypercall failed in turn, then a reboot with the
 # group active; load/unload cycles, the header race and completion messages
-# in one more 2node boot, cycles and races shortened to 50 and 30
-# (scripts/soak.sh runs 200 of each); type=system and the hypercall log
+# in two more 2node boots, cycles and races shortened to 50 and 30
+# (scripts/soak.sh runs 200 of each; together in one boot they took 147 s
+# of 300 on a busy machine); type=system and the hypercall log
 # get a short boot of their own; so does the simulator flooded at
-# sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s).
+# sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s);
+# and so does the ioctl/mmap fuzzer, 30000 calls or 20 s per mode,
+# whichever ends first (scripts/soak.sh: 500000 calls per mode).
 # A live group: resizes and CPU hotplug under a capture in 2node and
 # memless (memless also offlines memory holding buffers), and the live soak
 # shortened to 40 load cycles and 15 s (scripts/soak.sh: 1,000 and 600 s).
@@ -90,11 +97,14 @@ VM_BOOTS="
 memless memless @common,info_plan.sh,device_test,cli.sh
 1node-params 1node params.sh
 2node-faults 2node fail_at.sh,reboot.sh
-2node-cycles 2node cycles.sh,header_race.sh,messages.sh CYCLES=50 LOOPS=30
+2node-cycles 2node cycles.sh CYCLES=50
+2node-races 2node header_race.sh,messages.sh LOOPS=30
+2node-fuzz 2node fuzz.sh FUZZ_CALLS=30000 FUZZ_SECONDS=20
 4node 4node @common
 1node 1node @common
-system 2node system_log.sh,hypercalls.sh
+system 2node system_log.sh,hypercalls.sh,circular_test
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
+2node-captures 2node capture_formats.sh
 2node-live 2node resize.sh,hotplug.sh
 memless-live memless hotplug.sh,resize.sh,memory_offline.sh
 2node-soak 2node live_soak.sh SOAK_CYCLES=40 SOAK_SECONDS=15
@@ -103,8 +113,37 @@ memless-live memless hotplug.sh,resize.sh,memory_offline.sh
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2
 # buffers each, every CPU's buffer in use.
 VM_REBOOT_LINE='hv_evlog: reboot: event log stopped: 4 flushed, 4 released, 8 deleted, group finalized, 0 failed steps$'
-# Files every boot needs beside its tests (header_race.sh runs device_test).
-VM_HELPERS="ktap.sh capture_lib.sh hv_evlog_load device_test"
+# Files every boot needs beside its tests (header_race.sh runs device_test,
+# fuzz.sh hv_evlog_fuzz, resize.sh and live_soak.sh source capture_lib.sh).
+VM_HELPERS="ktap.sh capture_lib.sh hv_evlog_load device_test hv_evlog_fuzz"
+
+# The interpreter of the venv with the ETL readers (scripts/setup.sh).
+ETL_PYTHON=${HV_EVLOG_TOOLS:-/var/cache/hv-evlog/tools}/etl-venv/bin/python3
+
+# vm_capture_checks OUT: after vm_suite, checks on the host what each boot
+# running capture_formats.sh wrote to its data port (OUT/NAME.data), with
+# readers the guest lacks; leaves "passed failed skipped" in
+# CAPTURE_COUNTS.
+vm_capture_checks() {
+	local out=$1 name topo tests env p f s
+	CAPTURE_COUNTS="0 0 0"
+	while read -r name topo tests env; do
+		case ",$(vm_tests "$tests")," in
+		*,capture_formats.sh,*) ;;
+		*) continue ;;
+		esac
+		step "host: ETL and trace files of $name"
+		python3 "$HV_EVLOG_ROOT/scripts/check-captures.py" --data "$out/$name.data" \
+			--tool "$HV_EVLOG_CLI" \
+			--python "$ETL_PYTHON" | tee "$out/$name.captures.log"
+		read -r p _ f _ s _ < <(tail -n 1 "$out/$name.captures.log")
+		case "$p$f$s" in
+		*[!0-9]* | "") echo "not ok - captures of $name: the check printed no count"; p=0 f=1 s=0 ;;
+		esac
+		set -- $CAPTURE_COUNTS
+		CAPTURE_COUNTS="$(($1 + p)) $(($2 + f)) $(($3 + s))"
+	done <<< "$VM_BOOTS"
+}
 
 # vm_tests TESTS: a boot's test list with @common expanded.
 vm_tests() { echo "${1//@common/$VM_COMMON}"; }
@@ -147,7 +186,7 @@ vm_suite() {
 	for t in $(printf '%s\n' $all | sort -u); do
 		files+=(--guest-file "$sel/$t")
 	done
-	files+=(--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog")
+	files+=(--guest-file "$HV_EVLOG_CLI")
 
 	# First, alone: it also probes KVM once for the runs that follow.
 	local hm=$HV_EVLOG_ROOT/vm/selftest-modules
@@ -167,7 +206,11 @@ vm_suite() {
 		fi
 		local envs=()
 		for t in $env; do
-			envs+=(--guest-env "$t")
+			case $t in
+			# A boot of its own length (scripts/soak.sh): its limit.
+			VM_TIMEOUT=*) envs+=(--timeout "${t#VM_TIMEOUT=}") ;;
+			*) envs+=(--guest-env "$t") ;;
+			esac
 		done
 		case ",$tests," in
 		*,reboot.sh,*) envs+=(--expect-console "$VM_REBOOT_LINE") ;;

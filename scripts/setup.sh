@@ -12,6 +12,8 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 TOOLS_DIR=${HV_EVLOG_TOOLS:-/var/cache/hv-evlog/tools}
 BINDGEN_VERSION=0.72.1
 LIBCLANG_VERSION=18.1.1
+# ETL readers nobody here wrote, for scripts/check-captures.py (PyPI).
+ETL_READERS=("dissect.etl==3.14" "etl-parser==1.0.1")
 DEB_PKGS=(busybox-static bc bison flex libelf-dev libssl-dev
           cpio xz-utils make gcc python3-venv python3-docutils kmod file)
 
@@ -122,6 +124,20 @@ install_libclang() {
 	touch "$venv/.ok-$LIBCLANG_VERSION"
 }
 
+# A venv with the ETL readers; its interpreter is what test.sh runs the
+# capture checks with.
+install_etl_readers() {
+	local venv=$TOOLS_DIR/etl-venv stamp
+	stamp=$venv/.ok-$(printf '%s+' "${ETL_READERS[@]}")
+	if [ -f "$stamp" ]; then return; fi
+	say "installing ${ETL_READERS[*]} (PyPI) into $venv"
+	mkdir -p "$TOOLS_DIR"
+	rm -rf "$venv"
+	python3 -m venv "$venv"
+	"$venv/bin/pip" install --quiet "${ETL_READERS[@]}"
+	touch "$stamp"
+}
+
 main() {
 	install_debs
 	check_rust_src
@@ -129,5 +145,6 @@ main() {
 	rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 	install_bindgen
 	install_libclang
+	install_etl_readers
 }
 main "$@"

@@ -67,6 +67,8 @@ main() {
 
 	vm_suite "$OUT"
 	add $VM_COUNTS
+	vm_capture_checks "$OUT"
+	add $CAPTURE_COUNTS
 
 	echo
 	echo "$passed passed, $failed failed, $skipped skipped"

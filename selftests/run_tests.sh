@@ -7,7 +7,7 @@
 cd "$(dirname "$0")" || exit 1
 [ $# -gt 0 ] || set -- device_test numa_topology.sh module_load.sh placement.sh backend_hv.sh \
 	params.sh fail_at.sh cycles.sh info_plan.sh cli.sh header_race.sh messages.sh hypercalls.sh \
-	system_log.sh sim_flood.sh
+	system_log.sh sim_flood.sh fuzz.sh
 echo "TAP version 13"
 echo "1..$#"
 i=0

@@ -140,6 +140,10 @@ def build_initramfs(work, args, topo_name, tests):
     # Sourced by guest-init.sh before the tests: shortened forms for the
     # suite (e.g. CYCLES=50), the full ones when absent.
     with open(os.path.join(root, "etc/hv-evlog/env"), "w") as f:
+        # The third serial port: bytes a test writes there land unchanged in
+        # OUT/NAME.data on the host (see qemu_cmd), for checks the guest
+        # cannot run (it has no Python).
+        f.write("export HV_EVLOG_DATA=/dev/ttyS2\n")
         for kv in args.guest_env or []:
             key, sep, value = kv.partition("=")
             if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key) or not re.fullmatch(r"[\w.,-]*", value):
@@ -155,7 +159,7 @@ def build_initramfs(work, args, topo_name, tests):
     return path
 
 
-def qemu_cmd(args, accel, topo, initrd, report):
+def qemu_cmd(args, accel, topo, initrd, report, data):
     append = (
         "console=ttyS0 panic=-1 oops=panic loglevel=7 "
         "slub_debug=FZPU kfence.sample_interval=10 " + (args.append or "")
@@ -167,6 +171,7 @@ def qemu_cmd(args, accel, topo, initrd, report):
         "-kernel", os.path.join(args.kdir, "arch/x86/boot/bzImage"),
         "-initrd", initrd, "-append", append,
         "-display", "none", "-serial", "stdio", "-serial", f"file:{report}",
+        "-serial", f"file:{data}",
         "-monitor", "none", "-no-reboot", "-nodefaults",
     ]
 
@@ -363,7 +368,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="hv-evlog-vm-") as work:
         initrd = build_initramfs(work, args, args.topology, tests)
         report_path = os.path.join(args.out, f"{name}.report.log")
-        cmd = qemu_cmd(args, accel, topo, initrd, report_path)
+        data_path = os.path.join(args.out, f"{name}.data")
+        cmd = qemu_cmd(args, accel, topo, initrd, report_path, data_path)
         print(f"# {name}: booting {args.topology} ({topo.ncpus} CPUs, {len(topo.nodes)} nodes) under {accel}", flush=True)
         t0 = time.monotonic()
         lines, timed_out = boot(

@@ -193,11 +193,9 @@ const _: () = assert!(1 << PAGE_SHIFT == PAGE_SIZE);
 pub(super) fn publish_header<P: Platform>(p: &mut P, pfn: u64, header: &BufferHeader) {
     let mut bytes = [0u8; ENTRIES_OFFSET];
     let _ = header.encode(&mut bytes);
-    if let Some(page) = p.page(pfn) {
-        let state = STATE_OFFSET..STATE_OFFSET + 4;
-        page[..state.start].copy_from_slice(&bytes[..state.start]);
-        page[state.end..ENTRIES_OFFSET].copy_from_slice(&bytes[state.end..]);
-    }
+    let state = STATE_OFFSET..STATE_OFFSET + 4;
+    p.write(pfn, 0, &bytes[..state.start]);
+    p.write(pfn, state.end, &bytes[state.end..]);
     p.store_release_u32(pfn, STATE_OFFSET, header.buffer_state);
 }
 
@@ -225,9 +223,42 @@ pub trait Platform {
     /// The node of an ACPI proximity domain; `None` if there is none.
     fn node_of_pxm(&self, pxm: u32) -> Option<u32>;
 
-    /// The contents of a page (in the kernel: through the direct map); `None`
-    /// for a PFN that is not memory.
-    fn page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]>;
+    /// The contents of a page the caller of a hypercall handed over for
+    /// that call, its input or output page (in the kernel: through the
+    /// direct map); `None` for a PFN that is not memory. Only for those:
+    /// the `Transport` contract keeps the caller off them during the call,
+    /// so a reference is sound. Every page the simulator keeps (pool,
+    /// bookkeeping, buffers, message pages) goes through [`Platform::read`]
+    /// and [`Platform::write`] instead.
+    fn call_page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]>;
+
+    /// Copies the bytes at `offset` of page `pfn` into `out`. For the pages
+    /// the simulator keeps, which the partition may read (the device's
+    /// scanner, a SINT0 handler, userspace through a mapping, also after a
+    /// stop handed a buffer's pages back to the pool) while the simulator
+    /// writes them: the kernel shell copies through raw pointers, byte by
+    /// byte as `READ_ONCE` does, never through a reference. Returns
+    /// `false`, copying nothing, for a PFN that is not memory or a range
+    /// that leaves the page.
+    fn read(&mut self, pfn: u64, offset: usize, out: &mut [u8]) -> bool;
+
+    /// Stores `bytes` at `offset` of page `pfn` (as `WRITE_ONCE` does, byte
+    /// by byte, in the kernel shell); as [`Platform::read`].
+    fn write(&mut self, pfn: u64, offset: usize, bytes: &[u8]) -> bool;
+
+    /// The little-endian `u64` at `offset` of page `pfn`, through
+    /// [`Platform::read`]; `None` for a PFN that is not memory.
+    fn load_u64(&mut self, pfn: u64, offset: usize) -> Option<u64> {
+        let mut bytes = [0; 8];
+        self.read(pfn, offset, &mut bytes)
+            .then(|| u64::from_le_bytes(bytes))
+    }
+
+    /// Stores `value` little-endian at `offset` of page `pfn`, through
+    /// [`Platform::write`].
+    fn store_u64(&mut self, pfn: u64, offset: usize, value: u64) {
+        self.write(pfn, offset, &value.to_le_bytes());
+    }
 
     /// Stores `value` little-endian at the 4-byte aligned `offset` of page
     /// `pfn` with release semantics (`smp_store_release`): a reader that
@@ -568,7 +599,7 @@ pub(super) fn block<P: Platform>(p: &mut P, gpa: u64, len: usize) -> Result<&mut
         .filter(|&end| end <= PAGE_SIZE)
         .ok_or(HvStatus::INVALID_HYPERCALL_INPUT)?;
     let page = p
-        .page(gpa >> PAGE_SHIFT)
+        .call_page(gpa >> PAGE_SHIFT)
         .ok_or(HvStatus::INVALID_HYPERCALL_INPUT)?;
     Ok(&mut page[start..end])
 }
@@ -609,15 +640,34 @@ pub(super) fn read_u64(page: &[u8], offset: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-pub(super) fn write_u64(page: &mut [u8], offset: usize, value: u64) {
-    if let Some(dst) = page.get_mut(offset..offset + 8) {
-        dst.copy_from_slice(&value.to_le_bytes());
+fn zero_page<P: Platform>(p: &mut P, pfn: u64) {
+    const ZEROS: [u8; 256] = [0; 256];
+    for k in 0..PAGE_SIZE / ZEROS.len() {
+        p.write(pfn, k * ZEROS.len(), &ZEROS);
     }
 }
 
-fn zero_page<P: Platform>(p: &mut P, pfn: u64) {
-    if let Some(page) = p.page(pfn) {
-        page.fill(0);
+/// Writes `byte(i)` to byte `range.start + i` of a run of pages, page `k`
+/// of which is `pfn(p, k)` (a buffer's pages need not be contiguous),
+/// through [`Platform::write`] in small pieces.
+pub(super) fn fill_pages<P: Platform>(
+    p: &mut P,
+    pfn: impl Fn(&mut P, usize) -> Option<u64>,
+    range: Range<usize>,
+    byte: impl Fn(usize) -> u8,
+) {
+    let mut chunk = [0u8; 64];
+    let mut pos = range.start;
+    while pos < range.end {
+        let in_page = pos % PAGE_SIZE;
+        let len = (PAGE_SIZE - in_page).min(range.end - pos).min(chunk.len());
+        for (i, b) in chunk[..len].iter_mut().enumerate() {
+            *b = byte(pos - range.start + i);
+        }
+        if let Some(pfn) = pfn(p, pos / PAGE_SIZE) {
+            p.write(pfn, in_page, &chunk[..len]);
+        }
+        pos += len;
     }
 }
 
@@ -705,6 +755,13 @@ impl Hypervisor {
     /// Hypercalls seen so far, failed and injected ones included.
     pub fn calls(&self) -> u64 {
         self.calls
+    }
+
+    /// Buffers the group's writers and flushes completed since the group was
+    /// initialized (a restarted buffer's every completion counts): what a
+    /// consumer's records, read and dropped, must add up to.
+    pub fn completions(&self) -> u64 {
+        self.completions
     }
 
     /// Makes `buffer` serve `cpu`: the writer for `cpu` fills only buffers
@@ -833,10 +890,7 @@ impl Hypervisor {
                 if pool_index(p.node_of_pfn(pfn)) != Some(node) {
                     return Err("free page on the wrong node");
                 }
-                pfn = p
-                    .page(pfn)
-                    .map(|page| read_u64(page, 0))
-                    .ok_or("free page unknown")?;
+                pfn = p.load_u64(pfn, 0).ok_or("free page unknown")?;
             }
             let buffers = self
                 .buffers
@@ -1124,7 +1178,7 @@ impl Hypervisor {
             let (Some(pfn), Some(node)) = (pfn, node) else {
                 return (HvStatus::INVALID_PARAMETER, rep);
             };
-            if p.page(pfn).is_none() {
+            if p.node_of_pfn(pfn).is_none() {
                 return (HvStatus::INVALID_PARAMETER, rep);
             }
             self.push(p, node, pfn);
@@ -1262,9 +1316,7 @@ impl Hypervisor {
             let Some(pfn) = self.take(p, node) else {
                 break;
             };
-            if let Some(list) = p.page(bookkeeping) {
-                write_u64(list, k * 8, pfn);
-            }
+            p.store_u64(bookkeeping, k * 8, pfn);
         }
         let b = &mut self.buffers[index];
         *b = Buffer {
@@ -1319,9 +1371,7 @@ impl Hypervisor {
 
     fn push<P: Platform>(&mut self, p: &mut P, node: usize, pfn: u64) {
         let pool = &mut self.pools[node];
-        if let Some(page) = p.page(pfn) {
-            write_u64(page, 0, pool.head);
-        }
+        p.store_u64(pfn, 0, pool.head);
         pool.head = pfn;
         pool.free += 1;
     }
@@ -1332,7 +1382,7 @@ impl Hypervisor {
             return None;
         }
         let pfn = pool.head;
-        pool.head = p.page(pfn).map_or(0, |page| read_u64(page, 0));
+        pool.head = p.load_u64(pfn, 0).unwrap_or(0);
         pool.free -= 1;
         Some(pfn)
     }
@@ -1346,8 +1396,7 @@ impl Hypervisor {
         if k >= self.group.buffer_pages as usize {
             return None;
         }
-        let list = p.page(self.buffers[index].bookkeeping)?;
-        Some(read_u64(list, k * 8))
+        p.load_u64(self.buffers[index].bookkeeping, k * 8)
     }
 
     pub(super) fn set_state<P: Platform>(&mut self, p: &mut P, index: usize, state: BufferState) {

@@ -28,7 +28,7 @@ use kernel::{
 };
 
 use self::{
-    hypervisor::{Hypervisor, Ledger, Platform},
+    hypervisor::{Hypervisor, Ledger, Platform, MAX_CPUS},
     synic::{CpuSet, SlotView, SynicError},
     system::{SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES},
     writer::events_this_tick,
@@ -78,15 +78,51 @@ impl Platform for KernelPlatform {
         topology::node_of_pxm(pxm)
     }
 
-    fn page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
+    fn call_page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
         mm::node_of_pfn(pfn)?;
         let va = mm::phys_to_virt(pfn << 12);
-        // SAFETY: `pfn` is RAM below `max_pfn`, so its direct-map address is
-        // valid for a page. The core only touches pages it owns (its pool,
-        // its buffers) or that the caller handed it for the duration of a
-        // hypercall (input/output pages, per the `Transport` contract), and
-        // it holds the simulator's lock, so no other `&mut` to it exists.
+        // SAFETY: `pfn` is online memory with a memory map entry
+        // (`node_of_pfn`), so its direct-map address is valid for a page.
+        // The core asks for this only for a hypercall's input and output
+        // page, which the caller handed over for the call (the `Transport`
+        // contract: it neither reads nor writes them until the call
+        // returns), and it holds the simulator's lock, so no other
+        // reference to the page exists while this one lives.
         Some(unsafe { &mut *va.cast::<[u8; PAGE_SIZE]>() })
+    }
+
+    fn read(&mut self, pfn: u64, offset: usize, out: &mut [u8]) -> bool {
+        let Some(src) = shared_bytes(pfn, offset, out.len()) else {
+            return false;
+        };
+        for (i, byte) in out.iter_mut().enumerate() {
+            // SAFETY: `shared_bytes` checked that the `out.len()` bytes from
+            // `src` lie in one page of memory that the core keeps (pool,
+            // bookkeeping, buffer or message page), which stays allocated
+            // while the core exists. The partition may write none of them
+            // but may read them at any time, so they are never accessed
+            // through a reference; a volatile load of one byte is a single
+            // access (`READ_ONCE`), which cannot tear.
+            *byte = unsafe { src.add(i).read_volatile() };
+        }
+        true
+    }
+
+    fn write(&mut self, pfn: u64, offset: usize, bytes: &[u8]) -> bool {
+        let Some(dst) = shared_bytes(pfn, offset, bytes.len()) else {
+            return false;
+        };
+        for (i, &byte) in bytes.iter().enumerate() {
+            // SAFETY: as in `read`: bytes of a page the core keeps, inside
+            // the page. The device's scanner, a SINT0 handler or userspace
+            // (through a read-only mapping) may read them concurrently, so
+            // each byte is stored with one volatile store (`WRITE_ONCE`) and
+            // no reference is made; readers of a header or a message tell a
+            // finished write by the state word the core publishes last with
+            // release semantics (`store_release_u32`).
+            unsafe { dst.add(i).write_volatile(byte) };
+        }
+        true
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
@@ -132,6 +168,16 @@ impl Platform for KernelPlatform {
     fn cpu_count(&self) -> u32 {
         kernel::cpu::nr_cpu_ids()
     }
+}
+
+/// The direct-map address of byte `offset` of page `pfn`, if the page is
+/// memory with a memory map entry and `len` bytes from there stay inside it.
+fn shared_bytes(pfn: u64, offset: usize, len: usize) -> Option<*mut u8> {
+    mm::node_of_pfn(pfn)?;
+    if offset.checked_add(len)? > PAGE_SIZE {
+        return None;
+    }
+    Some(mm::phys_to_virt(pfn << 12).wrapping_add(offset))
 }
 
 // SAFETY: every field of `Hypervisor` is an integer, a bool, an array of
@@ -213,7 +259,16 @@ impl Sim {
         inbox: Arc<Inbox>,
     ) -> Result<impl PinInit<Self, Error> + use<>> {
         let mut cpus = KVec::new();
-        for cpu in 0..kernel::cpu::nr_cpu_ids().min(hypervisor::MAX_CPUS) {
+        if let Some(b) = placement.buffers.iter().find(|b| b.cpu >= MAX_CPUS) {
+            pr_err!(
+                "simulator: CPU {} is served, but the simulator models CPUs 0-{} only; \
+                 serve fewer with nodes=\n",
+                b.cpu,
+                MAX_CPUS - 1
+            );
+            return Err(EINVAL);
+        }
+        for cpu in 0..kernel::cpu::nr_cpu_ids().min(MAX_CPUS) {
             cpus.push(cpu, GFP_KERNEL)?;
         }
         let mut core = Core(KVBox::<Hypervisor>::zeroed(GFP_KERNEL)?);
@@ -264,6 +319,12 @@ impl Sim {
             }),
             sint <- new_mutex!(()),
         }? Error))
+    }
+
+    /// Buffers completed since the group was initialized, every completion
+    /// of a restarted buffer included (debugfs `sim_completions`).
+    pub(crate) fn completions(&self) -> u64 {
+        self.core.lock().0.completions()
     }
 
     /// Pages seeded into, deposited into and withdrawn from the pools.

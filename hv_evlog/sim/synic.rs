@@ -252,9 +252,7 @@ impl Hypervisor {
         let mut bytes = [0u8; MESSAGE_PAYLOAD_OFFSET + EventLogMessage::SIZE];
         let _ = header.encode(&mut bytes);
         let _ = payload.encode(&mut bytes[MESSAGE_PAYLOAD_OFFSET..]);
-        if let Some(page) = p.page(pfn) {
-            page[SLOT + 8..SLOT + bytes.len()].copy_from_slice(&bytes[8..]);
-        }
+        p.write(pfn, SLOT + 8, &bytes[8..]);
         let word = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
         p.store_release_u32(pfn, FLAGS_WORD, word);
         p.store_release_u32(pfn, SLOT, HVMSG_EVENTLOG_BUFFERCOMPLETE);
@@ -275,10 +273,12 @@ impl Hypervisor {
         }
         let message_type = p.load_acquire_u32(pfn, SLOT);
         let flags = (p.load_acquire_u32(pfn, FLAGS_WORD) >> 8) as u8;
-        let payload = p
-            .page(pfn)
-            .and_then(|page| EventLogMessage::decode(&page[SLOT + MESSAGE_PAYLOAD_OFFSET..]))
-            .unwrap_or_default();
+        let mut raw = [0u8; EventLogMessage::SIZE];
+        let payload = if p.read(pfn, SLOT + MESSAGE_PAYLOAD_OFFSET, &mut raw) {
+            EventLogMessage::decode(&raw).unwrap_or_default()
+        } else {
+            EventLogMessage::default()
+        };
         Some(SlotView {
             message_type,
             flags,
@@ -300,9 +300,7 @@ impl Hypervisor {
         if message_type == HVMSG_NONE || p.load_acquire_u32(pfn, SLOT) != HVMSG_NONE {
             return Err(SynicError::SlotBusy);
         }
-        if let Some(page) = p.page(pfn) {
-            page[SLOT + 8..SLOT + MESSAGE_SIZE].fill(0);
-        }
+        p.write(pfn, SLOT + 8, &[0; MESSAGE_SIZE - 8]);
         p.store_release_u32(pfn, FLAGS_WORD, 0);
         p.store_release_u32(pfn, SLOT, message_type);
         Ok(())

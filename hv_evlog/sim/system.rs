@@ -39,7 +39,7 @@
 #![allow(unreachable_pub)]
 
 use super::hypervisor::{
-    block, publish_header, read_input, read_u64, write_u64, Hypervisor, Platform, Regs,
+    block, fill_pages, publish_header, read_input, read_u64, Hypervisor, Platform, Regs,
 };
 use super::writer::entry_bytes;
 use crate::tlfs::{
@@ -149,9 +149,7 @@ impl Hypervisor {
                     self.free_system_log(p);
                     return Err(SystemLogError::NoMemory);
                 };
-                if let Some(page) = p.page(list) {
-                    write_u64(page, k * 8, pfn);
-                }
+                p.store_u64(list, k * 8, pfn);
             }
         }
         for i in 0..count as usize {
@@ -219,11 +217,7 @@ impl Hypervisor {
         let start = ENTRIES_OFFSET + self.system.used[index] as usize;
         let end = EntryHeader::next_offset(start, size);
         let byte = entry_bytes(SYSTEM_ENTRY_TYPE, seq, size, ts);
-        for pos in start..end {
-            if let Some(page) = self.system_page(p, index, pos / PAGE_SIZE) {
-                page[pos % PAGE_SIZE] = byte(pos - start);
-            }
-        }
+        fill_pages(p, |p, k| self.system_pfn(p, index, k), start..end, byte);
         self.system.used[index] = (end - ENTRIES_OFFSET) as u32;
         self.sync_system_header(p, index);
         Some((index as u32, start as u32))
@@ -234,7 +228,7 @@ impl Hypervisor {
         for i in 0..self.system.count as usize {
             let list = self.system.lists[i];
             for k in 0..self.system.pages as usize {
-                let pfn = p.page(list).map_or(0, |page| read_u64(page, k * 8));
+                let pfn = p.load_u64(list, k * 8).unwrap_or(0);
                 if pfn == 0 {
                     break;
                 }
@@ -363,18 +357,7 @@ impl Hypervisor {
         if index >= self.system.count as usize || k >= self.system.pages as usize {
             return None;
         }
-        let list = p.page(self.system.lists[index])?;
-        Some(read_u64(list, k * 8))
-    }
-
-    fn system_page<'p, P: Platform>(
-        &self,
-        p: &'p mut P,
-        index: usize,
-        k: usize,
-    ) -> Option<&'p mut [u8; PAGE_SIZE]> {
-        let pfn = self.system_pfn(p, index, k)?;
-        p.page(pfn)
+        p.load_u64(self.system.lists[index], k * 8)
     }
 
     /// Rewrites system buffer `index`'s header in the order the partition's

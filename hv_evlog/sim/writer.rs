@@ -53,7 +53,7 @@
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use super::hypervisor::{Hypervisor, Platform, MAX_CPUS};
+use super::hypervisor::{fill_pages, Hypervisor, Platform, MAX_CPUS};
 use crate::tlfs::{
     BufferState, EntryHeader, EventLogMode, Wire, ENTRIES_OFFSET, ENTRY_ALIGN, PAGE_SIZE,
 };
@@ -358,19 +358,6 @@ impl Hypervisor {
         range: core::ops::Range<usize>,
         byte: impl Fn(usize) -> u8,
     ) {
-        let mut pos = range.start;
-        while pos < range.end {
-            let in_page = pos % PAGE_SIZE;
-            let len = (PAGE_SIZE - in_page).min(range.end - pos);
-            let page = self
-                .pfn_of(p, index, pos / PAGE_SIZE)
-                .and_then(|pfn| p.page(pfn));
-            if let Some(page) = page {
-                for (i, dst) in page[in_page..in_page + len].iter_mut().enumerate() {
-                    *dst = byte(pos - range.start + i);
-                }
-            }
-            pos += len;
-        }
+        fill_pages(p, |p, k| self.pfn_of(p, index, k), range, byte);
     }
 }

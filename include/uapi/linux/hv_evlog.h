@@ -19,6 +19,12 @@
  *   poll(fd, POLLPRI): the buffer table changed (a resize); read it again,
  *   map the new buffers, munmap the retired ones
  *
+ * The compatibility path, as Microsoft's driver hands buffers out (copied,
+ * then released): instead of decoding the mapping and RELEASE,
+ *   struct hv_evlog_copy c = { .buffer_index = rec.buffer_index,
+ *                              .addr = (uintptr_t)mem, .size = sizeof(mem) };
+ *   ioctl(fd, HV_EVLOG_IOC_COPY, &c);   c.bytes bytes copied, buffer released
+ *
  * Every buffer starts with the hypervisor's buffer header (header_size
  * bytes); entries follow, each 8-byte aligned:
  * { __u32 context; __u16 size; __u16 type; __u64 timestamp; payload },
@@ -105,20 +111,45 @@ struct hv_evlog_buffers {
 /* What read() returns: one record per completed buffer. */
 struct hv_evlog_record {
 	__u32 buffer_index;
-	__u32 cpu;		/* logical processor the buffer served */
+	__u32 cpu;		/* Linux CPU id that filled it (as FLUSH takes), or HV_EVLOG_NO_CPU */
 	__u64 sequence;		/* 0, 1, 2, ... from each open; a gap = records dropped */
 	__u32 bytes_used;	/* entry bytes after the header (next_buffer_offset) */
 	__u32 events_lost;
 	__u64 timestamp;	/* buffer header time stamp, in the time basis */
+	__u32 vp;		/* the header's logical_processor: the hypervisor's VP index */
+	__u32 reserved;		/* 0 */
 };
 
-/* HV_EVLOG_IOC_STATS: counted from the open of this file. */
+/* record.cpu: no Linux CPU has the header's VP index. */
+#define HV_EVLOG_NO_CPU		0xFFFFFFFFu
+
+/*
+ * HV_EVLOG_IOC_STATS: counted from the open of this file.
+ * HV_EVLOG_IOC_LIFETIME_STATS: the same counters summed over every open
+ * since the module set the buffer group up (its load), so that they still
+ * tell after a consumer closed the device what it consumed.
+ */
 struct hv_evlog_stats {
 	__u64 completions;	/* buffers seen complete */
 	__u64 releases;		/* buffers handed back */
 	__u64 events_lost;	/* sum of events_lost over completions */
-	__u64 records_dropped;	/* completion records lost to a full queue */
+	__u64 records_dropped;	/* records lost to a full queue or withdrawn (circular mode) */
 	__u64 flushes;
+};
+
+/*
+ * HV_EVLOG_IOC_COPY: the copying (compatibility) path. Copies a completed
+ * buffer whose record was read, from its header through its entries
+ * (header_size + bytes_used bytes), to addr, then releases it as
+ * HV_EVLOG_IOC_RELEASE does. -EINVAL when RELEASE would refuse the buffer or
+ * size is too small (nothing copied, nothing released); -EFAULT when addr
+ * cannot take the bytes (not released).
+ */
+struct hv_evlog_copy {
+	__u32 buffer_index;	/* in */
+	__u32 bytes;		/* out: bytes copied */
+	__u64 addr;		/* in: user pointer to size bytes */
+	__u64 size;		/* in */
 };
 
 #define HV_EVLOG_IOC_INFO	 _IOR(HV_EVLOG_IOC_MAGIC, 0x00, struct hv_evlog_info)
@@ -135,12 +166,14 @@ struct hv_evlog_stats {
 #define HV_EVLOG_IOC_FLUSH	 _IOW(HV_EVLOG_IOC_MAGIC, 0x03, __u32)
 #define HV_EVLOG_IOC_SET_SOURCES _IOW(HV_EVLOG_IOC_MAGIC, 0x04, __u64)
 #define HV_EVLOG_IOC_STATS	 _IOR(HV_EVLOG_IOC_MAGIC, 0x05, struct hv_evlog_stats)
+#define HV_EVLOG_IOC_LIFETIME_STATS _IOR(HV_EVLOG_IOC_MAGIC, 0x06, struct hv_evlog_stats)
+#define HV_EVLOG_IOC_COPY	 _IOWR(HV_EVLOG_IOC_MAGIC, 0x07, struct hv_evlog_copy)
 /*
  * Buffers per served CPU, 1 to what max_buffers allows. Growing creates,
  * maps and announces buffers (poll() reports POLLPRI to the consumer);
  * shrinking takes buffers out of the rotation once each is free, and
  * deletes each once no mapping covers it. See Documentation/hv_evlog.rst.
  */
-#define HV_EVLOG_IOC_RESIZE	 _IOW(HV_EVLOG_IOC_MAGIC, 0x06, __u32)
+#define HV_EVLOG_IOC_RESIZE	 _IOW(HV_EVLOG_IOC_MAGIC, 0x08, __u32)
 
 #endif /* _UAPI_LINUX_HV_EVLOG_H */

@@ -29,12 +29,12 @@ fn complete_chain(headers: &mut [BufferHeader], chain: &[u32]) {
     }
 }
 
-fn tracker(n: usize) -> Tracker<Vec<Slot>> {
-    Tracker::new(vec![Slot::Delivered; n])
+fn tracker(n: usize) -> Tracker<Vec<Tracked>> {
+    Tracker::new(vec![Tracked::default(); n])
 }
 
 /// Runs one scan and returns what it reported, every record queued.
-fn scan(t: &mut Tracker<Vec<Slot>>, headers: &[BufferHeader]) -> Vec<u32> {
+fn scan(t: &mut Tracker<Vec<Tracked>>, headers: &[BufferHeader]) -> Vec<u32> {
     let mut out = Vec::new();
     let n = t.scan(headers, |i| {
         out.push(i);
@@ -82,6 +82,23 @@ fn chains_in_order_of_their_heads() {
     complete_chain(&mut h, &[8]);
     let mut t = tracker(10);
     assert_eq!(scan(&mut t, &h), [3, 9, 0, 6, 1, 8]);
+}
+
+/// One processor filled buffers 3, then 1, then 0 (time stamps rising) and
+/// each completed as a chain of its own before the reader looked: they are
+/// reported in the order they were filled, not by index.
+#[test]
+fn chains_of_one_processor_in_the_order_they_were_filled() {
+    let mut h = free(4);
+    for (ts, i) in [(100, 3), (200, 1), (300, 0)] {
+        complete_chain(&mut h, &[i]);
+        h[i as usize].time_stamp = ts;
+    }
+    let mut t = tracker(4);
+    assert_eq!(scan(&mut t, &h), [3, 1, 0]);
+    // Announced together by two messages: the same order.
+    let mut t = tracker(4);
+    assert_eq!(announced(&mut t, &[0, 1, 3], &h), (vec![3, 1, 0], 3));
 }
 
 #[test]
@@ -132,10 +149,10 @@ fn life_cycle_queued_delivered_released_reported_again() {
     complete_chain(&mut h, &[1]);
     let mut t = tracker(3);
     assert_eq!(scan(&mut t, &h), [1]);
-    assert!(!t.may_release(1), "queued, not read yet");
+    assert!(!t.may_release(1, &h[1]), "queued, not read yet");
     t.delivered(1);
     assert_eq!(t.slot(1), Some(Slot::Delivered));
-    assert!(t.may_release(1));
+    assert!(t.may_release(1, &h[1]));
     // Still complete, delivered: not reported again.
     assert!(scan(&mut t, &h).is_empty());
     t.released(1);
@@ -154,25 +171,104 @@ fn delivered_buffer_released_elsewhere_becomes_idle() {
     h[0] = header(0, BufferState::Ready, None);
     assert!(scan(&mut t, &h).is_empty());
     assert_eq!(t.slot(0), Some(Slot::Idle));
-    assert!(!t.may_release(0));
+    assert!(!t.may_release(0, &h[0]));
     complete_chain(&mut h, &[0]);
     assert_eq!(scan(&mut t, &h), [0]);
 }
 
+/// Buffer `index` complete as the fill started at `stamp`.
+fn filled(index: u32, stamp: u64) -> BufferHeader {
+    BufferHeader {
+        time_stamp: stamp,
+        next_buffer_offset: stamp as u32,
+        ..header(index, BufferState::Complete, None)
+    }
+}
+
 #[test]
-fn queued_buffer_stays_queued_when_its_header_changes() {
+fn queued_buffer_stays_queued_while_a_read_holds_its_record() {
     let mut h = free(2);
-    complete_chain(&mut h, &[1]);
+    h[1] = filled(1, 10);
     let mut t = tracker(2);
     assert_eq!(scan(&mut t, &h), [1]);
-    h[1] = header(1, BufferState::InUse, None);
-    assert!(scan(&mut t, &h).is_empty());
-    assert_eq!(t.slot(1), Some(Slot::Queued));
-    complete_chain(&mut h, &[1]);
+    // Restarted and completed again while read() copies the record: it
+    // cannot be withdrawn, so the buffer waits for that delivery.
+    h[1] = filled(1, 20);
+    assert_eq!(t.recycled(&h, |_| false), 0);
     assert!(
         scan(&mut t, &h).is_empty(),
         "one record per buffer at a time"
     );
+    assert_eq!(t.slot(1), Some(Slot::Queued));
+    t.delivered(1);
+    // The record read was of fill 10: fill 20 may not be released on it...
+    assert!(!t.may_release(1, &h[1]));
+    // ... and is reported by the next scan.
+    assert_eq!(scan(&mut t, &h), [1]);
+    t.delivered(1);
+    assert!(t.may_release(1, &h[1]));
+}
+
+/// Circular mode: a buffer restarted and completed again while the record
+/// of its previous completion waits has that record withdrawn (counted as
+/// dropped) and gets a new one; after delivery, a restart is reported again.
+#[test]
+fn circular_restart_withdraws_the_stale_record_and_reports_the_new_fill() {
+    let mut h = free(3);
+    let mut t = tracker(3);
+    let mut q = Queue::new(vec![(0u64, 0u32, 0u64); 3]);
+    let scan_q = |t: &mut Tracker<Vec<Tracked>>, q: &mut Queue<_, _>, h: &[BufferHeader]| {
+        let withdrawn = t.recycled(h, |i| q.withdraw(|r: &(u64, u32, u64)| r.1 == i).is_some());
+        t.scan(h, |i| q.push_with(|s| (s, i, h[i as usize].time_stamp)).1);
+        withdrawn
+    };
+    h[0] = filled(0, 10);
+    h[1] = filled(1, 11);
+    assert_eq!(scan_q(&mut t, &mut q, &h), 0);
+    assert_eq!(q.len(), 2);
+    // The reader falls behind: 0 is restarted (in use), then completes again.
+    h[0] = header(0, BufferState::InUse, None);
+    assert_eq!(scan_q(&mut t, &mut q, &h), 1);
+    assert_eq!(t.slot(0), Some(Slot::Idle));
+    assert_eq!(q.dropped(), 1);
+    h[0] = filled(0, 30);
+    assert_eq!(scan_q(&mut t, &mut q, &h), 0);
+    // Restarted and completed between two scans: the stamp tells.
+    h[1] = filled(1, 31);
+    assert_eq!(scan_q(&mut t, &mut q, &h), 1);
+    assert_eq!(q.dropped(), 2);
+    let got: Vec<_> = core::iter::from_fn(|| q.pop_front()).collect();
+    // Sequence 0 and 1 are the gaps; the new fills come in order.
+    assert_eq!(got, [(2, 0, 30), (3, 1, 31)]);
+    for (_, i, _) in got {
+        t.delivered(i);
+    }
+    // A delivered buffer restarted and completed: reported again.
+    h[0] = filled(0, 40);
+    assert_eq!(scan_q(&mut t, &mut q, &h), 0);
+    assert_eq!(q.pop_front(), Some((4, 0, 40)));
+    assert_eq!(q.pop_front(), None);
+    assert_eq!(q.dropped(), 2);
+}
+
+#[test]
+fn queue_withdraw_keeps_the_others_in_order() {
+    let mut q = Queue::new(vec![0u64; 4]);
+    // Wrap the storage first.
+    for _ in 0..3 {
+        assert!(q.push_with(|s| s).1);
+        q.pop_front();
+    }
+    for _ in 0..4 {
+        assert!(q.push_with(|s| s).1);
+    }
+    assert_eq!(q.withdraw(|&r| r == 4), Some(4));
+    assert_eq!(q.withdraw(|&r| r == 99), None);
+    assert_eq!(q.dropped(), 1);
+    assert_eq!(q.len(), 3);
+    assert_eq!(q.push_with(|s| s), (7, true));
+    let rest: Vec<u64> = core::iter::from_fn(|| q.pop_front()).collect();
+    assert_eq!(rest, [3, 5, 6, 7]);
 }
 
 #[test]
@@ -188,7 +284,7 @@ fn dropped_record_makes_buffer_releasable() {
     assert_eq!(seen, [0, 1]);
     assert_eq!(t.slot(0), Some(Slot::Queued));
     assert_eq!(t.slot(1), Some(Slot::Delivered));
-    assert!(t.may_release(1));
+    assert!(t.may_release(1, &h[1]));
 }
 
 #[test]
@@ -202,8 +298,9 @@ fn delivered_and_released_ignore_other_states_and_out_of_range() {
     );
     t.delivered(7);
     t.released(7);
-    assert!(!t.may_release(7));
-    assert!(!t.may_release(u32::MAX));
+    let h = header(7, BufferState::Complete, None);
+    assert!(!t.may_release(7, &h));
+    assert!(!t.may_release(u32::MAX, &h));
 }
 
 #[test]
@@ -369,6 +466,34 @@ proptest! {
         prop_assert!(scan(&mut t, &h).is_empty());
     }
 
+    /// Unlinked complete buffers are reported by rising time stamp, the
+    /// lower index first on a tie; the earliest-first order of
+    /// `IndexSet::take_earliest`.
+    #[test]
+    fn unlinked_buffers_in_time_stamp_order(
+        v in proptest::collection::vec((any::<bool>(), 0u64..4), 1..40),
+    ) {
+        let h: Vec<BufferHeader> = v
+            .iter()
+            .enumerate()
+            .map(|(i, &(complete, ts))| {
+                let state = if complete { BufferState::Complete } else { BufferState::Free };
+                BufferHeader { time_stamp: ts, ..header(i as u32, state, None) }
+            })
+            .collect();
+        let mut expected: Vec<(u64, u32)> = (0..h.len() as u32)
+            .filter(|&i| h[i as usize].state() == Some(BufferState::Complete))
+            .map(|i| (h[i as usize].time_stamp, i))
+            .collect();
+        expected.sort_unstable();
+        let expected: Vec<u32> = expected.into_iter().map(|(_, i)| i).collect();
+        let mut t = tracker(h.len());
+        prop_assert_eq!(scan(&mut t, &h), expected.clone());
+        let all: Vec<u32> = (0..h.len() as u32).collect();
+        let mut t = tracker(h.len());
+        prop_assert_eq!(announced(&mut t, &all, &h).0, expected);
+    }
+
     /// Delivering and releasing everything reported makes the next scan
     /// report the buffers still (again) complete, and only those.
     #[test]
@@ -378,7 +503,7 @@ proptest! {
         let mut t = tracker(n);
         for i in scan(&mut t, h) {
             t.delivered(i);
-            prop_assert!(t.may_release(i));
+            prop_assert!(t.may_release(i, &h[i as usize]));
             t.released(i);
         }
         let mut got = scan(&mut t, h2);
@@ -414,7 +539,7 @@ proptest! {
 
 /// Runs `announced` for `heads` and returns (reported in order, walked).
 fn announced(
-    t: &mut Tracker<Vec<Slot>>,
+    t: &mut Tracker<Vec<Tracked>>,
     heads: &[u32],
     headers: &[BufferHeader],
 ) -> (Vec<u32>, u32) {

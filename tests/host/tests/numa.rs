@@ -1146,3 +1146,18 @@ proptest! {
         }
     }
 }
+
+/// The buffer table's CPU bitmap: one bit per CPU that fits, and an empty
+/// map (not a failure of the whole table) for a CPU the map cannot hold.
+#[test]
+fn cpu_map_sets_one_bit_or_none_past_the_end() {
+    let m = cpu_map::<16>(0);
+    assert_eq!(m[0], 1);
+    assert!(m[1..].iter().all(|&w| w == 0));
+    let m = cpu_map::<16>(130);
+    assert_eq!(m[2], 1 << 2);
+    assert_eq!(m.iter().filter(|&&w| w != 0).count(), 1);
+    assert_eq!(cpu_map::<16>(1023)[15], 1 << 63);
+    assert_eq!(cpu_map::<16>(1024), [0; 16]);
+    assert_eq!(cpu_map::<16>(u32::MAX), [0; 16]);
+}

@@ -102,11 +102,27 @@ impl Platform for Fake {
             .map(|n| n as u32)
     }
 
-    fn page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
+    fn call_page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
         // Memory nobody owns must never be touched; a PFN outside every node
         // is "not memory", which the simulator must handle.
         self.node_of_pfn(pfn)?;
         Some(self.mem(pfn))
+    }
+
+    fn read(&mut self, pfn: u64, offset: usize, out: &mut [u8]) -> bool {
+        if self.node_of_pfn(pfn).is_none() || offset + out.len() > PAGE_SIZE {
+            return false;
+        }
+        out.copy_from_slice(&self.mem(pfn)[offset..offset + out.len()]);
+        true
+    }
+
+    fn write(&mut self, pfn: u64, offset: usize, bytes: &[u8]) -> bool {
+        if self.node_of_pfn(pfn).is_none() || offset + bytes.len() > PAGE_SIZE {
+            return false;
+        }
+        self.mem(pfn)[offset..offset + bytes.len()].copy_from_slice(bytes);
+        true
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
@@ -1551,6 +1567,78 @@ fn circular_mode_overwrites_the_oldest_complete_buffer() {
             ..
         }
     ));
+    r.finish();
+}
+
+/// Circular mode with a reader that falls behind, through the module's own
+/// completion tracking (`completion.rs`, as the device drives it): every
+/// completion the simulator counts is either read, with the fill's own
+/// `bytes_used`, or counted as dropped; none is reported with stale data.
+#[test]
+fn circular_reader_behind_gets_every_completion_or_a_drop() {
+    use hv_evlog_host_tests::completion::{Queue, Tracked, Tracker};
+    let geo = Geo {
+        mode: EventLogMode::Circular,
+        max: 3,
+        ..GEO
+    };
+    let n = 3u32;
+    let mut r = Rig::logging(geo, n);
+    let mut tracker = Tracker::new(vec![Tracked::default(); n as usize]);
+    // (sequence, buffer, time_stamp, bytes_used), room for one per buffer.
+    let mut queue = Queue::new(vec![(0u64, 0u32, 0u64, 0u32); n as usize]);
+    let (mut read, mut gaps, mut last_seq) = (0u64, 0u64, None::<u64>);
+    let scan = |r: &mut Rig, t: &mut Tracker<Vec<Tracked>>, q: &mut Queue<_, _>| {
+        let h: Vec<BufferHeader> = (0..n).map(|i| r.header(i)).collect();
+        t.recycled(&h, |i| {
+            q.withdraw(|rec: &(u64, u32, u64, u32)| rec.1 == i)
+                .is_some()
+        });
+        t.scan(&h, |i| {
+            let hd = h[i as usize];
+            q.push_with(|s| (s, i, hd.time_stamp, hd.next_buffer_offset))
+                .1
+        });
+    };
+    let mut read_one = |r: &mut Rig, t: &mut Tracker<Vec<Tracked>>, q: &mut Queue<_, _>| {
+        let Some((seq, i, stamp, used)): Option<(u64, u32, u64, u32)> = q.pop_front() else {
+            return false;
+        };
+        t.delivered(i);
+        let h = r.header(i);
+        if h.state() == Some(BufferState::Complete) && h.time_stamp == stamp {
+            assert_eq!(h.next_buffer_offset, used, "record of buffer {i} is stale");
+        }
+        gaps += seq - last_seq.map_or(0, |l| l + 1);
+        last_seq = Some(seq);
+        read += 1;
+        true
+    };
+    // 40 writes of 24-byte payloads per round: a 1-page buffer (about 100
+    // entries) completes every 2-3 rounds; the reader takes one record every
+    // 8 rounds, so buffers are restarted under its queued records.
+    for round in 0..400 {
+        for _ in 0..40 {
+            r.write(0, 24);
+        }
+        scan(&mut r, &mut tracker, &mut queue);
+        if round % 8 == 0 {
+            read_one(&mut r, &mut tracker, &mut queue);
+        }
+    }
+    ok(r.sources(0));
+    r.flush_in_use();
+    scan(&mut r, &mut tracker, &mut queue);
+    while read_one(&mut r, &mut tracker, &mut queue) {}
+    let completions = r.hv.completions();
+    assert!(completions > 100, "only {completions} completions");
+    assert!(queue.dropped() > 0, "the reader never fell behind");
+    assert_eq!(read + queue.dropped(), completions);
+    // Every dropped record is a gap in the sequence numbers read.
+    assert_eq!(
+        gaps + (queue.next_sequence() - 1 - last_seq.unwrap()),
+        queue.dropped()
+    );
     r.finish();
 }
 

@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
+use crate::capfile::{self, HeaderError, Meta};
 use crate::decode::{decode_buffer, used_end, Event};
 use crate::device::{Device, Mapping, Wait, READ_BATCH};
 use crate::error::{Error, Result};
-use crate::output::{Sink, FILE_HEADER_SIZE, FILE_MAGIC, RECORD_HEADER_SIZE};
+use crate::output::{Sink, RECORD_HEADER_SIZE};
 use crate::tlfs::ENTRIES_OFFSET;
 use crate::uapi::{BufferInfo, Info, Record, Stats, ABI_VERSION, BUFFER_RETIRED};
 
@@ -35,6 +36,18 @@ pub trait Source {
     fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()>;
     /// Hands the buffer back once consumed.
     fn release(&mut self, index: u32) -> Result<()>;
+}
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn wait(&mut self, timeout: Duration) -> Result<Next> {
+        (**self).wait(timeout)
+    }
+    fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()> {
+        (**self).snapshot(record, out)
+    }
+    fn release(&mut self, index: u32) -> Result<()> {
+        (**self).release(index)
+    }
 }
 
 /// The device with each of its buffers mapped on its own, following the
@@ -267,45 +280,48 @@ pub struct FileSource<R: Read> {
 }
 
 impl<R: Read> FileSource<R> {
-    /// Reads and checks the file header; returns the source and the group
-    /// geometry the header records.
-    pub fn open(mut input: R) -> Result<(Self, Info)> {
-        let mut header = [0u8; FILE_HEADER_SIZE];
-        let got = read_full(&mut input, &mut header)?;
-        if got < FILE_HEADER_SIZE || header[0..8] != FILE_MAGIC {
-            return Err(Error::Input(
-                "not an hv-evlog capture file (no HVEVLOG1 header): \
-                 write one with 'hv-evlog capture --format binary'"
+    /// Reads and checks the file header (either version); returns the
+    /// source and what the header records.
+    pub fn open(mut input: R) -> Result<(Self, Meta)> {
+        let not_capture = || {
+            Error::Input(
+                "not an hv-evlog capture file (no HVEVLOG1 or HVEVLOG2 header) nor an ETL \
+                 file: write one with 'hv-evlog capture --format binary' or '--format etl'"
                     .into(),
-            ));
-        }
-        let word = |i: usize| u32::from_le_bytes(header[8 + 4 * i..12 + 4 * i].try_into().unwrap());
-        let info = Info {
-            abi_version: word(0),
-            time_basis: word(1),
-            log_type: word(2),
-            mode: word(3),
-            buffer_size: word(4),
-            header_size: word(5),
-            ..Info::default()
+            )
         };
-        // ABI version 2 changed the device's table, not the buffers or the
-        // records this file holds: files of version 1 read the same.
-        if !(1..=ABI_VERSION).contains(&info.abi_version)
+        let mut header = [0u8; capfile::HEADER_SIZE];
+        let got = read_full(&mut input, &mut header[..8])?;
+        let size = capfile::header_size(&header[..got]).ok_or_else(not_capture)?;
+        if 8 + read_full(&mut input, &mut header[8..size])? < size {
+            return Err(not_capture());
+        }
+        let meta = capfile::decode(&header[..size]).map_err(|e| match e {
+            HeaderError::NotCapture => not_capture(),
+            HeaderError::HeaderSize(n) => Error::Input(format!(
+                "capture file header says it is {n} bytes; version 2 headers are {}",
+                capfile::HEADER_SIZE
+            )),
+        })?;
+        let info = &meta.info;
+        // The buffer format is the same for every ABI version so far (ABI 2
+        // added `vp` to the device's record, not to the file's).
+        if info.abi_version == 0
+            || info.abi_version > ABI_VERSION
             || info.header_size as usize != ENTRIES_OFFSET
         {
             return Err(Error::Input(format!(
                 "capture file has ABI version {} and entries at offset {}; \
-                 this tool reads version {ABI_VERSION} with entries at {ENTRIES_OFFSET}",
+                 this tool reads versions 1 to {ABI_VERSION} with entries at {ENTRIES_OFFSET}",
                 info.abi_version, info.header_size
             )));
         }
         let source = Self {
             input,
             data: Vec::new(),
-            offset: FILE_HEADER_SIZE as u64,
+            offset: size as u64,
         };
-        Ok((source, info))
+        Ok((source, meta))
     }
 }
 
@@ -350,11 +366,21 @@ impl<R: Read> Source for FileSource<R> {
             bytes_used: bytes.saturating_sub(ENTRIES_OFFSET as u32),
             events_lost: u32_at(20),
             timestamp: u64_at(24),
+            ..Record::default()
         };
         self.data.resize(bytes as usize, 0);
         if read_full(&mut self.input, &mut self.data)? < self.data.len() {
             return Err(truncated(self.offset));
         }
+        // The file keeps the CPU; the VP index is in the buffer header it
+        // stores (`logical_processor`, 16 bits at offset 40).
+        let record = Record {
+            vp: self
+                .data
+                .get(40..42)
+                .map_or(0, |b| u32::from(u16::from_le_bytes([b[0], b[1]]))),
+            ..record
+        };
         self.offset += (RECORD_HEADER_SIZE + self.data.len()) as u64;
         Ok(Next::Record(record))
     }
@@ -554,13 +580,13 @@ pub fn run<S: Source, W: Write>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::decode::tests::{record_for, synthetic_buffer};
     use crate::output::Format;
 
     /// Synthetic buffers handed out one by one; records every release.
-    struct Fake {
+    pub(crate) struct Fake {
         queue: VecDeque<(Record, Vec<u8>)>,
         current: Vec<u8>,
         released: Vec<u32>,
@@ -568,7 +594,7 @@ mod tests {
     }
 
     impl Fake {
-        fn new(buffers: Vec<Vec<u8>>) -> Self {
+        pub(crate) fn new(buffers: Vec<Vec<u8>>) -> Self {
             let queue = buffers
                 .into_iter()
                 .enumerate()
@@ -611,7 +637,7 @@ mod tests {
 
     /// Four buffers: CPU 0, 1, 0, 1, three events each, time stamps
     /// 100 * buffer + event; buffer 2 lost 5 events before it.
-    fn four_buffers() -> Vec<Vec<u8>> {
+    pub(crate) fn four_buffers() -> Vec<Vec<u8>> {
         (0..4u32)
             .map(|b| {
                 let entries: Vec<_> = (0..3u64)
@@ -865,27 +891,31 @@ mod tests {
             count: Some(7),
             ..Limits::default()
         };
-        let info = Info {
+        let info = crate::uapi::Info {
             abi_version: 1,
             time_basis: 1,
             log_type: 1,
             buffer_size: 65536,
             header_size: 72,
-            ..Info::default()
+            ..crate::uapi::Info::default()
         };
         let mut fake = Fake::new(four_buffers());
         let mut sink = Sink::new(Vec::new(), Format::Binary);
-        sink.begin(&info).unwrap();
+        sink.begin(&Meta {
+            info,
+            ..Meta::default()
+        })
+        .unwrap();
         let (totals, _) = run(&mut fake, limits, &mut sink, &|| false, &mut |_| {}).unwrap();
         assert_eq!(totals.events, 7);
         let file = sink.finish().unwrap();
         // Three records: two whole buffers (72 + 16 + 24 + 32 bytes) and the
         // third cut after its first event (72 + 16).
-        assert_eq!(file.len(), 32 + 3 * 32 + 2 * 144 + 88);
+        assert_eq!(file.len(), 64 + 3 * 32 + 2 * 144 + 88);
 
-        let (mut source, read_info) = FileSource::open(&file[..]).unwrap();
-        assert_eq!(read_info.time_basis, 1);
-        assert_eq!(read_info.buffer_size, 65536);
+        let (mut source, read) = FileSource::open(&file[..]).unwrap();
+        assert_eq!(read.info.time_basis, 1);
+        assert_eq!(read.info.buffer_size, 65536);
         let mut text = Sink::new(Vec::new(), Format::Text);
         let (totals, end) = run(
             &mut source,
@@ -915,13 +945,33 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "capture file is truncated: the record at byte 384 is incomplete"
+            "capture file is truncated: the record at byte 416 is incomplete"
         );
-        let err = FileSource::open(&b"HVEVLOG2"[..]).err().unwrap();
-        assert_eq!(
-            err.to_string(),
-            "not an hv-evlog capture file (no HVEVLOG1 header): \
-             write one with 'hv-evlog capture --format binary'"
-        );
+        for bad in [&b"HVEVLOG2"[..], b"HVEVLOG3........", b""] {
+            let err = FileSource::open(bad).err().unwrap();
+            assert_eq!(
+                err.to_string(),
+                "not an hv-evlog capture file (no HVEVLOG1 or HVEVLOG2 header) nor an ETL \
+                 file: write one with 'hv-evlog capture --format binary' or '--format etl'"
+            );
+        }
+        // A version 1 file (32-byte header) still reads.
+        let mut v1 = b"HVEVLOG1".to_vec();
+        for w in [1u32, 1, 1, 0, 65536, 72] {
+            v1.extend_from_slice(&w.to_le_bytes());
+        }
+        v1.extend_from_slice(&file[64..]);
+        let (mut source, read) = FileSource::open(&v1[..]).unwrap();
+        assert_eq!((read.info.buffer_size, read.timer_hz), (65536, 0));
+        let mut text = Sink::new(Vec::new(), Format::Text);
+        run(
+            &mut source,
+            Limits::default(),
+            &mut text,
+            &|| false,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(text.finish().unwrap()).unwrap(), direct);
     }
 }

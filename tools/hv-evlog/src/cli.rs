@@ -1,1081 +1,531 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The command line: usage texts and a hand-written parser.
+//! The command line, defined once with clap's derive: the parser, `--help`,
+//! `help COMMAND` and the usage printed after a bad command line all come
+//! from the types below and their doc comments.
 //!
-//! Options take their value as the next argument or after `=`
-//! (`--count 5`, `--count=5`); numbers are decimal or `0x` hex.
+//! A new command is one more variant of [`Command`] (its doc comment is its
+//! help) and one more arm in `main.rs`'s `run`. Commands that write events
+//! flatten [`Events`] and so take the same output options.
+//!
+//! Options take their value as the next argument or after `=` (`--count 5`,
+//! `--count=5`), even when it starts with `-`; numbers are decimal or `0x`
+//! hex; the last of repeated options wins. Clap's own error texts are not
+//! used: [`usage_error`] words each kind of mistake as one short line and
+//! appends the help of the command concerned.
 
-use std::collections::VecDeque;
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::{Arg, ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+mod mistakes;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use mistakes::{clap_outcome, usage_error};
+use values::{
+    parse_buffer_count, parse_count, parse_cpu, parse_duration, parse_source_mask, Checked,
+};
+
 use crate::capture::Limits;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, EXIT_CODES};
 use crate::output::Format;
-use crate::tlfs;
-use crate::uapi::{DEVICE, MAX_CPUS};
+use crate::uapi::DEVICE;
 
-macro_rules! exit_codes {
-    () => {
-        "\nexit codes:\n\
-         \x20 0   success\n\
-         \x20 1   any other failure (I/O error, module of another version, bad data)\n\
-         \x20 2   /dev/hv_evlog not found: load the module\n\
-         \x20 3   permission denied: run as root\n\
-         \x20 4   device busy: another consumer has it open\n\
-         \x20 64  bad usage\n"
-    };
-}
-
-/// `hv-evlog --help`.
-pub const MAIN_USAGE: &str = concat!(
-    "usage: hv-evlog [--device PATH] COMMAND [OPTIONS]\n\
-     \n\
-     Consumes Hyper-V hypervisor event logs through /dev/hv_evlog.\n\
-     \n\
-     commands:\n\
-     \x20 info      show the buffer group and the buffer table\n\
-     \x20 capture   write the events of completed buffers until a limit\n\
-     \x20 decode    write the events of a binary capture file\n\
-     \x20 stats     show the module's counters\n\
-     \x20 flush     complete the current buffer of one CPU or of all\n\
-     \x20 sources   show or set the enabled event sources\n\
-     \x20 resize    set the number of buffers per CPU while logging\n\
-     \x20 help      this text, or 'help COMMAND'\n\
-     \n\
-     options:\n\
-     \x20 --device PATH   the device (default /dev/hv_evlog); also after COMMAND\n\
-     \x20 -h, --help      help; 'hv-evlog COMMAND --help' for a command\n\
-     \x20 -V, --version   the version\n\
-     \n\
-     The device has one consumer at a time: info, stats and capture open it\n\
-     as one, so none of them runs while a capture does; flush, sources and\n\
-     resize open it as a control file and run beside a capture.\n",
-    exit_codes!()
-);
-
-/// `hv-evlog info --help`.
-pub const INFO_USAGE: &str = concat!(
-    "usage: hv-evlog info [--json]\n\
-     \n\
-     Shows the group geometry (type, mode, time basis, buffer count and size,\n\
-     threshold, sources) and, per buffer: index, proximity domain, NUMA node,\n\
-     the CPUs it serves (like 0-1,4) and its offset in the mapping.\n\
-     \n\
-     options:\n\
-     \x20 --json          one line of JSON instead of the table\n\
-     \x20 --device PATH   the device (default /dev/hv_evlog)\n",
-    exit_codes!()
-);
-
-/// `hv-evlog capture --help`.
-pub const CAPTURE_USAGE: &str = concat!(
-    "usage: hv-evlog capture [--format text|json|binary] [--output FILE]\n\
-     \x20                       [--duration SECS] [--count N] [--cpu N]\n\
-     \n\
-     Maps all buffers read-only, then for each completed buffer writes its\n\
-     events and hands the buffer back. Stops at --count, --duration, the end\n\
-     of the output's reader, SIGINT (Ctrl-C) or SIGTERM, then prints on stderr\n\
-     \x20 hv-evlog: events=N buffers=N lost=N dropped=N malformed=N seconds=S\n\
-     (lost: events the hypervisor could not log; dropped: completion records\n\
-     the module's queue lost, from its stats; malformed: buffers whose entries\n\
-     did not decode to their end). While stderr is a terminal that the events\n\
-     do not go to, a progress line shows events/s, buffers and lost events.\n\
-     \n\
-     options:\n\
-     \x20 --format FMT      text (default): 'cpu=N ts=N type=N size=N context=0xN'\n\
-     \x20                   json: '{\"cpu\":N,\"ts\":N,\"type\":N,\"size\":N,\"context\":N}'\n\
-     \x20                   binary: the capture file format (tools/hv-evlog/README.md),\n\
-     \x20                   for 'hv-evlog decode'; not to a terminal\n\
-     \x20 --json            same as --format json\n\
-     \x20 -o, --output FILE write to FILE instead of stdout\n\
-     \x20 --duration SECS   stop after SECS seconds (decimals allowed)\n\
-     \x20 --count N         stop after N events\n\
-     \x20 --cpu N           only events of buffers filled by CPU N\n\
-     \x20 --check           check the module's bookkeeping: record sequences\n\
-     \x20                   without a gap beyond the records dropped, counters\n\
-     \x20                   never going backwards, and at the end completions =\n\
-     \x20                   releases + pending + dropped (one more stderr line;\n\
-     \x20                   exit 1 if one fails)\n\
-     \x20 --device PATH     the device (default /dev/hv_evlog)\n",
-    exit_codes!()
-);
-
-/// `hv-evlog decode --help`.
-pub const DECODE_USAGE: &str = concat!(
-    "usage: hv-evlog decode [--format text|json|binary] [--output FILE]\n\
-     \x20                      [--count N] [--cpu N] [FILE]\n\
-     \n\
-     Reads a capture written by 'hv-evlog capture --format binary' from FILE\n\
-     (standard input if absent or -) and writes its events as capture does,\n\
-     without the device. Ends with the summary line on stderr.\n\
-     \n\
-     options:\n\
-     \x20 --format FMT      text (default), json or binary (to filter a capture)\n\
-     \x20 --json            same as --format json\n\
-     \x20 -o, --output FILE write to FILE instead of stdout\n\
-     \x20 --count N         stop after N events\n\
-     \x20 --cpu N           only events of buffers filled by CPU N\n",
-    exit_codes!()
-);
-
-/// `hv-evlog stats --help`.
-pub const STATS_USAGE: &str = concat!(
-    "usage: hv-evlog stats [--json]\n\
-     \n\
-     Shows the module's counters: completions, releases, events_lost,\n\
-     records_dropped, flushes.\n\
-     \n\
-     options:\n\
-     \x20 --json          one line of JSON\n\
-     \x20 --device PATH   the device (default /dev/hv_evlog)\n",
-    exit_codes!()
-);
-
-/// `hv-evlog flush --help`.
-pub const FLUSH_USAGE: &str = concat!(
-    "usage: hv-evlog flush [--cpu N]\n\
-     \n\
-     Completes the buffer CPU N is filling now, or those of all CPUs, so that\n\
-     a consumer gets the events logged so far.\n\
-     \n\
-     options:\n\
-     \x20 --cpu N         only CPU N\n\
-     \x20 --device PATH   the device (default /dev/hv_evlog)\n",
-    exit_codes!()
-);
-
-/// `hv-evlog sources --help`.
-pub const SOURCES_USAGE: &str = concat!(
-    "usage: hv-evlog sources [MASK | NAME[,NAME...] | all | none]\n\
-     \n\
-     Without an argument, shows the enabled event source groups. With one,\n\
-     enables exactly those: a group mask (decimal or 0x hex; bit 0 means\n\
-     extended format and is refused) or Microsoft's group names, then shows\n\
-     the mask the module reports; none stops logging. Names (bits 0x100 to\n\
-     0x20000000): bm dm hc im ic ob pt vp synic synic_ti am_gva am val vm\n\
-     sch th ti ke mm profiler usch generic.\n\
-     \n\
-     options:\n\
-     \x20 --device PATH   the device (default /dev/hv_evlog)\n",
-    exit_codes!()
-);
-
-/// `hv-evlog resize --help`.
-pub const RESIZE_USAGE: &str = concat!(
-    "usage: hv-evlog resize N\n\
-     \n\
-     Gives every served CPU N buffers, within the group maximum set at load\n\
-     (max_buffers), while logging goes on. New buffers are created, mapped\n\
-     and announced to a running capture, which maps them; buffers taken out\n\
-     leave the rotation once free and are deleted when the capture has\n\
-     unmapped them (it does so on its own). Prints the new buffer count.\n\
-     \n\
-     options:\n\
-     \x20 --device PATH   the device (default /dev/hv_evlog)\n",
-    exit_codes!()
-);
-
-/// What the command line asks for.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Command {
-    /// Print this help text on stdout.
-    Help(&'static str),
-    /// Print the version.
-    Version,
-    /// `info`.
-    Info {
-        /// JSON instead of a table.
-        json: bool,
-    },
-    /// `capture`.
-    Capture(Capture),
-    /// `decode`.
-    Decode(Decode),
-    /// `stats`.
-    Stats {
-        /// JSON instead of lines.
-        json: bool,
-    },
-    /// `flush`: one CPU, or all.
-    Flush {
-        /// The CPU; `None` for all.
-        cpu: Option<u32>,
-    },
-    /// `sources`: show (`None`) or set.
-    Sources {
-        /// The mask to set.
-        mask: Option<u64>,
-    },
-    /// `resize`: buffers per served CPU.
-    Resize {
-        /// Buffers per CPU.
-        per_cpu: u32,
-    },
-}
-
-/// `capture` options.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Capture {
-    /// Output format.
-    pub format: Format,
-    /// Output file; `None` for stdout.
-    pub output: Option<PathBuf>,
-    /// Count, CPU and duration limits.
-    pub limits: Limits,
-    /// `--check`: check the device's bookkeeping as it goes and at the end.
-    pub check: bool,
-}
-
-/// `decode` options.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decode {
-    /// Capture file; `None` for stdin.
-    pub input: Option<PathBuf>,
-    /// Output format.
-    pub format: Format,
-    /// Output file; `None` for stdout.
-    pub output: Option<PathBuf>,
-    /// Count and CPU limits.
-    pub limits: Limits,
-}
-
-/// The parsed command line.
-#[derive(Clone, Debug, PartialEq)]
+/// Consumes Hyper-V hypervisor event logs through /dev/hv_evlog.
+///
+/// The device has one consumer at a time: info, stats and capture open it as
+/// one, so none of them runs while a capture does; flush, sources and resize
+/// open it as a control file and run beside a capture.
+#[derive(Clone, Debug, PartialEq, Parser)]
+#[command(
+    name = "hv-evlog",
+    version,
+    override_usage = "hv-evlog [--device PATH] COMMAND [OPTIONS]",
+    subcommand_value_name = "COMMAND",
+    subcommand_help_heading = "commands",
+    disable_help_subcommand = true
+)]
 pub struct Cli {
-    /// The device path.
-    pub device: PathBuf,
+    /// The device for every command; `None` before the command.
+    #[command(flatten)]
+    device: DeviceArg,
     /// The command.
+    #[command(subcommand)]
     pub command: Command,
 }
 
-/// One argument, split.
-enum Arg {
-    /// `--name`, `--name=value` or `-x`.
-    Opt(String, Option<OsString>),
-    /// Anything else, or anything after `--`.
-    Pos(OsString),
+/// `--device PATH`, accepted before the command and after each command that
+/// opens the device; the one after the command wins.
+#[derive(Args, Clone, Debug, Default, PartialEq)]
+pub struct DeviceArg {
+    /// the device (default /dev/hv_evlog)
+    #[arg(
+        id = "device",
+        long = "device",
+        value_name = "PATH",
+        allow_hyphen_values = true
+    )]
+    path: Option<PathBuf>,
 }
 
-/// The arguments not yet consumed, and the usage of the command at hand.
-struct Args {
-    rest: VecDeque<OsString>,
-    usage: &'static str,
-    positional_only: bool,
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq, Subcommand)]
+pub enum Command {
+    /// show the buffer group and the buffer table
+    ///
+    /// Shows the group geometry (type, mode, time basis, buffer count and
+    /// size, threshold, sources) and, per buffer: index, proximity domain,
+    /// NUMA node, the CPUs it serves (like 0-1,4) and its offset in the
+    /// mapping.
+    #[command(override_usage = "hv-evlog info [--json]")]
+    Info {
+        /// one line of JSON instead of the table
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        device: DeviceArg,
+    },
+    /// write the events of completed buffers until a limit
+    ///
+    /// Maps each buffer read-only, following the buffer table as a resize
+    /// changes it, then for each completed buffer writes its events and
+    /// hands the buffer back. Stops at --count, --duration, the end of the
+    /// output's reader, SIGINT (Ctrl-C) or SIGTERM, then prints on stderr
+    /// 'hv-evlog: events=N buffers=N lost=N dropped=N malformed=N
+    /// seconds=S' (lost: events the hypervisor could not log; dropped:
+    /// completion records the module's queue lost, from its stats;
+    /// malformed: buffers whose entries did not decode to their end), after
+    /// 'hv-evlog: the buffer table changed N times (resize)' if it did.
+    /// While stderr is a terminal that the events do not go to, a progress
+    /// line shows events/s, buffers and lost events.
+    #[command(
+        override_usage = "hv-evlog capture [--format text|json|binary|etl|chrome-trace]\n\
+                      \x20                       [--output FILE] [--duration SECS] [--count N]\n\
+                      \x20                       [--cpu N] [--check]"
+    )]
+    Capture(Capture),
+    /// write the events of a capture file (binary or ETL)
+    ///
+    /// Reads a capture written by 'hv-evlog capture --format binary' or
+    /// '--format etl' from FILE (standard input if absent or -) and writes
+    /// its events as capture does, without the device. Ends with the
+    /// summary line on stderr.
+    #[command(
+        override_usage = "hv-evlog decode [--format text|json|binary|etl|chrome-trace]\n\
+                      \x20                      [--output FILE] [--count N] [--cpu N] [FILE]"
+    )]
+    Decode(Decode),
+    /// write a capture file in another format (ETL, trace, ...)
+    ///
+    /// Writes the capture IN (binary or ETL) to OUT in another format: all
+    /// its events, without the device. Without --format, OUT's extension
+    /// names it: .etl (etl), .json (chrome-trace), .jsonl (json), .txt
+    /// (text), .bin (binary). Ends with the summary line on stderr.
+    #[command(
+        override_usage = "hv-evlog convert [--format etl|chrome-trace|json|text|binary] IN OUT"
+    )]
+    Convert(Convert),
+    /// summarize a capture file: events per CPU and type, rate, fill
+    ///
+    /// Summarizes the capture FILE (binary or ETL): its summary line as
+    /// capture prints it (dropped counted from gaps in the completion
+    /// sequence), the time span, buffer fill levels, and per CPU its
+    /// events, buffers, lost events and rate over time; then the events per
+    /// type.
+    #[command(override_usage = "hv-evlog report [--json] FILE")]
+    Report {
+        /// one line of JSON
+        #[arg(long)]
+        json: bool,
+        /// the capture file
+        #[arg(value_name = "FILE")]
+        input: PathBuf,
+    },
+    /// show the module's counters
+    ///
+    /// Shows the module's counters: completions, releases, events_lost,
+    /// records_dropped, flushes; each counted since this open of the device
+    /// (the stats command's own: buffers already complete, nothing
+    /// released) and over the module's lifetime (every consumer's since the
+    /// module was loaded): after a capture, the second column shows what it
+    /// consumed.
+    #[command(override_usage = "hv-evlog stats [--json]")]
+    Stats {
+        /// one line of JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        device: DeviceArg,
+    },
+    /// complete the current buffer of one CPU or of all
+    ///
+    /// Completes the buffer CPU N is filling now, or those of all CPUs, so
+    /// that a consumer gets the events logged so far.
+    #[command(override_usage = "hv-evlog flush [--cpu N]")]
+    Flush {
+        /// only CPU N
+        #[arg(long, value_name = "N", value_parser = Checked::value(parse_cpu), allow_hyphen_values = true)]
+        cpu: Option<u32>,
+        #[command(flatten)]
+        device: DeviceArg,
+    },
+    /// set the number of buffers per CPU while logging
+    ///
+    /// Gives every served CPU N buffers, within the group maximum set at
+    /// load (max_buffers), while logging goes on. New buffers are created,
+    /// mapped and announced to a running capture, which maps them; buffers
+    /// taken out leave the rotation once free and are deleted when the
+    /// capture has unmapped them (it does so on its own). Prints the new
+    /// buffer count: 'buffers N of at most M, generation G'.
+    #[command(override_usage = "hv-evlog resize N")]
+    Resize {
+        /// buffers per CPU, 1-512
+        #[arg(value_name = "N", value_parser = Checked::whole(parse_buffer_count))]
+        per_cpu: u32,
+        #[command(flatten)]
+        device: DeviceArg,
+    },
+    /// show or set the enabled event sources
+    ///
+    /// Without an argument, shows the enabled event source groups. With one,
+    /// enables exactly those: a group mask (decimal or 0x hex; bit 0 means
+    /// extended format and is refused) or Microsoft's group names, then
+    /// shows the mask the module reports; none stops logging. Names (bits
+    /// 0x100 to 0x20000000): bm dm hc im ic ob pt vp synic synic_ti am_gva am
+    /// val vm sch th ti ke mm profiler usch generic.
+    #[command(override_usage = "hv-evlog sources [MASK | NAME[,NAME...] | all | none]")]
+    Sources {
+        /// the groups to enable: MASK, NAME[,NAME...], all or none
+        #[arg(value_name = "SOURCES", value_parser = Checked::whole(parse_source_mask))]
+        mask: Option<u64>,
+        #[command(flatten)]
+        device: DeviceArg,
+    },
+    /// this text, or 'help COMMAND'
+    #[command(override_usage = "hv-evlog help [COMMAND]")]
+    Help {
+        /// the command to describe
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
+    /// print a shell completion script
+    ///
+    /// Writes the completion script for SHELL on stdout, generated from the
+    /// same definitions as the parser, e.g. 'hv-evlog completions bash >
+    /// /usr/share/bash-completion/completions/hv-evlog'.
+    #[command(override_usage = "hv-evlog completions SHELL")]
+    Completions {
+        /// the shell
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// print the manual page
+    ///
+    /// Writes the manual page (roff) of the tool, or of COMMAND, on stdout,
+    /// generated from the same definitions as this help, e.g. 'hv-evlog man
+    /// | man -l -'.
+    #[command(override_usage = "hv-evlog man [COMMAND]")]
+    Man {
+        /// the command whose page to write
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
-impl Args {
-    fn err(&self, message: impl Into<String>) -> Error {
-        Error::usage(message, self.usage)
-    }
+/// The output options of every command that writes events.
+#[derive(Args, Clone, Debug, Default, PartialEq)]
+pub struct Events {
+    /// how to write the events (default text)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FMT",
+        overrides_with = "json",
+        allow_hyphen_values = true
+    )]
+    format: Option<Format>,
+    /// same as --format json
+    #[arg(long, overrides_with = "format")]
+    json: bool,
+    /// write to FILE instead of stdout (- for stdout)
+    #[arg(short, long, value_name = "FILE", allow_hyphen_values = true)]
+    output: Option<PathBuf>,
+    /// stop after N events
+    #[arg(long, value_name = "N", value_parser = Checked::value(parse_count), allow_hyphen_values = true)]
+    count: Option<u64>,
+    /// only events of buffers filled by CPU N
+    #[arg(long, value_name = "N", value_parser = Checked::value(parse_cpu), allow_hyphen_values = true)]
+    cpu: Option<u32>,
+}
 
-    fn next(&mut self) -> Option<Arg> {
-        let arg = self.rest.pop_front()?;
-        if self.positional_only {
-            return Some(Arg::Pos(arg));
-        }
-        let lossy = arg.to_string_lossy();
-        if lossy == "--" {
-            self.positional_only = true;
-            return self.next();
-        }
-        if let Some(long) = lossy.strip_prefix("--") {
-            return Some(match long.split_once('=') {
-                Some((name, _)) => {
-                    // The value keeps its raw bytes: cut at the first '='.
-                    let raw = arg.as_bytes();
-                    let at = raw.iter().position(|&b| b == b'=').unwrap_or(raw.len());
-                    let value = OsStr::from_bytes(&raw[at + 1..]).to_os_string();
-                    Arg::Opt(format!("--{name}"), Some(value))
-                }
-                None => Arg::Opt(format!("--{long}"), None),
-            });
-        }
-        if lossy.len() > 1 && lossy.starts_with('-') {
-            return Some(Arg::Opt(lossy.into_owned(), None));
-        }
-        Some(Arg::Pos(arg))
-    }
-
-    /// The value of option `name`: attached with `=`, or the next argument.
-    fn value(&mut self, name: &str, attached: Option<OsString>) -> Result<OsString> {
-        attached
-            .or_else(|| self.rest.pop_front())
-            .ok_or_else(|| self.err(format!("option '{name}' needs a value")))
-    }
-
-    /// The value of option `name` as UTF-8 text.
-    fn text(&mut self, name: &str, attached: Option<OsString>) -> Result<String> {
-        let value = self.value(name, attached)?;
-        value.into_string().map_err(|v| {
-            self.err(format!(
-                "invalid value '{}' for '{name}': not valid UTF-8",
-                v.to_string_lossy()
-            ))
-        })
-    }
-
-    fn flag(&self, name: &str, attached: Option<OsString>) -> Result<()> {
-        match attached {
-            Some(_) => Err(self.err(format!("option '{name}' takes no value"))),
-            None => Ok(()),
+impl Events {
+    /// The format: the last of `--format` and `--json` (they override each
+    /// other), text if neither.
+    pub fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            self.format.unwrap_or(Format::Text)
         }
     }
 
-    fn invalid(&self, name: &str, value: &str, why: &str) -> Error {
-        self.err(format!("invalid value '{value}' for '{name}': {why}"))
+    /// The output file; `None` for stdout (no option, or `-`).
+    pub fn output(&self) -> Option<&Path> {
+        self.output.as_deref().filter(|p| p.as_os_str() != "-")
     }
+}
 
-    fn number(&mut self, name: &str, attached: Option<OsString>) -> Result<u64> {
-        let text = self.text(name, attached)?;
-        parse_number(&text).ok_or_else(|| self.invalid(name, &text, "expected a number"))
-    }
+/// `capture` options.
+#[derive(Args, Clone, Debug, PartialEq)]
+pub struct Capture {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub events: Events,
+    /// stop after SECS seconds (decimals allowed)
+    #[arg(long, value_name = "SECS", value_parser = Checked::value(parse_duration), allow_hyphen_values = true)]
+    duration: Option<Duration>,
+    /// check the module's bookkeeping: record sequences without a gap
+    /// beyond the records dropped, counters never going backwards, and at
+    /// the end completions = releases + pending + dropped (one more stderr
+    /// line; exit 1 if one fails)
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    device: DeviceArg,
+}
 
-    fn cpu(&mut self, name: &str, attached: Option<OsString>) -> Result<u32> {
-        let text = self.text(name, attached)?;
-        match parse_number(&text) {
-            Some(cpu) if cpu < u64::from(MAX_CPUS) => Ok(cpu as u32),
-            Some(_) => Err(self.invalid(name, &text, "CPUs are 0-1023")),
-            None => Err(self.invalid(name, &text, "expected a number")),
+impl Capture {
+    /// Count, CPU and duration limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            count: self.events.count,
+            cpu: self.events.cpu,
+            duration: self.duration,
         }
     }
+}
 
-    fn count(&mut self, name: &str, attached: Option<OsString>) -> Result<u64> {
-        match self.number(name, attached)? {
-            0 => Err(self.invalid(name, "0", "must be at least 1")),
-            n => Ok(n),
-        }
+/// `decode` options.
+#[derive(Args, Clone, Debug, PartialEq)]
+pub struct Decode {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub events: Events,
+    /// the capture file (standard input if absent or -)
+    #[arg(value_name = "FILE")]
+    input: Option<PathBuf>,
+}
+
+impl Decode {
+    /// The capture file; `None` for stdin (no argument, or `-`).
+    pub fn input(&self) -> Option<&Path> {
+        self.input.as_deref().filter(|p| p.as_os_str() != "-")
     }
 
-    fn duration(&mut self, name: &str, attached: Option<OsString>) -> Result<Duration> {
-        let text = self.text(name, attached)?;
-        text.parse::<f64>()
-            .ok()
-            .filter(|s| *s > 0.0)
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+    /// Count and CPU limits (a file has no duration).
+    pub fn limits(&self) -> Limits {
+        Limits {
+            count: self.events.count,
+            cpu: self.events.cpu,
+            duration: None,
+        }
+    }
+}
+
+/// `convert` options.
+#[derive(Args, Clone, Debug, PartialEq)]
+pub struct Convert {
+    /// the output format (default: from OUT's extension)
+    #[arg(long, value_enum, value_name = "FMT", allow_hyphen_values = true)]
+    format: Option<Format>,
+    /// the capture file (binary or ETL)
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// the file to write (- for stdout)
+    #[arg(value_name = "OUT", allow_hyphen_values = true)]
+    output: PathBuf,
+}
+
+impl Convert {
+    /// The output file; `None` for stdout (`-`).
+    pub fn output(&self) -> Option<&Path> {
+        Some(self.output.as_path()).filter(|p| p.as_os_str() != "-")
+    }
+
+    /// The format: `--format`, else OUT's extension.
+    pub fn format(&self) -> Result<Format> {
+        self.format
+            .or_else(|| Format::from_extension(&self.output))
             .ok_or_else(|| {
-                self.invalid(
-                    name,
-                    &text,
-                    "expected a positive number of seconds, like 10 or 0.5",
+                Error::usage(
+                    format!(
+                        "cannot tell the format from '{}': give --format, or name it \
+                         .etl, .json (chrome-trace), .jsonl, .txt or .bin",
+                        self.output.display()
+                    ),
+                    usage(Some("convert")),
                 )
             })
     }
+}
 
-    fn format(&mut self, name: &str, attached: Option<OsString>) -> Result<Format> {
-        let text = self.text(name, attached)?;
-        match text.as_str() {
-            "text" => Ok(Format::Text),
-            "json" => Ok(Format::Json),
-            "binary" => Ok(Format::Binary),
-            _ => Err(self.invalid(name, &text, "expected text, json or binary")),
-        }
-    }
-
-    fn unknown(&self, name: &str, command: &str) -> Error {
-        self.err(format!("unknown option '{name}' for '{command}'"))
-    }
-
-    fn unexpected(&self, arg: &OsString) -> Error {
-        self.err(format!("unexpected argument '{}'", arg.to_string_lossy()))
+impl Cli {
+    /// The device path: after the command, before it, or the default.
+    pub fn device(&self) -> PathBuf {
+        let after = match &self.command {
+            Command::Info { device, .. }
+            | Command::Stats { device, .. }
+            | Command::Flush { device, .. }
+            | Command::Resize { device, .. }
+            | Command::Sources { device, .. }
+            | Command::Capture(Capture { device, .. }) => device.path.as_ref(),
+            Command::Decode(_)
+            | Command::Convert(_)
+            | Command::Report { .. }
+            | Command::Help { .. }
+            | Command::Completions { .. }
+            | Command::Man { .. } => None,
+        };
+        after
+            .or(self.device.path.as_ref())
+            .cloned()
+            .unwrap_or_else(|| DEVICE.into())
     }
 }
 
-/// Decimal, or hex with `0x`.
-pub fn parse_number(text: &str) -> Option<u64> {
-    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            u64::from_str_radix(hex, 16).ok()
-        }
-        Some(_) => None,
-        None if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text.parse().ok(),
-        None => None,
-    }
+/// What [`parse`] found: text to print (help, version), or work to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parsed {
+    /// Print this on stdout and succeed.
+    Print(String),
+    /// Run this command.
+    Run(Cli),
 }
 
-/// A `sources` argument: a number, `all`, `none` or a list of names.
-pub fn parse_source_mask(text: &str) -> std::result::Result<u64, String> {
-    if text.starts_with(|c: char| c.is_ascii_digit()) {
-        let mask = parse_number(text).ok_or_else(|| format!("invalid source mask '{text}'"))?;
-        // The module refuses it too (EINVAL); say why before asking.
-        if mask & tlfs::SOURCES_EXTENDED != 0 {
-            return Err(format!(
-                "source mask {mask:#x} sets bit 0, which means extended format, not a group: \
-                 group bits are {:#x}",
-                tlfs::SOURCES_ALL
-            ));
-        }
-        return Ok(mask);
+/// The whole command tree: the derive's, plus what every command shares (the
+/// help layout, the exit codes after it, "last one wins").
+pub fn command() -> clap::Command {
+    let shared = |cmd: clap::Command| {
+        let cmd = cmd
+            .help_template("usage: {usage}\n\n{about-with-newline}\n{all-args}{after-help}")
+            .after_help(exit_codes_help())
+            .args_override_self(true)
+            .max_term_width(80)
+            .disable_help_flag(true)
+            .arg(
+                Arg::new("help")
+                    .short('h')
+                    .long("help")
+                    .help("this help")
+                    .action(ArgAction::Help),
+            );
+        // Clap's default headings are capitalised; the rest of the tool's
+        // output is not.
+        cmd.mut_args(|arg| {
+            let heading = if arg.is_positional() {
+                "arguments"
+            } else {
+                "options"
+            };
+            arg.help_heading(heading)
+        })
+    };
+    let top = shared(Cli::command())
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .help("the version")
+                .help_heading("options")
+                .action(ArgAction::Version),
+        )
+        .mut_arg("device", |arg| {
+            arg.help("the device (default /dev/hv_evlog); also after COMMAND")
+        });
+    top.mut_subcommands(shared)
+}
+
+/// The `exit codes:` section of every help text, from [`EXIT_CODES`].
+fn exit_codes_help() -> String {
+    let mut text = String::from("exit codes:\n");
+    for (code, meaning) in EXIT_CODES {
+        text.push_str(&format!("  {code:<4}{meaning}\n"));
     }
-    match text {
-        "all" => return Ok(tlfs::SOURCES_ALL),
-        "none" => return Ok(0),
-        _ => {}
-    }
-    match tlfs::parse_sources(text) {
-        Ok(0) => Err(format!("no source names in '{text}'")),
-        Ok(mask) => Ok(mask),
-        Err(name) => Err(format!(
-            "unknown source '{name}': known sources are {}, all and none, \
-             or give a mask like 0x408400",
-            tlfs::SOURCES
-                .iter()
-                .map(|&(n, _)| n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
+    text
+}
+
+/// The help of `name` (a command, or `None` for the tool).
+fn help_of(name: Option<&str>, long: bool) -> Option<String> {
+    let mut cmd = command();
+    cmd.build();
+    let cmd = match name {
+        Some(name) => cmd.find_subcommand_mut(name)?,
+        None => &mut cmd,
+    };
+    Some(if long {
+        cmd.render_long_help().to_string()
+    } else {
+        cmd.render_help().to_string()
+    })
+}
+
+/// The usage to append to an error about command `name`.
+pub fn usage(name: Option<&str>) -> String {
+    help_of(name, false).unwrap_or_else(|| usage(None))
 }
 
 /// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
-    let mut a = Args {
-        rest: args.into_iter().collect(),
-        usage: MAIN_USAGE,
-        positional_only: false,
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed> {
+    let args: Vec<OsString> = std::iter::once(OsString::from("hv-evlog"))
+        .chain(args)
+        .collect();
+    let matches = match command().try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(err) => return clap_outcome(err, &args),
     };
-    let mut device = PathBuf::from(DEVICE);
-    let command = loop {
-        match a.next() {
-            None => return Err(a.err("no command given")),
-            Some(Arg::Pos(cmd)) => break cmd.to_string_lossy().into_owned(),
-            Some(Arg::Opt(name, value)) => match name.as_str() {
-                "--device" => device = a.value(&name, value)?.into(),
-                "-h" | "--help" => {
-                    return Ok(Cli {
-                        device,
-                        command: Command::Help(MAIN_USAGE),
-                    })
-                }
-                "-V" | "--version" => {
-                    return Ok(Cli {
-                        device,
-                        command: Command::Version,
-                    })
-                }
-                _ => return Err(a.err(format!("unknown option '{name}'"))),
-            },
+    let cli = Cli::from_arg_matches(&matches).map_err(|err| usage_error(&err, &args))?;
+    // The commands that only describe the tool are answered here.
+    let text = match &cli.command {
+        // 'help help' is the tool's help, as 'help' alone.
+        Command::Help { command } => {
+            let topic = command.as_deref().filter(|&c| c != "help");
+            help_of(topic, true).ok_or_else(|| unknown_command(topic))?
         }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command(), "hv-evlog", &mut script);
+            String::from_utf8_lossy(&script).into_owned()
+        }
+        Command::Man { command } => man_page(command.as_deref())?,
+        _ => return Ok(Parsed::Run(cli)),
     };
-    a.usage = match command.as_str() {
-        "info" => INFO_USAGE,
-        "capture" => CAPTURE_USAGE,
-        "decode" => DECODE_USAGE,
-        "stats" => STATS_USAGE,
-        "flush" => FLUSH_USAGE,
-        "sources" => SOURCES_USAGE,
-        "resize" => RESIZE_USAGE,
-        "help" => MAIN_USAGE,
-        _ => return Err(a.err(format!("unknown command '{command}'"))),
-    };
-    let command = match command.as_str() {
-        "help" => help(&mut a)?,
-        "info" | "stats" => {
-            let mut json = false;
-            while let Some(arg) = a.next() {
-                match arg {
-                    Arg::Opt(name, v) if name == "--json" => {
-                        a.flag(&name, v)?;
-                        json = true;
-                    }
-                    Arg::Opt(name, v) if name == "--device" => device = a.value(&name, v)?.into(),
-                    Arg::Opt(name, _) if name == "-h" || name == "--help" => {
-                        return Ok(Cli {
-                            device,
-                            command: Command::Help(a.usage),
-                        })
-                    }
-                    Arg::Opt(name, _) => return Err(a.unknown(&name, &command)),
-                    Arg::Pos(arg) => return Err(a.unexpected(&arg)),
-                }
-            }
-            if command == "info" {
-                Command::Info { json }
-            } else {
-                Command::Stats { json }
-            }
-        }
-        "capture" | "decode" => {
-            let mut format = Format::Text;
-            let mut output = None;
-            let mut input = None;
-            let mut limits = Limits::default();
-            let mut check = false;
-            while let Some(arg) = a.next() {
-                match arg {
-                    Arg::Opt(name, v) => match name.as_str() {
-                        "--format" => format = a.format(&name, v)?,
-                        "--json" => {
-                            a.flag(&name, v)?;
-                            format = Format::Json;
-                        }
-                        "-o" | "--output" => {
-                            let path = a.value(&name, v)?;
-                            output = (path != "-").then(|| path.into());
-                        }
-                        "--count" => limits.count = Some(a.count(&name, v)?),
-                        "--check" if command == "capture" => {
-                            a.flag(&name, v)?;
-                            check = true;
-                        }
-                        "--cpu" => limits.cpu = Some(a.cpu(&name, v)?),
-                        "--duration" if command == "capture" => {
-                            limits.duration = Some(a.duration(&name, v)?)
-                        }
-                        "--device" if command == "capture" => device = a.value(&name, v)?.into(),
-                        "-h" | "--help" => {
-                            return Ok(Cli {
-                                device,
-                                command: Command::Help(a.usage),
-                            })
-                        }
-                        _ => return Err(a.unknown(&name, &command)),
-                    },
-                    Arg::Pos(arg) if command == "decode" && input.is_none() => {
-                        input = Some((arg != "-").then(|| PathBuf::from(&arg)));
-                    }
-                    Arg::Pos(arg) => return Err(a.unexpected(&arg)),
-                }
-            }
-            if command == "capture" {
-                Command::Capture(Capture {
-                    format,
-                    output,
-                    limits,
-                    check,
-                })
-            } else {
-                Command::Decode(Decode {
-                    input: input.flatten(),
-                    format,
-                    output,
-                    limits,
-                })
-            }
-        }
-        "flush" => {
-            let mut cpu = None;
-            while let Some(arg) = a.next() {
-                match arg {
-                    Arg::Opt(name, v) => match name.as_str() {
-                        "--cpu" => cpu = Some(a.cpu(&name, v)?),
-                        "--device" => device = a.value(&name, v)?.into(),
-                        "-h" | "--help" => {
-                            return Ok(Cli {
-                                device,
-                                command: Command::Help(a.usage),
-                            })
-                        }
-                        _ => return Err(a.unknown(&name, &command)),
-                    },
-                    Arg::Pos(arg) => return Err(a.unexpected(&arg)),
-                }
-            }
-            Command::Flush { cpu }
-        }
-        "resize" => {
-            let mut per_cpu = None;
-            while let Some(arg) = a.next() {
-                match arg {
-                    Arg::Opt(name, v) => match name.as_str() {
-                        "--device" => device = a.value(&name, v)?.into(),
-                        "-h" | "--help" => {
-                            return Ok(Cli {
-                                device,
-                                command: Command::Help(a.usage),
-                            })
-                        }
-                        _ => return Err(a.unknown(&name, &command)),
-                    },
-                    Arg::Pos(arg) if per_cpu.is_none() => {
-                        let text = arg.to_string_lossy();
-                        let n = parse_number(&text)
-                            .and_then(|n| u32::try_from(n).ok())
-                            .filter(|n| (1..=crate::uapi::MAX_BUFFERS).contains(n))
-                            .ok_or_else(|| {
-                                a.err(format!(
-                                    "invalid buffer count '{text}': expected 1-{}",
-                                    crate::uapi::MAX_BUFFERS
-                                ))
-                            })?;
-                        per_cpu = Some(n);
-                    }
-                    Arg::Pos(arg) => return Err(a.unexpected(&arg)),
-                }
-            }
-            let per_cpu = per_cpu.ok_or_else(|| a.err("missing N".to_string()))?;
-            Command::Resize { per_cpu }
-        }
-        _ => {
-            // "sources"
-            let mut mask = None;
-            while let Some(arg) = a.next() {
-                match arg {
-                    Arg::Opt(name, v) => match name.as_str() {
-                        "--device" => device = a.value(&name, v)?.into(),
-                        "-h" | "--help" => {
-                            return Ok(Cli {
-                                device,
-                                command: Command::Help(a.usage),
-                            })
-                        }
-                        _ => return Err(a.unknown(&name, &command)),
-                    },
-                    Arg::Pos(arg) if mask.is_none() => {
-                        let text = arg.to_string_lossy();
-                        mask = Some(parse_source_mask(&text).map_err(|m| a.err(m))?);
-                    }
-                    Arg::Pos(arg) => return Err(a.unexpected(&arg)),
-                }
-            }
-            Command::Sources { mask }
-        }
-    };
-    Ok(Cli { device, command })
+    Ok(Parsed::Print(text))
 }
 
-/// `help [COMMAND]`.
-fn help(a: &mut Args) -> Result<Command> {
-    let usage = match a.next() {
-        None => MAIN_USAGE,
-        Some(Arg::Pos(topic)) => match topic.to_string_lossy().as_ref() {
-            "info" => INFO_USAGE,
-            "capture" => CAPTURE_USAGE,
-            "decode" => DECODE_USAGE,
-            "stats" => STATS_USAGE,
-            "flush" => FLUSH_USAGE,
-            "sources" => SOURCES_USAGE,
-            "resize" => RESIZE_USAGE,
-            "help" => MAIN_USAGE,
-            other => return Err(a.err(format!("unknown command '{other}'"))),
-        },
-        Some(Arg::Opt(name, _)) => return Err(a.unknown(&name, "help")),
-    };
-    if let Some(arg) = a.rest.front().cloned() {
-        return Err(a.unexpected(&arg));
-    }
-    Ok(Command::Help(usage))
+fn unknown_command(name: Option<&str>) -> Error {
+    Error::usage(
+        format!("unknown command '{}'", name.unwrap_or_default()),
+        usage(None),
+    )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_str(args: &[&str]) -> Result<Cli> {
-        parse(args.iter().map(OsString::from))
-    }
-
-    fn ok(args: &[&str]) -> Command {
-        match parse_str(args) {
-            Ok(cli) => {
-                assert_eq!(cli.device, PathBuf::from("/dev/hv_evlog"), "{args:?}");
-                cli.command
-            }
-            Err(e) => panic!("{args:?}: {e}"),
-        }
-    }
-
-    /// The error's first line and its exit code; checks the usage follows.
-    fn bad(args: &[&str], usage: &str) -> String {
-        let err = parse_str(args).expect_err("should fail");
-        assert_eq!(err.exit_code(), 64, "{args:?}");
-        let text = err.to_string();
-        let (first, rest) = text.split_once("\n\n").unwrap();
-        assert_eq!(rest, usage.trim_end(), "{args:?}");
-        first.to_string()
-    }
-
-    fn capture(format: Format, output: Option<&str>, limits: Limits) -> Command {
-        Command::Capture(Capture {
-            format,
-            output: output.map(PathBuf::from),
-            limits,
-            check: false,
-        })
-    }
-
-    #[test]
-    fn info_and_stats() {
-        assert_eq!(ok(&["info"]), Command::Info { json: false });
-        assert_eq!(ok(&["info", "--json"]), Command::Info { json: true });
-        assert_eq!(ok(&["stats"]), Command::Stats { json: false });
-        assert_eq!(ok(&["stats", "--json"]), Command::Stats { json: true });
-        assert_eq!(
-            bad(&["info", "--json=yes"], INFO_USAGE),
-            "option '--json' takes no value"
-        );
-        assert_eq!(
-            bad(&["info", "--table"], INFO_USAGE),
-            "unknown option '--table' for 'info'"
-        );
-        assert_eq!(bad(&["stats", "x"], STATS_USAGE), "unexpected argument 'x'");
-    }
-
-    #[test]
-    fn capture_options() {
-        assert_eq!(
-            ok(&["capture"]),
-            capture(Format::Text, None, Limits::default())
-        );
-        assert_eq!(
-            ok(&[
-                "capture",
-                "--format",
-                "binary",
-                "-o",
-                "out.bin",
-                "--duration",
-                "1.5",
-                "--count=10000",
-                "--cpu",
-                "0x3",
-            ]),
-            capture(
-                Format::Binary,
-                Some("out.bin"),
-                Limits {
-                    count: Some(10000),
-                    cpu: Some(3),
-                    duration: Some(Duration::from_millis(1500)),
-                }
-            )
-        );
-        assert_eq!(
-            ok(&["capture", "--json", "--output=-", "--cpu=1023"]),
-            capture(
-                Format::Json,
-                None,
-                Limits {
-                    cpu: Some(1023),
-                    ..Limits::default()
-                }
-            )
-        );
-        // Last one wins.
-        assert_eq!(
-            ok(&["capture", "--json", "--format", "text"]),
-            capture(Format::Text, None, Limits::default())
-        );
-    }
-
-    #[test]
-    fn capture_errors() {
-        let u = CAPTURE_USAGE;
-        assert_eq!(
-            bad(&["capture", "--format", "xml"], u),
-            "invalid value 'xml' for '--format': expected text, json or binary"
-        );
-        assert_eq!(
-            bad(&["capture", "--count"], u),
-            "option '--count' needs a value"
-        );
-        assert_eq!(
-            bad(&["capture", "--count", "ten"], u),
-            "invalid value 'ten' for '--count': expected a number"
-        );
-        assert_eq!(
-            bad(&["capture", "--count", "-5"], u),
-            "invalid value '-5' for '--count': expected a number"
-        );
-        assert_eq!(
-            bad(&["capture", "--count=0"], u),
-            "invalid value '0' for '--count': must be at least 1"
-        );
-        assert_eq!(
-            bad(&["capture", "--count", "18446744073709551616"], u),
-            "invalid value '18446744073709551616' for '--count': expected a number"
-        );
-        assert_eq!(
-            bad(&["capture", "--cpu", "1024"], u),
-            "invalid value '1024' for '--cpu': CPUs are 0-1023"
-        );
-        assert_eq!(
-            bad(&["capture", "--cpu", "0x"], u),
-            "invalid value '0x' for '--cpu': expected a number"
-        );
-        for d in ["0", "-1", "soon", "nan", "inf", "1e30"] {
-            assert_eq!(
-                bad(&["capture", "--duration", d], u),
-                format!(
-                    "invalid value '{d}' for '--duration': expected a positive number of \
-                     seconds, like 10 or 0.5"
-                )
-            );
-        }
-        assert_eq!(
-            bad(&["capture", "-x"], u),
-            "unknown option '-x' for 'capture'"
-        );
-        assert_eq!(bad(&["capture", "file"], u), "unexpected argument 'file'");
-    }
-
-    #[test]
-    fn capture_check() {
-        let Command::Capture(c) = ok(&["capture", "--check", "-o", "/dev/null"]) else {
-            panic!("not a capture");
-        };
-        assert!(c.check);
-        assert_eq!(
-            bad(&["decode", "--check"], DECODE_USAGE),
-            "unknown option '--check' for 'decode'"
-        );
-    }
-
-    #[test]
-    fn resize_options() {
-        assert_eq!(ok(&["resize", "6"]), Command::Resize { per_cpu: 6 });
-        assert_eq!(ok(&["resize", "0x2"]), Command::Resize { per_cpu: 2 });
-        assert_eq!(bad(&["resize"], RESIZE_USAGE), "missing N");
-        for n in ["0", "513", "x"] {
-            assert_eq!(
-                bad(&["resize", n], RESIZE_USAGE),
-                format!("invalid buffer count '{n}': expected 1-512")
-            );
-        }
-        assert_eq!(
-            bad(&["resize", "1", "2"], RESIZE_USAGE),
-            "unexpected argument '2'"
-        );
-    }
-
-    #[test]
-    fn decode_options() {
-        assert_eq!(
-            ok(&["decode"]),
-            Command::Decode(Decode {
-                input: None,
-                format: Format::Text,
-                output: None,
-                limits: Limits::default(),
-            })
-        );
-        assert_eq!(
-            ok(&["decode", "--json", "cap.bin", "--cpu", "2", "--count", "7"]),
-            Command::Decode(Decode {
-                input: Some("cap.bin".into()),
-                format: Format::Json,
-                output: None,
-                limits: Limits {
-                    count: Some(7),
-                    cpu: Some(2),
-                    duration: None,
-                },
-            })
-        );
-        assert_eq!(
-            ok(&["decode", "-"]),
-            Command::Decode(Decode {
-                input: None,
-                format: Format::Text,
-                output: None,
-                limits: Limits::default(),
-            })
-        );
-        // A file name that looks like an option, after "--".
-        match ok(&["decode", "--", "--weird"]) {
-            Command::Decode(d) => assert_eq!(d.input, Some("--weird".into())),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(
-            bad(&["decode", "a", "b"], DECODE_USAGE),
-            "unexpected argument 'b'"
-        );
-        assert_eq!(
-            bad(&["decode", "--duration", "1"], DECODE_USAGE),
-            "unknown option '--duration' for 'decode'"
-        );
-    }
-
-    #[test]
-    fn flush_and_sources() {
-        assert_eq!(ok(&["flush"]), Command::Flush { cpu: None });
-        assert_eq!(
-            ok(&["flush", "--cpu", "5"]),
-            Command::Flush { cpu: Some(5) }
-        );
-        assert_eq!(
-            bad(&["flush", "--cpu"], FLUSH_USAGE),
-            "option '--cpu' needs a value"
-        );
-        assert_eq!(bad(&["flush", "3"], FLUSH_USAGE), "unexpected argument '3'");
-
-        assert_eq!(ok(&["sources"]), Command::Sources { mask: None });
-        assert_eq!(
-            ok(&["sources", "0x8400"]),
-            Command::Sources { mask: Some(0x8400) }
-        );
-        assert_eq!(ok(&["sources", "0"]), Command::Sources { mask: Some(0) });
-        assert_eq!(
-            ok(&["sources", "1024"]),
-            Command::Sources { mask: Some(1024) }
-        );
-        assert_eq!(
-            ok(&["sources", "vp,HC, sch"]),
-            Command::Sources {
-                mask: Some(0x40_8400)
-            }
-        );
-        assert_eq!(
-            ok(&["sources", "usch,generic"]),
-            Command::Sources {
-                mask: Some(0x3000_0000)
-            }
-        );
-        assert_eq!(ok(&["sources", "none"]), Command::Sources { mask: Some(0) });
-        assert_eq!(
-            ok(&["sources", "all"]),
-            Command::Sources {
-                mask: Some(0x3FFF_FF00)
-            }
-        );
-        // Bit 0 is "extended format", not a group.
-        for mask in ["0x403", "17", "1"] {
-            assert!(
-                bad(&["sources", mask], SOURCES_USAGE).contains("sets bit 0"),
-                "{mask}"
-            );
-        }
-        assert_eq!(
-            bad(&["sources", "0x3"], SOURCES_USAGE),
-            "source mask 0x3 sets bit 0, which means extended format, not a group: \
-             group bits are 0x3fffff00"
-        );
-        assert_eq!(
-            bad(&["sources", "hc,bogus"], SOURCES_USAGE),
-            "unknown source 'bogus': known sources are bm, dm, hc, im, ic, ob, pt, vp, \
-             synic, synic_ti, am_gva, am, val, vm, sch, th, ti, ke, mm, profiler, usch, \
-             generic, all and none, or give a mask like 0x408400"
-        );
-        // The former names are gone.
-        for old in ["admin", "diag", "hypercall", "scheduler"] {
-            assert!(bad(&["sources", old], SOURCES_USAGE).starts_with("unknown source"));
-        }
-        // The help lists exactly the names of the one table.
-        let listed: Vec<&str> = SOURCES_USAGE
-            .split("generic.")
-            .next()
-            .unwrap()
-            .rsplit("0x20000000):")
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .chain(["generic"])
-            .collect();
-        let table: Vec<&str> = tlfs::SOURCES.iter().map(|&(n, _)| n).collect();
-        assert_eq!(listed, table);
-        assert_eq!(
-            bad(&["sources", "0xZZ"], SOURCES_USAGE),
-            "invalid source mask '0xZZ'"
-        );
-        assert_eq!(
-            bad(&["sources", ","], SOURCES_USAGE),
-            "no source names in ','"
-        );
-        assert_eq!(
-            bad(&["sources", "hc", "vp"], SOURCES_USAGE),
-            "unexpected argument 'vp'"
-        );
-    }
-
-    #[test]
-    fn help_and_globals() {
-        for (args, usage) in [
-            (&["--help"][..], MAIN_USAGE),
-            (&["-h"], MAIN_USAGE),
-            (&["help"], MAIN_USAGE),
-            (&["help", "capture"], CAPTURE_USAGE),
-            (&["info", "--help"], INFO_USAGE),
-            (&["capture", "--count", "5", "-h"], CAPTURE_USAGE),
-            (&["decode", "--help"], DECODE_USAGE),
-            (&["stats", "--help"], STATS_USAGE),
-            (&["flush", "--help"], FLUSH_USAGE),
-            (&["sources", "--help"], SOURCES_USAGE),
-        ] {
-            assert_eq!(ok(args), Command::Help(usage), "{args:?}");
-        }
-        assert_eq!(ok(&["--version"]), Command::Version);
-        for usage in [
-            MAIN_USAGE,
-            INFO_USAGE,
-            CAPTURE_USAGE,
-            DECODE_USAGE,
-            STATS_USAGE,
-            FLUSH_USAGE,
-            SOURCES_USAGE,
-        ] {
-            assert!(usage.starts_with("usage: hv-evlog"));
-            assert!(usage.ends_with(
-                "exit codes:\n  0   success\n  1   any other failure (I/O error, module of \
-                 another version, bad data)\n  2   /dev/hv_evlog not found: load the module\n  \
-                 3   permission denied: run as root\n  4   device busy: another consumer has \
-                 it open\n  64  bad usage\n"
-            ));
-        }
-        let cli = parse_str(&["--device", "/tmp/x", "info"]).unwrap();
-        assert_eq!(cli.device, PathBuf::from("/tmp/x"));
-        let cli = parse_str(&["capture", "--device=/tmp/y", "--count", "1"]).unwrap();
-        assert_eq!(cli.device, PathBuf::from("/tmp/y"));
-
-        assert_eq!(bad(&[], MAIN_USAGE), "no command given");
-        assert_eq!(
-            bad(&["frobnicate"], MAIN_USAGE),
-            "unknown command 'frobnicate'"
-        );
-        assert_eq!(
-            bad(&["--verbose", "info"], MAIN_USAGE),
-            "unknown option '--verbose'"
-        );
-        assert_eq!(
-            bad(&["--device"], MAIN_USAGE),
-            "option '--device' needs a value"
-        );
-        assert_eq!(bad(&["help", "nope"], MAIN_USAGE), "unknown command 'nope'");
-        assert_eq!(
-            bad(&["help", "info", "x"], MAIN_USAGE),
-            "unexpected argument 'x'"
-        );
-    }
-
-    #[test]
-    fn non_utf8_values() {
-        use std::os::unix::ffi::OsStringExt;
-        let bad_bytes = OsString::from_vec(vec![b'a', 0xFF]);
-        let err = parse(vec!["capture".into(), "--count".into(), bad_bytes.clone()]).unwrap_err();
-        assert_eq!(err.exit_code(), 64);
-        assert!(err
-            .to_string()
-            .starts_with("invalid value 'a\u{FFFD}' for '--count': not valid UTF-8\n\n"));
-        // Paths keep their bytes.
-        let mut arg = b"--output=".to_vec();
-        arg.extend_from_slice(&[b'o', 0xFF]);
-        let cli = parse(vec!["capture".into(), OsString::from_vec(arg)]).unwrap();
-        match cli.command {
-            Command::Capture(c) => assert_eq!(
-                c.output,
-                Some(PathBuf::from(OsString::from_vec(vec![b'o', 0xFF])))
-            ),
-            other => panic!("{other:?}"),
-        }
-        let cli = parse(vec!["decode".into(), bad_bytes.clone()]).unwrap();
-        match cli.command {
-            Command::Decode(d) => assert_eq!(d.input, Some(PathBuf::from(bad_bytes))),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(parse_number("0"), Some(0));
-        assert_eq!(parse_number("42"), Some(42));
-        assert_eq!(parse_number("0x2A"), Some(42));
-        assert_eq!(parse_number("0XfF"), Some(255));
-        assert_eq!(parse_number("+1"), None);
-        assert_eq!(parse_number(""), None);
-        assert_eq!(parse_number("0x"), None);
-        assert_eq!(parse_number("1_000"), None);
-        assert_eq!(parse_number("18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_number("0x10000000000000000"), None);
-    }
+/// The roff manual page of the tool, or of command `name`.
+fn man_page(name: Option<&str>) -> Result<String> {
+    let mut cmd = command();
+    cmd.build();
+    let page = match name {
+        Some(name) => cmd
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| unknown_command(Some(name)))?,
+        None => cmd,
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    Ok(String::from_utf8_lossy(&roff).into_owned())
 }

@@ -7,16 +7,20 @@
 use crate::tlfs::{self, EntryError, EntryHeader, ENTRIES_OFFSET};
 use crate::uapi::Record;
 
-/// One event of a buffer, as the output formats print it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// One event of a buffer, as the output formats print it; serialized, it is
+/// one JSON event line (`{"cpu":…,"ts":…,"type":…,"size":…,"context":…}`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Event {
     /// Logical processor the buffer served (from the completion record).
     pub cpu: u32,
     /// Offset of the entry from the start of its buffer.
+    #[serde(skip)]
     pub offset: u32,
     /// The entry's time stamp, in the group's time basis.
+    #[serde(rename = "ts")]
     pub timestamp: u64,
     /// Event type.
+    #[serde(rename = "type")]
     pub entry_type: u16,
     /// Size of the whole entry, header included.
     pub size: u16,
@@ -182,6 +186,8 @@ pub(crate) mod tests {
             bytes_used: header.next_buffer_offset,
             events_lost: header.events_lost,
             timestamp: header.time_stamp,
+            vp: u32::from(header.logical_processor),
+            reserved: 0,
         }
     }
 

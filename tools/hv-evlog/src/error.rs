@@ -1,15 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Failures, the message each one prints and the exit code it ends with.
-//!
-//! | code | meaning                                               |
-//! |------|-------------------------------------------------------|
-//! | 0    | success                                               |
-//! | 1    | any other failure (I/O, ABI mismatch, bad data)       |
-//! | 2    | the device does not exist: the module is not loaded   |
-//! | 3    | permission denied: not root                           |
-//! | 4    | the device is busy: another consumer has it open      |
-//! | 64   | bad usage (EX_USAGE)                                  |
+//! Failures, the message each one prints and the exit code it ends with
+//! ([`EXIT_CODES`]).
 
 use std::fmt;
 use std::io;
@@ -25,6 +17,20 @@ pub const EXIT_BUSY: u8 = 4;
 /// Exit code: bad command line (sysexits.h EX_USAGE).
 pub const EXIT_USAGE: u8 = 64;
 
+/// Every exit code and what it means: the one table that `--help` prints
+/// and that Documentation/hv_evlog.rst is checked against.
+pub const EXIT_CODES: [(u8, &str); 6] = [
+    (0, "success"),
+    (
+        EXIT_FAILURE,
+        "any other failure (I/O error, module of another version, bad data)",
+    ),
+    (EXIT_NO_DEVICE, "/dev/hv_evlog not found: load the module"),
+    (EXIT_PERMISSION, "permission denied: run as root"),
+    (EXIT_BUSY, "device busy: another consumer has it open"),
+    (EXIT_USAGE, "bad usage"),
+];
+
 /// Everything that ends a command early.
 #[derive(Debug)]
 pub enum Error {
@@ -33,7 +39,7 @@ pub enum Error {
         /// What was wrong.
         message: String,
         /// Usage of the command concerned.
-        usage: &'static str,
+        usage: String,
     },
     /// A system call on the device failed.
     Sys {
@@ -54,10 +60,10 @@ pub enum Error {
 
 impl Error {
     /// A usage error.
-    pub fn usage(message: impl Into<String>, usage: &'static str) -> Self {
+    pub fn usage(message: impl Into<String>, usage: impl Into<String>) -> Self {
         Self::Usage {
             message: message.into(),
-            usage,
+            usage: usage.into(),
         }
     }
 
@@ -218,5 +224,59 @@ mod tests {
         );
         assert_eq!(Error::Device("x".into()).exit_code(), 1);
         assert_eq!(Error::Input("y".into()).to_string(), "y");
+    }
+
+    /// The rows of the first reST simple table in `rst` whose header row is
+    /// "code  meaning": (code, meaning) pairs.
+    fn rst_exit_codes(rst: &str) -> Vec<(String, String)> {
+        let mut lines = rst.lines();
+        lines
+            .by_ref()
+            .find(|l| l.split_whitespace().eq(["code", "meaning"]))
+            .expect("an exit code table with a 'code meaning' header");
+        lines
+            .skip(1) // the border under the header
+            .take_while(|l| !l.starts_with('='))
+            .map(|l| {
+                let (code, meaning) = l.split_once(' ').unwrap_or((l, ""));
+                (code.to_string(), meaning.trim().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn documentation_lists_the_exit_codes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../Documentation/hv_evlog.rst"
+        );
+        let rst = std::fs::read_to_string(path).unwrap();
+        let want: Vec<(String, String)> = EXIT_CODES
+            .iter()
+            .map(|&(code, meaning)| (code.to_string(), meaning.to_string()))
+            .collect();
+        assert_eq!(rst_exit_codes(&rst), want, "{path}");
+        // The parser above reads a changed table as changed.
+        let edited = rst.replace("64      bad usage", "65      bad usage");
+        assert_ne!(rst_exit_codes(&edited), want);
+    }
+
+    #[test]
+    fn exit_codes_are_distinct_and_cover_every_error() {
+        let mut codes: Vec<u8> = EXIT_CODES.iter().map(|&(c, _)| c).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), EXIT_CODES.len());
+        let errors = [
+            Error::usage("x", "y"),
+            sys("open", libc::ENOENT),
+            sys("open", libc::EACCES),
+            sys("open", libc::EBUSY),
+            sys("read", libc::EIO),
+            Error::Device("d".into()),
+        ];
+        for err in errors {
+            assert!(codes.contains(&err.exit_code()), "{err}");
+        }
     }
 }

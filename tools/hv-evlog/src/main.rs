@@ -15,23 +15,29 @@
 #[path = "../../../hv_evlog/tlfs.rs"]
 mod tlfs;
 
+mod capfile;
 mod capture;
+mod chrome;
 mod cli;
 mod decode;
 mod device;
 mod error;
+mod etl;
 mod output;
+mod report;
 mod uapi;
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use capture::{Consumer, DeviceSource, End, FileSource, Limits, Totals};
-use cli::{Cli, Command};
+use capfile::Meta;
+use capture::{Consumer, DeviceSource, End, FileSource, Limits, Source, Totals};
+use cli::{Command, Parsed};
 use device::Device;
 use error::{Error, Result};
 use output::{Format, Sink};
@@ -47,12 +53,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(parsed: Parsed) -> Result<()> {
+    let cli = match parsed {
+        Parsed::Print(text) => return print(&text),
+        Parsed::Run(cli) => cli,
+    };
+    let device = cli.device();
     match cli.command {
-        Command::Help(text) => print(text),
-        Command::Version => print(concat!("hv-evlog ", env!("CARGO_PKG_VERSION"), "\n")),
-        Command::Info { json } => {
-            let dev = Device::open(&cli.device)?;
+        Command::Info { json, .. } => {
+            let dev = Device::open(&device)?;
             let info = dev.info()?;
             let (table, _) = dev.buffers()?;
             let text = if json {
@@ -62,20 +71,21 @@ fn run(cli: Cli) -> Result<()> {
             };
             print(&text)
         }
-        Command::Stats { json } => {
-            let stats = Device::open(&cli.device)?.stats()?;
+        Command::Stats { json, .. } => {
+            let dev = Device::open(&device)?;
+            let (open, module) = (dev.stats()?, dev.lifetime_stats()?);
             print(&if json {
-                output::stats_json(&stats)
+                output::stats_json(&open, &module)
             } else {
-                output::stats_text(&stats)
+                output::stats_text(&open, &module)
             })
         }
         // A control file: these work beside a running capture.
-        Command::Flush { cpu } => {
-            Device::open_control(&cli.device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS))
+        Command::Flush { cpu, .. } => {
+            Device::open_control(&device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS))
         }
-        Command::Resize { per_cpu } => {
-            let dev = Device::open_control(&cli.device)?;
+        Command::Resize { per_cpu, .. } => {
+            let dev = Device::open_control(&device)?;
             dev.resize(per_cpu)?;
             let info = dev.info()?;
             print(&format!(
@@ -83,16 +93,22 @@ fn run(cli: Cli) -> Result<()> {
                 info.buffer_count, info.max_buffers, info.generation
             ))
         }
-        Command::Sources { mask } => {
-            let dev = Device::open_control(&cli.device)?;
+        Command::Sources { mask, .. } => {
+            let dev = Device::open_control(&device)?;
             if let Some(mask) = mask {
                 dev.set_sources(mask)?;
             }
             let info = dev.info()?;
             print(&format!("sources {}\n", output::sources_text(info.sources)))
         }
-        Command::Capture(c) => capture(&cli.device, c),
+        Command::Capture(c) => capture(&device, c),
         Command::Decode(d) => decode(d),
+        Command::Convert(c) => convert(c),
+        Command::Report { input, json } => report(&input, json),
+        // cli::parse answers these itself: they describe the tool.
+        Command::Help { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            print(&cli::usage(None))
+        }
     }
 }
 
@@ -105,26 +121,99 @@ fn print(text: &str) -> Result<()> {
 }
 
 /// Refuses binary data for a terminal, before anything else is done.
-fn check_output(path: Option<&Path>, format: Format, usage: &'static str) -> Result<()> {
+fn check_output(path: Option<&Path>, format: Format, command: &str) -> Result<()> {
+    if path.is_none() && format == Format::Etl {
+        return Err(Error::usage(
+            "--format etl writes its first buffer last: it needs an output file, not standard output",
+            cli::usage(Some(command)),
+        ));
+    }
     if path.is_none() && format == Format::Binary && io::stdout().is_terminal() {
         return Err(Error::usage(
             "binary output to a terminal: use --output FILE or a pipe",
-            usage,
+            cli::usage(Some(command)),
         ));
     }
     Ok(())
 }
 
+/// The output: FILE or stdout, and for a file a second handle on it, to
+/// write an ETL file's first buffer at its start in the end.
+struct Output {
+    writer: Box<dyn Write>,
+    file: Option<File>,
+    name: String,
+}
+
 /// Opens the output: FILE, or stdout.
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+fn open_output(path: Option<&Path>) -> Result<Output> {
+    let err = |path: &Path, e: io::Error| {
+        Error::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    };
     match path {
         Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                Error::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-            })?;
-            Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
+            let file = File::create(path).map_err(|e| err(path, e))?;
+            let again = file.try_clone().map_err(|e| err(path, e))?;
+            Ok(Output {
+                writer: Box::new(BufWriter::with_capacity(1 << 16, file)),
+                file: Some(again),
+                name: path
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into()),
+            })
         }
-        None => Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))),
+        None => Ok(Output {
+            writer: Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+            file: None,
+            name: String::new(),
+        }),
+    }
+}
+
+/// The sink of every command that writes events.
+type OutSink = Sink<Box<dyn Write>>;
+
+/// A sink for `format` on `out`; a capture the format cannot hold is a
+/// usage error of `usage`.
+fn start_sink(out: Output, format: Format, meta: &Meta) -> Result<(OutSink, Option<File>)> {
+    let mut sink = Sink::new(out.writer, format).named(&out.name);
+    sink.begin(meta).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidInput => Error::Input(e.to_string()),
+        _ => Error::Output(e),
+    })?;
+    Ok((sink, out.file))
+}
+
+/// Opens a capture file of either kind, binary or ETL, from FILE or stdin.
+fn open_capture(path: Option<&Path>) -> Result<(Box<dyn Source>, Meta)> {
+    let mut input: Box<dyn Read> = match path {
+        Some(path) => Box::new(io::BufReader::with_capacity(
+            1 << 16,
+            File::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?,
+        )),
+        None => Box::new(io::stdin().lock()),
+    };
+    // Enough to tell the kinds apart: the magic, or the first ETL record's
+    // marker after the 72-byte buffer header.
+    let mut head = vec![0u8; etl::BUFFER_HEADER_SIZE + 4];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Input(format!("reading capture file: {e}"))),
+        }
+    }
+    head.truncate(got);
+    let is_etl = etl::looks_like_etl(&head);
+    let input = io::Cursor::new(head).chain(input);
+    if is_etl {
+        let (source, meta) = etl::EtlSource::open(input)?;
+        Ok((Box::new(source), meta))
+    } else {
+        let (source, meta) = FileSource::open(input)?;
+        Ok((Box::new(source), meta))
     }
 }
 
@@ -225,7 +314,8 @@ fn summary(totals: &Totals, dropped: Option<u64>, start: Instant) {
 
 fn capture(path: &Path, c: cli::Capture) -> Result<()> {
     let start = Instant::now();
-    check_output(c.output.as_deref(), c.format, cli::CAPTURE_USAGE)?;
+    let (format, output) = (c.events.format(), c.events.output());
+    check_output(output, format, "capture")?;
     // Before the open: a SIGTERM sent once the device is busy must already
     // end the capture cleanly.
     catch_stop_signals();
@@ -238,28 +328,28 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
         }
     };
     check_table(&info, &table)?;
-    if let Some(cpu) = c.limits.cpu {
+    let limits = c.limits();
+    if let Some(cpu) = limits.cpu {
         check_cpu(cpu, &table)?;
     }
-    let out = open_output(c.output.as_deref())?;
+    let out = open_output(output)?;
     let mut source = DeviceSource::new(&dev, &info, &table, generation)?;
     let before = dev.stats()?;
     if c.check {
         source.check_from(before);
     }
-    let mut sink = Sink::new(out, c.format);
-    sink.begin(&info)?;
-    let mut progress = Progress::new(c.output.is_none());
+    let (mut sink, file) = start_sink(out, format, &Meta::now(&info))?;
+    let mut progress = Progress::new(output.is_none());
     let result = capture::run(
         &mut source,
-        c.limits,
+        limits,
         &mut sink,
         &|| STOP.load(Ordering::Relaxed),
         &mut |consumer| progress.tick(consumer),
     );
     progress.clear();
     let (totals, end) = result?;
-    finish(sink, end)?;
+    finish(sink, end, file)?;
     let check = source.finish_check();
     let after = dev.stats()?;
     if source.table_changes() != 0 {
@@ -281,38 +371,68 @@ fn capture(path: &Path, c: cli::Capture) -> Result<()> {
 
 fn decode(d: cli::Decode) -> Result<()> {
     let start = Instant::now();
-    check_output(d.output.as_deref(), d.format, cli::DECODE_USAGE)?;
-    let input: Box<dyn io::Read> = match &d.input {
-        Some(path) => Box::new(io::BufReader::new(
-            File::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?,
-        )),
-        None => Box::new(io::stdin().lock()),
-    };
-    let (mut source, info) = FileSource::open(input)?;
-    let out = open_output(d.output.as_deref())?;
-    let mut sink = Sink::new(out, d.format);
-    sink.begin(&info)?;
-    let limits = Limits {
-        duration: None,
-        ..d.limits
-    };
-    let (totals, end) = capture::run(&mut source, limits, &mut sink, &|| false, &mut |c| {
+    let (format, output) = (d.events.format(), d.events.output());
+    check_output(output, format, "decode")?;
+    let (mut source, meta) = open_capture(d.input())?;
+    let out = open_output(output)?;
+    let (mut sink, file) = start_sink(out, format, &meta)?;
+    let (totals, end) = capture::run(&mut source, d.limits(), &mut sink, &|| false, &mut |c| {
         for w in c.take_warnings() {
             eprintln!("hv-evlog: warning: {w}");
         }
     })?;
-    finish(sink, end)?;
+    finish(sink, end, file)?;
     summary(&totals, None, start);
     Ok(())
 }
 
-/// Flushes the output; a reader that went away is not an error.
-fn finish<W: Write>(sink: Sink<W>, end: End) -> Result<()> {
+fn convert(c: cli::Convert) -> Result<()> {
+    let start = Instant::now();
+    let (format, output) = (c.format()?, c.output());
+    check_output(output, format, "convert")?;
+    let (mut source, meta) = open_capture(Some(&c.input))?;
+    let out = open_output(output)?;
+    let (mut sink, file) = start_sink(out, format, &meta)?;
+    let (totals, end) = capture::run(
+        &mut source,
+        Limits::default(),
+        &mut sink,
+        &|| false,
+        &mut |c| {
+            for w in c.take_warnings() {
+                eprintln!("hv-evlog: warning: {w}");
+            }
+        },
+    )?;
+    finish(sink, end, file)?;
+    summary(&totals, None, start);
+    Ok(())
+}
+
+fn report(input: &Path, json: bool) -> Result<()> {
+    let (mut source, meta) = open_capture(Some(input))?;
+    let report = report::Report::read(&mut source, meta.info.buffer_size)?;
+    let name = input.display().to_string();
+    print(&if json {
+        report.json(&name, &meta)
+    } else {
+        report.text(&name, &meta)
+    })
+}
+
+/// Flushes the output, then writes an ETL file's first buffer at its start
+/// through `file`; a reader that went away is not an error.
+fn finish<W: Write>(sink: Sink<W>, end: End, file: Option<File>) -> Result<()> {
+    let first = sink.first_buffer();
     match sink.finish() {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) if end != End::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) if end != End::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
+    if let (Some(first), Some(file)) = (first, file) {
+        file.write_all_at(&first, 0)?;
+    }
+    Ok(())
 }
 
 /// The buffer table (of `info`'s generation) must describe the mappings
@@ -360,7 +480,7 @@ fn check_cpu(cpu: u32, table: &[uapi::BufferInfo]) -> Result<()> {
             "no buffer serves CPU {cpu} (the buffers serve CPUs {})",
             output::cpu_list(&all)
         ),
-        cli::CAPTURE_USAGE,
+        cli::usage(Some("capture")),
     ))
 }
 

@@ -1,21 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Every output format: events as text, JSON lines or the binary capture
-//! file, and `info`/`stats` as a table or JSON. JSON is written by hand.
+//! file, and `info`/`stats` as a table or JSON (serde_json, compact, fields
+//! in the order of the structs below).
 //!
 //! # Binary capture file
 //!
-//! All integers little endian. A 32-byte file header:
-//!
-//! | offset | size | field                                              |
-//! |--------|------|----------------------------------------------------|
-//! | 0      | 8    | magic `HVEVLOG1`                                   |
-//! | 8      | 4    | ABI version of the device (`HV_EVLOG_ABI_VERSION`) |
-//! | 12     | 4    | time basis (0 reference 100 ns, 1 TSC, 2 QPC)      |
-//! | 16     | 4    | event log type (0 global, 1 local, 2 system)       |
-//! | 20     | 4    | mode (0 regular, 1 circular)                       |
-//! | 24     | 4    | buffer size in bytes                               |
-//! | 28     | 4    | offset of the first entry in a buffer (72)         |
+//! A file header (see `capfile`: 64 bytes, `HVEVLOG2`; version 1 files,
+//! `HVEVLOG1` with 32 bytes, are still read),
 //!
 //! then, for each completed buffer, a 32-byte record header laid out as
 //! `struct hv_evlog_record`:
@@ -41,44 +33,49 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use serde::{Serialize, Serializer};
+
+use crate::capfile::{self, Meta};
+use crate::chrome;
 use crate::decode::Event;
-use crate::tlfs::{self, EventLogMode, EventLogType, TimeBasis, ENTRIES_OFFSET};
+use crate::etl;
+use crate::tlfs::{self, EventLogMode, EventLogType, TimeBasis};
 use crate::uapi::{cpu_in, BufferInfo, Info, Record, Stats, CPU_WORDS, MAX_CPUS};
 
-/// Magic at the start of a binary capture file.
-pub const FILE_MAGIC: [u8; 8] = *b"HVEVLOG1";
-/// Size of the binary file header.
-pub const FILE_HEADER_SIZE: usize = 32;
 /// Size of a binary record header.
 pub const RECORD_HEADER_SIZE: usize = 32;
 
-/// How events are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How events are written; the doc comments are `--format`'s help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One `cpu=… ts=… type=… size=… context=…` line per event.
+    /// 'cpu=N ts=N type=N size=N context=0xN' lines
     Text,
-    /// One JSON object per line per event.
+    /// '{"cpu":N,"ts":N,"type":N,"size":N,"context":N}' lines
     Json,
-    /// The binary capture file.
+    /// the capture file (tools/hv-evlog/README.md), for 'hv-evlog decode';
+    /// not to a terminal
     Binary,
+    /// an Event Trace Log for Windows Performance Analyzer or tracerpt;
+    /// needs an output file
+    Etl,
+    /// JSON for Perfetto's UI or chrome://tracing
+    ChromeTrace,
 }
 
-/// The 32-byte binary file header for a group described by `info`.
-pub fn file_header(info: &Info) -> [u8; FILE_HEADER_SIZE] {
-    let mut h = [0u8; FILE_HEADER_SIZE];
-    h[0..8].copy_from_slice(&FILE_MAGIC);
-    let words = [
-        info.abi_version,
-        info.time_basis,
-        info.log_type,
-        info.mode,
-        info.buffer_size,
-        ENTRIES_OFFSET as u32,
-    ];
-    for (i, w) in words.iter().enumerate() {
-        h[8 + 4 * i..12 + 4 * i].copy_from_slice(&w.to_le_bytes());
+impl Format {
+    /// The format a file name's extension stands for: `.etl`, `.json`
+    /// (Trace Event Format, what Perfetto opens), `.jsonl` (JSON lines),
+    /// `.txt`, `.bin`.
+    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "etl" | "ETL" => Some(Self::Etl),
+            "json" => Some(Self::ChromeTrace),
+            "jsonl" => Some(Self::Json),
+            "txt" => Some(Self::Text),
+            "bin" => Some(Self::Binary),
+            _ => None,
+        }
     }
-    h
 }
 
 /// The 32-byte binary record header of `record`, with `bytes` raw bytes
@@ -98,7 +95,12 @@ pub fn record_header(record: &Record, bytes: u32) -> [u8; RECORD_HEADER_SIZE] {
 pub struct Sink<W: Write> {
     out: W,
     format: Format,
-    line: String,
+    line: Vec<u8>,
+    trace: String,
+    etl: Option<etl::Writer>,
+    chrome: Option<chrome::Writer>,
+    /// The output's file name, recorded in an ETL file.
+    name: String,
 }
 
 impl<W: Write> Sink<W> {
@@ -107,16 +109,49 @@ impl<W: Write> Sink<W> {
         Self {
             out,
             format,
-            line: String::with_capacity(1 << 16),
+            line: Vec::with_capacity(1 << 16),
+            trace: String::new(),
+            etl: None,
+            chrome: None,
+            name: String::new(),
         }
     }
 
-    /// Starts the output: the file header for the binary format.
-    pub fn begin(&mut self, info: &Info) -> io::Result<()> {
-        if self.format == Format::Binary {
-            self.out.write_all(&file_header(info))?;
+    /// Names the output file (recorded in an ETL file's logfile header).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Starts the output: the file header for the binary format, room for
+    /// the first buffer of an ETL file, the opening of a trace. Fails for a
+    /// capture that cannot be written in the format (`InvalidInput`).
+    pub fn begin(&mut self, meta: &Meta) -> io::Result<()> {
+        let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+        match self.format {
+            Format::Binary => self.out.write_all(&capfile::encode(meta))?,
+            Format::Etl => {
+                let w = etl::Writer::new(meta, &self.name).map_err(invalid)?;
+                self.out.write_all(&vec![0u8; w.buffer_size()])?;
+                self.etl = Some(w);
+            }
+            Format::ChromeTrace => {
+                let w = chrome::Writer::new(meta).map_err(invalid)?;
+                self.trace.clear();
+                w.begin(&mut self.trace, meta);
+                self.out.write_all(self.trace.as_bytes())?;
+                self.chrome = Some(w);
+            }
+            Format::Text | Format::Json => {}
         }
         Ok(())
+    }
+
+    /// An ETL file's first buffer, for what was written so far: to be
+    /// written at offset 0 after [`Sink::finish`]. `None` for the other
+    /// formats.
+    pub fn first_buffer(&self) -> Option<Vec<u8>> {
+        self.etl.as_ref().map(etl::Writer::first_buffer)
     }
 
     /// Writes one completed buffer: its `events` as lines, or, in the binary
@@ -129,16 +164,27 @@ impl<W: Write> Sink<W> {
                 self.out.write_all(&record_header(record, bytes))?;
                 self.out.write_all(raw)
             }
+            Format::Etl => match &mut self.etl {
+                Some(w) => self.out.write_all(w.buffer(record, raw, events)),
+                None => Ok(()),
+            },
+            Format::ChromeTrace => {
+                self.trace.clear();
+                if let Some(w) = &mut self.chrome {
+                    w.buffer(&mut self.trace, record, events);
+                }
+                self.out.write_all(self.trace.as_bytes())
+            }
             Format::Text | Format::Json => {
                 self.line.clear();
                 for event in events {
                     if self.format == Format::Text {
-                        event_text(&mut self.line, event);
+                        event_text(&mut self.line, event)?;
                     } else {
-                        event_json(&mut self.line, event);
+                        event_json(&mut self.line, event)?;
                     }
                 }
-                self.out.write_all(self.line.as_bytes())
+                self.out.write_all(&self.line)
             }
         }
     }
@@ -148,54 +194,41 @@ impl<W: Write> Sink<W> {
         self.out.flush()
     }
 
-    /// Flushes and hands back the writer.
+    /// Ends the output (a trace's closing), flushes and hands back the
+    /// writer.
     pub fn finish(mut self) -> io::Result<W> {
+        if let Some(w) = &self.chrome {
+            self.trace.clear();
+            w.finish(&mut self.trace);
+            self.out.write_all(self.trace.as_bytes())?;
+        }
         self.out.flush()?;
         Ok(self.out)
     }
 }
 
 /// Appends one text event line.
-pub fn event_text(out: &mut String, e: &Event) {
-    let _ = writeln!(
+pub fn event_text(out: &mut Vec<u8>, e: &Event) -> io::Result<()> {
+    writeln!(
         out,
         "cpu={} ts={} type={} size={} context={:#010x}",
         e.cpu, e.timestamp, e.entry_type, e.size, e.context
-    );
+    )
 }
 
 /// Appends one JSON event line.
-pub fn event_json(out: &mut String, e: &Event) {
-    let _ = writeln!(
-        out,
-        "{{\"cpu\":{},\"ts\":{},\"type\":{},\"size\":{},\"context\":{}}}",
-        e.cpu, e.timestamp, e.entry_type, e.size, e.context
-    );
+pub fn event_json(out: &mut Vec<u8>, e: &Event) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, e)?;
+    out.push(b'\n');
+    Ok(())
 }
 
-/// Appends `s` as a JSON string literal, quotes included.
-pub fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c < ' ' || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            // Valid in JSON, but not in JavaScript string literals.
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+/// One line of JSON: `value`, compact, then a newline.
+fn json_line(value: &impl Serialize) -> String {
+    // Serializing plain structs, strings and integers cannot fail.
+    let mut s = serde_json::to_string(value).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// The CPUs set in a bitmap as a list of ranges: `0-1,4`; empty if none.
@@ -380,76 +413,86 @@ pub fn info_text(device: &str, info: &Info, table: &[BufferInfo]) -> String {
     s
 }
 
+/// `info` as JSON: the geometry with each code named, then the buffers.
+#[derive(Serialize)]
+struct InfoJson<'a> {
+    device: &'a str,
+    abi_version: u32,
+    info_size: u32,
+    backend: &'static str,
+    backend_id: u32,
+    #[serde(rename = "type")]
+    log_type: &'static str,
+    type_id: u32,
+    mode: &'static str,
+    mode_id: u32,
+    time_basis: &'static str,
+    time_basis_id: u32,
+    buffer_count: u32,
+    max_buffers: u32,
+    generation: u32,
+    buffer_size: u32,
+    threshold: u32,
+    sources: u64,
+    source_names: Vec<String>,
+    header_size: u32,
+    record_size: u32,
+    completion: &'static str,
+    completion_id: u32,
+    buffers: Vec<BufferJson>,
+}
+
+/// One buffer of `info`'s JSON: its CPUs as a list and as ranges.
+#[derive(Serialize)]
+struct BufferJson {
+    index: u32,
+    pxm: u32,
+    node: u32,
+    cpus: Vec<u32>,
+    cpu_list: String,
+    mmap_offset: u64,
+    /// Out of the rotation after a resize ([`crate::uapi::BUFFER_RETIRED`]).
+    retired: bool,
+}
+
 /// `info` as one line of JSON.
 pub fn info_json(device: &str, info: &Info, table: &[BufferInfo]) -> String {
-    let mut s = String::from("{\"device\":");
-    json_str(&mut s, device);
-    let _ = write!(
-        s,
-        ",\"abi_version\":{},\"info_size\":{},\"backend\":\"{}\",\"backend_id\":{},\
-         \"type\":\"{}\",\"type_id\":{},\"mode\":\"{}\",\"mode_id\":{},\
-         \"time_basis\":\"{}\",\"time_basis_id\":{},\"buffer_count\":{},\
-         \"max_buffers\":{},\"generation\":{},\
-         \"buffer_size\":{},\"threshold\":{},\"sources\":{},\"source_names\":[",
-        info.abi_version,
-        info.info_size,
-        backend_name(info.backend),
-        info.backend,
-        type_name(info.log_type),
-        info.log_type,
-        mode_name(info.mode),
-        info.mode,
-        time_basis_name(info.time_basis),
-        info.time_basis,
-        info.buffer_count,
-        info.max_buffers,
-        info.generation,
-        info.buffer_size,
-        info.threshold,
-        info.sources,
-    );
-    for (i, name) in source_names(info.sources).iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        json_str(&mut s, name);
-    }
-    let _ = write!(
-        s,
-        "],\"header_size\":{},\"record_size\":{},\"completion\":\"{}\",\"completion_id\":{},\"buffers\":[",
-        info.header_size,
-        info.record_size,
-        completion_name(info.completion),
-        info.completion
-    );
-    for (i, b) in table.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(
-            s,
-            "{{\"index\":{},\"pxm\":{},\"node\":{},\"cpus\":[",
-            b.index, b.pxm, b.node
-        );
-        let mut first = true;
-        for cpu in (0..MAX_CPUS).filter(|&c| cpu_in(&b.cpus, c)) {
-            if !first {
-                s.push(',');
-            }
-            first = false;
-            let _ = write!(s, "{cpu}");
-        }
-        s.push_str("],\"cpu_list\":");
-        json_str(&mut s, &cpu_list(&b.cpus));
-        let _ = write!(
-            s,
-            ",\"mmap_offset\":{},\"retired\":{}}}",
-            b.mmap_offset,
-            b.flags & crate::uapi::BUFFER_RETIRED != 0
-        );
-    }
-    s.push_str("]}\n");
-    s
+    json_line(&InfoJson {
+        device,
+        abi_version: info.abi_version,
+        info_size: info.info_size,
+        backend: backend_name(info.backend),
+        backend_id: info.backend,
+        log_type: type_name(info.log_type),
+        type_id: info.log_type,
+        mode: mode_name(info.mode),
+        mode_id: info.mode,
+        time_basis: time_basis_name(info.time_basis),
+        time_basis_id: info.time_basis,
+        buffer_count: info.buffer_count,
+        max_buffers: info.max_buffers,
+        generation: info.generation,
+        buffer_size: info.buffer_size,
+        threshold: info.threshold,
+        sources: info.sources,
+        source_names: source_names(info.sources),
+        header_size: info.header_size,
+        record_size: info.record_size,
+        completion: completion_name(info.completion),
+        completion_id: info.completion,
+        buffers: table
+            .iter()
+            .map(|b| BufferJson {
+                index: b.index,
+                pxm: b.pxm,
+                node: b.node,
+                cpus: (0..MAX_CPUS).filter(|&c| cpu_in(&b.cpus, c)).collect(),
+                cpu_list: cpu_list(&b.cpus),
+                mmap_offset: b.mmap_offset,
+                retired: b.flags & crate::uapi::BUFFER_RETIRED != 0,
+            })
+            .collect(),
+    })
 }
 
 const STATS_FIELDS: [&str; 5] = [
@@ -470,26 +513,43 @@ fn stats_values(st: &Stats) -> [u64; 5] {
     ]
 }
 
-/// `stats` as `name value` lines.
-pub fn stats_text(st: &Stats) -> String {
-    let mut s = String::new();
-    for (name, value) in STATS_FIELDS.iter().zip(stats_values(st)) {
-        let _ = writeln!(s, "{name:<15} {value}");
+/// The counters in [`STATS_FIELDS`] order, as a JSON object.
+struct StatsJson<'a>(&'a Stats);
+
+impl Serialize for StatsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(STATS_FIELDS.iter().zip(stats_values(self.0)))
+    }
+}
+
+/// `stats` as a table: each counter since this open of the device (the
+/// `stats` command's own, which releases nothing) and since the module's
+/// load (every open's, summed).
+pub fn stats_text(open: &Stats, module: &Stats) -> String {
+    let mut s = format!("{:<15} {:>15} {:>15}\n", "", "this open", "module lifetime");
+    for ((name, a), b) in STATS_FIELDS
+        .iter()
+        .zip(stats_values(open))
+        .zip(stats_values(module))
+    {
+        let _ = writeln!(s, "{name:<15} {a:>15} {b:>15}");
     }
     s
 }
 
-/// `stats` as one line of JSON.
-pub fn stats_json(st: &Stats) -> String {
-    let mut s = String::from("{");
-    for (i, (name, value)) in STATS_FIELDS.iter().zip(stats_values(st)).enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "\"{name}\":{value}");
-    }
-    s.push_str("}\n");
-    s
+/// Both sets of counters, labelled.
+#[derive(Serialize)]
+struct StatsBoth<'a> {
+    open: StatsJson<'a>,
+    module: StatsJson<'a>,
+}
+
+/// `stats` as one line of JSON: `{"open":{...},"module":{...}}`.
+pub fn stats_json(open: &Stats, module: &Stats) -> String {
+    json_line(&StatsBoth {
+        open: StatsJson(open),
+        module: StatsJson(module),
+    })
 }
 
 #[cfg(test)]
@@ -504,6 +564,13 @@ mod tests {
             entry_type,
             size,
             context,
+        }
+    }
+
+    fn meta_of(info: Info) -> Meta {
+        Meta {
+            info,
+            ..Meta::default()
         }
     }
 
@@ -550,7 +617,7 @@ mod tests {
         ];
         let rec = Record::default();
         let mut text = Sink::new(Vec::new(), Format::Text);
-        text.begin(&sample_info()).unwrap();
+        text.begin(&meta_of(sample_info())).unwrap();
         text.buffer(&rec, b"ignored", &events).unwrap();
         assert_eq!(
             String::from_utf8(text.finish().unwrap()).unwrap(),
@@ -558,7 +625,7 @@ mod tests {
              cpu=3 ts=18446744073709551615 type=65535 size=24 context=0xffffffff\n"
         );
         let mut json = Sink::new(Vec::new(), Format::Json);
-        json.begin(&sample_info()).unwrap();
+        json.begin(&meta_of(sample_info())).unwrap();
         json.buffer(&rec, b"ignored", &events).unwrap();
         assert_eq!(
             String::from_utf8(json.finish().unwrap()).unwrap(),
@@ -572,7 +639,14 @@ mod tests {
         let mut sink = Sink::new(Vec::new(), Format::Binary);
         let mut info = sample_info();
         info.time_basis = 1;
-        sink.begin(&info).unwrap();
+        sink.begin(&Meta {
+            processors: 4,
+            start_filetime: 7,
+            timer_hz: 2_000_000_000,
+            hv_build: 9,
+            ..meta_of(info)
+        })
+        .unwrap();
         let rec = Record {
             buffer_index: 2,
             cpu: 5,
@@ -580,37 +654,42 @@ mod tests {
             bytes_used: 99, // the file records the bytes written instead
             events_lost: 9,
             timestamp: 0xAABB,
+            ..Record::default()
         };
         sink.buffer(&rec, &[0xEE; 3], &[ev(0, 0, 0, 0, 0)]).unwrap();
         let out = sink.finish().unwrap();
         let mut want = Vec::new();
-        want.extend_from_slice(b"HVEVLOG1");
-        for w in [1u32, 1, 1, 0, 65536, 72] {
+        want.extend_from_slice(b"HVEVLOG2");
+        for w in [1u32, 1, 1, 0, 65536, 72, 64, 4] {
             want.extend_from_slice(&w.to_le_bytes());
         }
+        want.extend_from_slice(&7u64.to_le_bytes());
+        want.extend_from_slice(&2_000_000_000u64.to_le_bytes());
+        want.extend_from_slice(&[9, 0, 0, 0, 0, 0, 0, 0]);
         want.extend_from_slice(&[2, 0, 0, 0, 5, 0, 0, 0]);
         want.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]);
         want.extend_from_slice(&[3, 0, 0, 0, 9, 0, 0, 0]);
         want.extend_from_slice(&[0xBB, 0xAA, 0, 0, 0, 0, 0, 0]);
         want.extend_from_slice(&[0xEE; 3]);
         assert_eq!(out, want);
-        assert_eq!(out.len(), FILE_HEADER_SIZE + RECORD_HEADER_SIZE + 3);
+        assert_eq!(out.len(), capfile::HEADER_SIZE + RECORD_HEADER_SIZE + 3);
     }
 
     #[test]
     fn json_escaping() {
-        let mut s = String::new();
-        json_str(
-            &mut s,
-            "a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é€😀\u{2028}",
+        // serde_json escapes what JSON requires (DEL and U+2028 need none);
+        // the line parses back to the same name.
+        let name = "a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f} é€😀\u{2028}";
+        let json = info_json(name, &sample_info(), &[]);
+        assert!(
+            json.starts_with(
+                "{\"device\":\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\u{7f} é€😀\u{2028}\","
+            ),
+            "{json}"
         );
-        assert_eq!(
-            s,
-            "\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f é€😀\\u2028\""
-        );
-        s.clear();
-        json_str(&mut s, "");
-        assert_eq!(s, "\"\"");
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["device"], name);
+        assert_eq!(back["buffers"], serde_json::json!([]));
     }
 
     #[test]
@@ -698,15 +777,21 @@ mod tests {
             records_dropped: 1,
             flushes: 2,
         };
+        let open = Stats::default();
         assert_eq!(
-            stats_text(&st),
-            "completions     10\nreleases        9\nevents_lost     0\n\
-             records_dropped 1\nflushes         2\n"
+            stats_text(&open, &st),
+            "                      this open module lifetime\n\
+             completions                   0              10\n\
+             releases                      0               9\n\
+             events_lost                   0               0\n\
+             records_dropped               0               1\n\
+             flushes                       0               2\n"
         );
         assert_eq!(
-            stats_json(&st),
-            "{\"completions\":10,\"releases\":9,\"events_lost\":0,\
-             \"records_dropped\":1,\"flushes\":2}\n"
+            stats_json(&open, &st),
+            "{\"open\":{\"completions\":0,\"releases\":0,\"events_lost\":0,\
+             \"records_dropped\":0,\"flushes\":0},\"module\":{\"completions\":10,\
+             \"releases\":9,\"events_lost\":0,\"records_dropped\":1,\"flushes\":2}}\n"
         );
     }
 }

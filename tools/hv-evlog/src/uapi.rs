@@ -26,6 +26,9 @@ pub const MAX_CPUS: u32 = 1024;
 pub const CPU_WORDS: usize = (MAX_CPUS / 64) as usize;
 /// `HV_EVLOG_ALL_CPUS`: [`IOC_FLUSH`] of every CPU.
 pub const ALL_CPUS: u32 = 0xFFFF_FFFF;
+/// `HV_EVLOG_NO_CPU`: [`Record::cpu`] when no Linux CPU has the VP index.
+#[allow(dead_code)] // Checked against the header; the tool prints the number as is.
+pub const NO_CPU: u32 = 0xFFFF_FFFF;
 
 /// `struct hv_evlog_info`: group geometry ([`IOC_INFO`]).
 #[repr(C)]
@@ -73,7 +76,7 @@ pub struct BufferInfo {
     pub pxm: u32,
     /// NUMA node of its pages.
     pub node: u32,
-    /// [`BUFFER_RETIRED`] or 0.
+    /// [`BUFFER_RETIRED`], [`BUFFER_CPU_OFFLINE`] or 0.
     pub flags: u32,
     /// `index * buffer_size`.
     pub mmap_offset: u64,
@@ -110,7 +113,8 @@ pub const BUFFER_CPU_OFFLINE: u32 = 0x2;
 pub struct Record {
     /// The completed buffer.
     pub buffer_index: u32,
-    /// Logical processor the buffer served.
+    /// Linux CPU id that filled the buffer (what [`IOC_FLUSH`] takes), or
+    /// [`NO_CPU`].
     pub cpu: u32,
     /// 0, 1, 2, ... without gaps unless records were dropped.
     pub sequence: u64,
@@ -121,6 +125,10 @@ pub struct Record {
     pub events_lost: u32,
     /// Buffer header time stamp, in the group's time basis.
     pub timestamp: u64,
+    /// The header's `logical_processor`: the hypervisor's VP index.
+    pub vp: u32,
+    /// 0.
+    pub reserved: u32,
 }
 
 /// `struct hv_evlog_stats`: argument of [`IOC_STATS`].
@@ -133,10 +141,26 @@ pub struct Stats {
     pub releases: u64,
     /// Sum of events_lost over completions.
     pub events_lost: u64,
-    /// Completion records lost to a full queue.
+    /// Records lost to a full queue or withdrawn (circular mode: the
+    /// buffer completed again before its record was read).
     pub records_dropped: u64,
     /// Flushes.
     pub flushes: u64,
+}
+
+/// `struct hv_evlog_copy`: argument of [`IOC_COPY`], the copying
+/// (compatibility) path: a completed buffer copied out, then released.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Copy {
+    /// In: a completed buffer whose record was read.
+    pub buffer_index: u32,
+    /// Out: bytes copied (header and entries).
+    pub bytes: u32,
+    /// In: where to copy them.
+    pub addr: u64,
+    /// In: room at `addr`.
+    pub size: u64,
 }
 
 // <asm-generic/ioctl.h>, which x86_64 uses: nr in bits 0-7, type in 8-15,
@@ -170,8 +194,14 @@ pub const IOC_FLUSH: u32 = ioc(IOC_WRITE, 0x03, size_of::<u32>());
 pub const IOC_SET_SOURCES: u32 = ioc(IOC_WRITE, 0x04, size_of::<u64>());
 /// `HV_EVLOG_IOC_STATS`: `_IOR(0xB9, 0x05, struct hv_evlog_stats)`.
 pub const IOC_STATS: u32 = ioc(IOC_READ, 0x05, size_of::<Stats>());
-/// `HV_EVLOG_IOC_RESIZE`: set the buffers per served CPU.
-pub const IOC_RESIZE: u32 = ioc(IOC_WRITE, 0x06, size_of::<u32>());
+/// `HV_EVLOG_IOC_LIFETIME_STATS`: `_IOR(0xB9, 0x06, struct hv_evlog_stats)`;
+/// the counters summed over every open since the module's load.
+pub const IOC_LIFETIME_STATS: u32 = ioc(IOC_READ, 0x06, size_of::<Stats>());
+/// `HV_EVLOG_IOC_COPY`: `_IOWR(0xB9, 0x07, struct hv_evlog_copy)`.
+pub const IOC_COPY: u32 = ioc(IOC_READ | IOC_WRITE, 0x07, size_of::<Copy>());
+/// `HV_EVLOG_IOC_RESIZE`: `_IOW(0xB9, 0x08, __u32)`; the buffers per served
+/// CPU.
+pub const IOC_RESIZE: u32 = ioc(IOC_WRITE, 0x08, size_of::<u32>());
 
 /// Name of an ioctl request, for error messages.
 pub fn ioctl_name(request: u32) -> &'static str {
@@ -182,6 +212,8 @@ pub fn ioctl_name(request: u32) -> &'static str {
         IOC_FLUSH => "HV_EVLOG_IOC_FLUSH",
         IOC_SET_SOURCES => "HV_EVLOG_IOC_SET_SOURCES",
         IOC_STATS => "HV_EVLOG_IOC_STATS",
+        IOC_LIFETIME_STATS => "HV_EVLOG_IOC_LIFETIME_STATS",
+        IOC_COPY => "HV_EVLOG_IOC_COPY",
         IOC_RESIZE => "HV_EVLOG_IOC_RESIZE",
         _ => "unknown ioctl",
     }
@@ -230,12 +262,15 @@ mod tests {
         layout!(v, "hv_evlog_record", Record {
             "buffer_index": buffer_index, "cpu": cpu, "sequence": sequence,
             "bytes_used": bytes_used, "events_lost": events_lost,
-            "timestamp": timestamp,
+            "timestamp": timestamp, "vp": vp, "reserved": reserved,
         });
         layout!(v, "hv_evlog_stats", Stats {
             "completions": completions, "releases": releases,
             "events_lost": events_lost, "records_dropped": records_dropped,
             "flushes": flushes,
+        });
+        layout!(v, "hv_evlog_copy", Copy {
+            "buffer_index": buffer_index, "bytes": bytes, "addr": addr, "size": size,
         });
         v.extend([
             ("sizeof cpus", size_of::<[u64; CPU_WORDS]>() as u64),
@@ -245,12 +280,15 @@ mod tests {
             ("HV_EVLOG_MAX_CPUS", u64::from(MAX_CPUS)),
             ("HV_EVLOG_CPU_WORDS", CPU_WORDS as u64),
             ("HV_EVLOG_ALL_CPUS", u64::from(ALL_CPUS)),
+            ("HV_EVLOG_NO_CPU", u64::from(NO_CPU)),
             ("HV_EVLOG_IOC_INFO", u64::from(IOC_INFO)),
             ("HV_EVLOG_IOC_BUFFERS", u64::from(IOC_BUFFERS)),
             ("HV_EVLOG_IOC_RELEASE", u64::from(IOC_RELEASE)),
             ("HV_EVLOG_IOC_FLUSH", u64::from(IOC_FLUSH)),
             ("HV_EVLOG_IOC_SET_SOURCES", u64::from(IOC_SET_SOURCES)),
             ("HV_EVLOG_IOC_STATS", u64::from(IOC_STATS)),
+            ("HV_EVLOG_IOC_LIFETIME_STATS", u64::from(IOC_LIFETIME_STATS)),
+            ("HV_EVLOG_IOC_COPY", u64::from(IOC_COPY)),
             ("HV_EVLOG_IOC_RESIZE", u64::from(IOC_RESIZE)),
             ("HV_EVLOG_BUFFER_RETIRED", u64::from(BUFFER_RETIRED)),
             ("HV_EVLOG_BUFFER_CPU_OFFLINE", u64::from(BUFFER_CPU_OFFLINE)),
@@ -342,7 +380,7 @@ mod tests {
         assert_eq!(size_of::<Info>(), 64);
         assert_eq!(size_of::<BufferInfo>(), 152);
         assert_eq!(size_of::<Buffers>(), 24);
-        assert_eq!(size_of::<Record>(), 32);
+        assert_eq!(size_of::<Record>(), 40);
         assert_eq!(size_of::<Stats>(), 40);
         assert_eq!(IOC_INFO, 0x8040_B900);
         assert_eq!(IOC_BUFFERS, 0xC018_B901);
@@ -350,6 +388,9 @@ mod tests {
         assert_eq!(IOC_FLUSH, 0x4004_B903);
         assert_eq!(IOC_SET_SOURCES, 0x4008_B904);
         assert_eq!(IOC_STATS, 0x8028_B905);
+        assert_eq!(IOC_LIFETIME_STATS, 0x8028_B906);
+        assert_eq!(IOC_COPY, 0xC018_B907);
+        assert_eq!(IOC_RESIZE, 0x4004_B908);
         assert_eq!(ioctl_name(IOC_STATS), "HV_EVLOG_IOC_STATS");
         assert_eq!(ioctl_name(0), "unknown ioctl");
     }

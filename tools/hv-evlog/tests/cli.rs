@@ -104,6 +104,19 @@ fn help_goes_to_stdout_with_exit_codes() {
     assert_eq!(text(&out.stdout), "hv-evlog 0.1.0\n");
 }
 
+#[test]
+fn completions_and_man_page_go_to_stdout() {
+    for args in [&["completions", "bash"][..], &["man"], &["man", "decode"]] {
+        let out = hv_evlog(args, None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}");
+        assert!(text(&out.stdout).contains("hv-evlog"), "{args:?}");
+    }
+    let out = hv_evlog(&["man", "frob"], None);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).starts_with("hv-evlog: unknown command 'frob'\n\nusage: "));
+}
+
 /// A completed buffer as the hypervisor leaves it, cut at its end.
 fn buffer(index: u32, cpu: u8, stamps: &[u64]) -> Vec<u8> {
     let mut buf = vec![0u8; ENTRIES_OFFSET];
@@ -199,13 +212,123 @@ fn decode_a_capture_file() {
         "hv-evlog: events=1 buffers=1 lost=0 malformed=0"
     );
 
-    // Re-encoded as binary: the same bytes.
+    // Re-encoded as binary: the same records after a version 2 header
+    // (64 bytes) that keeps the version 1 fields and says 64.
     let out = hv_evlog(
         &["decode", "--format", "binary", "-"],
         Some(&capture_file()),
     );
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(out.stdout, capture_file());
+    let v1 = capture_file();
+    assert_eq!(&out.stdout[..8], b"HVEVLOG2");
+    assert_eq!(out.stdout[8..32], v1[8..32]);
+    assert_eq!(out.stdout[32..36], 64u32.to_le_bytes());
+    assert_eq!(out.stdout[64..], v1[32..]);
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("hv-evlog-cli-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn convert_and_report() {
+    let bin = temp("c.bin");
+    let etl = temp("c.etl");
+    let trace = temp("c.json");
+    std::fs::write(&bin, capture_file()).unwrap();
+    let arg = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    // The format from the extension.
+    let out = hv_evlog(&["convert", &arg(&bin), &arg(&etl)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        summary_without_seconds(&out.stderr),
+        "hv-evlog: events=3 buffers=3 lost=2 malformed=0"
+    );
+    // 64 KiB hypervisor buffers: the first ETL buffer and three more of 128 KiB.
+    assert_eq!(std::fs::metadata(&etl).unwrap().len(), 4 * 131072);
+    // The ETL file decodes to the same events.
+    let out = hv_evlog(&["decode", "--json", &arg(&etl)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"cpu\":0,\"ts\":10,\"type\":9,\"size\":20,\"context\":256}\n\
+         {\"cpu\":0,\"ts\":20,\"type\":9,\"size\":20,\"context\":257}\n\
+         {\"cpu\":1,\"ts\":15,\"type\":9,\"size\":20,\"context\":256}\n"
+    );
+    // The report of either file has the same summary line.
+    for file in [&bin, &etl] {
+        let out = hv_evlog(&["report", &arg(file)], None);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let report = text(&out.stdout);
+        assert!(
+            report.contains("\nsummary     events=3 buffers=3 lost=2 dropped=0 malformed=0\n"),
+            "{report}"
+        );
+    }
+    let out = hv_evlog(&["report", "--json", &arg(&etl)], None);
+    let json = text(&out.stdout);
+    assert!(
+        json.contains("\"events\":3,\"buffers\":3,\"lost\":2,\"dropped\":0,\"malformed\":0"),
+        "{json}"
+    );
+    // chrome-trace from the ETL file: two tracks, 2 and 1 events.
+    let out = hv_evlog(&["convert", &arg(&etl), &arg(&trace)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json = std::fs::read_to_string(&trace).unwrap();
+    assert!(json.starts_with("{\"displayTimeUnit\":\"ns\""), "{json}");
+    assert!(json.ends_with("\n]}\n"), "{json}");
+    assert_eq!(json.matches("\"ph\":\"i\",\"s\":\"t\",\"ts\":").count(), 3);
+    assert_eq!(
+        json.matches("\"pid\":0,\"tid\":0,\"args\":{\"type\"")
+            .count(),
+        2
+    );
+    assert_eq!(
+        json.matches("\"pid\":0,\"tid\":1,\"args\":{\"type\"")
+            .count(),
+        1
+    );
+
+    // A hand-corrupted ETL file: buffer 2's Offset past its end.
+    let mut bad = std::fs::read(&etl).unwrap();
+    bad[2 * 131072 + 0x30..2 * 131072 + 0x34].copy_from_slice(&200000u32.to_le_bytes());
+    std::fs::write(&etl, &bad).unwrap();
+    let want = "hv-evlog: ETL buffer 2 (at byte offset 262144): Offset 200000 (at byte 262192) is \
+                outside the buffer: records end between 72 and 131072\n";
+    for args in [
+        vec!["report", &arg(&etl)],
+        vec!["convert", "--format", "text", &arg(&etl), &arg(&trace)],
+    ] {
+        let out = hv_evlog(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(text(&out.stderr), want, "{args:?}");
+    }
+    // Truncated inside buffer 3.
+    std::fs::write(&etl, &bad[..3 * 131072 + 500]).unwrap();
+    let out = hv_evlog(&["report", &arg(&etl)], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "hv-evlog: ETL buffer 2 (at byte offset 262144): Offset 200000 (at byte 262192) is \
+         outside the buffer: records end between 72 and 131072\n"
+    );
+    bad[2 * 131072 + 0x30..2 * 131072 + 0x34].copy_from_slice(&72u32.to_le_bytes());
+    std::fs::write(&etl, &bad[..3 * 131072 + 500]).unwrap();
+    let out = hv_evlog(&["report", &arg(&etl)], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "hv-evlog: ETL buffer 3 (at byte offset 393216): truncated: 500 of its 131072 bytes \
+         present (the logfile header counts 4 buffers)\n"
+    );
+    // ETL needs a file to write its first buffer into at the end.
+    let out = hv_evlog(&["convert", "--format", "etl", &arg(&bin), "-"], None);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+    assert!(text(&out.stderr)
+        .starts_with("hv-evlog: --format etl writes its first buffer last: it needs an output file, not standard output\n"));
+    for f in [bin, etl, trace] {
+        let _ = std::fs::remove_file(f);
+    }
 }
 
 #[test]
@@ -214,13 +337,38 @@ fn decode_refuses_other_files() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
-        "hv-evlog: not an hv-evlog capture file (no HVEVLOG1 header): \
-         write one with 'hv-evlog capture --format binary'\n"
+        "hv-evlog: not an hv-evlog capture file (no HVEVLOG1 or HVEVLOG2 header) nor an \
+         ETL file: write one with 'hv-evlog capture --format binary' or '--format etl'\n"
     );
     let out = hv_evlog(&["decode", "/nonexistent.bin"], None);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
         "hv-evlog: /nonexistent.bin: No such file or directory (os error 2)\n"
+    );
+}
+
+/// Version 2 of the ABI only added HV_EVLOG_IOC_COPY: a capture of version 1
+/// (above) or 2 decodes the same; a version this tool does not know is
+/// refused.
+#[test]
+fn capture_file_versions() {
+    let mut v2 = capture_file();
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let out = hv_evlog(&["decode", "--json"], Some(&v2));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 3);
+
+    let mut v3 = capture_file();
+    v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let out = hv_evlog(&["decode"], Some(&v3));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains(
+            "capture file has ABI version 3 and entries at offset 72; \
+             this tool reads versions 1 to 2"
+        ),
+        "{}",
+        text(&out.stderr)
     );
 }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Benchmarks (issue 15), not part of scripts/test.sh: boots a 2node and a
+# 4node guest (two at a time, as the suite does), each running every
+# measurement with its baseline in the same boot (vm/bench-guest.sh, with
+# hv-evlog-bench), and prints one table per topology. KVM when usable, else
+# TCG; the table says which. Results: out/bench/bench.json (with the raw
+# BENCH lines), the consoles and reports beside it.
+#
+#   scripts/bench.sh            full run (about 15 minutes on 2 cores, TCG);
+#                               rewrites the Performance section of
+#                               Documentation/hv_evlog.rst from its JSON
+#   BENCH_QUICK=1 scripts/bench.sh
+#                               the smoke form: one tiny iteration of each,
+#                               checks that every figure is there and positive
+#
+# Uses KDIR when set (an already built test kernel); otherwise sets up and
+# builds it as scripts/test.sh does.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+QUICK=${BENCH_QUICK:-0}
+OUT=$HV_EVLOG_ROOT/out/bench
+# A full boot needs about 8 minutes on this machine kind with the other
+# boot of its pair running; the limit leaves room for a busy machine.
+TIMEOUT=1500
+[ "$QUICK" = 1 ] && TIMEOUT=300
+REPORT=$HV_EVLOG_ROOT/scripts/bench-report.py
+
+build_bench() {
+	build_cli &&
+		file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog-bench" | grep -q 'static'
+}
+
+main() {
+	local t0=$SECONDS
+	if [ -z "${KDIR:-}" ]; then
+		prepare_kernel || exit 1
+	fi
+	rm -rf "$OUT" && mkdir -p "$OUT"
+	step "build: hv-evlog-bench (static) and the module"
+	must "hv-evlog-bench build" build_bench
+	must "module build" build_module
+
+	step "VM: bench-2node and bench-4node ($([ "$QUICK" = 1 ] && echo smoke || echo full))"
+	local topo
+	for topo in 2node 4node; do
+		python3 "$HV_EVLOG_ROOT/vm/run.py" --kdir "$KDIR" --out "$OUT" --name "bench-$topo" \
+			--topology "$topo" --timeout "$TIMEOUT" --tests bench-guest.sh \
+			--guest-file "$HV_EVLOG_ROOT/vm/bench-guest.sh" \
+			--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog-bench" \
+			--module "$HV_EVLOG_ROOT/hv_evlog.ko" --guest-env "BENCH_QUICK=$QUICK" \
+			> "$OUT/bench-$topo.out" 2>&1 &
+		# The first run probes KVM once; the second reads its answer.
+		[ "$topo" = 2node ] && sleep 15
+	done
+	wait
+	for topo in 2node 4node; do
+		grep -E '^# bench-|^(not )?ok - ' "$OUT/bench-$topo.out"
+	done
+
+	step "results"
+	python3 "$REPORT" collect "$OUT" || exit 1
+	python3 "$REPORT" table "$OUT/bench.json"
+	local status=0
+	python3 "$REPORT" check "$OUT/bench.json" || status=1
+	if [ "$QUICK" != 1 ] && [ "$status" = 0 ]; then
+		python3 "$REPORT" doc "$OUT/bench.json" &&
+			echo "Documentation/hv_evlog.rst: Performance section rewritten from $OUT/bench.json"
+	fi
+	echo "bench: $((SECONDS - t0)) s in all; JSON: $OUT/bench.json"
+	return $status
+}
+main "$@"
