@@ -839,7 +839,12 @@ impl EventLog for Group {
     fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32> {
         let backend = self.ctx.backend();
         // Usually the CPU the buffer serves; otherwise look for it.
-        let planned = self.table.lock().get(buffer).and_then(|b| b.serves).map(|s| s.cpu);
+        let planned = self
+            .table
+            .lock()
+            .get(buffer)
+            .and_then(|b| b.serves)
+            .map(|s| s.cpu);
         let others = 0..kernel::cpu::nr_cpu_ids();
         Iterator::chain(planned.into_iter(), others).find(|&cpu| backend.vp_index(cpu) == Some(vp))
     }
