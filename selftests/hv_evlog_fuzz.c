@@ -720,7 +720,8 @@ static int defined_cmd(unsigned int cmd)
 	return cmd == HV_EVLOG_IOC_INFO || cmd == HV_EVLOG_IOC_BUFFERS ||
 	       cmd == HV_EVLOG_IOC_RELEASE || cmd == HV_EVLOG_IOC_FLUSH ||
 	       cmd == HV_EVLOG_IOC_SET_SOURCES || cmd == HV_EVLOG_IOC_STATS ||
-	       cmd == HV_EVLOG_IOC_LIFETIME_STATS || cmd == HV_EVLOG_IOC_COPY;
+	       cmd == HV_EVLOG_IOC_LIFETIME_STATS || cmd == HV_EVLOG_IOC_COPY ||
+	       cmd == HV_EVLOG_IOC_RESIZE;
 }
 
 /* Commands that the VFS answers itself before the driver sees them
@@ -755,7 +756,7 @@ static void do_ioctl_other(void)
 			cmd = _IOC(below(4), HV_EVLOG_IOC_MAGIC, below(256), below(_IOC_SIZEMASK + 1));
 			break;
 		case 2:	/* just past the defined numbers */
-			cmd = _IOC(below(4), HV_EVLOG_IOC_MAGIC, 8 + below(4), below(64));
+			cmd = _IOC(below(4), HV_EVLOG_IOC_MAGIC, 9 + below(4), below(64));
 			break;
 		case 3:	/* the neighbouring magics (0xB8 is mshv's) */
 			cmd = _IOC(below(4), HV_EVLOG_IOC_MAGIC - 1 + 2 * below(2), below(8),
