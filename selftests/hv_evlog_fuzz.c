@@ -855,10 +855,11 @@ static void do_poll(void)
 		.fd = self->fd,
 		.events = chance(70) ? POLLIN : (short)rnd(),
 	};
+	int timeout = below(3) * 5;
 	long r;
 
-	begin(OP_POLL, "poll(%d, %#x, %d ms)", self->fd, pfd.events & 0xffff, 0);
-	r = CALL(poll(&pfd, 1, below(3) * 5));
+	begin(OP_POLL, "poll(%d, %#x, %d ms)", self->fd, pfd.events & 0xffff, timeout);
+	r = CALL(poll(&pfd, 1, timeout));
 	if (r == 1 && (pfd.revents & ~(POLLIN | POLLRDNORM)))
 		fail("revents %#x", pfd.revents);
 	if (r == 0 && pfd.revents)
