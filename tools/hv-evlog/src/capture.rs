@@ -325,18 +325,24 @@ impl<R: Read> FileSource<R> {
     }
 }
 
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+/// Reads until `buf` is full or the input ends; returns the bytes read. An
+/// error names the input as `what` ("capture file", "ETL file").
+pub(crate) fn read_full_of(what: &str, input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match input.read(&mut buf[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Input(format!("reading capture file: {e}"))),
+            Err(e) => return Err(Error::Input(format!("reading {what}: {e}"))),
         }
     }
     Ok(got)
+}
+
+/// [`read_full_of`] a capture file.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    read_full_of("capture file", input, buf)
 }
 
 impl<R: Read> Source for FileSource<R> {

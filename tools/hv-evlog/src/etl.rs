@@ -113,7 +113,7 @@
 //! (buffers may have been filling before the capture started); intervals
 //! between events are exact.
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::time::Duration;
 
 use crate::capfile::Meta;
@@ -679,16 +679,7 @@ impl<R: Read> EtlSource<R> {
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
 fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match input.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Input(format!("reading ETL file: {e}"))),
-        }
-    }
-    Ok(got)
+    crate::capture::read_full_of("ETL file", input, buf)
 }
 
 impl<R: Read> Source for EtlSource<R> {
