@@ -17,40 +17,28 @@ run() {
 nodes=$(ls -d /sys/devices/system/node/node* | wc -l)
 echo "BENCH {\"m\":\"env\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"nodes\":$nodes,\"quick\":${BENCH_QUICK:-0}}"
 rmmod hv_evlog 2> /dev/null
+# The smoke form (BENCH_QUICK=1) runs every measurement once, tiny; the
+# full form has enough buffers of each size for several MiB per path.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	run consume "$KO" 16 2
-	run consume "$KO" 64 1
-	run consume "$KO" 512 1
-	for p in map copy; do
-		for t in one half; do
-			run zeroloss "$KO" $p $t 1 0
-		done
-	done
-	for m in messages scan pipe; do
-		run latency "$KO" $m 50
-	done
-	run setup "$KO" 16,64,256,512
-	run idle "$KO" 16 1
-	run idle "$KO" 512 1
-	run placement "$KO" 1
-	run memory "$KO"
+	n16=2 n64=1 n512=1 zeroloss="1 0" samples=50 seconds=1 rounds=1
 else
-	# Enough buffers of each size for several MiB per path.
-	run consume "$KO" 16 128
-	run consume "$KO" 64 32
-	run consume "$KO" 512 4
-	for p in map copy; do
-		for t in one half; do
-			run zeroloss "$KO" $p $t 10 4
-		done
-	done
-	for m in messages scan pipe; do
-		run latency "$KO" $m 10000
-	done
-	run setup "$KO" 16,64,256,512
-	run idle "$KO" 16 10
-	run idle "$KO" 512 10
-	run placement "$KO" 16
-	run memory "$KO"
+	n16=128 n64=32 n512=4 zeroloss="10 4" samples=10000 seconds=10 rounds=16
 fi
+run consume "$KO" 16 $n16
+run consume "$KO" 64 $n64
+run consume "$KO" 512 $n512
+for p in map copy; do
+	for t in one half; do
+		# shellcheck disable=SC2086 # two arguments: SECONDS STEPS
+		run zeroloss "$KO" $p $t $zeroloss
+	done
+done
+for m in messages scan pipe; do
+	run latency "$KO" $m $samples
+done
+run setup "$KO" 16,64,256,512
+run idle "$KO" 16 $seconds
+run idle "$KO" 512 $seconds
+run placement "$KO" $rounds
+run memory "$KO"
 [ "$failed" = 0 ]
