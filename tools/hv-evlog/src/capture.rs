@@ -34,6 +34,12 @@ pub trait Source {
     /// Copies the used part of `record`'s buffer into `out`: from offset 0
     /// (the buffer header) through the `bytes_used` entry bytes after it.
     fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()>;
+    /// Whether the copy [`Source::snapshot`] just took is still `record`'s
+    /// completion: false once the buffer was restarted (circular mode), so
+    /// that the copy may hold part of the next fill and is not used.
+    fn still_complete(&mut self, _record: &Record) -> bool {
+        true
+    }
     /// Hands the buffer back once consumed.
     fn release(&mut self, index: u32) -> Result<()>;
 }
@@ -44,6 +50,9 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn snapshot(&mut self, record: &Record, out: &mut Vec<u8>) -> Result<()> {
         (**self).snapshot(record, out)
+    }
+    fn still_complete(&mut self, record: &Record) -> bool {
+        (**self).still_complete(record)
     }
     fn release(&mut self, index: u32) -> Result<()> {
         (**self).release(index)
@@ -64,7 +73,12 @@ pub struct DeviceSource<'a> {
     pending: VecDeque<Record>,
     /// `--check`: what is checked as records come.
     check: Option<Check>,
+    /// The group is in circular mode: complete buffers may be restarted.
+    circular: bool,
 }
+
+/// `hv_evlog_info.mode` of a circular group.
+const CIRCULAR: u32 = 1;
 
 /// What `capture --check` keeps: the next record sequence expected, the
 /// gaps seen, and the last counters (none may go backwards).
@@ -93,6 +107,7 @@ impl<'a> DeviceSource<'a> {
             changes: 0,
             pending: VecDeque::with_capacity(READ_BATCH),
             check: None,
+            circular: info.mode == CIRCULAR,
         };
         source.follow(table)?;
         Ok(source)
@@ -267,8 +282,20 @@ impl Source for DeviceSource<'_> {
         }
     }
 
+    fn still_complete(&mut self, record: &Record) -> bool {
+        self.maps
+            .get(&record.buffer_index)
+            .is_some_and(|map| map.still_complete(record.buffer_index, record.timestamp))
+    }
+
     fn release(&mut self, index: u32) -> Result<()> {
-        self.device.release(index)
+        match self.device.release(index) {
+            // Circular mode: the hypervisor restarted the buffer after the
+            // record was read (the module refuses to hand back a fill it
+            // has not reported); there is nothing to hand back.
+            Err(Error::Sys { errno, .. }) if self.circular && errno == libc::EINVAL => Ok(()),
+            other => other,
+        }
     }
 }
 
@@ -424,6 +451,9 @@ pub struct Totals {
     pub lost: u64,
     /// Buffers whose entries did not decode to their end.
     pub malformed: u64,
+    /// Completed buffers restarted by the hypervisor (circular mode) while
+    /// they were copied: their events are not written.
+    pub overwritten: u64,
 }
 
 /// Whether to go on after a buffer.
@@ -565,9 +595,14 @@ pub fn run<S: Source, W: Write>(
             Next::Closed => break End::Closed,
             Next::Record(record) => record,
         };
-        let result = source
-            .snapshot(&record, &mut scratch)
-            .and_then(|()| consumer.consume(&record, &scratch, sink));
+        let result = source.snapshot(&record, &mut scratch).and_then(|()| {
+            if source.still_complete(&record) {
+                consumer.consume(&record, &scratch, sink)
+            } else {
+                consumer.totals.overwritten += 1;
+                Ok(Flow::Continue)
+            }
+        });
         let released = source.release(record.buffer_index);
         tick(&mut consumer);
         match result {
@@ -597,6 +632,8 @@ pub(crate) mod tests {
         current: Vec<u8>,
         released: Vec<u32>,
         timeouts: usize,
+        /// Sequences whose copy the source reports restarted.
+        restarted: Vec<u64>,
     }
 
     impl Fake {
@@ -611,6 +648,7 @@ pub(crate) mod tests {
                 current: Vec::new(),
                 released: Vec::new(),
                 timeouts: 0,
+                restarted: Vec::new(),
             }
         }
     }
@@ -635,10 +673,40 @@ pub(crate) mod tests {
             Ok(())
         }
 
+        fn still_complete(&mut self, record: &Record) -> bool {
+            !self.restarted.contains(&record.sequence)
+        }
+
         fn release(&mut self, index: u32) -> Result<()> {
             self.released.push(index);
             Ok(())
         }
+    }
+
+    /// A buffer restarted while it was copied (circular mode) is counted
+    /// as overwritten, its events are not written, and it is still handed
+    /// back.
+    #[test]
+    fn a_buffer_restarted_during_its_copy_is_not_decoded() {
+        let mut fake = Fake::new(four_buffers());
+        fake.restarted = vec![1];
+        let mut sink = Sink::new(Vec::new(), Format::Text);
+        let (totals, end) = run(
+            &mut fake,
+            Limits::default(),
+            &mut sink,
+            &|| false,
+            &mut |_| {},
+        )
+        .unwrap();
+        let out = String::from_utf8_lossy(&sink.finish().unwrap()).into_owned();
+        assert_eq!(end, End::Closed);
+        assert_eq!(fake.released, [0, 1, 2, 3]);
+        assert_eq!(totals.overwritten, 1);
+        assert_eq!(totals.buffers, 3);
+        assert_eq!(totals.events, 9);
+        assert!(out.contains("cpu=0 ts=0 "), "{out}");
+        assert!(!out.contains("ts=100 "), "{out}");
     }
 
     /// Four buffers: CPU 0, 1, 0, 1, three events each, time stamps
@@ -692,7 +760,8 @@ pub(crate) mod tests {
                 events: 12,
                 buffers: 4,
                 lost: 5,
-                malformed: 0
+                malformed: 0,
+                overwritten: 0,
             }
         );
         let lines: Vec<&str> = out.lines().collect();
@@ -753,7 +822,8 @@ pub(crate) mod tests {
                 events: 6,
                 buffers: 4,
                 lost: 5,
-                malformed: 0
+                malformed: 0,
+                overwritten: 0,
             }
         );
         let ts: Vec<&str> = out

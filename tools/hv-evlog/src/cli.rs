@@ -98,7 +98,9 @@ pub enum Command {
     /// 'hv-evlog: events=N buffers=N lost=N dropped=N malformed=N
     /// seconds=S' (lost: events the hypervisor could not log; dropped:
     /// completion records the module's queue lost, from its stats;
-    /// malformed: buffers whose entries did not decode to their end), after
+    /// malformed: buffers whose entries did not decode to their end; in
+    /// circular mode ' overwritten=N' follows when the hypervisor restarted
+    /// N complete buffers while they were copied), after
     /// 'hv-evlog: the buffer table changed N times (resize)' if it did.
     /// While stderr is a terminal that the events do not go to, a progress
     /// line shows events/s, buffers and lost events.

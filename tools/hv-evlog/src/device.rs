@@ -401,6 +401,44 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    /// Whether buffer `index`'s live header still shows the completion
+    /// whose header time stamp is `timestamp`: Complete, with that start
+    /// time stamp. In circular mode the hypervisor may restart a complete
+    /// buffer at any moment, so a copy taken by [`Mapping::snapshot`] is
+    /// trusted only if this still holds after it.
+    pub fn still_complete(&self, index: u32, timestamp: u64) -> bool {
+        use crate::tlfs::{BufferHeader, BufferState, ENTRIES_OFFSET};
+        use std::sync::atomic::{fence, Ordering};
+        let start = (index.wrapping_sub(self.first) as usize).checked_mul(self.buffer_size);
+        let Some(start) = start.filter(|&s| s + ENTRIES_OFFSET <= self.len) else {
+            return false;
+        };
+        // The copy's loads happen before the loads below.
+        fence(Ordering::Acquire);
+        // SAFETY: `start + ENTRIES_OFFSET <= len`: both fields lie inside
+        // the header of buffer `index`, inside the mapping, which lives as
+        // long as `self`. A buffer starts on a page boundary, so the u32 at
+        // 0x2C and the u64 at 0x10 are aligned. The hypervisor may write
+        // them at any time: they are read with volatile loads into values,
+        // never through references.
+        let (state, stamp) = unsafe {
+            let header = self.ptr.as_ptr().add(start);
+            let state = header
+                .add(offset_of!(BufferHeader, buffer_state))
+                .cast::<u32>();
+            let stamp = header
+                .add(offset_of!(BufferHeader, time_stamp))
+                .cast::<u64>();
+            let state = state.read_volatile();
+            // The state first, as the hypervisor publishes it last.
+            fence(Ordering::Acquire);
+            (state, stamp.read_volatile())
+        };
+        state == BufferState::Complete.raw() && stamp == timestamp
+    }
+}
+
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: `ptr` and `len` are exactly what mmap() returned and took,

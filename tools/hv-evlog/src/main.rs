@@ -302,8 +302,13 @@ impl Progress {
 /// The summary line on stderr.
 fn summary(totals: &Totals, dropped: Option<u64>, start: Instant) {
     let dropped = dropped.map_or(String::new(), |d| format!(" dropped={d}"));
+    // Only circular mode restarts complete buffers: shown when it happened.
+    let overwritten = match totals.overwritten {
+        0 => String::new(),
+        n => format!(" overwritten={n}"),
+    };
     eprintln!(
-        "hv-evlog: events={} buffers={} lost={}{dropped} malformed={} seconds={:.3}",
+        "hv-evlog: events={} buffers={} lost={}{dropped} malformed={}{overwritten} seconds={:.3}",
         totals.events,
         totals.buffers,
         totals.lost,
