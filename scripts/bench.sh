@@ -26,10 +26,12 @@ OUT=$HV_EVLOG_ROOT/out/bench
 TIMEOUT=1500
 [ "$QUICK" = 1 ] && TIMEOUT=300
 REPORT=$HV_EVLOG_ROOT/scripts/bench-report.py
+# Built by build_cli beside the tool (same crate, same target directory).
+BENCH_BIN=$(dirname "$HV_EVLOG_CLI")/hv-evlog-bench
 
 build_bench() {
 	build_cli &&
-		file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog-bench" | grep -q 'static'
+		file "$BENCH_BIN" | grep -q 'static'
 }
 
 main() {
@@ -48,7 +50,7 @@ main() {
 		python3 "$HV_EVLOG_ROOT/vm/run.py" --kdir "$KDIR" --out "$OUT" --name "bench-$topo" \
 			--topology "$topo" --timeout "$TIMEOUT" --tests bench-guest.sh \
 			--guest-file "$HV_EVLOG_ROOT/vm/bench-guest.sh" \
-			--guest-file "$HV_EVLOG_ROOT/tools/hv-evlog/target/release/hv-evlog-bench" \
+			--guest-file "$BENCH_BIN" \
 			--module "$HV_EVLOG_ROOT/hv_evlog.ko" --guest-env "BENCH_QUICK=$QUICK" \
 			> "$OUT/bench-$topo.out" 2>&1 &
 		# The first run probes KVM once; the second reads its answer.

@@ -525,12 +525,24 @@ fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
             // Another driver's message parked in every CPU's SINT0 slot:
             // ours wait behind it, so only the periodic header scan
             // reports completions.
+            // A slot can hold one of our completion messages for a moment
+            // (EBUSY): the module empties it within a scan, so try again.
             for c in &cpus {
-                std::fs::write(
-                    format!("{DEBUGFS}/sim_sint0"),
-                    format!("inject {c} 0x80010000"),
-                )
-                .map_err(|e| format!("sim_sint0 inject {c}: {e}"))?;
+                let mut tries = 0;
+                loop {
+                    let r = std::fs::write(
+                        format!("{DEBUGFS}/sim_sint0"),
+                        format!("inject {c} 0x80010000"),
+                    );
+                    match r {
+                        Ok(()) => break,
+                        Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 1000 => {
+                            tries += 1;
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
+                        Err(e) => return Err(format!("sim_sint0 inject {c}: {e}")),
+                    }
+                }
             }
         }
         let mut buf = Vec::with_capacity(o.info.buffer_size as usize);
