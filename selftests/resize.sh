@@ -14,7 +14,7 @@
 # mode loses events whenever it completes (until it is released), so the
 # rate is low for the buffer size (a buffer fills in about 10 s) and
 # completions come from flushes (every 0.3 s) while CPUs have 2 and 6; with
-# 1, logging stops before the final flush.
+# 1, logging is paused before the shrink.
 . "$(dirname "$0")/ktap.sh"
 . "$(dirname "$0")/capture_lib.sh"
 needs_own_load
@@ -66,7 +66,10 @@ flushes 6
 result $? "6 flushes with 6 per CPU" ""
 
 # 8-10: shrink to 1 per CPU: the capture unmaps what retires, then RESIZE
-# returns.
+# returns. Logging pauses first: the buffer a CPU keeps may be the one it
+# was filling, and one buffer in regular mode loses events whenever it
+# completes before the consumer releases it (seen once in memless: 2 lost).
+$TOOL sources none >/dev/null
 out=$($TOOL resize 1 2>&1)
 rc=$?
 check "resize 1" "0: buffers $ncpu of at most $max" "$rc: $(echo "$out" | sed 's/, generation [0-9]*//')"
