@@ -43,7 +43,13 @@ result $? "rmmod" "exit $?"
 # --- another driver's message in the slot ----------------------------------
 insmod "$MOD" backend=sim threshold=1 buffer_pages=1 buffers_per_cpu=4 sim_rate=2000
 intercept=0x80010000
-echo "inject 0 $intercept" > $D/sim_sint0
+# The slot may hold one of the event log's own completion messages for a
+# moment (logging runs from load): the first injection waits for it to go.
+i=0
+until echo "inject 0 $intercept" 2>/dev/null > $D/sim_sint0 || [ $i -ge 100 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
 echo "inject 0 $intercept" > $D/sim_sint0 2> $T/busy.err
 grep -q 'busy' $T/busy.err
 result $? "a second message into a full slot is refused (EBUSY)" "$(cat $T/busy.err)"
