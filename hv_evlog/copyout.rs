@@ -33,7 +33,9 @@ impl Session {
     pub(super) fn copy_out(&self, mut req: hv_evlog_copy) -> Result<hv_evlog_copy> {
         let index = req.buffer_index;
         let log = self.log();
-        if index >= log.buffer_count() {
+        // Indices run below the group maximum, not the count in rotation:
+        // after a resize they need not be consecutive (as RELEASE checks).
+        if index >= log.index_limit() {
             return Err(EINVAL);
         }
         let before = {
@@ -83,13 +85,7 @@ impl Session {
         {
             return Err(EINVAL);
         }
-        log.release(index)?;
-        state.tracker.released(index);
-        super::count(
-            &mut state.stats.releases,
-            &self.shared().lifetime.releases,
-            1,
-        );
+        self.hand_back(&mut state, index)?;
         // At most 512 pages of 4 KiB: fits.
         req.bytes = bytes as u32;
         Ok(req)

@@ -674,6 +674,12 @@ impl Session {
         if !state.tracker.may_release(index, &header) {
             return Err(EINVAL);
         }
+        self.hand_back(&mut state, index)
+    }
+
+    /// Hands buffer `index` back to the hypervisor and counts it, once the
+    /// caller has checked under `state`'s lock that it may.
+    fn hand_back(&self, state: &mut State, index: u32) -> Result {
         self.log().release(index)?;
         state.tracker.released(index);
         count(
