@@ -89,6 +89,11 @@ pub(crate) trait Operations: Send + Sync + Sized + 'static {
     /// it must not sleep for long.
     fn fault(this: ArcBorrow<'_, Self>, pgoff: usize) -> Option<u64>;
 
+    /// Pages a fault maps together: every page of the aligned block of
+    /// this many pages (of the file) that holds the faulting one, as far as
+    /// the mapping reaches. At least 1.
+    fn fault_block(this: ArcBorrow<'_, Self>) -> usize;
+
     /// `ioctl()`: `arg` is the raw argument (usually a user pointer).
     fn ioctl(this: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize>;
 }
@@ -340,9 +345,13 @@ impl<T: Operations> Vtable<T> {
 }
 
 /// The `fault` hook for the `vm_operations_struct` that
-/// [`Operations::mmap`] installs on `T`'s mappings: maps the one page that
-/// faulted (no fault-around: the work done under the lock stays one PTE,
-/// however large the mapping), the frame [`Operations::fault`] names.
+/// [`Operations::mmap`] installs on `T`'s mappings: maps the page that
+/// faulted, the frame [`Operations::fault`] names, and then the other
+/// pages of its [`Operations::fault_block`] inside the mapping (fault-around:
+/// a buffer read from start to end costs one fault, not one per page, which
+/// under emulation dominated reading through the mapping; issue 15). The
+/// work under the lock stays bounded by one block, however large the
+/// mapping. PTEs already present are left as they are (`insert_pfn()`).
 ///
 /// # Safety
 ///
@@ -356,6 +365,12 @@ pub(crate) unsafe extern "C" fn fault<T: Operations>(
     let (vma, pgoff, address) = unsafe {
         let f = &(*vmf).__bindgen_anon_1;
         (f.vma, f.pgoff, f.address)
+    };
+    // SAFETY: The fault path holds the mmap or VMA read lock, under which
+    // the VMA's bounds and page offset do not change.
+    let (start, end, vma_pgoff) = unsafe {
+        let bounds = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
+        (bounds.vm_start, bounds.vm_end, (*vma).vm_pgoff)
     };
     // SAFETY: The mapping holds a reference to its file (`vm_file`) for
     // as long as it exists, and the fault path holds the mmap or VMA
@@ -376,5 +391,26 @@ pub(crate) unsafe extern "C" fn fault<T: Operations>(
     // `VM_WRITE` never set); the implementor of `Operations::fault`
     // keeps the frame allocated for as long as any mapping of the file
     // exists.
-    unsafe { bindings::vmf_insert_pfn(vma, address, pfn) }
+    let ret = unsafe { bindings::vmf_insert_pfn(vma, address, pfn) };
+    if ret != bindings::vm_fault_reason_VM_FAULT_NOPAGE {
+        return ret;
+    }
+    // The rest of the block, clipped to the mapping's pages.
+    let block = T::fault_block(this).max(1);
+    let vma_pages = (end - start) >> bindings::PAGE_SHIFT;
+    let first = (pgoff - pgoff % block).max(vma_pgoff);
+    let last = (pgoff - pgoff % block)
+        .saturating_add(block)
+        .min(vma_pgoff + vma_pages);
+    for page in (first..last).filter(|&p| p != pgoff) {
+        let Some(pfn) = T::fault(this, page).and_then(|pfn| c_ulong::try_from(pfn).ok()) else {
+            continue;
+        };
+        let at = start + ((page - vma_pgoff) << bindings::PAGE_SHIFT);
+        // SAFETY: As for the faulting page: `at` lies inside `vma`
+        // (`first..last` is within the VMA's pages), under the same lock.
+        // A failure only leaves that page to fault on its own.
+        let _ = unsafe { bindings::vmf_insert_pfn(vma, at, pfn) };
+    }
+    ret
 }

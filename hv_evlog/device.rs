@@ -93,9 +93,9 @@
 //! (the range is unmapped in the child) and so does not keep the file, and
 //! with it the device, busy.
 //!
-//! `mmap()` maps nothing itself: each page is mapped read-only when it is
-//! first touched (`vmf_insert_pfn()` from the fault handler), one PTE per
-//! fault. Mapping everything at `mmap()` time meant up to 512 × 512 =
+//! `mmap()` maps nothing itself: each buffer is mapped read-only when it
+//! is first touched (`vmf_insert_pfn()` from the fault handler, for every
+//! page of the buffer inside the mapping). Mapping everything at `mmap()` time meant up to 512 × 512 =
 //! 262,144 `remap_pfn_range()` calls under the mmap write lock, one per
 //! physically contiguous run, and the simulator's pool hands out pages one
 //! at a time, so runs were single pages.
@@ -284,6 +284,8 @@ pub(crate) fn register(
         Shared {
             log,
             scan_delay: msecs_to_jiffies(scan_interval_ms).max(1),
+            // At least one: every interval when the interval is long.
+            max_skips: (SCAN_BACKOFF_MS / scan_interval_ms.max(1)).max(1) - 1,
             busy: AtomicFlag::new(false),
             inbox,
             lifetime: Lifetime::new(),
@@ -302,6 +304,9 @@ pub(crate) fn register(
 pub(crate) struct Shared {
     log: Arc<dyn EventLog>,
     scan_delay: Jiffies,
+    /// With messages, the most periodic runs a backed-off scanner skips in
+    /// a row (see [`SCAN_BACKOFF_MS`]).
+    max_skips: u32,
     /// A file is open: the one consumer slot is taken.
     busy: AtomicFlag,
     /// Completion messages, when the backend delivers them.
@@ -450,7 +455,20 @@ struct State {
     seen_generation: u32,
     /// The generation the scanner last woke pollers for.
     woken_generation: u32,
+    /// Full scans in a row that found nothing (with messages only).
+    idle_scans: u32,
+    /// Periodic runs to skip before the next full scan.
+    skips: u32,
 }
+
+/// With completion messages the periodic scan is only a safety net (for a
+/// chain below `threshold`, or a message lost): after each full scan that
+/// finds nothing, the next one comes twice as many intervals later, up to
+/// this many milliseconds (or `scan_interval_ms` if that is longer); any
+/// completion, message or table change brings it back to every interval.
+/// Each skipped interval only compares the table generation, so an idle
+/// open device costs the same whatever the number of buffers (issue 15).
+pub(crate) const SCAN_BACKOFF_MS: u32 = 1000;
 
 /// One open of the device: the consumer.
 #[pin_data]
@@ -507,10 +525,18 @@ impl Session {
 
     /// One scan: snapshot every header, queue a record for each newly
     /// completed buffer, wake readers, and run again after the scan interval
-    /// unless the file is being released.
-    fn scan(this: Arc<Self>) {
+    /// unless the file is being released. A periodic run (`kicked` false)
+    /// of a backed-off scanner only checks the table generation
+    /// ([`SCAN_BACKOFF_MS`]).
+    fn scan(this: Arc<Self>, kicked: bool) {
         let mut guard = this.state.lock();
         if guard.stopping {
+            return;
+        }
+        if !kicked && guard.skips > 0 && this.log().generation() == guard.woken_generation {
+            guard.skips -= 1;
+            let _ = workqueue::system_power_efficient()
+                .enqueue_delayed(this.clone(), this.shared().scan_delay);
             return;
         }
         let State {
@@ -559,9 +585,10 @@ impl Session {
             queued
         };
         let mut reported = 0;
+        let mut chains = 0;
         if let (Some(heads), Some(inbox)) = (heads, this.shared().inbox.as_ref()) {
             let (n, walked) = tracker.announced(&heads, headers, &mut report);
-            let chains = (0..tlfs::MAX_BUFFERS)
+            chains = (0..tlfs::MAX_BUFFERS)
                 .filter(|&i| heads.contains(i))
                 .count();
             inbox.count_walked(chains as u64, walked.into());
@@ -570,9 +597,18 @@ impl Session {
         reported += tracker.scan(headers, &mut report);
         // A resize changed the table: pollers see POLLPRI.
         let generation = this.log().generation();
-        if reported != 0 || generation != guard.woken_generation {
+        let changed = generation != guard.woken_generation;
+        if reported != 0 || changed {
             guard.woken_generation = generation;
             this.readable.notify_all();
+        }
+        // Without messages the scan is the only way: never backed off.
+        if this.shared().inbox.is_none() || reported != 0 || chains != 0 || changed {
+            guard.idle_scans = 0;
+            guard.skips = 0;
+        } else {
+            guard.idle_scans = (guard.idle_scans + 1).min(31);
+            guard.skips = ((1u32 << guard.idle_scans) - 1).min(this.shared().max_skips);
         }
         // Re-armed under the lock, so that `stop_scanner` either sees this
         // run's timer or this run sees `stopping`.
@@ -725,7 +761,7 @@ impl WorkItem for Session {
     type Pointer = Arc<Session>;
 
     fn run(this: Arc<Session>) {
-        Session::scan(this);
+        Session::scan(this, false);
     }
 }
 
@@ -733,7 +769,7 @@ impl WorkItem<KICK> for Session {
     type Pointer = Arc<Session>;
 
     fn run(this: Arc<Session>) {
-        Session::scan(this);
+        Session::scan(this, true);
     }
 }
 
@@ -767,6 +803,8 @@ impl Operations for Session {
             stopping: false,
             seen_generation: shared.log.generation(),
             woken_generation: shared.log.generation(),
+            idle_scans: 0,
+            skips: 0,
         };
         let session = Arc::pin_init(
             try_pin_init!(Session {
@@ -966,6 +1004,11 @@ impl Operations for Session {
         // is `SIGBUS`.
         let pgoff = u32::try_from(pgoff).ok()?;
         log.pfn(pgoff.checked_div(per_buffer)?, pgoff % per_buffer)
+    }
+
+    fn fault_block(this: ArcBorrow<'_, Self>) -> usize {
+        // One buffer: the unit userspace reads.
+        this.log().buffer_pages() as usize
     }
 
     fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {

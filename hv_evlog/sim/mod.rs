@@ -372,7 +372,7 @@ impl Tick for Sim {
         let (write, dropped) = events_this_tick(due, MAX_EVENTS_PER_TICK);
         let mut plat = KernelPlatform;
         let mut raised = CpuSet::default();
-        for &cpu in self.cpus.iter() {
+        'cpus: for &cpu in self.cpus.iter() {
             let mut core = self.core.lock();
             // Under the lock: the module's CPU offline callback flushes the
             // CPU's buffer (under it too) after the CPU left the active
@@ -382,9 +382,23 @@ impl Tick for Sim {
             }
             for _ in 0..write {
                 // One message per threshold crossing, as the hypervisor
-                // sends them: posted before the next chain can join it.
+                // sends them: posted before the next chain can join it,
+                // and the interrupt raised at once, not after the tick:
+                // the hypervisor signals the SINT when it completes the
+                // buffer (drivers/hv/diag/mshv_trace.c in
+                // microsoft/CBL-Mariner-Linux-Kernel handles
+                // HVMSG_EVENTLOG_BUFFERCOMPLETE from its SINT handler as
+                // it arrives, and the TLFS SynIC asserts a SINT on message
+                // delivery). Outside the lock, as `interrupt` needs.
                 if core.0.write_event(&mut plat, cpu, PAYLOAD_BYTES).notify {
-                    raised.add(&core.0.post_messages(&mut plat));
+                    let now = core.0.post_messages(&mut plat);
+                    drop(core);
+                    self.interrupt(now);
+                    core = self.core.lock();
+                    // The CPU may have gone meanwhile (see above).
+                    if !topology::cpu_active(cpu) {
+                        continue 'cpus;
+                    }
                 }
             }
             core.0.drop_events(cpu, dropped);
