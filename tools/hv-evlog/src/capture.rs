@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use crate::capfile::{self, HeaderError, Meta};
-use crate::decode::{decode_buffer, used_end, Event};
+use crate::decode::{decode_buffer, used_end, DecodeError, Event};
 use crate::device::{Device, Mapping, Wait, READ_BATCH};
 use crate::error::{Error, Result};
 use crate::output::{Sink, RECORD_HEADER_SIZE};
@@ -42,6 +42,20 @@ pub trait Source {
     }
     /// Hands the buffer back once consumed.
     fn release(&mut self, index: u32) -> Result<()>;
+    /// Appends the events of `record`'s buffer to `out`, for outputs that
+    /// need no bytes of it: from a snapshot into `scratch` by default; the
+    /// device decodes its mapping in place, without the copy (issue 15).
+    /// The outer error is the snapshot's, the inner one malformed entries.
+    /// [`Source::still_complete`] applies as after a snapshot.
+    fn decode(
+        &mut self,
+        record: &Record,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<Event>,
+    ) -> Result<std::result::Result<(), DecodeError>> {
+        self.snapshot(record, scratch)?;
+        Ok(decode_buffer(scratch, record, out))
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -56,6 +70,14 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn release(&mut self, index: u32) -> Result<()> {
         (**self).release(index)
+    }
+    fn decode(
+        &mut self,
+        record: &Record,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<Event>,
+    ) -> Result<std::result::Result<(), DecodeError>> {
+        (**self).decode(record, scratch, out)
     }
 }
 
@@ -242,6 +264,22 @@ impl<'a> DeviceSource<'a> {
     }
 }
 
+impl DeviceSource<'_> {
+    /// The mapping that holds `record`'s buffer.
+    fn mapping_of(&mut self, record: &Record) -> Result<&Mapping> {
+        if !self.maps.contains_key(&record.buffer_index) {
+            // New since the table was last read.
+            self.resync()?;
+        }
+        self.maps.get(&record.buffer_index).ok_or_else(|| {
+            crate::error::Error::Device(format!(
+                "completion record names buffer {}, which the table does not have",
+                record.buffer_index
+            ))
+        })
+    }
+}
+
 impl Source for DeviceSource<'_> {
     fn wait(&mut self, timeout: Duration) -> Result<Next> {
         if self.pending.is_empty() {
@@ -269,17 +307,17 @@ impl Source for DeviceSource<'_> {
         // `bytes_used` counts entry bytes after the header; a value that
         // cannot be real saturates and is refused by the mapping's check.
         let bytes = u32::try_from(used_end(record)).unwrap_or(u32::MAX);
-        if !self.maps.contains_key(&record.buffer_index) {
-            // New since the table was last read.
-            self.resync()?;
-        }
-        match self.maps.get(&record.buffer_index) {
-            Some(map) => map.snapshot(record.buffer_index, bytes, out),
-            None => Err(crate::error::Error::Device(format!(
-                "completion record names buffer {}, which the table does not have",
-                record.buffer_index
-            ))),
-        }
+        self.mapping_of(record)?
+            .snapshot(record.buffer_index, bytes, out)
+    }
+
+    fn decode(
+        &mut self,
+        record: &Record,
+        _scratch: &mut Vec<u8>,
+        out: &mut Vec<Event>,
+    ) -> Result<std::result::Result<(), DecodeError>> {
+        self.mapping_of(record)?.decode(record, out)
     }
 
     fn still_complete(&mut self, record: &Record) -> bool {
@@ -504,11 +542,51 @@ impl Consumer {
     ) -> Result<Flow> {
         self.totals.buffers += 1;
         self.totals.lost += u64::from(record.events_lost);
-        if self.limits.cpu.is_some_and(|cpu| cpu != record.cpu) {
+        if !self.wants(record) {
             return Ok(Flow::Continue);
         }
         self.events.clear();
-        if let Err(err) = decode_buffer(buffer, record, &mut self.events) {
+        let decoded = decode_buffer(buffer, record, &mut self.events);
+        self.write(record, buffer, decoded, sink)
+    }
+
+    /// [`Consumer::consume`] for a buffer whose events [`Source::decode`]
+    /// already put in [`Consumer::events_mut`] (cleared first), with
+    /// `decoded` its result; for outputs that write no bytes of the buffer
+    /// ([`Sink::needs_bytes`] false).
+    pub fn consume_decoded<W: Write>(
+        &mut self,
+        record: &Record,
+        decoded: std::result::Result<(), DecodeError>,
+        sink: &mut Sink<W>,
+    ) -> Result<Flow> {
+        self.totals.buffers += 1;
+        self.totals.lost += u64::from(record.events_lost);
+        if !self.wants(record) {
+            return Ok(Flow::Continue);
+        }
+        self.write(record, &[], decoded, sink)
+    }
+
+    /// Where [`Source::decode`] puts a buffer's events, emptied.
+    pub fn events_mut(&mut self) -> &mut Vec<Event> {
+        self.events.clear();
+        &mut self.events
+    }
+
+    /// Whether `record`'s buffer passes the CPU filter.
+    fn wants(&self, record: &Record) -> bool {
+        self.limits.cpu.is_none_or(|cpu| cpu == record.cpu)
+    }
+
+    fn write<W: Write>(
+        &mut self,
+        record: &Record,
+        buffer: &[u8],
+        decoded: std::result::Result<(), DecodeError>,
+        sink: &mut Sink<W>,
+    ) -> Result<Flow> {
+        if let Err(err) = decoded {
             self.totals.malformed += 1;
             self.warnings.push(format!(
                 "buffer {} (cpu {}, sequence {}): {err}; kept the {} events before it",
@@ -595,12 +673,25 @@ pub fn run<S: Source, W: Write>(
             Next::Closed => break End::Closed,
             Next::Record(record) => record,
         };
-        let result = source.snapshot(&record, &mut scratch).and_then(|()| {
-            if source.still_complete(&record) {
-                consumer.consume(&record, &scratch, sink)
-            } else {
+        let result = if sink.needs_bytes() {
+            source.snapshot(&record, &mut scratch).map(|()| None)
+        } else if consumer.wants(&record) {
+            // Only the events are needed: decoded without a copy where the
+            // source can.
+            source
+                .decode(&record, &mut scratch, consumer.events_mut())
+                .map(Some)
+        } else {
+            Ok(Some(Ok(())))
+        }
+        .and_then(|decoded| {
+            if !source.still_complete(&record) {
                 consumer.totals.overwritten += 1;
-                Ok(Flow::Continue)
+                return Ok(Flow::Continue);
+            }
+            match decoded {
+                None => consumer.consume(&record, &scratch, sink),
+                Some(decoded) => consumer.consume_decoded(&record, decoded, sink),
             }
         });
         let released = source.release(record.buffer_index);
@@ -634,6 +725,8 @@ pub(crate) mod tests {
         timeouts: usize,
         /// Sequences whose copy the source reports restarted.
         restarted: Vec<u64>,
+        /// Calls of `decode` (the events-only path).
+        decodes: usize,
     }
 
     impl Fake {
@@ -649,6 +742,7 @@ pub(crate) mod tests {
                 released: Vec::new(),
                 timeouts: 0,
                 restarted: Vec::new(),
+                decodes: 0,
             }
         }
     }
@@ -677,6 +771,16 @@ pub(crate) mod tests {
             !self.restarted.contains(&record.sequence)
         }
 
+        fn decode(
+            &mut self,
+            record: &Record,
+            _scratch: &mut Vec<u8>,
+            out: &mut Vec<Event>,
+        ) -> Result<std::result::Result<(), DecodeError>> {
+            self.decodes += 1;
+            Ok(decode_buffer(&self.current, record, out))
+        }
+
         fn release(&mut self, index: u32) -> Result<()> {
             self.released.push(index);
             Ok(())
@@ -688,25 +792,46 @@ pub(crate) mod tests {
     /// back.
     #[test]
     fn a_buffer_restarted_during_its_copy_is_not_decoded() {
+        // Text decodes in place (`Source::decode`), binary from a snapshot:
+        // both check the buffer afterwards.
+        for (format, decodes) in [(Format::Text, 4), (Format::Binary, 0)] {
+            let mut fake = Fake::new(four_buffers());
+            fake.restarted = vec![1];
+            let mut sink = Sink::new(Vec::new(), format);
+            let (totals, end) = run(
+                &mut fake,
+                Limits::default(),
+                &mut sink,
+                &|| false,
+                &mut |_| {},
+            )
+            .unwrap();
+            let out = String::from_utf8_lossy(&sink.finish().unwrap()).into_owned();
+            assert_eq!(end, End::Closed);
+            assert_eq!(fake.decodes, decodes, "{format:?}");
+            assert_eq!(fake.released, [0, 1, 2, 3]);
+            assert_eq!(totals.overwritten, 1);
+            assert_eq!(totals.buffers, 3);
+            assert_eq!(totals.events, 9);
+            if format == Format::Text {
+                assert!(out.contains("cpu=0 ts=0 "), "{out}");
+                assert!(!out.contains("ts=100 "), "{out}");
+            }
+        }
+    }
+
+    /// With `--cpu`, the events-only path decodes only the CPU's buffers.
+    #[test]
+    fn events_only_path_skips_filtered_buffers() {
         let mut fake = Fake::new(four_buffers());
-        fake.restarted = vec![1];
-        let mut sink = Sink::new(Vec::new(), Format::Text);
-        let (totals, end) = run(
-            &mut fake,
-            Limits::default(),
-            &mut sink,
-            &|| false,
-            &mut |_| {},
-        )
-        .unwrap();
-        let out = String::from_utf8_lossy(&sink.finish().unwrap()).into_owned();
-        assert_eq!(end, End::Closed);
-        assert_eq!(fake.released, [0, 1, 2, 3]);
-        assert_eq!(totals.overwritten, 1);
-        assert_eq!(totals.buffers, 3);
-        assert_eq!(totals.events, 9);
-        assert!(out.contains("cpu=0 ts=0 "), "{out}");
-        assert!(!out.contains("ts=100 "), "{out}");
+        let mut sink = Sink::new(Vec::new(), Format::Json);
+        let limits = Limits {
+            cpu: Some(1),
+            ..Limits::default()
+        };
+        let (totals, _) = run(&mut fake, limits, &mut sink, &|| false, &mut |_| {}).unwrap();
+        assert_eq!(fake.decodes, 2);
+        assert_eq!((totals.buffers, totals.events), (4, 6));
     }
 
     /// Four buffers: CPU 0, 1, 0, 1, three events each, time stamps

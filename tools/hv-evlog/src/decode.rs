@@ -4,7 +4,7 @@
 //! walker (`tlfs::entries_in`), so the tool and the module can never disagree
 //! on the buffer format.
 
-use crate::tlfs::{self, EntryError, EntryHeader, ENTRIES_OFFSET};
+use crate::tlfs::{self, EntryError, EntryHeader, Wire, ENTRIES_OFFSET};
 use crate::uapi::Record;
 
 /// One event of a buffer, as the output formats print it; serialized, it is
@@ -129,10 +129,69 @@ pub fn decode_buffer(
     Ok(())
 }
 
+/// [`decode_buffer`] for a buffer that cannot be borrowed as a slice: the
+/// mapping, which the hypervisor may write at any time, decoded in place
+/// instead of from a copy ([`crate::device::Mapping::decode`]).
+/// `available` bytes of the buffer exist; `header_at(offset)` returns the
+/// [`EntryHeader::SIZE`] bytes at `offset`, which is [`tlfs::ENTRY_ALIGN`]ed
+/// and at most `available - EntryHeader::SIZE`. Only the entry headers are
+/// read: events carry no payload.
+///
+/// The same walk as `tlfs::entries_in`, entry for entry and error for
+/// error (the test `in_place_walk_matches_the_shared_walker` holds the two
+/// together), over the same format facts from `tlfs`.
+pub fn decode_with(
+    record: &Record,
+    available: usize,
+    mut header_at: impl FnMut(usize) -> [u8; EntryHeader::SIZE],
+    out: &mut Vec<Event>,
+) -> Result<(), DecodeError> {
+    if record.bytes_used == 0 {
+        return Ok(());
+    }
+    let end = used_end(record);
+    if end > available {
+        return Err(DecodeError::BadLength {
+            bytes_used: record.bytes_used,
+            available,
+        });
+    }
+    let mut offset = ENTRIES_OFFSET;
+    while offset < end {
+        if offset % tlfs::ENTRY_ALIGN != 0 {
+            return Err(DecodeError::Entry(EntryError::Misaligned { offset }));
+        }
+        if end - offset < EntryHeader::SIZE {
+            return Err(DecodeError::Entry(EntryError::Truncated { offset }));
+        }
+        let Some(header) = EntryHeader::decode(&header_at(offset)) else {
+            return Err(DecodeError::Entry(EntryError::Truncated { offset }));
+        };
+        let size = header.size;
+        if usize::from(size) < EntryHeader::SIZE {
+            return Err(DecodeError::Entry(EntryError::TooSmall { offset, size }));
+        }
+        if usize::from(size) > end - offset {
+            return Err(DecodeError::Entry(EntryError::Overrun { offset, size }));
+        }
+        out.push(Event {
+            cpu: record.cpu,
+            // Below `end`, a u32.
+            offset: offset as u32,
+            timestamp: header.timestamp,
+            entry_type: header.entry_type,
+            size,
+            context: header.context,
+        });
+        offset = EntryHeader::next_offset(offset, size);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::tlfs::{BufferHeader, Wire};
+    use crate::tlfs::BufferHeader;
 
     /// Builds a buffer the way the hypervisor fills one: a header with
     /// `next_buffer_offset` set (entry bytes after the header), then each
@@ -326,5 +385,93 @@ pub(crate) mod tests {
             "entry at offset 88 of size 64 runs past the end"
         );
         assert_eq!(events.len(), 1);
+    }
+
+    /// The in-place walk over a slice's bytes gives exactly what the shared
+    /// walker gives: the same events, the same error, for any bytes.
+    mod in_place {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn in_place(buf: &[u8], rec: &Record) -> (Vec<Event>, Result<(), DecodeError>) {
+            let mut events = Vec::new();
+            let r = decode_with(
+                rec,
+                buf.len(),
+                |at| buf[at..at + EntryHeader::SIZE].try_into().unwrap(),
+                &mut events,
+            );
+            (events, r)
+        }
+
+        fn shared(buf: &[u8], rec: &Record) -> (Vec<Event>, Result<(), DecodeError>) {
+            let mut events = Vec::new();
+            let r = decode_buffer(buf, rec, &mut events);
+            (events, r)
+        }
+
+        #[test]
+        fn exact_events_and_errors() {
+            let buf = synthetic_buffer(3, 2, &[(0x11, 7, 1000, 0), (0x22, 8, 1005, 5)]);
+            let rec = record_for(&buf, 0);
+            let (events, r) = in_place(&buf, &rec);
+            assert_eq!(r, Ok(()));
+            assert_eq!(
+                events
+                    .iter()
+                    .map(|e| (e.offset, e.size, e.context))
+                    .collect::<Vec<_>>(),
+                [(72, 16, 0x11), (88, 21, 0x22)]
+            );
+            let mut bad = buf.clone();
+            bad[88 + 4..88 + 6].copy_from_slice(&8u16.to_le_bytes());
+            assert_eq!(
+                in_place(&bad, &rec),
+                (
+                    events[..1].to_vec(),
+                    Err(DecodeError::Entry(EntryError::TooSmall {
+                        offset: 88,
+                        size: 8
+                    }))
+                )
+            );
+            let mut long = rec;
+            long.bytes_used += 1;
+            assert_eq!(
+                in_place(&buf, &long).1,
+                Err(DecodeError::BadLength {
+                    bytes_used: long.bytes_used,
+                    available: buf.len()
+                })
+            );
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn in_place_walk_matches_the_shared_walker(
+                sizes in proptest::collection::vec(0u16..80, 0..12),
+                garbage in proptest::collection::vec(any::<u8>(), 0..24),
+                cut in 0usize..40,
+                used_delta in -20i64..20,
+            ) {
+                // Entries whose size fields come from `sizes` (so some are
+                // too small, some run over), then garbage bytes.
+                let mut buf = vec![0u8; ENTRIES_OFFSET];
+                for (i, &size) in sizes.iter().enumerate() {
+                    let at = buf.len();
+                    let header = EntryHeader { context: i as u32, size, entry_type: 1, timestamp: i as u64 };
+                    buf.resize(at + EntryHeader::SIZE, 0);
+                    header.encode(&mut buf[at..]).unwrap();
+                    buf.resize(EntryHeader::next_offset(at, size.max(EntryHeader::SIZE as u16)), 0xEE);
+                }
+                buf.extend_from_slice(&garbage);
+                let used = (buf.len() - ENTRIES_OFFSET) as i64 + used_delta;
+                let rec = Record { bytes_used: used.max(0) as u32, cpu: 1, ..Record::default() };
+                let avail = buf.len().saturating_sub(cut).max(ENTRIES_OFFSET);
+                buf.truncate(avail);
+                prop_assert_eq!(in_place(&buf, &rec), shared(&buf, &rec));
+            }
+        }
     }
 }

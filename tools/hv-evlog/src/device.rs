@@ -15,6 +15,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::ioctl::{Getter, Ioctl, Setter, Updater};
 use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 
+use crate::decode::{decode_with, used_end, DecodeError, Event};
 use crate::error::{Error, Result};
 use crate::uapi::{
     self, BufferInfo, Buffers, Copy, Info, Record, Stats, ABI_VERSION, IOC_BUFFERS, IOC_COPY,
@@ -402,6 +403,61 @@ impl Mapping {
 }
 
 impl Mapping {
+    /// Decodes the events of `record`'s buffer in place, without a copy:
+    /// only the entry headers are read, each with two volatile 8-byte
+    /// loads into values (never through a reference: the hypervisor may
+    /// write the pages at any moment). The outer error is a record naming
+    /// bytes outside the mapping (as [`Mapping::snapshot`] refuses); the
+    /// inner one malformed entries, with the events before them kept in
+    /// `out`. In circular mode the result counts only if
+    /// [`Mapping::still_complete`] holds afterwards, as for a snapshot.
+    pub fn decode(
+        &self,
+        record: &Record,
+        out: &mut Vec<Event>,
+    ) -> Result<std::result::Result<(), DecodeError>> {
+        use crate::tlfs::{EntryHeader, Wire};
+        use std::sync::atomic::{fence, Ordering};
+        let index = record.buffer_index;
+        let start = (index.wrapping_sub(self.first) as usize).checked_mul(self.buffer_size);
+        let Some(start) = start.filter(|&s| s < self.len && used_end(record) <= self.buffer_size)
+        else {
+            return Err(Error::Device(format!(
+                "completion record names buffer {index} with {} bytes used, \
+                 outside the mapping ({} bytes, {}-byte buffers)",
+                used_end(record),
+                self.len,
+                self.buffer_size
+            )));
+        };
+        // The record was read after the module saw the buffer complete;
+        // the entries' loads below come after that.
+        fence(Ordering::Acquire);
+        let base = self.ptr.as_ptr();
+        Ok(decode_with(
+            record,
+            self.buffer_size,
+            |offset| {
+                // SAFETY: `decode_with` asks only for an 8-aligned `offset`
+                // with `offset + 16 <= buffer_size`, and buffer `index`
+                // (from `start`, a multiple of the page-aligned buffer
+                // size) lies inside the mapping, which lives as long as
+                // `self`: both 8-byte loads are aligned and in bounds.
+                // Volatile, into values: the pages are shared with a
+                // writer outside this program.
+                let (a, b) = unsafe {
+                    let at = base.add(start + offset).cast::<u64>();
+                    (at.read_volatile(), at.add(1).read_volatile())
+                };
+                let mut bytes = [0u8; EntryHeader::SIZE];
+                bytes[..8].copy_from_slice(&a.to_ne_bytes());
+                bytes[8..].copy_from_slice(&b.to_ne_bytes());
+                bytes
+            },
+            out,
+        ))
+    }
+
     /// Whether buffer `index`'s live header still shows the completion
     /// whose header time stamp is `timestamp`: Complete, with that start
     /// time stamp. In circular mode the hypervisor may restart a complete
@@ -642,6 +698,35 @@ mod tests {
         assert_eq!(out, b"buf1");
         assert!(second.snapshot(0, 4, &mut out).is_err());
         assert!(second.snapshot(2, 4, &mut out).is_err());
+        // In place: the same events as decoding a copy, and the same bounds.
+        let buf = crate::decode::tests::synthetic_buffer(1, 3, &[(5, 7, 100, 0), (6, 8, 200, 9)]);
+        let mut data = vec![0u8; 2 * 4096];
+        data[4096..4096 + buf.len()].copy_from_slice(&buf);
+        std::fs::write(&path, &data).unwrap();
+        let placed = Device::open(&path).unwrap().map(0, 2, 4096).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let rec = crate::decode::tests::record_for(&buf, 0);
+        let (mut events, mut copied) = (Vec::new(), Vec::new());
+        placed.decode(&rec, &mut events).unwrap().unwrap();
+        crate::decode::decode_buffer(&buf, &rec, &mut copied).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events, copied);
+        let mut outside = rec;
+        outside.buffer_index = 2;
+        assert_eq!(
+            placed
+                .decode(&outside, &mut events)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "completion record names buffer 2 with {} bytes used, outside the mapping \
+                 (8192 bytes, 4096-byte buffers)",
+                buf.len()
+            )
+        );
+        outside.buffer_index = 0;
+        outside.bytes_used = 4096 - 72 + 8;
+        assert!(placed.decode(&outside, &mut events).is_err());
         assert_eq!(
             dev.map(0, 0, 4096).err().unwrap().to_string(),
             format!(

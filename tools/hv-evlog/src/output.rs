@@ -154,6 +154,12 @@ impl<W: Write> Sink<W> {
         self.etl.as_ref().map(etl::Writer::first_buffer)
     }
 
+    /// Whether [`Sink::buffer`] writes the buffer's bytes (`raw`); the
+    /// other formats need only its events.
+    pub fn needs_bytes(&self) -> bool {
+        matches!(self.format, Format::Binary | Format::Etl)
+    }
+
     /// Writes one completed buffer: its `events` as lines, or, in the binary
     /// format, the record header and `raw` (the buffer from offset 0).
     pub fn buffer(&mut self, record: &Record, raw: &[u8], events: &[Event]) -> io::Result<()> {
