@@ -504,8 +504,14 @@ struct Kicker(Arc<Session>);
 
 impl Wake for Kicker {
     fn wake(&self) {
-        // Already queued is as good as queued now.
-        let _ = workqueue::system_highpri().enqueue::<Arc<Session>, KICK>(self.0.clone());
+        // Already queued is as good as queued now. Unbound (`system_dfl_wq`;
+        // 7.2 warns about `system_unbound_wq`): on a per-CPU queue the scan
+        // would wait on this CPU for the (lazily preempted) task that took
+        // the message while another CPU is idle (issue 15).
+        // SAFETY: `system_dfl_wq` is a C global, set up at boot and never
+        // destroyed.
+        let queue = unsafe { workqueue::Queue::from_raw(bindings::system_dfl_wq) };
+        let _ = queue.enqueue::<Arc<Session>, KICK>(self.0.clone());
     }
 }
 

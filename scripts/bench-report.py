@@ -171,6 +171,15 @@ def rows(lines):
             f"anonymous buffer {mb(c['limit_Bps'])}, {c['limit_eps'] / 1e6:.2f} M events/s",
             f"{r:.2f}x", "map_vs_limit", r,
         ))
+        # Paid once per buffer and mapping (the page fault that maps it),
+        # against copying one full buffer.
+        copy_us = pages * 4096 / c["copy_Bps"] * 1e6
+        out.append(row(
+            f"1. consume, {pages} pages: first touch of a mapped buffer (once per mapping)",
+            f"{c['first_touch_us']:.0f} us per buffer",
+            f"copying one buffer {copy_us:.0f} us",
+            f"{ratio(c['first_touch_us'], copy_us):.2f}x",
+        ))
     # 2. Zero-loss rate.
     for th in ("one", "half"):
         m, c = one(lines, m="zeroloss", path="map", threshold=th), one(
@@ -259,7 +268,7 @@ def rows(lines):
 EXPECTED = {
     "env": ["cpus", "nodes"],
     "consume": ["map_Bps", "map_eps", "map_decode_Bps", "map_decode_eps", "copy_Bps", "copy_eps",
-                "limit_Bps", "limit_eps"],
+                "limit_Bps", "limit_eps", "first_touch_us"],
     "zeroloss": ["rate_per_cpu", "rate", "cpus"],
     "latency": ["samples", "p50_us", "p99_us", "max_us"],
     "setup": ["buffers", "load_ms", "alloc_ms", "unload_ms", "free_ms"],
