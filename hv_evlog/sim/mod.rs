@@ -2,7 +2,7 @@
 
 //! Simulated hypervisor (`backend=sim`).
 //!
-//! The pure core ([`hypervisor`], [`writer`], and [`system`] for the
+//! The pure core ([`model`]: [`model::hypervisor`], [`model::writer`], and [`model::system`] for the
 //! hypervisor's own system-diagnostics log) decodes each hypercall and
 //! keeps the hypervisor's state; this kernel shell gives it real pages on
 //! real nodes (through the direct map, as a hypervisor sees guest physical
@@ -10,10 +10,7 @@
 //! synthetic event writers. The module reaches it only through
 //! [`Transport`], exactly like the real hypervisor.
 
-pub(crate) mod hypervisor;
-pub(crate) mod synic;
-pub(crate) mod system;
-pub(crate) mod writer;
+pub(crate) mod model;
 
 use core::ptr::NonNull;
 
@@ -27,21 +24,21 @@ use kernel::{
     },
 };
 
-use self::{
+use self::model::{
     hypervisor::{Hypervisor, Ledger, Platform, MAX_CPUS},
     synic::{CpuSet, SlotView, SynicError},
     system::{SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES},
     writer::events_this_tick,
 };
 use crate::{
-    hypercall::Transport,
-    mm::{self, NodeChoice, NodePage},
-    params::SimConfig,
-    placement::Placement,
-    sint0::{Inbox, MessagePort},
-    ticker::{Tick, Ticker},
+    group::placement::Placement,
+    hv::hypercall::Transport,
+    hv::sint0::{Inbox, MessagePort},
+    platform::mm::{self, NodeChoice, NodePage},
+    platform::ticker::{Tick, Ticker},
+    platform::topology,
+    policy::params::SimConfig,
     tlfs::{HvStatus, TimeBasis, EVENTLOG_SINT, MESSAGE_SIZE, PAGE_SIZE},
-    topology,
 };
 
 /// Payload bytes of each synthetic event: entries are 32 bytes, so a

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Host tests of hv_evlog/tlfs.rs: exact codes, control words, statuses,
+//! Host tests of hv_evlog/tlfs/: exact codes, control words, statuses,
 //! byte-exact layouts and the entry walker.
 
 use hv_evlog_host_tests::tlfs::*;

@@ -12,7 +12,7 @@
 // The module's pure TLFS definitions, compiled unchanged: one buffer format
 // for the module and the tool. The tool uses only part of it.
 #[allow(dead_code)]
-#[path = "../../../hv_evlog/tlfs.rs"]
+#[path = "../../../hv_evlog/tlfs/mod.rs"]
 mod tlfs;
 
 mod capfile;

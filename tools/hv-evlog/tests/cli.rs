@@ -5,7 +5,7 @@
 //! here by hand from the format's documentation.
 
 #[allow(dead_code)]
-#[path = "../../../hv_evlog/tlfs.rs"]
+#[path = "../../../hv_evlog/tlfs/mod.rs"]
 mod tlfs;
 
 use std::io::Write;

@@ -21,7 +21,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 #[allow(dead_code)]
-#[path = "../../../../hv_evlog/tlfs.rs"]
+#[path = "../../../../hv_evlog/tlfs/mod.rs"]
 mod tlfs;
 
 #[allow(dead_code)]

@@ -9,9 +9,9 @@
 //! hypervisor and the result value is decoded with [`tlfs`] into a
 //! [`Result`] whose error, [`HvError`], names the call and the status.
 //!
-//! The real hypervisor is reached through [`crate::hv::HvTransport`]; the
+//! The real hypervisor is reached through [`crate::hv::trampoline::HvTransport`]; the
 //! simulated one implements [`Transport`] too and reads the pages it is
-//! handed through [`crate::mm::phys_to_virt`], exactly as a hypervisor does.
+//! handed through [`crate::platform::mm::phys_to_virt`], exactly as a hypervisor does.
 //!
 //! Memory for the hypervisor's pool is handled here once: [`Hypervisor::with_deposit`]
 //! deposits and retries when a call reports `HV_STATUS_INSUFFICIENT_MEMORY`,
@@ -45,8 +45,8 @@
 use kernel::{fmt, prelude::*, sync::Mutex};
 
 use crate::{
-    calllog::{self, Entry},
-    mm::{self, NodeChoice, NodePage},
+    platform::mm::{self, NodeChoice, NodePage},
+    policy::calllog::{self, Entry},
     tlfs::{
         self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, DiagLogBufferConfig,
         EventLogType, FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput,
@@ -56,7 +56,7 @@ use crate::{
 };
 
 /// What carries a hypercall to a hypervisor: the kernel's hypercall
-/// trampoline ([`crate::hv::HvTransport`]) or the simulated hypervisor.
+/// trampoline ([`crate::hv::trampoline::HvTransport`]) or the simulated hypervisor.
 ///
 /// The signature is the trampoline's: the control word, then the input and
 /// output guest physical addresses (or, with the fast bit set in the control
@@ -578,7 +578,7 @@ impl<'t> Hypervisor<'t> {
     ///
     /// Pass a slice as long as the buffer: entries past the buffer's size
     /// are unspecified by the hypervisor. The numbers are the hypervisor's
-    /// word: check them ([`crate::mm::pfn_valid`]) before touching a page.
+    /// word: check them ([`crate::platform::mm::pfn_valid`]) before touching a page.
     /// May need pool memory: run it under [`Self::with_deposit`].
     pub(crate) fn map_buffer(
         &self,
@@ -621,7 +621,7 @@ impl<'t> Hypervisor<'t> {
     /// HvCallSetEventLogGroupSources, a memory call in the legacy form
     /// ([`SetSourcesInput::legacy`]): enables exactly the groups in `mask`
     /// for the group of `log_type`; zero disables logging. The caller checks
-    /// the mask (bit 0 must be clear; see [`crate::params::check_sources_mask`]).
+    /// the mask (bit 0 must be clear; see [`crate::policy::params::check_sources_mask`]).
     pub(crate) fn set_sources(
         &self,
         hp: &mut HypercallPages,

@@ -29,12 +29,12 @@ use kernel::{bindings, mm::virt::VmaNew, page::PAGE_SHIFT, prelude::*};
 use crate::device::{Session, Shared};
 
 /// The callbacks: the counting here, and the fault handler that maps each
-/// page on first touch ([`crate::chardev::fault`]); every other operation is
+/// page on first touch ([`crate::device::chardev::fault`]); every other operation is
 /// absent.
 static VM_OPS: VmOps = VmOps(bindings::vm_operations_struct {
     open: Some(vma_open),
     close: Some(vma_close),
-    fault: Some(crate::chardev::fault::<Session>),
+    fault: Some(crate::device::chardev::fault::<Session>),
     // SAFETY: every other field is an `Option` of a function pointer or a
     // pointer, for which all zeroes is `None` or null: the operation is
     // absent.

@@ -8,8 +8,8 @@ use kernel::prelude::*;
 
 use crate::{
     hv_evlog_numa::{self as numa, BufferPlacement, DomainSummary, NodeFilter, PlanError},
-    params::{self, Config},
-    topology::Snapshot,
+    platform::topology::Snapshot,
+    policy::params::{self, Config},
 };
 
 /// Where every buffer goes and what each proximity domain needs.

@@ -30,7 +30,7 @@
 //! names no proximity domain or CPU (-1).
 //!
 //! `hypercalls` lists the last `log_hypercalls` hypercalls, oldest first, in
-//! the format of [`crate::calllog`]; with `log_hypercalls=0` (the default)
+//! the format of [`crate::policy::calllog`]; with `log_hypercalls=0` (the default)
 //! it holds only a line saying how to turn it on.
 
 use kernel::{
@@ -41,7 +41,7 @@ use kernel::{
     uaccess::UserSliceReader,
 };
 
-use crate::{calllog, group::Group, sim::SimBackend, sint0::Inbox};
+use crate::{group::Group, hv::sint0::Inbox, policy::calllog, sim::SimBackend};
 
 /// The directory and its files; dropping it removes them.
 pub(crate) struct Debugfs {

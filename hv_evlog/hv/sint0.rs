@@ -46,7 +46,7 @@ use kernel::{
 };
 
 use crate::{
-    completion::IndexSet,
+    policy::completion::IndexSet,
     tlfs::{
         EventLogMessage, Wire, HVMSG_EVENTLOG_BUFFERCOMPLETE, HVMSG_NONE, MAX_BUFFERS,
         MESSAGE_PAYLOAD_OFFSET, MESSAGE_PENDING,

@@ -21,9 +21,9 @@ use kernel::{bindings, page::PAGE_SIZE, prelude::*, uaccess::UserPtr};
 
 use super::Session;
 use crate::{
-    mm,
+    device::uapi::hv_evlog_copy,
+    platform::mm,
     tlfs::{BufferState, ENTRIES_OFFSET},
-    uapi::hv_evlog_copy,
 };
 
 impl Session {

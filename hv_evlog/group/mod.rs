@@ -19,9 +19,9 @@
 //! and takes out buffers while the group is active, so the table is behind a
 //! lock and every reader goes through it.
 
-#[path = "hotplug.rs"]
 pub(crate) mod hotplug;
-#[path = "resize.rs"]
+pub(crate) mod placement;
+pub(crate) mod reboot;
 mod resize;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,23 +34,23 @@ use kernel::{
 };
 
 use crate::{
-    backend::Backend,
-    calllog::{Entry, Ring},
+    device::uapi::{
+        hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_BUFFER_CPU_OFFLINE, HV_EVLOG_BUFFER_RETIRED,
+        HV_EVLOG_CPU_WORDS,
+    },
     device::EventLog,
-    hypercall::{self, CallLog, HvError, HypercallPages, Hypervisor, PoolDomain},
-    live::Served,
-    mm::{self, NodeChoice},
-    params::{self, Config},
-    placement::Placement,
-    snapshot,
+    group::placement::Placement,
+    hv::backend::Backend,
+    hv::hypercall::{self, CallLog, HvError, HypercallPages, Hypervisor, PoolDomain},
+    platform::mm::{self, NodeChoice},
+    policy::calllog::{Entry, Ring},
+    policy::live::Served,
+    policy::params::{self, Config},
+    policy::snapshot,
     tlfs::{
         BufferHeader, BufferState, DiagLogBufferConfig, EventLogMode, EventLogType,
         InitializeGroupInput, ProximityDomainInfo, TimeBasis, MAX_BUFFERS, MAX_BUFFER_PAGES,
         PAGE_SIZE,
-    },
-    uapi::{
-        hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_BUFFER_CPU_OFFLINE, HV_EVLOG_BUFFER_RETIRED,
-        HV_EVLOG_CPU_WORDS,
     },
 };
 
@@ -539,7 +539,9 @@ impl Group {
     /// completion messages logging brings would block its slot (`sint0.rs`).
     fn apply_sources(&self, mask: u64) -> Result {
         let ty = self.cfg.log_type;
-        if mask != 0 && !self.backend().delivers_messages() && crate::hv::sint0_taken_by_mshv_root()
+        if mask != 0
+            && !self.backend().delivers_messages()
+            && crate::hv::trampoline::sint0_taken_by_mshv_root()
         {
             pr_err!(
                 "sources={mask:#x} not enabled: mshv_root owns SINT0 and cannot take event log \

@@ -28,7 +28,7 @@
 //! ```
 
 // Items are `pub` for the host test crate, which mounts this file as a public
-// module; in the kernel crate they are reached through `crate::live`.
+// module; in the kernel crate they are reached through `crate::policy::live`.
 #![allow(unreachable_pub)]
 
 use core::fmt;

@@ -26,7 +26,7 @@
 use kernel::{bindings, prelude::*};
 
 use crate::{
-    hypercall::{HvError, HypercallPages, Hypervisor, Transport},
+    hv::hypercall::{HvError, HypercallPages, Hypervisor, Transport},
     tlfs::{HvStatus, ProximityDomainInfo},
 };
 

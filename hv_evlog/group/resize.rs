@@ -4,7 +4,7 @@
 //!
 //! The specification makes the count given to initialize a maximum and lets
 //! buffers be added while the group is active (reference file, "The setup
-//! sequence"); [`crate::live`] plans which indices come and go. Growing
+//! sequence"); [`crate::policy::live`] plans which indices come and go. Growing
 //! checks each proximity domain's pool for the new buffers first (depositing
 //! node-local pages where it is short), then creates each buffer with its
 //! domain and maps it, as set-up does, and only then shows it in the table.
@@ -33,9 +33,9 @@ use kernel::{
 
 use super::Group;
 use crate::{
+    hv::hypercall::{self, PoolDomain},
     hv_evlog_numa::pool_pages,
-    hypercall::{self, PoolDomain},
-    live::{self, Served, Step},
+    policy::live::{self, Served, Step},
     tlfs::{BufferState, HvStatus},
 };
 

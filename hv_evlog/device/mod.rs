@@ -57,7 +57,7 @@
 //!
 //! The completion scanner reads every buffer header each `scan_interval_ms`
 //! while the device is open; each newly completed buffer queues one record
-//! (see [`crate::completion`] for the order and the per-buffer life cycle).
+//! (see [`crate::policy::completion`] for the order and the per-buffer life cycle).
 //! Sequence numbers start at 0 for each open and have no gaps unless records
 //! were dropped, which `stats.records_dropped` counts. The queue has room for
 //! one record per buffer and a buffer is only reported again after it was
@@ -78,7 +78,7 @@
 //! A mapping holds its file, an open file holds its [`Session`], a session
 //! holds the [`Shared`] device state and through it the [`EventLog`] and its
 //! pages; the file also holds a reference on the module (see
-//! [`crate::chardev`]). So after `close()` a mapping stays valid until
+//! [`crate::device::chardev`]). So after `close()` a mapping stays valid until
 //! `munmap()`, `rmmod` is refused while a file or mapping exists, and the
 //! device stays busy for new openers until the last one is gone.
 //!
@@ -102,9 +102,12 @@
 
 use core::{mem::size_of, num::NonZeroU32};
 
+pub(crate) mod chardev;
 // The copying (compatibility) path, HV_EVLOG_IOC_COPY.
-#[path = "copyout.rs"]
 mod copyout;
+pub(crate) mod debugfs;
+pub(crate) mod uapi;
+mod vma;
 
 use kernel::{
     bindings, cpu,
@@ -125,12 +128,14 @@ use kernel::{
     workqueue::{self, new_delayed_work, new_work, DelayedWork, Work, WorkItem},
 };
 
+use self::{
+    chardev::{Operations, Registration},
+    uapi::{hv_evlog_buffer_info, hv_evlog_info, hv_evlog_record, hv_evlog_stats},
+};
 use crate::{
-    chardev::{self, Operations, Registration},
-    completion::{Queue, Tracked, Tracker},
-    sint0::{Inbox, Wake},
+    hv::sint0::{Inbox, Wake},
+    policy::completion::{Queue, Tracked, Tracker},
     tlfs::{self, BufferHeader},
-    uapi::{self, hv_evlog_buffer_info, hv_evlog_info, hv_evlog_record, hv_evlog_stats},
 };
 
 /// What the device needs from the set-up event log group.
@@ -201,7 +206,7 @@ pub(crate) trait EventLog: Send + Sync {
     /// A snapshot of buffer `buffer`'s header, read from its first page.
     ///
     /// The hypervisor writes the header while it is read: take it with
-    /// [`crate::snapshot::snapshot`] (state, fields, state again), never
+    /// [`crate::policy::snapshot::snapshot`] (state, fields, state again), never
     /// through a reference to the live page. `None` also when the writer
     /// never held still long enough. Called every scan interval for
     /// every buffer while the device is open, with the device's lock held:
@@ -952,7 +957,7 @@ impl Operations for Session {
         log.map_user(buffers.0, buffers.1, true)?;
         // Pages are mapped on first touch (`fault` below).
         chardev::set_pfnmap(vma);
-        crate::vma::track(vma, this.shared(), first as usize, pages as usize);
+        crate::device::vma::track(vma, this.shared(), first as usize, pages as usize);
         Ok(())
     }
 

@@ -36,9 +36,9 @@ use kernel::{
 };
 
 use crate::{
-    snapshot::{LiveHeader, STATE_OFFSET},
+    platform::topology,
+    policy::snapshot::{LiveHeader, STATE_OFFSET},
     tlfs::ENTRIES_OFFSET,
-    topology,
 };
 
 /// `__GFP_THISNODE`: bindgen sees only the bit number of this flag.
@@ -69,7 +69,7 @@ impl fmt::Display for NodeChoice {
 ///
 /// Computing the address is always allowed; dereferencing it is not. Only
 /// memory the caller may access that way (e.g. a page it owns, or a page it
-/// was handed by the [`Transport`](crate::hypercall::Transport) contract)
+/// was handed by the [`Transport`](crate::hv::hypercall::Transport) contract)
 /// may be read or written through it.
 pub(crate) fn phys_to_virt(pa: u64) -> *mut u8 {
     // SAFETY: `page_offset_base` is set once while the kernel sets up its
@@ -81,7 +81,7 @@ pub(crate) fn phys_to_virt(pa: u64) -> *mut u8 {
 }
 
 /// The header at the start of a mapped buffer page, as the hypervisor
-/// writes it: read through [`crate::snapshot::snapshot`].
+/// writes it: read through [`crate::policy::snapshot::snapshot`].
 pub(crate) struct HeaderPage(pub(crate) u64);
 
 impl LiveHeader for HeaderPage {

@@ -3,7 +3,7 @@
 //! The hypercall log (pure, host-tested): the most recent hypercalls, each
 //! as the hypervisor saw it, for debugfs `hypercalls`.
 //!
-//! [`crate::hypercall`] records every call it makes (with
+//! [`crate::hv::hypercall`] records every call it makes (with
 //! `log_hypercalls=N`, the last N): the control word, the input bytes
 //! exactly as handed over (the input page's first bytes for a memory call,
 //! the two input registers for a fast call) and the raw result. One line per

@@ -2,12 +2,15 @@
 
 //! The hypercall transport chosen at load (`backend=hv|sim`).
 //!
-//! Everything above [`crate::hypercall`] sees only [`Transport`]; this is
+//! Everything above [`crate::hv::hypercall`] sees only [`Transport`]; this is
 //! the one place that knows there are two.
 
 use kernel::sync::Arc;
 
-use crate::{hv::HvTransport, hypercall::Transport, sim::SimBackend};
+use crate::{
+    hv::{hypercall::Transport, trampoline::HvTransport},
+    sim::SimBackend,
+};
 
 /// The kernel's hypercall trampoline or the simulated hypervisor.
 pub(crate) enum Backend {
@@ -42,7 +45,7 @@ impl Backend {
     }
 
     /// The simulator's pool ledger; `None` on Microsoft's hypervisor.
-    pub(crate) fn sim_ledger(&self) -> Option<crate::sim::hypervisor::Ledger> {
+    pub(crate) fn sim_ledger(&self) -> Option<crate::sim::model::hypervisor::Ledger> {
         match self {
             Backend::Hv(_) => None,
             Backend::Sim(sim) => Some(sim.state().ledger()),
@@ -63,7 +66,7 @@ impl Backend {
     /// The virtual processor index the hypervisor knows Linux CPU `cpu` by.
     pub(crate) fn vp_index(&self, cpu: u32) -> Option<u32> {
         match self {
-            Backend::Hv(_) => crate::hv::vp_index(cpu),
+            Backend::Hv(_) => crate::hv::trampoline::vp_index(cpu),
             // The simulator numbers its processors as Linux does.
             Backend::Sim(_) => Some(cpu),
         }

@@ -148,7 +148,7 @@ use core::ops::Range;
 use super::synic::Synic;
 use super::system::SystemLog;
 use crate::hv_evlog_numa::{BOOKKEEPING_PAGES_PER_BUFFER, BOOKKEEPING_PAGES_PER_DOMAIN};
-use crate::snapshot::STATE_OFFSET;
+use crate::policy::snapshot::STATE_OFFSET;
 use crate::tlfs::{
     result_value, BufferHeader, BufferIdInput, BufferState, Control, CreateBufferInput,
     DepositMemoryInput, EventLogMode, EventLogType, FinalizeInput, FlushInput,

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel services hv_evlog builds on, wrapped narrowly: node-local
+//! pages and their addresses, the NUMA tables, periodic work.
+
+pub(crate) mod mm;
+pub(crate) mod ticker;
+pub(crate) mod topology;
