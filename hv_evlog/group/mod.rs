@@ -41,7 +41,7 @@ use crate::{
     device::EventLog,
     group::placement::Placement,
     hv::backend::Backend,
-    hv::hypercall::{self, CallLog, HvError, HypercallPages, Hypervisor, PoolDomain},
+    hv::hypercall::{self, CallLog, HvError, HypercallPages, Hypercalls, PoolDomain},
     platform::mm::{self, NodeChoice},
     policy::calllog::{Entry, Ring},
     policy::live::Served,
@@ -79,13 +79,13 @@ impl HvCtx {
     }
 
     /// Runs `f` with the hypervisor handle and the (locked) call pages.
-    pub(crate) fn with<T>(&self, f: impl FnOnce(Hypervisor<'_>, &mut HypercallPages) -> T) -> T {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(Hypercalls<'_>, &mut HypercallPages) -> T) -> T {
         let mut pages = self.pages.lock();
         // Not recording skips even the copy of each input.
         let hv = if self.log.lock().enabled() {
-            Hypervisor::logged(&self.backend, &self.log)
+            Hypercalls::logged(&self.backend, &self.log)
         } else {
-            Hypervisor::new(&self.backend)
+            Hypercalls::new(&self.backend)
         };
         f(hv, &mut pages)
     }

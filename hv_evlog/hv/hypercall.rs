@@ -13,9 +13,9 @@
 //! simulated one implements [`Transport`] too and reads the pages it is
 //! handed through [`crate::platform::mm::phys_to_virt`], exactly as a hypervisor does.
 //!
-//! Memory for the hypervisor's pool is handled here once: [`Hypervisor::with_deposit`]
+//! Memory for the hypervisor's pool is handled here once: [`Hypercalls::with_deposit`]
 //! deposits and retries when a call reports `HV_STATUS_INSUFFICIENT_MEMORY`,
-//! and [`Hypervisor::ensure_pool`] tops a proximity domain's pool up front.
+//! and [`Hypercalls::ensure_pool`] tops a proximity domain's pool up front.
 //! Deposited pages are the hypervisor's for good: nothing here withdraws
 //! them (HvCallWithdrawMemory), because the root partition's pool also holds
 //! what other drivers deposited, and upstream Linux (`hv_proc.c`) never
@@ -24,7 +24,7 @@
 //! # Use
 //!
 //! ```ignore
-//! let hv = Hypervisor::new(&*transport);
+//! let hv = Hypercalls::new(&*transport);
 //! let mut hp = HypercallPages::new()?;
 //! hv.ensure_pool(&mut hp, PoolDomain::Node { node, pxm }, pages)?;
 //! hv.with_deposit(&mut hp, NodeChoice::Any, |hp| hv.initialize_group(hp, &input))?;
@@ -245,14 +245,14 @@ pub(crate) const DEPOSIT_MAX_PAGES: usize = DepositMemoryInput::MAX_PAGES;
 // The rep count field must be able to name every page of a full batch.
 const _: () = assert!(DEPOSIT_MAX_PAGES <= Control::REP_MAX as usize);
 
-/// Pages [`Hypervisor::with_deposit`] deposits the first time a call runs
+/// Pages [`Hypercalls::with_deposit`] deposits the first time a call runs
 /// out of pool memory; each further deposit doubles, up to
 /// [`DEPOSIT_MAX_PAGES`]. The hypervisor does not say how much it lacks:
 /// starting small keeps what a small call leaves in the pool small, doubling
 /// lets a large buffer (up to 512 pages) be satisfied in a few rounds.
 const DEPOSIT_FIRST_BATCH: usize = 16;
 
-/// Deposits [`Hypervisor::with_deposit`] makes for one call before it gives
+/// Deposits [`Hypercalls::with_deposit`] makes for one call before it gives
 /// up: up to 16 + 32 + ... + 511 = 2029 pages (about 8 MiB).
 const DEPOSIT_ROUNDS: usize = 8;
 
@@ -350,7 +350,7 @@ impl fmt::Display for PoolDomain {
     }
 }
 
-/// Why [`Hypervisor::ensure_pool`] failed.
+/// Why [`Hypercalls::ensure_pool`] failed.
 #[derive(Debug)]
 pub(crate) enum PoolFailure {
     /// The query or a deposit failed.
@@ -370,7 +370,7 @@ pub(crate) enum PoolFailure {
     },
 }
 
-/// [`Hypervisor::ensure_pool`] failed for `domain`. Not logged: print it
+/// [`Hypercalls::ensure_pool`] failed for `domain`. Not logged: print it
 /// (`{}` names the domain, the need and the reason) and convert it into an
 /// `Error` with `?`.
 #[derive(Debug)]
@@ -410,7 +410,7 @@ impl fmt::Display for PoolError {
 }
 
 /// The hypercall log behind debugfs `hypercalls` (`log_hypercalls=N`): the
-/// last N calls made through a [`Hypervisor`] that was given it.
+/// last N calls made through a [`Hypercalls`] that was given it.
 pub(crate) type CallLog = Mutex<calllog::Ring<KVec<Entry>>>;
 
 /// The typed hypercalls, made through one [`Transport`].
@@ -419,12 +419,12 @@ pub(crate) type CallLog = Mutex<calllog::Ring<KVec<Entry>>>;
 /// takes the [`HypercallPages`] to use, except the fast ones, which need
 /// none.
 #[derive(Clone, Copy)]
-pub(crate) struct Hypervisor<'t> {
+pub(crate) struct Hypercalls<'t> {
     transport: &'t dyn Transport,
     log: Option<&'t CallLog>,
 }
 
-impl<'t> Hypervisor<'t> {
+impl<'t> Hypercalls<'t> {
     /// The hypercalls made through `transport`, not recorded.
     pub(crate) fn new(transport: &'t dyn Transport) -> Self {
         Self {

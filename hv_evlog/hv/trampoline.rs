@@ -26,7 +26,7 @@
 use kernel::{bindings, prelude::*};
 
 use crate::{
-    hv::hypercall::{HvError, HypercallPages, Hypervisor, Transport},
+    hv::hypercall::{HvError, HypercallPages, Hypercalls, Transport},
     tlfs::{HvStatus, ProximityDomainInfo},
 };
 
@@ -106,7 +106,7 @@ impl HvTransport {
         let transport = Self { _probed: () };
         let mut hp = HypercallPages::new()?;
         let balance =
-            Hypervisor::new(&transport).memory_balance(&mut hp, ProximityDomainInfo::none());
+            Hypercalls::new(&transport).memory_balance(&mut hp, ProximityDomainInfo::none());
         match balance {
             Ok(_) => Ok(transport),
             Err(err) => {
