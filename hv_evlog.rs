@@ -13,9 +13,7 @@ use kernel::prelude::*;
 // that every module is declared the plain way.
 //
 // Pure (only `core`; tests/host compiles these same files):
-#[allow(dead_code)] // Parts are used by the host tests only.
 mod hv_evlog_numa;
-#[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/policy/mod.rs"]
 mod policy;
 #[allow(dead_code)] // Parts are used by the host tests only.

@@ -179,6 +179,7 @@ impl<S: DerefMut<Target = [Tracked]>> Tracker<S> {
     }
 
     /// Whether no buffer is tracked.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -436,6 +437,7 @@ impl<T: Copy, S: DerefMut<Target = [T]>> Queue<T, S> {
     }
 
     /// Records waiting.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -447,11 +449,13 @@ impl<T: Copy, S: DerefMut<Target = [T]>> Queue<T, S> {
 
     /// Records offered that will not reach the reader: dropped because the
     /// queue was full, or withdrawn ([`Queue::withdraw`]).
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
 
     /// The sequence number the next record will get.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn next_sequence(&self) -> u64 {
         self.next_sequence
     }
