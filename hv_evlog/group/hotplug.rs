@@ -38,7 +38,7 @@ use core::{
 use kernel::{bindings, prelude::*, sync::Arc};
 
 use super::{Group, Live};
-use crate::policy::live::Served;
+use crate::{platform::topology::node_of_cpu, policy::live::Served};
 
 /// The group the callbacks act on while the state is registered.
 static GROUP: AtomicPtr<Group> = AtomicPtr::new(ptr::null_mut());
@@ -155,7 +155,9 @@ impl Group {
 
     /// Serves `cpu`, which was not served, if the policy calls for it.
     fn serve_new(&self, live: &mut Live, cpu: u32) -> Result<Option<Served>> {
-        let node = crate::platform::topology::node_of_cpu(cpu);
+        // The hotplug core passes a possible CPU's id.
+        let id = kernel::cpu::CpuId::from_u32(cpu).ok_or(EINVAL)?;
+        let node = node_of_cpu(id).as_u32();
         if !self.cfg.nodes.is_all() && !self.cfg.nodes.ids().any(|n| n == node) {
             return Ok(None);
         }

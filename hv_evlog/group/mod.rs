@@ -43,13 +43,14 @@ use crate::{
     hv::backend::Backend,
     hv::hypercall::{self, CallLog, HvError, HypercallPages, Hypercalls, PoolDomain},
     platform::mm::{self, NodeChoice},
+    platform::topology::NodeId,
     policy::calllog::{Entry, Ring},
     policy::live::Served,
     policy::params::{self, Config},
     policy::snapshot,
     tlfs::{
         BufferHeader, BufferState, DiagLogBufferConfig, EventLogMode, EventLogType,
-        InitializeGroupInput, ProximityDomainInfo, TimeBasis, MAX_BUFFERS, MAX_BUFFER_PAGES,
+        InitializeGroupInput, Pfn, ProximityDomainInfo, TimeBasis, MAX_BUFFERS, MAX_BUFFER_PAGES,
         PAGE_SIZE,
     },
 };
@@ -141,7 +142,10 @@ impl Buffer {
 
     /// The node all its pages are on, if they share one.
     fn pages_node(&self) -> Option<u32> {
-        let mut nodes = self.pfns.iter().map(|&p| mm::node_of_pfn(p));
+        let mut nodes = self
+            .pfns
+            .iter()
+            .map(|&p| mm::node_of_pfn(Pfn(p)).map(NodeId::as_u32));
         let first = nodes.next()??;
         nodes.all(|n| n == Some(first)).then_some(first)
     }
@@ -403,7 +407,11 @@ impl Group {
                 pr_err!("type=system: buffer {index}: mapped {n} pages, expected {pages}\n");
                 return Err(EIO);
             }
-            if let Some((k, &pfn)) = pfns.iter().enumerate().find(|&(_, &p)| !mm::pfn_valid(p)) {
+            if let Some((k, &pfn)) = pfns
+                .iter()
+                .enumerate()
+                .find(|&(_, &p)| !mm::pfn_valid(Pfn(p)))
+            {
                 pr_err!(
                     "type=system: buffer {index}: the hypervisor mapped page {k} at frame \
                      {pfn:#x}, which is not RAM\n"
@@ -421,25 +429,22 @@ impl Group {
     /// types draw on the pool as a whole.
     fn fill_pools(&self) -> Result {
         let placement = &self.placement;
-        self.ctx
-            .with(|hv, hp| {
-                if !self.is_local() {
-                    let need = placement.domains.iter().map(|d| d.pool_pages).sum();
-                    return hv.ensure_pool(hp, PoolDomain::Whole, need).map(drop);
-                }
-                for d in placement.domains.iter() {
-                    let domain = PoolDomain::Node {
-                        node: d.node,
-                        pxm: d.pxm,
-                    };
-                    hv.ensure_pool(hp, domain, d.pool_pages)?;
-                }
-                Ok(())
-            })
-            .map_err(|e| {
-                pr_err!("{e}\n");
-                Error::from(e)
-            })
+        let ensure = |domain, need| {
+            self.ctx
+                .with(|hv, hp| hv.ensure_pool(hp, domain, need))
+                .map_err(|e| {
+                    pr_err!("{e}\n");
+                    Error::from(e)
+                })
+        };
+        if !self.is_local() {
+            let need = placement.domains.iter().map(|d| d.pool_pages).sum();
+            return ensure(PoolDomain::Whole, need).map(drop);
+        }
+        for d in placement.domains.iter() {
+            ensure(PoolDomain::of_plan(d.node, d.pxm)?, d.pool_pages)?;
+        }
+        Ok(())
     }
 
     fn initialize(&mut self) -> Result {
@@ -483,8 +488,9 @@ impl Group {
             ProximityDomainInfo::none()
         };
         let ty = self.cfg.log_type;
+        let target = NodeId::of_plan(serves.target_node)?;
         self.ctx.with(|hv, hp| {
-            hv.with_deposit(hp, NodeChoice::Only(serves.target_node), |_| {
+            hv.with_deposit(hp, NodeChoice::Only(target), |_| {
                 hv.create_buffer(ty, index, proximity)
             })
         })?;
@@ -510,7 +516,7 @@ impl Group {
         let ty = self.cfg.log_type;
         let mut pfns = KVec::from_elem(0u64, pages, GFP_KERNEL)?;
         let n = self.ctx.with(|hv, hp| {
-            hv.with_deposit(hp, NodeChoice::Only(node), |hp| {
+            hv.with_deposit(hp, NodeChoice::Only(NodeId::of_plan(node)?), |hp| {
                 hv.map_buffer(hp, ty, index, &mut pfns)
             })
             .inspect_err(|_| pr_err!("buffer {index}: not mapped\n"))
@@ -522,7 +528,11 @@ impl Group {
             pr_err!("buffer {index}: mapped {n} pages, expected {pages}\n");
             return Err(EIO);
         }
-        if let Some((k, &pfn)) = pfns.iter().enumerate().find(|&(_, &p)| !mm::pfn_valid(p)) {
+        if let Some((k, &pfn)) = pfns
+            .iter()
+            .enumerate()
+            .find(|&(_, &p)| !mm::pfn_valid(Pfn(p)))
+        {
             pr_err!(
                 "buffer {index}: the hypervisor mapped page {k} at frame {pfn:#x}, which is not RAM\n"
             );

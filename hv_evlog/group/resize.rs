@@ -127,10 +127,7 @@ impl Group {
                 let count = adds()
                     .filter(|(_, t)| t.target_node == s.target_node)
                     .count() as u32;
-                let domain = PoolDomain::Node {
-                    node: s.target_node,
-                    pxm: s.pxm,
-                };
+                let domain = PoolDomain::of_plan(s.target_node, s.pxm)?;
                 self.ensure_pool(domain, pool_pages(count, pages), per_cpu)?;
             }
         }

@@ -45,13 +45,16 @@
 use kernel::{fmt, prelude::*, sync::Mutex};
 
 use crate::{
-    platform::mm::{self, NodeChoice, NodePage},
+    platform::{
+        mm::{self, NodeChoice, NodePage},
+        topology::NodeId,
+    },
     policy::calllog::{self, Entry},
     tlfs::{
         self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, DiagLogBufferConfig,
         EventLogType, FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput,
         GetSystemPropertyInput, HvCall, HvStatus, InitializeGroupInput, MapBufferInput, MapOutput,
-        ProximityDomainInfo, SetSourcesInput, UnmapBufferInput, Wire,
+        Pfn, ProximityDomainInfo, Pxm, SetSourcesInput, UnmapBufferInput, Wire,
     },
 };
 
@@ -180,8 +183,8 @@ impl HypercallPages {
     /// node cannot be told (or past the table's growth on ENOMEM) is not
     /// counted.
     fn count_deposited(&mut self, pfns: &[u64]) {
-        for node in pfns.iter().filter_map(|&pfn| mm::node_of_pfn(pfn)) {
-            let node = node as usize;
+        for node in pfns.iter().filter_map(|&pfn| mm::node_of_pfn(Pfn(pfn))) {
+            let node = node.as_u32() as usize;
             if self.deposited.len() <= node
                 && self.deposited.resize(node + 1, 0, GFP_KERNEL).is_err()
             {
@@ -281,7 +284,7 @@ impl DepositBatch {
         let mut pfns = KVec::with_capacity(count, GFP_KERNEL)?;
         for _ in 0..count {
             let page = NodePage::alloc(choice)?;
-            pfns.push(page.pfn(), GFP_KERNEL)?;
+            pfns.push(page.pfn().0, GFP_KERNEL)?;
             pages.push(page, GFP_KERNEL)?;
         }
         // INVARIANT: One frame number pushed per page, `count` of each.
@@ -319,21 +322,31 @@ pub(crate) enum PoolDomain {
     /// The share of proximity domain `pxm`, which is NUMA node `node`.
     Node {
         /// The NUMA node whose pages are deposited.
-        node: u32,
+        node: NodeId,
         /// Its ACPI proximity domain, as the hypervisor names it.
-        pxm: u32,
+        pxm: Pxm,
     },
 }
 
 impl PoolDomain {
+    /// The share of the plan's target node `node`, whose proximity domain is
+    /// `pxm` (both as the plan records them).
+    pub(crate) fn of_plan(node: u32, pxm: u32) -> Result<Self> {
+        Ok(Self::Node {
+            node: NodeId::of_plan(node)?,
+            pxm: Pxm(pxm),
+        })
+    }
+
     fn proximity(self) -> ProximityDomainInfo {
         match self {
             Self::Whole => ProximityDomainInfo::none(),
-            Self::Node { pxm, .. } => ProximityDomainInfo::node(pxm),
+            Self::Node { pxm, .. } => ProximityDomainInfo::node(pxm.0),
         }
     }
 
-    fn node_choice(self) -> NodeChoice {
+    /// Where the pages deposited into this pool come from.
+    pub(crate) fn node_choice(self) -> NodeChoice {
         match self {
             Self::Whole => NodeChoice::Any,
             Self::Node { node, .. } => NodeChoice::Only(node),
@@ -345,7 +358,9 @@ impl fmt::Display for PoolDomain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::Whole => f.write_str("the whole pool"),
-            Self::Node { node, pxm } => f.write_fmt(fmt!("node {node} (proximity domain {pxm})")),
+            Self::Node { node, pxm } => {
+                f.write_fmt(fmt!("node {node} (proximity domain {})", pxm.0))
+            }
         }
     }
 }

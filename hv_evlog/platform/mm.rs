@@ -36,9 +36,9 @@ use kernel::{
 };
 
 use crate::{
-    platform::topology,
+    platform::topology::{self, NodeId},
     policy::snapshot::{LiveHeader, STATE_OFFSET},
-    tlfs::ENTRIES_OFFSET,
+    tlfs::{Pfn, ENTRIES_OFFSET},
 };
 
 /// `__GFP_THISNODE`: bindgen sees only the bit number of this flag.
@@ -53,7 +53,7 @@ pub(crate) enum NodeChoice {
     /// Strictly on this NUMA node, which must have memory; nothing falls back
     /// to another node. Pool deposits need this: the hypervisor credits a
     /// page to the proximity domain its physical address lies in.
-    Only(u32),
+    Only(NodeId),
 }
 
 impl fmt::Display for NodeChoice {
@@ -122,7 +122,8 @@ impl LiveHeader for HeaderPage {
 /// of those have their memory map. As `pfn_valid()` does first, a number
 /// whose upper bits would be lost converting it to a physical address is
 /// refused.
-pub(crate) fn pfn_valid(pfn: u64) -> bool {
+pub(crate) fn pfn_valid(pfn: Pfn) -> bool {
+    let Pfn(pfn) = pfn;
     if pfn > u64::MAX >> PAGE_SHIFT {
         return false;
     }
@@ -142,12 +143,12 @@ pub(crate) fn pfn_valid(pfn: u64) -> bool {
 /// Being below `max_pfn` proves no such thing: with sparse memory a range
 /// below it can be a hole or a removed memory block, whose memory map is
 /// gone. So the frame is looked up as `pfn_valid()` and memory hotplug do.
-pub(crate) fn node_of_pfn(pfn: u64) -> Option<u32> {
+pub(crate) fn node_of_pfn(pfn: Pfn) -> Option<NodeId> {
     let page = online_page(pfn)?;
     // SAFETY: `online_page` found the frame's `struct page` in the memory
     // map; reading its node bits does not need a reference on it.
     let page = unsafe { BorrowedPage::from_raw(page) };
-    u32::try_from(page.nid()).ok()
+    u32::try_from(page.nid()).ok().and_then(NodeId::new)
 }
 
 /// The `struct page` of page frame `pfn` if the frame is online memory
@@ -155,8 +156,8 @@ pub(crate) fn node_of_pfn(pfn: u64) -> Option<u32> {
 /// `pfn_to_online_page()`, exported with `CONFIG_MEMORY_HOTPLUG` (where
 /// memory blocks come and go); without it the memory map never shrinks and
 /// [`pfn_valid`] is the check, as the kernel's fallback macro does.
-fn online_page(pfn: u64) -> Option<NonNull<bindings::page>> {
-    let raw = usize::try_from(pfn).ok()?;
+fn online_page(pfn: Pfn) -> Option<NonNull<bindings::page>> {
+    let raw = usize::try_from(pfn.0).ok()?;
     #[cfg(CONFIG_MEMORY_HOTPLUG)]
     {
         // SAFETY: `pfn_to_online_page()` accepts any frame number: it
@@ -177,22 +178,22 @@ fn online_page(pfn: u64) -> Option<NonNull<bindings::page>> {
 ///
 /// No check that `pfn` is backed by memory is made; the pointer may only be
 /// used for a page frame the caller knows to exist.
-pub(crate) fn pfn_to_page(pfn: u64) -> *mut bindings::page {
+pub(crate) fn pfn_to_page(pfn: Pfn) -> *mut bindings::page {
     // SAFETY: `vmemmap_base` is set once during early boot, like
     // `page_offset_base` in `phys_to_virt()`, and only read afterwards.
     let base = unsafe { bindings::vmemmap_base };
-    let offset = (pfn as usize).wrapping_mul(size_of::<bindings::page>());
+    let offset = (pfn.0 as usize).wrapping_mul(size_of::<bindings::page>());
     core::ptr::with_exposed_provenance_mut(base.wrapping_add(offset))
 }
 
 /// The page frame number of `page`: `page_to_pfn()`.
-fn page_to_pfn(page: NonNull<bindings::page>) -> u64 {
+fn page_to_pfn(page: NonNull<bindings::page>) -> Pfn {
     // SAFETY: As in `pfn_to_page()`.
     let base = unsafe { bindings::vmemmap_base };
     let addr = page.as_ptr().expose_provenance();
     // The divisor is a non-zero constant, so there is no division-by-zero
     // path for objtool to trip over.
-    (addr.wrapping_sub(base) / size_of::<bindings::page>()) as u64
+    Pfn((addr.wrapping_sub(base) / size_of::<bindings::page>()) as u64)
 }
 
 /// One page of memory owned by the module, allocated on a chosen node and
@@ -244,7 +245,7 @@ impl NodePage {
                 // of `preferred_nid` (with `__GFP_THISNODE`, the only node).
                 // A null nodemask means "no further restriction".
                 unsafe {
-                    bindings::__alloc_pages_noprof(gfp, 0, node as i32, core::ptr::null_mut())
+                    bindings::__alloc_pages_noprof(gfp, 0, node.as_nid(), core::ptr::null_mut())
                 }
             }
         };
@@ -261,7 +262,7 @@ impl NodePage {
     /// `pfn` must be an order-0 page from the page allocator whose ownership
     /// was given away (as by [`NodePage::into_pfn`]) and passed to the caller,
     /// and no one else may still use it.
-    pub(crate) unsafe fn from_pfn(pfn: u64) -> Self {
+    pub(crate) unsafe fn from_pfn(pfn: Pfn) -> Self {
         let page = pfn_to_page(pfn);
         // SAFETY: The caller guarantees that `pfn` is an allocated page frame,
         // whose `struct page` in the memory map is never at address zero.
@@ -273,19 +274,19 @@ impl NodePage {
     /// Gives up ownership: the page is not freed and its frame number is
     /// returned. Whoever receives the number owns the page from then on.
     #[must_use = "the page leaks unless its new owner is told its number"]
-    pub(crate) fn into_pfn(self) -> u64 {
+    pub(crate) fn into_pfn(self) -> Pfn {
         let this = ManuallyDrop::new(self);
         this.pfn()
     }
 
     /// The page frame number.
-    pub(crate) fn pfn(&self) -> u64 {
+    pub(crate) fn pfn(&self) -> Pfn {
         page_to_pfn(self.page)
     }
 
     /// The physical address of the first byte (page aligned).
     pub(crate) fn phys(&self) -> u64 {
-        self.pfn() << PAGE_SHIFT
+        self.pfn().phys()
     }
 
     /// The page's address in the direct map.

@@ -17,9 +17,55 @@ use core::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*};
+use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, fmt, prelude::*};
 
-use crate::hv_evlog_numa::{Node, PlanError, Topology};
+use crate::{
+    hv_evlog_numa::{Node, PlanError, Topology},
+    tlfs::Pxm,
+};
+
+/// A NUMA node id below `nr_node_ids`: checked once where it enters (the
+/// plan, a page's node, a CPU's node), so that the kernel tables indexed by
+/// it never see an id past their end, and so that it cannot be passed where
+/// a proximity domain ([`Pxm`]) is meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct NodeId(u32);
+
+impl NodeId {
+    /// `id`, if it is below `nr_node_ids`.
+    pub(crate) fn new(id: u32) -> Option<Self> {
+        (id < nr_node_ids()).then_some(Self(id))
+    }
+
+    /// `id` from the placement plan, which took it from the kernel's tables
+    /// at load: failing here is a bug, said in one dmesg line.
+    pub(crate) fn of_plan(id: u32) -> Result<Self> {
+        Self::new(id).ok_or_else(|| {
+            pr_err!(
+                "placement: node {id} is past nr_node_ids ({})\n",
+                nr_node_ids()
+            );
+            EINVAL
+        })
+    }
+
+    /// The id as the kernel's `int nid`.
+    pub(crate) fn as_nid(self) -> i32 {
+        // Below `nr_node_ids <= MAX_NUMNODES`, so it fits.
+        self.0 as i32
+    }
+
+    /// The id as a number.
+    pub(crate) fn as_u32(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// One online node as recorded in a [`Snapshot`].
 struct NodeRec {
@@ -90,8 +136,8 @@ fn node_state(node: u32, state: bindings::node_states) -> bool {
 /// Allocating on a node outside that set is refused by the page allocator's
 /// contract (`alloc_pages_node()` wants a valid, online node), and an id past
 /// `MAX_NUMNODES` would index past the node data.
-pub(crate) fn node_has_memory(node: u32) -> bool {
-    node_state(node, bindings::node_states_N_MEMORY)
+pub(crate) fn node_has_memory(node: NodeId) -> bool {
+    node_state(node.0, bindings::node_states_N_MEMORY)
 }
 
 fn nr_node_ids() -> u32 {
@@ -130,62 +176,53 @@ fn online_cpumask() -> &'static Cpumask {
 /// The node `cpu` belongs to (0 if no node's mask has it). Reads the
 /// kernel's node masks without the CPU hotplug lock: the CPU hotplug
 /// callbacks, which hold it for writing, call it.
-pub(crate) fn node_of_cpu(cpu: u32) -> u32 {
-    if cpu >= kernel::cpu::nr_cpu_ids() {
-        return 0;
-    }
-    // SAFETY: `cpu < nr_cpu_ids`.
-    let c = unsafe { CpuId::from_u32_unchecked(cpu) };
-    (0..nr_node_ids())
-        .filter(|&n| node_state(n, bindings::node_states_N_ONLINE))
-        .find(|&n| node_cpumask(n).test(c))
-        .unwrap_or(0)
+pub(crate) fn node_of_cpu(cpu: CpuId) -> NodeId {
+    NodeId(
+        (0..nr_node_ids())
+            .filter(|&n| node_state(n, bindings::node_states_N_ONLINE))
+            .find(|&n| node_cpumask(n).test(cpu))
+            .unwrap_or(0),
+    )
 }
 
 /// Whether `cpu` is active: online and taking work. A CPU leaves the active
 /// mask first on its way down and enters it last on its way up.
-pub(crate) fn cpu_active(cpu: u32) -> bool {
-    if cpu >= kernel::cpu::nr_cpu_ids() {
-        return false;
-    }
-    // SAFETY: `cpu < nr_cpu_ids`.
-    let c = unsafe { CpuId::from_u32_unchecked(cpu) };
+pub(crate) fn cpu_active(cpu: CpuId) -> bool {
     // SAFETY: `__cpu_active_mask` is a kernel global that lives forever; a
     // racy test of one bit is what `cpu_active()` does too.
-    unsafe { Cpumask::from_raw(&raw const bindings::__cpu_active_mask) }.test(c)
+    unsafe { Cpumask::from_raw(&raw const bindings::__cpu_active_mask) }.test(cpu)
 }
 
 /// Pages of RAM present on `node` (`node_present_pages()`).
-pub(crate) fn present_pages(node: u32) -> u64 {
-    if node >= nr_node_ids() {
-        return 0;
-    }
+pub(crate) fn present_pages(node: NodeId) -> u64 {
     // SAFETY: `node_data` has an entry for every possible node id below
-    // `nr_node_ids`; entries of online nodes point at their `pglist_data`,
-    // which lives as long as the node. A null entry is checked.
+    // `nr_node_ids` (a `NodeId` is); entries of online nodes point at their
+    // `pglist_data`, which lives as long as the node. A null entry is
+    // checked.
     unsafe {
         let data = (&raw const bindings::node_data)
             .cast::<*mut bindings::pglist_data>()
-            .add(node as usize)
+            .add(node.0 as usize)
             .read();
         data.as_ref().map_or(0, |d| d.node_present_pages as u64)
     }
 }
 
 /// The online node whose proximity domain is `pxm`.
-pub(crate) fn node_of_pxm(pxm: u32) -> Option<u32> {
+pub(crate) fn node_of_pxm(pxm: Pxm) -> Option<NodeId> {
     (0..nr_node_ids())
-        .filter(|&n| node_state(n, bindings::node_states_N_ONLINE))
+        .map(NodeId)
+        .filter(|&n| node_state(n.0, bindings::node_states_N_ONLINE))
         .find(|&n| pxm_of(n) == pxm)
 }
 
 /// The proximity domain of `node`, or the node id without an SRAT entry.
-pub(crate) fn pxm_of(node: u32) -> u32 {
+pub(crate) fn pxm_of(node: NodeId) -> Pxm {
     // SAFETY: `node_to_pxm` only reads the ACPI node→PXM table.
-    let pxm = unsafe { bindings::node_to_pxm(node as i32) };
+    let pxm = unsafe { bindings::node_to_pxm(node.as_nid()) };
     // Without an SRAT entry there is no PXM; the node id is then the only
     // stable name the hypervisor could have been told about.
-    u32::try_from(pxm).unwrap_or(node)
+    Pxm(u32::try_from(pxm).unwrap_or(node.0))
 }
 
 fn distance(a: u32, b: u32) -> u8 {
@@ -217,9 +254,9 @@ impl Snapshot {
             }
             let rec = NodeRec {
                 id,
-                pxm: pxm_of(id),
+                pxm: pxm_of(NodeId(id)).0,
                 cpus: start..snap.cpus.len(),
-                has_memory: node_has_memory(id),
+                has_memory: node_has_memory(NodeId(id)),
             };
             snap.nodes.push(rec, GFP_KERNEL)?;
         }

@@ -15,7 +15,9 @@ pub(crate) mod model;
 use core::ptr::NonNull;
 
 use kernel::{
-    bindings, new_mutex,
+    bindings,
+    cpu::CpuId,
+    new_mutex,
     prelude::*,
     static_lock_class,
     sync::{
@@ -32,13 +34,17 @@ use self::model::{
 };
 use crate::{
     group::placement::Placement,
-    hv::hypercall::Transport,
-    hv::sint0::{Inbox, MessagePort},
-    platform::mm::{self, NodeChoice, NodePage},
-    platform::ticker::{Tick, Ticker},
-    platform::topology,
+    hv::{
+        hypercall::Transport,
+        sint0::{Inbox, MessagePort},
+    },
+    platform::{
+        mm::{self, NodeChoice, NodePage},
+        ticker::{Tick, Ticker},
+        topology::{self, NodeId},
+    },
     policy::params::SimConfig,
-    tlfs::{HvStatus, TimeBasis, EVENTLOG_SINT, MESSAGE_SIZE, PAGE_SIZE},
+    tlfs::{HvStatus, Pfn, Pxm, TimeBasis, EVENTLOG_SINT, MESSAGE_SIZE, PAGE_SIZE},
 };
 
 /// Payload bytes of each synthetic event: entries are 32 bytes, so a
@@ -56,27 +62,28 @@ struct KernelPlatform;
 
 impl Platform for KernelPlatform {
     fn alloc_page(&mut self, node: u32) -> Option<u64> {
+        let node = NodeId::new(node)?;
         NodePage::alloc(NodeChoice::Only(node))
             .ok()
-            .map(NodePage::into_pfn)
+            .map(|page| page.into_pfn().0)
     }
 
     fn free_page(&mut self, pfn: u64) {
         // SAFETY: the core frees only pages it owns: ones it seeded through
         // `alloc_page` or that were deposited to it, each exactly once.
-        drop(unsafe { NodePage::from_pfn(pfn) });
+        drop(unsafe { NodePage::from_pfn(Pfn(pfn)) });
     }
 
     fn node_of_pfn(&self, pfn: u64) -> Option<u32> {
-        mm::node_of_pfn(pfn)
+        mm::node_of_pfn(Pfn(pfn)).map(NodeId::as_u32)
     }
 
     fn node_of_pxm(&self, pxm: u32) -> Option<u32> {
-        topology::node_of_pxm(pxm)
+        topology::node_of_pxm(Pxm(pxm)).map(NodeId::as_u32)
     }
 
     fn call_page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
-        mm::node_of_pfn(pfn)?;
+        mm::node_of_pfn(Pfn(pfn))?;
         let va = mm::phys_to_virt(pfn << 12);
         // SAFETY: `pfn` is online memory with a memory map entry
         // (`node_of_pfn`), so its direct-map address is valid for a page.
@@ -123,7 +130,10 @@ impl Platform for KernelPlatform {
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
-        if mm::node_of_pfn(pfn).is_none() || !offset.is_multiple_of(4) || offset + 4 > PAGE_SIZE {
+        if mm::node_of_pfn(Pfn(pfn)).is_none()
+            || !offset.is_multiple_of(4)
+            || offset + 4 > PAGE_SIZE
+        {
             return;
         }
         let word = mm::phys_to_virt(pfn << 12)
@@ -138,7 +148,10 @@ impl Platform for KernelPlatform {
     }
 
     fn load_acquire_u32(&mut self, pfn: u64, offset: usize) -> u32 {
-        if mm::node_of_pfn(pfn).is_none() || !offset.is_multiple_of(4) || offset + 4 > PAGE_SIZE {
+        if mm::node_of_pfn(Pfn(pfn)).is_none()
+            || !offset.is_multiple_of(4)
+            || offset + 4 > PAGE_SIZE
+        {
             return 0;
         }
         let word = mm::phys_to_virt(pfn << 12)
@@ -170,7 +183,7 @@ impl Platform for KernelPlatform {
 /// The direct-map address of byte `offset` of page `pfn`, if the page is
 /// memory with a memory map entry and `len` bytes from there stay inside it.
 fn shared_bytes(pfn: u64, offset: usize, len: usize) -> Option<*mut u8> {
-    mm::node_of_pfn(pfn)?;
+    mm::node_of_pfn(Pfn(pfn))?;
     if offset.checked_add(len)? > PAGE_SIZE {
         return None;
     }
@@ -186,7 +199,7 @@ unsafe impl kernel::prelude::Zeroable for Hypervisor {}
 /// A simulated pool may take at most half of a node's memory: seeding
 /// drains the node, and the rest of the system must go on allocating.
 fn check_pool_fits(pages: u32, node: u32) -> Result {
-    let present = topology::present_pages(node);
+    let present = NodeId::new(node).map_or(0, topology::present_pages);
     if u64::from(pages) <= present / 2 {
         return Ok(());
     }
@@ -300,7 +313,7 @@ impl Sim {
         let mut message_pages = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
         for &cpu in cpus.iter() {
             let page = NodePage::alloc(NodeChoice::Any)?;
-            hv.set_message_page(cpu, page.pfn()).map_err(|_| EINVAL)?;
+            hv.set_message_page(cpu, page.pfn().0).map_err(|_| EINVAL)?;
             message_pages.push((cpu, page), GFP_KERNEL)?;
         }
         let rate = cfg.rate;
@@ -374,7 +387,7 @@ impl Tick for Sim {
             // Under the lock: the module's CPU offline callback flushes the
             // CPU's buffer (under it too) after the CPU left the active
             // mask, so nothing is written after that flush.
-            if !topology::cpu_active(cpu) {
+            if !CpuId::from_u32(cpu).is_some_and(topology::cpu_active) {
                 continue;
             }
             for _ in 0..write {
@@ -460,7 +473,7 @@ impl Sim {
 impl MessagePort for Sim {
     fn slot(&self, cpu: u32) -> Option<NonNull<u8>> {
         let (_, page) = self.message_pages.iter().find(|(c, _)| *c == cpu)?;
-        let va = mm::phys_to_virt(page.pfn() << 12).wrapping_add(EVENTLOG_SINT * MESSAGE_SIZE);
+        let va = mm::phys_to_virt(page.phys()).wrapping_add(EVENTLOG_SINT * MESSAGE_SIZE);
         NonNull::new(va)
     }
 

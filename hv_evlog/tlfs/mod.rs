@@ -55,6 +55,9 @@
 
 use core::mem::{offset_of, size_of};
 
+mod ids;
+pub use ids::{Pfn, Pxm};
+
 /// Pins a layout at compile time: the size of the type and the offset of every
 /// listed field. A wrong number fails the build, on the host and in the kernel.
 macro_rules! pin_layout {

@@ -11,7 +11,7 @@
 
 // The module's pure TLFS definitions, compiled unchanged: one buffer format
 // for the module and the tool. The tool uses only part of it.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../../../hv_evlog/tlfs/mod.rs"]
 mod tlfs;
 

@@ -20,7 +20,7 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../../../../hv_evlog/tlfs/mod.rs"]
 mod tlfs;
 
