@@ -51,7 +51,6 @@ use crate::{
     tlfs::{
         BufferHeader, BufferState, DiagLogBufferConfig, EventLogMode, EventLogType,
         InitializeGroupInput, Pfn, ProximityDomainInfo, TimeBasis, MAX_BUFFERS, MAX_BUFFER_PAGES,
-        PAGE_SIZE,
     },
 };
 
@@ -449,15 +448,17 @@ impl Group {
 
     fn initialize(&mut self) -> Result {
         let cfg = &self.cfg;
-        let input = InitializeGroupInput {
-            log_type: cfg.log_type as u16,
-            mode: cfg.mode as u16,
-            max_buffer_count: self.max_buffers,
-            buffer_size_in_bytes: cfg.buffer_pages * PAGE_SIZE as u32,
-            threshold: cfg.threshold,
-            time_basis: cfg.time_basis as u32,
-            system_time: 0,
-        };
+        // `system_time` 0: the simulator ignores the field; whether the
+        // hypervisor uses it is still to be confirmed on a root partition.
+        let input = InitializeGroupInput::new(
+            cfg.log_type,
+            cfg.mode,
+            self.max_buffers,
+            cfg.buffer_pages,
+            cfg.threshold,
+            cfg.time_basis,
+            0,
+        );
         self.ctx.with(|hv, hp| {
             hv.with_deposit(hp, NodeChoice::Any, |hp| hv.initialize_group(hp, &input))
         })?;
