@@ -60,6 +60,9 @@ main() {
 	gate "cargo clippy tests/host" cargo_clippy "$HV_EVLOG_ROOT/tests/host"
 	gate "cargo clippy tools/hv-evlog" cargo_clippy "$HV_EVLOG_ROOT/tools/hv-evlog"
 
+	step "tests: every selftest the Makefile lists runs in a VM boot"
+	gate "every selftest is in VM_BOOTS" test -z "$(vm_unbooted | tee /dev/stderr)"
+
 	step "host tests: cargo test"
 	cargo_tests "$HV_EVLOG_ROOT/tests/host"
 	cargo_tests "$HV_EVLOG_ROOT/tools/hv-evlog"
