@@ -33,7 +33,7 @@ use kernel::{
 
 use super::Group;
 use crate::{
-    hv::hypercall::{self, PoolDomain},
+    hv::{hypercall, pool::PoolDomain},
     hv_evlog_numa::pool_pages,
     policy::live::{self, Served, Step},
     tlfs::{BufferState, HvStatus},

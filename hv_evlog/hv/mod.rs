@@ -7,5 +7,6 @@
 
 pub(crate) mod backend;
 pub(crate) mod hypercall;
+pub(crate) mod pool;
 pub(crate) mod sint0;
 pub(crate) mod trampoline;
