@@ -13,7 +13,7 @@ use core::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use kernel::{bindings, prelude::*, sync::LockClassKey, types::Opaque};
+use kernel::{bindings, prelude::*, sync::LockClassKey, time::msecs_to_jiffies, types::Opaque};
 
 /// What a [`Ticker`] runs each period.
 pub(crate) trait Tick: Send + Sync + 'static {
@@ -51,8 +51,7 @@ impl<T: Tick> Ticker<T> {
         key: Pin<&'static LockClassKey>,
         timer_key: Pin<&'static LockClassKey>,
     ) -> impl PinInit<Self, Error> {
-        // SAFETY: pure arithmetic on the kernel's HZ.
-        let period = unsafe { bindings::__msecs_to_jiffies(period_ms) }.max(1) as usize;
+        let period = msecs_to_jiffies(period_ms).max(1) as usize;
         try_pin_init!(Self {
             dwork <- Opaque::ffi_init(move |slot: *mut bindings::delayed_work| {
                 // SAFETY: `slot` is valid for writes and pinned; `run::<T>`

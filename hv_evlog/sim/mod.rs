@@ -24,6 +24,7 @@ use kernel::{
         atomic::{Acquire, Atomic, Release},
         Arc, Mutex,
     },
+    time::{Instant, Monotonic},
 };
 
 use self::model::{
@@ -168,6 +169,8 @@ impl Platform for KernelPlatform {
             TimeBasis::Tsc => unsafe { core::arch::x86_64::_rdtsc() },
             // Reference time counts 100 ns units.
             _ => {
+                // `Instant<Monotonic>` keeps its nanoseconds to the kernel
+                // crate in 7.2, and a time stamp is what the core wants.
                 // SAFETY: `ktime_get` only reads the monotonic clock.
                 let ns = unsafe { bindings::ktime_get() };
                 ns.unsigned_abs() / 100
@@ -251,7 +254,7 @@ pub(crate) struct Sim {
 
 /// How many events per CPU the writers owe since they started.
 struct Progress {
-    start_ns: i64,
+    start: Option<Instant<Monotonic>>,
     written: u64,
 }
 
@@ -324,7 +327,7 @@ impl Sim {
             cpus,
             rate,
             progress <- new_mutex!(Progress {
-                start_ns: 0,
+                start: None,
                 written: 0,
             }),
             sint <- new_mutex!(()),
@@ -354,13 +357,9 @@ impl Sim {
 
     /// Events each CPU is owed by now.
     fn due(&self) -> u64 {
-        // SAFETY: `ktime_get` only reads the monotonic clock.
-        let now = unsafe { bindings::ktime_get() };
         let mut p = self.progress.lock();
-        if p.start_ns == 0 {
-            p.start_ns = now;
-        }
-        let elapsed = (now - p.start_ns).unsigned_abs();
+        let elapsed = p.start.get_or_insert_with(Instant::now).elapsed();
+        let elapsed = elapsed.as_nanos().unsigned_abs();
         let total = u64::from(self.rate).saturating_mul(elapsed) / 1_000_000_000;
         let due = total.saturating_sub(p.written);
         p.written = total;
