@@ -39,9 +39,9 @@ use kernel::sync::Arc;
 
 use crate::{
     device::debugfs,
-    group::{placement, reboot},
+    group::reboot,
     hv::{backend, sint0},
-    platform::topology,
+    platform::{placement, topology},
     policy::{live, params},
 };
 

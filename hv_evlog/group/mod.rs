@@ -20,7 +20,6 @@
 //! lock and every reader goes through it.
 
 pub(crate) mod hotplug;
-pub(crate) mod placement;
 pub(crate) mod reboot;
 mod resize;
 
@@ -39,11 +38,11 @@ use crate::{
         HV_EVLOG_CPU_WORDS,
     },
     device::EventLog,
-    group::placement::Placement,
     hv::backend::Backend,
     hv::hypercall::{self, CallLog, HvError, HypercallPages, Hypercalls},
     hv::pool::PoolDomain,
     platform::mm::{self, NodeChoice},
+    platform::placement::Placement,
     platform::topology::NodeId,
     policy::calllog::{Entry, Ring},
     policy::live::Served,

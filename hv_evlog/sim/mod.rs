@@ -34,11 +34,11 @@ use self::model::{
     writer::events_this_tick,
 };
 use crate::{
-    group::placement::Placement,
     hv::{
         hypercall::Transport,
         sint0::{Inbox, MessagePort},
     },
+    platform::placement::Placement,
     platform::{
         mm::{self, NodeChoice, NodePage},
         ticker::{Tick, Ticker},
