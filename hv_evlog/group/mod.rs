@@ -150,6 +150,31 @@ impl Buffer {
     }
 }
 
+/// Checks what HvCallMapEventLogBuffer returned for buffer `index` before
+/// anything uses it: all of `pfns` mapped (`n` of them), each a page of RAM.
+/// `what` prefixes the one dmesg line a failure prints.
+fn check_mapped(what: &str, index: u32, pfns: &[u64], n: usize) -> Result {
+    if n != pfns.len() {
+        pr_err!(
+            "{what}buffer {index}: mapped {n} pages, expected {}\n",
+            pfns.len()
+        );
+        return Err(EIO);
+    }
+    if let Some((k, &pfn)) = pfns
+        .iter()
+        .enumerate()
+        .find(|&(_, &p)| !mm::pfn_valid(Pfn(p)))
+    {
+        pr_err!(
+            "{what}buffer {index}: the hypervisor mapped page {k} at frame {pfn:#x}, \
+             which is not RAM\n"
+        );
+        return Err(EIO);
+    }
+    Ok(())
+}
+
 /// The buffers by index and what describes the table as a whole.
 struct Table {
     /// `max_buffers` slots; `slots[i]` is buffer `i` if it exists.
@@ -402,21 +427,7 @@ impl Group {
             // Mapped: teardown unmaps it from here on. Its pages are kept
             // only once every page number is checked, as for a group's.
             self.table.lock().insert(Buffer::new(index, None, true));
-            if n != pages as usize {
-                pr_err!("type=system: buffer {index}: mapped {n} pages, expected {pages}\n");
-                return Err(EIO);
-            }
-            if let Some((k, &pfn)) = pfns
-                .iter()
-                .enumerate()
-                .find(|&(_, &p)| !mm::pfn_valid(Pfn(p)))
-            {
-                pr_err!(
-                    "type=system: buffer {index}: the hypervisor mapped page {k} at frame \
-                     {pfn:#x}, which is not RAM\n"
-                );
-                return Err(EIO);
-            }
+            check_mapped("type=system: ", index, &pfns, n)?;
             if let Some(b) = self.table.lock().get_mut(index) {
                 b.pfns = pfns;
             }
@@ -525,20 +536,7 @@ impl Group {
         let mut table = self.table.lock();
         let b = table.get_mut(index).ok_or(EINVAL)?;
         b.mapped = true;
-        if n != pages {
-            pr_err!("buffer {index}: mapped {n} pages, expected {pages}\n");
-            return Err(EIO);
-        }
-        if let Some((k, &pfn)) = pfns
-            .iter()
-            .enumerate()
-            .find(|&(_, &p)| !mm::pfn_valid(Pfn(p)))
-        {
-            pr_err!(
-                "buffer {index}: the hypervisor mapped page {k} at frame {pfn:#x}, which is not RAM\n"
-            );
-            return Err(EIO);
-        }
+        check_mapped("", index, &pfns, n)?;
         b.pfns = pfns;
         table.changed();
         Ok(())
