@@ -116,10 +116,7 @@ impl BufferHeader {
     /// The event log type, if it is a defined one.
     #[cfg_attr(
         MODULE,
-        expect(
-            dead_code,
-            reason = "the simulator tests check the type the writer stamps"
-        )
+        expect(dead_code, reason = "the simulator tests check the stamped type")
     )]
     pub const fn event_log_type(&self) -> Option<EventLogType> {
         EventLogType::from_raw(self.log_type)
@@ -135,10 +132,7 @@ impl BufferHeader {
     /// Bytes of the whole buffer, header included, per `buffer_size`.
     #[cfg_attr(
         MODULE,
-        expect(
-            dead_code,
-            reason = "the simulator tests check the size the writer stamps"
-        )
+        expect(dead_code, reason = "the simulator tests check the stamped size")
     )]
     pub const fn total_size(&self) -> usize {
         ENTRIES_OFFSET.saturating_add(self.buffer_size as usize)
@@ -271,10 +265,7 @@ pub struct Entries<'a> {
 /// [`EntryError::BadEnd`].
 #[cfg_attr(
     MODULE,
-    expect(
-        dead_code,
-        reason = "the CLI and the host tests walk entries; the module maps buffers unread"
-    )
+    expect(dead_code, reason = "the CLI and the host tests walk entries")
 )]
 pub fn entries(buffer: &[u8]) -> Entries<'_> {
     let Some(header) = BufferHeader::decode(buffer) else {
@@ -310,10 +301,7 @@ impl<'a> Entries<'a> {
     /// Offset the walk has reached: where the next entry would start.
     #[cfg_attr(
         MODULE,
-        expect(
-            dead_code,
-            reason = "the CLI and the host tests walk entries; the module maps buffers unread"
-        )
+        expect(dead_code, reason = "the host tests check where a walk stopped")
     )]
     pub fn position(&self) -> usize {
         self.pos

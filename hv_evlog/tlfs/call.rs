@@ -86,10 +86,7 @@ impl HvCall {
     /// the second (Linux's `hv_do_fast_hypercall8()` leaves it unset).
     #[cfg_attr(
         MODULE,
-        expect(
-            dead_code,
-            reason = "the tests check each call form against the reference table"
-        )
+        expect(dead_code, reason = "the tests check each call's input size")
     )]
     pub const fn input_size(self) -> Option<usize> {
         match self {
@@ -174,10 +171,7 @@ impl Control {
     /// units; `None` if it does not fit in 10 bits.
     #[cfg_attr(
         MODULE,
-        expect(
-            dead_code,
-            reason = "hv_evlog makes no call with a variable header; the tests build them"
-        )
+        expect(dead_code, reason = "no hv_evlog call has a variable header")
     )]
     pub const fn with_var_header(self, qwords: u16) -> Option<Self> {
         self.with_field(Self::VAR_HEADER_SHIFT, Self::VAR_HEADER_MAX, qwords)

@@ -20,13 +20,7 @@ wire_enum! {
 impl EventLogType {
     /// Whether buffers of this type belong to proximity domains, so the pool
     /// must be checked and buffers created per domain.
-    #[cfg_attr(
-        MODULE,
-        expect(
-            dead_code,
-            reason = "tested on the host; the group matches on the type"
-        )
-    )]
+    #[cfg_attr(MODULE, expect(dead_code, reason = "tested on the host only"))]
     pub const fn is_local(self) -> bool {
         matches!(self, Self::LocalDiagnostics)
     }

@@ -35,64 +35,31 @@ use super::{
 /// [`InitializeGroupInputPacked`]: both are pinned and tested.
 pub type InitializeGroupInput = InitializeGroupInputNatural;
 
-/// The newer initialize input, naturally aligned (see
-/// [`InitializeGroupInput`]).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct InitializeGroupInputNatural {
-    /// [`EventLogType`], 16 bits wide in this generation.
-    pub log_type: u16,
-    /// [`EventLogMode`].
-    pub mode: u16,
-    /// Most buffers the group may ever have, 1 to
-    /// [`MAX_BUFFERS`](super::MAX_BUFFERS).
-    pub max_buffer_count: u32,
-    /// Size of each buffer in bytes, a whole number of pages.
-    pub buffer_size_in_bytes: u32,
-    /// Completed buffers that accumulate before the partition is notified.
-    pub threshold: u32,
-    /// [`TimeBasis`].
-    pub time_basis: u32,
-    /// The partition's current time, in 100 ns units.
-    pub system_time: u64,
-}
+/// Declares one packing of the newer initialize input: the fields, the
+/// constructor and the codec are the same for both; only `repr` and so
+/// the offset of `system_time` differ.
+macro_rules! init_group_input {
+    ($(#[$meta:meta])* $ty:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        pub struct $ty {
+            /// [`EventLogType`], 16 bits wide in this generation.
+            pub log_type: u16,
+            /// [`EventLogMode`].
+            pub mode: u16,
+            /// Most buffers the group may ever have, 1 to
+            /// [`MAX_BUFFERS`](super::MAX_BUFFERS).
+            pub max_buffer_count: u32,
+            /// Size of each buffer in bytes, a whole number of pages.
+            pub buffer_size_in_bytes: u32,
+            /// Completed buffers that accumulate before the partition is notified.
+            pub threshold: u32,
+            /// [`TimeBasis`].
+            pub time_basis: u32,
+            /// The partition's current time, in 100 ns units.
+            pub system_time: u64,
+        }
 
-pin_layout!(
-    InitializeGroupInputNatural, size = 32;
-    log_type @ 0, mode @ 2, max_buffer_count @ 4, buffer_size_in_bytes @ 8,
-    threshold @ 12, time_basis @ 16, system_time @ 24,
-);
-
-/// The newer initialize input, packed (see [`InitializeGroupInput`]).
-#[repr(C, packed)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct InitializeGroupInputPacked {
-    /// [`EventLogType`], 16 bits wide in this generation.
-    pub log_type: u16,
-    /// [`EventLogMode`].
-    pub mode: u16,
-    /// Most buffers the group may ever have, 1 to
-    /// [`MAX_BUFFERS`](super::MAX_BUFFERS).
-    pub max_buffer_count: u32,
-    /// Size of each buffer in bytes, a whole number of pages.
-    pub buffer_size_in_bytes: u32,
-    /// Completed buffers that accumulate before the partition is notified.
-    pub threshold: u32,
-    /// [`TimeBasis`].
-    pub time_basis: u32,
-    /// The partition's current time, in 100 ns units.
-    pub system_time: u64,
-}
-
-pin_layout!(
-    InitializeGroupInputPacked, size = 28;
-    log_type @ 0, mode @ 2, max_buffer_count @ 4, buffer_size_in_bytes @ 8,
-    threshold @ 12, time_basis @ 16, system_time @ 20,
-);
-
-/// The constructor both initialize packings share.
-macro_rules! impl_init_group {
-    ($ty:ident) => {
         #[allow(
             dead_code,
             reason = "the tests build both packings; the kernel at most the one it sends"
@@ -136,8 +103,30 @@ macro_rules! impl_init_group {
     };
 }
 
-impl_init_group!(InitializeGroupInputNatural);
-impl_init_group!(InitializeGroupInputPacked);
+init_group_input!(
+    /// The newer initialize input, naturally aligned (see
+    /// [`InitializeGroupInput`]).
+    #[repr(C)]
+    InitializeGroupInputNatural
+);
+
+pin_layout!(
+    InitializeGroupInputNatural, size = 32;
+    log_type @ 0, mode @ 2, max_buffer_count @ 4, buffer_size_in_bytes @ 8,
+    threshold @ 12, time_basis @ 16, system_time @ 24,
+);
+
+init_group_input!(
+    /// The newer initialize input, packed (see [`InitializeGroupInput`]).
+    #[repr(C, packed)]
+    InitializeGroupInputPacked
+);
+
+pin_layout!(
+    InitializeGroupInputPacked, size = 28;
+    log_type @ 0, mode @ 2, max_buffer_count @ 4, buffer_size_in_bytes @ 8,
+    threshold @ 12, time_basis @ 16, system_time @ 20,
+);
 
 /// HvCallFinalizeEventLogBufferGroup input. Usually sent fast: the type is
 /// the low 32 bits of the first input register, the rest is zero.

@@ -61,13 +61,7 @@ impl ProximityDomainInfo {
     }
 
     /// Whether the request is only a preference.
-    #[cfg_attr(
-        MODULE,
-        expect(
-            dead_code,
-            reason = "tested on the host; the kernel only builds requests"
-        )
-    )]
+    #[cfg_attr(MODULE, expect(dead_code, reason = "tested on the host only"))]
     pub const fn is_preferred(self) -> bool {
         self.flags & Self::PREFERRED != 0
     }
@@ -154,10 +148,7 @@ impl WithdrawMemoryInput {
     /// Withdraws from the caller's own pool in `proximity`.
     #[cfg_attr(
         MODULE,
-        expect(
-            dead_code,
-            reason = "hv_evlog never withdraws (pages deposited stay); the simulator tests do"
-        )
+        expect(dead_code, reason = "hv_evlog never withdraws; the sim tests do")
     )]
     pub const fn own(proximity: ProximityDomainInfo) -> Self {
         Self {
@@ -169,10 +160,7 @@ impl WithdrawMemoryInput {
     /// Page number `index` of a withdraw output page.
     #[cfg_attr(
         MODULE,
-        expect(
-            dead_code,
-            reason = "hv_evlog never withdraws (pages deposited stay); the simulator tests do"
-        )
+        expect(dead_code, reason = "the simulator tests read the withdrawn pages")
     )]
     pub fn gpa_page(out: &[u8], index: usize) -> Option<u64> {
         let off = index.checked_mul(8)?;

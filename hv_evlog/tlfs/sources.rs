@@ -77,13 +77,7 @@ pub fn source_by_name(name: &str) -> Option<u64> {
 }
 
 /// The name of a single source bit, if it is one hv_evlog names.
-#[cfg_attr(
-    MODULE,
-    expect(
-        dead_code,
-        reason = "the CLI and the host tests; the module takes masks, not names"
-    )
-)]
+#[cfg_attr(MODULE, expect(dead_code, reason = "the CLI prints source names"))]
 pub fn source_name(bit: u64) -> Option<&'static str> {
     SOURCES
         .iter()
@@ -94,13 +88,7 @@ pub fn source_name(bit: u64) -> Option<&'static str> {
 /// Parses a comma-separated list of source names (spaces around names
 /// ignored, empty items skipped) into a mask. On an unknown name, returns
 /// that name.
-#[cfg_attr(
-    MODULE,
-    expect(
-        dead_code,
-        reason = "the CLI and the host tests; the module takes masks, not names"
-    )
-)]
+#[cfg_attr(MODULE, expect(dead_code, reason = "the CLI parses source lists"))]
 pub fn parse_sources(list: &str) -> Result<u64, &str> {
     let mut mask = 0;
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {

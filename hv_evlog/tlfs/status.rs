@@ -172,7 +172,7 @@ impl HvStatus {
     /// Whether the status is one hv_evlog has a name for.
     #[cfg_attr(
         MODULE,
-        expect(dead_code, reason = "the host tests check the table with it")
+        expect(dead_code, reason = "the tests check the status table with it")
     )]
     pub const fn is_named(self) -> bool {
         let mut i = 0;
