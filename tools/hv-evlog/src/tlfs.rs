@@ -13,14 +13,13 @@
     reason = "the module uses the rest of these files; each of the tool's crates a different part"
 )]
 
-#[path = "../../../hv_evlog/tlfs/wire.rs"]
-mod wire;
-
 #[path = "../../../hv_evlog/tlfs/buffer.rs"]
 mod buffer;
 #[path = "../../../hv_evlog/tlfs/enums.rs"]
 mod enums;
 #[path = "../../../hv_evlog/tlfs/sources.rs"]
 mod sources;
+#[path = "../../../hv_evlog/tlfs/wire.rs"]
+mod wire;
 
 pub use self::{buffer::*, enums::*, sources::*, wire::*};
