@@ -16,7 +16,6 @@ use kernel::prelude::*;
 mod hv_evlog_numa;
 #[path = "hv_evlog/policy/mod.rs"]
 mod policy;
-#[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/tlfs/mod.rs"]
 mod tlfs;
 

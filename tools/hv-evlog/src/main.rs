@@ -9,10 +9,8 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-// The module's pure TLFS definitions, compiled unchanged: one buffer format
-// for the module and the tool. The tool uses only part of it.
-#[allow(dead_code, unused_imports)]
-#[path = "../../../hv_evlog/tlfs/mod.rs"]
+// The module's buffer format, compiled unchanged: one format for the module
+// and the tool.
 mod tlfs;
 
 mod capfile;

@@ -20,8 +20,7 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../../../hv_evlog/tlfs/mod.rs"]
+#[path = "../tlfs.rs"]
 mod tlfs;
 
 #[allow(dead_code)]
