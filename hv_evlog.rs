@@ -19,6 +19,8 @@ mod policy;
 #[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/tlfs/mod.rs"]
 mod tlfs;
+#[path = "hv_evlog/uapi.rs"]
+mod uapi;
 
 // Kernel-only, lowest first:
 #[path = "hv_evlog/device/mod.rs"]
