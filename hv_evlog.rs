@@ -101,6 +101,8 @@ module! {
     },
 }
 
+// Also in dkms.conf, the CLI's Cargo.toml and the documentation, which
+// cannot name it: tests/host/tests/version.rs checks that they agree.
 const VERSION: &str = "0.1.0";
 
 /// Collects what `insmod` was given and checks it.
