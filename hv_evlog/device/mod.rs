@@ -106,6 +106,8 @@ pub(crate) mod chardev;
 // The copying (compatibility) path, HV_EVLOG_IOC_COPY.
 mod copyout;
 pub(crate) mod debugfs;
+// The UAPI's info and buffer table, built from what the log returns.
+mod info;
 // The kernel's half of the UAPI mirror: byte-copy traits, request checks.
 mod uapi_kernel;
 mod vma;
@@ -130,47 +132,13 @@ use kernel::{
 };
 
 use self::chardev::{Operations, Registration};
+pub(crate) use self::info::{BufferDesc, Settings};
 use crate::{
     hv::sint0::{Inbox, Wake},
-    hv_evlog_numa::cpu_map,
-    policy::{
-        completion::{Queue, Tracked, Tracker},
-        live::Served,
-        params,
-    },
-    tlfs::{self, BufferHeader, EventLogMode, EventLogType, TimeBasis},
-    uapi::{self, BufferInfo, Buffers, Info, Record, Stats, CPU_WORDS},
+    policy::completion::{Queue, Tracked, Tracker},
+    tlfs::{self, BufferHeader},
+    uapi::{self, BufferInfo, Buffers, Info, Record, Stats},
 };
-
-/// What an event log says of itself; the device turns it into the UAPI's
-/// `struct hv_evlog_info` ([`Shared::info`]) together with what only the
-/// device knows.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settings {
-    pub(crate) log_type: EventLogType,
-    pub(crate) mode: EventLogMode,
-    pub(crate) time_basis: TimeBasis,
-    /// Completed buffers per notification; 0 where nothing notifies.
-    pub(crate) threshold: u32,
-    /// Enabled event source mask; 0 where none can be set.
-    pub(crate) sources: u64,
-    pub(crate) backend: params::Backend,
-}
-
-/// What an event log says of one of its buffers; the device turns it into
-/// the UAPI's `struct hv_evlog_buffer_info` ([`Shared::buffer_info`]).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BufferDesc {
-    /// The CPU it serves and its proximity domain; `None` for the
-    /// hypervisor's own buffers (`type=system`), which serve no one.
-    pub(crate) serves: Option<Served>,
-    /// The node all its pages are on, if they share one.
-    pub(crate) node: Option<u32>,
-    /// Out of the rotation after a resize, deleted once unmapped.
-    pub(crate) retired: bool,
-    /// The CPU it serves is offline.
-    pub(crate) cpu_offline: bool,
-}
 
 /// What the device needs from the set-up event log group.
 ///
@@ -382,64 +350,9 @@ fn count(this_open: &mut u64, lifetime: &Atomic<u64>, n: u64) {
 }
 
 impl Shared {
-    /// `struct hv_evlog_info`: the log's settings and geometry.
-    fn info(&self) -> Info {
-        let settings = self.log.settings();
-        Info {
-            abi_version: uapi::ABI_VERSION,
-            info_size: size_of::<Info>() as u32,
-            // The hypervisor's own values, as the header documents them.
-            log_type: settings.log_type as u32,
-            mode: settings.mode as u32,
-            time_basis: settings.time_basis as u32,
-            buffer_count: self.log.buffer_count(),
-            buffer_size: self.buffer_size(),
-            threshold: settings.threshold,
-            sources: settings.sources,
-            header_size: tlfs::ENTRIES_OFFSET as u32,
-            record_size: RECORD_SIZE as u32,
-            backend: match settings.backend {
-                params::Backend::Hv => uapi::BACKEND_HV,
-                params::Backend::Sim => uapi::BACKEND_SIM,
-            },
-            completion: if self.inbox.is_some() {
-                uapi::COMPLETION_MESSAGES
-            } else {
-                uapi::COMPLETION_SCAN
-            },
-            max_buffers: self.log.index_limit(),
-            generation: self.log.generation(),
-        }
-    }
-
     /// Bytes per buffer: at most 512 pages (checked by [`register`]).
     fn buffer_size(&self) -> u32 {
         self.log.buffer_pages() << PAGE_SHIFT
-    }
-
-    /// `struct hv_evlog_buffer_info` of buffer `index`.
-    fn buffer_info(&self, index: u32) -> Result<BufferInfo> {
-        let desc = self.log.buffer_desc(index).ok_or(EINVAL)?;
-        let mut flags = 0;
-        if desc.retired {
-            flags |= uapi::BUFFER_RETIRED;
-        }
-        if desc.cpu_offline {
-            flags |= uapi::BUFFER_CPU_OFFLINE;
-        }
-        Ok(BufferInfo {
-            index,
-            // All ones: no proximity domain, no single node.
-            pxm: desc.serves.map_or(u32::MAX, |s| s.pxm),
-            node: desc.node.unwrap_or(u32::MAX),
-            flags,
-            mmap_offset: u64::from(index) * u64::from(self.buffer_size()),
-            // Empty for a CPU of HV_EVLOG_MAX_CPUS or more, which the map
-            // cannot hold: records name such a CPU in full.
-            cpus: desc
-                .serves
-                .map_or([0; CPU_WORDS], |s| cpu_map::<CPU_WORDS>(s.cpu)),
-        })
     }
 }
 
