@@ -6,17 +6,17 @@
 //! The C header is the contract; this file follows it field for field, with
 //! Rust names and the C name in each item's documentation. The module, the
 //! `hv-evlog` tool (through `#[path]`) and the host tests compile this same
-//! file, so the three cannot disagree with each other; tests/host/tests/
-//! uapi.rs compiles a C program against the header and compares every size,
-//! offset, constant and request number with this file, so they cannot
-//! disagree with the header either.
+//! file, so the three cannot disagree with each other;
+//! `tests/host/tests/uapi.rs` compiles a C program against the header and
+//! compares every size, offset, constant and request number with this file,
+//! so they cannot disagree with the header either.
 //!
 //! Only `core` is used. The layouts have no padding and only fixed-width
 //! fields (the one user pointer is a `__u64`), so 32-bit and 64-bit
 //! userspace see the same structs and the ioctls need no compat
 //! translation. The kernel's byte-copy traits for these structs, and the
-//! check that [`ioc`] computes the request numbers exactly as
-//! `kernel::ioctl` does, are in `device/uapi_kernel.rs`; this file cannot
+//! check that `ioc` computes the request numbers exactly as
+//! `kernel::ioctl` does, are in `device/uapi_kernel.rs`: this file cannot
 //! name the kernel crate.
 
 // Items are `pub` for the tool and the host test crate, which mount this file
