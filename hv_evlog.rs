@@ -18,6 +18,8 @@ mod hv_evlog_numa;
 mod policy;
 #[path = "hv_evlog/tlfs/mod.rs"]
 mod tlfs;
+#[path = "hv_evlog/uapi.rs"]
+mod uapi;
 
 // Kernel-only, lowest first:
 #[path = "hv_evlog/device/mod.rs"]
@@ -98,6 +100,8 @@ module! {
     },
 }
 
+// Also in dkms.conf, the CLI's Cargo.toml and the documentation, which
+// cannot name it: tests/host/tests/version.rs checks that they agree.
 const VERSION: &str = "0.1.0";
 
 /// Collects what `insmod` was given and checks it.

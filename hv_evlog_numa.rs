@@ -97,10 +97,10 @@ use core::num::NonZeroU32;
 use core::ops::Range;
 
 /// Most buffers one group can hold (the hypervisor's limit).
-pub const MAX_BUFFERS: u32 = 512;
+pub const MAX_BUFFERS: u32 = crate::tlfs::MAX_BUFFERS;
 
 /// Largest buffer size in pages (the hypervisor's limit).
-pub const MAX_BUFFER_PAGES: u32 = 512;
+pub const MAX_BUFFER_PAGES: u32 = crate::tlfs::MAX_BUFFER_PAGES;
 
 /// Pool pages the hypervisor charges per buffer for its own tracking of that
 /// buffer, on top of the buffer's `buffer_pages`.

@@ -21,16 +21,16 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # group implements (group -> device), and the backend names the simulator as
 # one of the transports (hv -> sim).
 ALLOWED = {
-    "hv_evlog_numa": set(),
+    "hv_evlog_numa": {"tlfs"},
     "tlfs": set(),
     "policy": {"tlfs", "hv_evlog_numa"},
     "sim/model": {"tlfs", "policy", "hv_evlog_numa"},
-    "uapi": {"tlfs"},
+    "uapi": set(),
     "platform": {"tlfs", "policy", "hv_evlog_numa"},
     "hv": {"platform", "tlfs", "policy", "sim"},
     "sim": {"sim/model", "hv", "platform", "tlfs", "policy", "hv_evlog_numa"},
     "group": {"hv", "sim", "platform", "tlfs", "policy", "hv_evlog_numa", "device", "uapi"},
-    "device": {"group", "hv", "platform", "tlfs", "policy", "uapi", "sim"},
+    "device": {"group", "hv", "platform", "tlfs", "policy", "uapi", "sim", "hv_evlog_numa"},
     "word_params": {"policy"},
     "root": None,  # hv_evlog.rs wires everything together
 }

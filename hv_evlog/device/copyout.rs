@@ -21,16 +21,16 @@ use kernel::{bindings, page::PAGE_SIZE, prelude::*, uaccess::UserPtr};
 
 use super::Session;
 use crate::{
-    device::uapi::hv_evlog_copy,
     platform::mm,
     tlfs::{BufferState, ENTRIES_OFFSET},
+    uapi::CopyRequest,
 };
 
 impl Session {
     /// HV_EVLOG_IOC_COPY: copies buffer `req.buffer_index` (header and
     /// entries) to `req.addr`, then releases it. Returns the request with
     /// `bytes` set.
-    pub(super) fn copy_out(&self, mut req: hv_evlog_copy) -> Result<hv_evlog_copy> {
+    pub(super) fn copy_out(&self, mut req: CopyRequest) -> Result<CopyRequest> {
         let index = req.buffer_index;
         let log = self.log();
         // Indices run below the group maximum, not the count in rotation:

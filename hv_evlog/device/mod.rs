@@ -106,7 +106,10 @@ pub(crate) mod chardev;
 // The copying (compatibility) path, HV_EVLOG_IOC_COPY.
 mod copyout;
 pub(crate) mod debugfs;
-pub(crate) mod uapi;
+// The UAPI's info and buffer table, built from what the log returns.
+mod info;
+// The kernel's half of the UAPI mirror: byte-copy traits, request checks.
+mod uapi_kernel;
 mod vma;
 
 use kernel::{
@@ -128,14 +131,13 @@ use kernel::{
     workqueue::{self, new_delayed_work, new_work, DelayedWork, Work, WorkItem},
 };
 
-use self::{
-    chardev::{Operations, Registration},
-    uapi::{hv_evlog_buffer_info, hv_evlog_info, hv_evlog_record, hv_evlog_stats},
-};
+use self::chardev::{Operations, Registration};
+pub(crate) use self::info::{BufferDesc, Settings};
 use crate::{
     hv::sint0::{Inbox, Wake},
     policy::completion::{Queue, Tracked, Tracker},
     tlfs::{self, BufferHeader},
+    uapi::{self, BufferInfo, Buffers, Info, Record, Stats},
 };
 
 /// What the device needs from the set-up event log group.
@@ -145,16 +147,13 @@ use crate::{
 /// exists. Which indices hold a buffer may change (a resize): the table's
 /// `generation()` changes with it.
 pub(crate) trait EventLog: Send + Sync {
-    /// The group's geometry. The device fills in the ABI fields itself
-    /// (`abi_version`, `info_size`, `buffer_count`, `buffer_size`,
-    /// `header_size`, `record_size`, `reserved`); the log provides `type_`,
-    /// `mode`, `time_basis`, `threshold`, `sources` and `backend`.
-    fn info(&self) -> hv_evlog_info;
+    /// How the group was set up, and its sources now.
+    fn settings(&self) -> Settings;
 
     /// Number of buffers in the rotation, at most `index_limit()`.
     fn buffer_count(&self) -> u32;
 
-    /// The group maximum, at most `HV_EVLOG_MAX_BUFFERS`: every index is
+    /// The group maximum, at most [`uapi::MAX_BUFFERS`]: every index is
     /// below it.
     fn index_limit(&self) -> u32;
 
@@ -186,9 +185,8 @@ pub(crate) trait EventLog: Send + Sync {
         true
     }
 
-    /// Description of buffer `index`: `pxm`, `node`, `flags` and `cpus` (the
-    /// device sets `index` and `mmap_offset`). `None` if there is none.
-    fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info>;
+    /// Description of buffer `index`; `None` if there is none.
+    fn buffer_desc(&self, index: u32) -> Option<BufferDesc>;
 
     /// Pages per buffer, 1 to 512.
     fn buffer_pages(&self) -> u32;
@@ -240,7 +238,7 @@ const NAME: &CStr = c"hv_evlog";
 const MODE: u16 = 0o600;
 
 /// Size of one record in `read()`.
-const RECORD_SIZE: usize = size_of::<hv_evlog_record>();
+const RECORD_SIZE: usize = size_of::<Record>();
 
 /// Records `read()` takes out of the queue at a time (on the stack, so
 /// small); a larger read takes batch after batch.
@@ -278,11 +276,7 @@ pub(crate) fn register(
 ) -> Result<Pin<KBox<Device>>> {
     let count = log.index_limit();
     let pages = log.buffer_pages();
-    if count == 0
-        || count > uapi::HV_EVLOG_MAX_BUFFERS
-        || pages == 0
-        || pages > tlfs::MAX_BUFFER_PAGES
-    {
+    if count == 0 || count > uapi::MAX_BUFFERS || pages == 0 || pages > tlfs::MAX_BUFFER_PAGES {
         return Err(EINVAL);
     }
     let shared = Arc::new(
@@ -338,8 +332,8 @@ impl Lifetime {
         }
     }
 
-    fn snapshot(&self) -> hv_evlog_stats {
-        hv_evlog_stats {
+    fn snapshot(&self) -> Stats {
+        Stats {
             completions: self.completions.load(Relaxed),
             releases: self.releases.load(Relaxed),
             events_lost: self.events_lost.load(Relaxed),
@@ -356,39 +350,9 @@ fn count(this_open: &mut u64, lifetime: &Atomic<u64>, n: u64) {
 }
 
 impl Shared {
-    /// Geometry with the ABI fields filled in.
-    fn info(&self) -> hv_evlog_info {
-        hv_evlog_info {
-            abi_version: uapi::HV_EVLOG_ABI_VERSION,
-            info_size: size_of::<hv_evlog_info>() as u32,
-            buffer_count: self.log.buffer_count(),
-            buffer_size: self.buffer_size(),
-            header_size: tlfs::ENTRIES_OFFSET as u32,
-            record_size: RECORD_SIZE as u32,
-            completion: if self.inbox.is_some() {
-                uapi::HV_EVLOG_COMPLETION_MESSAGES
-            } else {
-                uapi::HV_EVLOG_COMPLETION_SCAN
-            },
-            max_buffers: self.log.index_limit(),
-            generation: self.log.generation(),
-            ..self.log.info()
-        }
-    }
-
     /// Bytes per buffer: at most 512 pages (checked by [`register`]).
     fn buffer_size(&self) -> u32 {
         self.log.buffer_pages() << PAGE_SHIFT
-    }
-
-    /// Description of buffer `index` with the ABI fields filled in.
-    fn buffer_info(&self, index: u32) -> Result<hv_evlog_buffer_info> {
-        let info = self.log.buffer_info(index).ok_or(EINVAL)?;
-        Ok(hv_evlog_buffer_info {
-            index,
-            mmap_offset: u64::from(index) * u64::from(self.buffer_size()),
-            ..info
-        })
     }
 }
 
@@ -444,10 +408,10 @@ impl Drop for Claim {
 /// What one open of the device changes; under [`Session::state`].
 struct State {
     tracker: Tracker<KVec<Tracked>>,
-    queue: Queue<hv_evlog_record, KVec<hv_evlog_record>>,
+    queue: Queue<Record, KVec<Record>>,
     /// The last snapshot of every header, reused by each scan.
     headers: KVVec<BufferHeader>,
-    stats: hv_evlog_stats,
+    stats: Stats,
     /// The file is being released: the scanner must not re-arm.
     stopping: bool,
     /// The table generation this file last read (INFO or BUFFERS); another
@@ -616,7 +580,7 @@ impl Session {
     }
 
     /// HV_EVLOG_IOC_INFO.
-    fn info(&self) -> hv_evlog_info {
+    fn info(&self) -> Info {
         let info = self.shared().info();
         self.state.lock().seen_generation = info.generation;
         info
@@ -625,7 +589,7 @@ impl Session {
     /// HV_EVLOG_IOC_BUFFERS: the existing buffers from index `first` on,
     /// all of one generation of the table.
     fn buffers(&self, mut reader: UserSliceReader, mut writer: UserSliceWriter) -> Result {
-        let mut req: uapi::hv_evlog_buffers = reader.read()?;
+        let mut req: Buffers = reader.read()?;
         let limit = self.log().index_limit();
         if req.first > limit {
             return Err(EINVAL);
@@ -650,8 +614,7 @@ impl Session {
             }
         };
         let table = UserPtr::from_addr(usize::try_from(req.table).map_err(|_| EFAULT)?);
-        let mut out =
-            UserSlice::new(table, entries.len() * size_of::<hv_evlog_buffer_info>()).writer();
+        let mut out = UserSlice::new(table, entries.len() * size_of::<BufferInfo>()).writer();
         for e in entries.iter() {
             out.write(e)?;
         }
@@ -697,7 +660,7 @@ impl Session {
 
     /// HV_EVLOG_IOC_FLUSH.
     fn flush(&self, cpu: u32) -> Result {
-        if cpu != uapi::HV_EVLOG_ALL_CPUS && cpu >= cpu::nr_cpu_ids() {
+        if cpu != uapi::ALL_CPUS && cpu >= cpu::nr_cpu_ids() {
             return Err(EINVAL);
         }
         self.log().flush(cpu)?;
@@ -708,13 +671,13 @@ impl Session {
 }
 
 /// The record of buffer `index`, completed with `header`.
-fn record(log: &dyn EventLog, index: u32, header: &BufferHeader, sequence: u64) -> hv_evlog_record {
+fn record(log: &dyn EventLog, index: u32, header: &BufferHeader, sequence: u64) -> Record {
     let vp = u32::from(header.logical_processor);
-    hv_evlog_record {
+    Record {
         buffer_index: index,
         // The header names the processor by its VP index; FLUSH and the
         // buffer table speak of Linux CPUs: both, named.
-        cpu: log.cpu_of_vp(index, vp).unwrap_or(uapi::HV_EVLOG_NO_CPU),
+        cpu: log.cpu_of_vp(index, vp).unwrap_or(uapi::NO_CPU),
         vp,
         reserved: 0,
         sequence,
@@ -762,13 +725,9 @@ impl Operations for Session {
         };
         let state = State {
             tracker: Tracker::new(KVec::from_elem(Tracked::default(), count, GFP_KERNEL)?),
-            queue: Queue::new(KVec::from_elem(
-                hv_evlog_record::default(),
-                count,
-                GFP_KERNEL,
-            )?),
+            queue: Queue::new(KVec::from_elem(Record::default(), count, GFP_KERNEL)?),
             headers: KVVec::from_elem(BufferHeader::default(), count, GFP_KERNEL)?,
-            stats: hv_evlog_stats::default(),
+            stats: Stats::default(),
             stopping: false,
             seen_generation: shared.log.generation(),
             woken_generation: shared.log.generation(),
@@ -836,7 +795,7 @@ impl Operations for Session {
         // their buffers again and RELEASE refuses them until delivered.
         let mut total = 0;
         loop {
-            let mut batch = [hv_evlog_record::default(); READ_BATCH];
+            let mut batch = [Record::default(); READ_BATCH];
             let mut taken = 0;
             while taken < (room - total).min(READ_BATCH) {
                 let Some(rec) = state.queue.pop_front() else {
@@ -976,32 +935,32 @@ impl Operations for Session {
     fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
         match cmd {
-            uapi::HV_EVLOG_IOC_INFO => user.writer().write(&this.info())?,
-            uapi::HV_EVLOG_IOC_BUFFERS => {
+            uapi::IOC_INFO => user.writer().write(&this.info())?,
+            uapi::IOC_BUFFERS => {
                 let (reader, writer) = user.reader_writer();
                 this.buffers(reader, writer)?;
             }
-            uapi::HV_EVLOG_IOC_RELEASE => this.release_buffer(user.reader().read()?)?,
-            uapi::HV_EVLOG_IOC_FLUSH => this.flush(user.reader().read()?)?,
-            uapi::HV_EVLOG_IOC_SET_SOURCES => this.log().set_sources(user.reader().read()?)?,
-            uapi::HV_EVLOG_IOC_STATS => {
+            uapi::IOC_RELEASE => this.release_buffer(user.reader().read()?)?,
+            uapi::IOC_FLUSH => this.flush(user.reader().read()?)?,
+            uapi::IOC_SET_SOURCES => this.log().set_sources(user.reader().read()?)?,
+            uapi::IOC_STATS => {
                 if !this.consumer() {
                     return Err(EBADF);
                 }
                 let stats = this.state.lock().stats;
                 user.writer().write(&stats)?;
             }
-            uapi::HV_EVLOG_IOC_LIFETIME_STATS => {
+            uapi::IOC_LIFETIME_STATS => {
                 user.writer().write(&this.shared().lifetime.snapshot())?;
             }
-            uapi::HV_EVLOG_IOC_COPY => {
+            uapi::IOC_COPY => {
                 if !this.consumer() {
                     return Err(EBADF);
                 }
                 let (mut reader, mut writer) = user.reader_writer();
                 writer.write(&this.copy_out(reader.read()?)?)?;
             }
-            uapi::HV_EVLOG_IOC_RESIZE => this.log().resize(user.reader().read()?)?,
+            uapi::IOC_RESIZE => this.log().resize(user.reader().read()?)?,
             _ => return Err(ENOTTY),
         }
         Ok(0)

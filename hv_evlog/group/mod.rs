@@ -33,11 +33,7 @@ use kernel::{
 };
 
 use crate::{
-    device::uapi::{
-        hv_evlog_buffer_info, hv_evlog_info, HV_EVLOG_BUFFER_CPU_OFFLINE, HV_EVLOG_BUFFER_RETIRED,
-        HV_EVLOG_CPU_WORDS,
-    },
-    device::EventLog,
+    device::{BufferDesc, EventLog, Settings},
     hv::backend::Backend,
     hv::hypercall::{self, CallLog, HvError, HypercallPages, Hypercalls},
     hv::pool::PoolDomain,
@@ -52,6 +48,7 @@ use crate::{
         BufferHeader, BufferState, DiagLogBufferConfig, EventLogMode, EventLogType,
         InitializeGroupInput, Pfn, ProximityDomainInfo, TimeBasis, MAX_BUFFERS, MAX_BUFFER_PAGES,
     },
+    uapi::CPU_WORDS,
 };
 
 /// The hypercall path: the transport, the pages calls are encoded in, and
@@ -184,7 +181,7 @@ struct Table {
     /// Served CPUs that are offline (CPU hotplug), a bit per CPU id below
     /// 1024; kept here, not with the served set, so that describing a buffer
     /// never waits for a resize.
-    offline: [u64; HV_EVLOG_CPU_WORDS],
+    offline: [u64; CPU_WORDS],
 }
 
 impl Table {
@@ -341,7 +338,7 @@ impl Group {
         let table = Table {
             slots,
             generation: 0,
-            offline: [0; HV_EVLOG_CPU_WORDS],
+            offline: [0; CPU_WORDS],
         };
         let mut group = Group {
             ctx,
@@ -744,26 +741,26 @@ impl Group {
 }
 
 impl EventLog for Group {
-    fn info(&self) -> hv_evlog_info {
+    fn settings(&self) -> Settings {
         if self.is_system() {
             // The hypervisor's log: it rotates and overwrites (circular), in
             // reference time, with no threshold and no sources to set.
-            return hv_evlog_info {
-                type_: self.cfg.log_type as u32,
-                mode: EventLogMode::Circular as u32,
-                time_basis: TimeBasis::Reference as u32,
-                backend: u32::from(self.cfg.backend == params::Backend::Sim),
-                ..Default::default()
+            return Settings {
+                log_type: self.cfg.log_type,
+                mode: EventLogMode::Circular,
+                time_basis: TimeBasis::Reference,
+                threshold: 0,
+                sources: 0,
+                backend: self.cfg.backend,
             };
         }
-        hv_evlog_info {
-            type_: self.cfg.log_type as u32,
-            mode: self.cfg.mode as u32,
-            time_basis: self.cfg.time_basis as u32,
+        Settings {
+            log_type: self.cfg.log_type,
+            mode: self.cfg.mode,
+            time_basis: self.cfg.time_basis,
             threshold: self.cfg.threshold,
             sources: self.sources.load(Ordering::Relaxed),
-            backend: u32::from(self.cfg.backend == params::Backend::Sim),
-            ..Default::default()
+            backend: self.cfg.backend,
         }
     }
 
@@ -779,37 +776,14 @@ impl EventLog for Group {
         self.table.lock().generation
     }
 
-    fn buffer_info(&self, index: u32) -> Option<hv_evlog_buffer_info> {
+    fn buffer_desc(&self, index: u32) -> Option<BufferDesc> {
         let table = self.table.lock();
         let b = table.get(index).filter(|b| b.shown())?;
-        let offline = b.serves.is_some_and(|s| table.is_offline(s.cpu));
-        let node = b.pages_node().unwrap_or(u32::MAX);
-        let mut flags = if b.retired {
-            HV_EVLOG_BUFFER_RETIRED
-        } else {
-            0
-        };
-        if offline {
-            flags |= HV_EVLOG_BUFFER_CPU_OFFLINE;
-        }
-        let Some(serves) = b.serves else {
-            // No proximity domain and no CPU: the hypervisor's buffers.
-            return Some(hv_evlog_buffer_info {
-                pxm: u32::MAX,
-                node,
-                flags,
-                ..Default::default()
-            });
-        };
-        // Empty for a CPU of HV_EVLOG_MAX_CPUS or more, which the map cannot
-        // hold: records name such a CPU in full.
-        let cpus = crate::hv_evlog_numa::cpu_map::<HV_EVLOG_CPU_WORDS>(serves.cpu);
-        Some(hv_evlog_buffer_info {
-            pxm: serves.pxm,
-            node,
-            flags,
-            cpus,
-            ..Default::default()
+        Some(BufferDesc {
+            serves: b.serves,
+            node: b.pages_node(),
+            retired: b.retired,
+            cpu_offline: b.serves.is_some_and(|s| table.is_offline(s.cpu)),
         })
     }
 

@@ -216,7 +216,7 @@ pub fn resize_plan(
 }
 
 /// The hypervisor's maximum buffers in a group.
-pub const GROUP_MAX: u32 = 512;
+pub const GROUP_MAX: u32 = crate::tlfs::MAX_BUFFERS;
 
 /// A `max_buffers` parameter that cannot be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

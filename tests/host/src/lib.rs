@@ -11,6 +11,9 @@ pub use hv_evlog_numa as numa;
 #[path = "../../../hv_evlog/tlfs/mod.rs"]
 pub mod tlfs;
 
+#[path = "../../../hv_evlog/uapi.rs"]
+pub mod uapi;
+
 #[path = "../../../hv_evlog/policy/mod.rs"]
 pub mod policy;
 pub use policy::{calllog, completion, live, params, snapshot};

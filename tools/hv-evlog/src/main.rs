@@ -12,6 +12,11 @@
 // The module's buffer format, compiled unchanged: one format for the module
 // and the tool.
 mod tlfs;
+// The module's UAPI mirror, compiled unchanged: one set of structs and
+// request numbers for the module and the tool.
+#[allow(dead_code, reason = "the tool uses most of it, not all")]
+#[path = "../../../hv_evlog/uapi.rs"]
+mod uapi;
 
 mod capfile;
 mod capture;
@@ -23,7 +28,6 @@ mod error;
 mod etl;
 mod output;
 mod report;
-mod uapi;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
