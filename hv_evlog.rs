@@ -154,8 +154,8 @@ fn connect(
     inbox: &Arc<sint0::Inbox>,
 ) -> Result<backend::Backend> {
     Ok(match cfg.backend {
-        params::Backend::Hv => backend::Backend::Hv(hv::trampoline::HvTransport::probe()?),
-        params::Backend::Sim => {
+        params::BackendKind::Hv => backend::Backend::Hv(hv::trampoline::HvTransport::probe()?),
+        params::BackendKind::Sim => {
             backend::Backend::Sim(sim::create(&cfg.sim, placement, inbox.clone())?)
         }
     })

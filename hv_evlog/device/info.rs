@@ -30,7 +30,7 @@ pub(crate) struct Settings {
     pub(crate) threshold: u32,
     /// Enabled event source mask; 0 where none can be set.
     pub(crate) sources: u64,
-    pub(crate) backend: params::Backend,
+    pub(crate) backend: params::BackendKind,
 }
 
 /// What an event log says of one of its buffers; the device turns it into
@@ -66,8 +66,8 @@ impl Shared {
             header_size: tlfs::ENTRIES_OFFSET as u32,
             record_size: RECORD_SIZE as u32,
             backend: match settings.backend {
-                params::Backend::Hv => uapi::BACKEND_HV,
-                params::Backend::Sim => uapi::BACKEND_SIM,
+                params::BackendKind::Hv => uapi::BACKEND_HV,
+                params::BackendKind::Sim => uapi::BACKEND_SIM,
             },
             completion: if self.inbox.is_some() {
                 uapi::COMPLETION_MESSAGES

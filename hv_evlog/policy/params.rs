@@ -24,7 +24,7 @@ pub const MAX_TEXT: usize = 64;
 
 /// Which hypercall transport to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
+pub enum BackendKind {
     /// The kernel's hypercall trampoline: Microsoft's hypervisor.
     Hv,
     /// The in-module simulated hypervisor.
@@ -87,7 +87,7 @@ pub struct SimConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Hypercall transport.
-    pub backend: Backend,
+    pub backend: BackendKind,
     /// Event log type of the group.
     pub log_type: EventLogType,
     /// Regular (stop when full) or circular.
@@ -106,7 +106,7 @@ pub struct Config {
     pub nodes: NodeList,
     /// Completion scan interval.
     pub scan_interval_ms: u32,
-    /// Simulator settings (used with [`Backend::Sim`]).
+    /// Simulator settings (used with [`BackendKind::Sim`]).
     pub sim: SimConfig,
     /// Hypercalls kept in debugfs `hypercalls` (0: none recorded).
     pub log_hypercalls: u32,
@@ -304,10 +304,10 @@ impl<T: Copy> Words<T> {
     }
 }
 
-const BACKEND: Words<Backend> = Words {
+const BACKEND: Words<BackendKind> = Words {
     param: "backend",
     allowed: "hv|sim",
-    table: &[("hv", Backend::Hv), ("sim", Backend::Sim)],
+    table: &[("hv", BackendKind::Hv), ("sim", BackendKind::Sim)],
 };
 const TYPE: Words<EventLogType> = Words {
     param: "type",
