@@ -8,63 +8,43 @@
 
 use kernel::prelude::*;
 
-// Pure files: only `core`, shared unchanged with the host tests in tests/host.
-#[allow(dead_code)] // Parts are used by the host tests only.
+// The folders are the layers (README.md, "Layout"). The crate root sits
+// beside its folder, so each first-level module names its `mod.rs`; below
+// that every module is declared the plain way.
+//
+// Pure (only `core`; tests/host compiles these same files):
 mod hv_evlog_numa;
-#[path = "hv_evlog/live.rs"]
-mod live;
-#[allow(dead_code)] // Parts are used by the host tests only.
-#[path = "hv_evlog/params.rs"]
-mod params;
-#[path = "hv_evlog/snapshot.rs"]
-mod snapshot;
-#[allow(dead_code)] // Parts (the other header generation, the entry walker) serve only the host.
-#[path = "hv_evlog/tlfs.rs"]
+#[path = "hv_evlog/policy/mod.rs"]
+mod policy;
+#[path = "hv_evlog/tlfs/mod.rs"]
 mod tlfs;
-#[path = "hv_evlog/word_params.rs"]
-mod word_params;
+#[path = "hv_evlog/uapi.rs"]
+mod uapi;
 
-// Kernel-only files (README.md lists them in layer order).
-#[path = "hv_evlog/backend.rs"]
-mod backend;
-#[path = "hv_evlog/calllog.rs"]
-mod calllog;
-#[path = "hv_evlog/chardev.rs"]
-mod chardev;
-#[allow(dead_code)] // Parts are used by the host tests only.
-#[path = "hv_evlog/completion.rs"]
-mod completion;
-#[path = "hv_evlog/debugfs.rs"]
-mod debugfs;
-#[path = "hv_evlog/device.rs"]
+// Kernel-only, lowest first:
+#[path = "hv_evlog/device/mod.rs"]
 mod device;
-#[path = "hv_evlog/group.rs"]
+#[path = "hv_evlog/group/mod.rs"]
 mod group;
-#[path = "hv_evlog/hv.rs"]
+#[path = "hv_evlog/hv/mod.rs"]
 mod hv;
-#[path = "hv_evlog/hypercall.rs"]
-mod hypercall;
-#[path = "hv_evlog/mm.rs"]
-mod mm;
-#[path = "hv_evlog/placement.rs"]
-mod placement;
-#[path = "hv_evlog/reboot.rs"]
-mod reboot;
+#[path = "hv_evlog/platform/mod.rs"]
+mod platform;
 #[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/sim/mod.rs"]
 mod sim;
-#[path = "hv_evlog/sint0.rs"]
-mod sint0;
-#[path = "hv_evlog/ticker.rs"]
-mod ticker;
-#[path = "hv_evlog/topology.rs"]
-mod topology;
-#[path = "hv_evlog/uapi.rs"]
-mod uapi;
-#[path = "hv_evlog/vma.rs"]
-mod vma;
+#[path = "hv_evlog/word_params.rs"]
+mod word_params;
 
 use kernel::sync::Arc;
+
+use crate::{
+    device::debugfs,
+    group::reboot,
+    hv::{backend, sint0},
+    platform::{placement, topology},
+    policy::{live, params},
+};
 
 module! {
     type: HvEvlog,
@@ -74,11 +54,11 @@ module! {
     license: "GPL",
     params: {
         buffer_pages: u32 {
-            default: crate::params::default::BUFFER_PAGES,
+            default: crate::policy::params::default::BUFFER_PAGES,
             description: "Pages per event log buffer (1-512) [16]",
         },
         buffers_per_cpu: u32 {
-            default: crate::params::default::BUFFERS_PER_CPU,
+            default: crate::policy::params::default::BUFFERS_PER_CPU,
             description: "Buffers per served CPU (1-512; all buffers together at most 512) [2]",
         },
         max_buffers: u32 {
@@ -86,23 +66,23 @@ module! {
             description: "The group maximum: HV_EVLOG_IOC_RESIZE may grow the group up to it (the planned count-512; 0 = the planned count) [0]",
         },
         threshold: u32 {
-            default: crate::params::default::THRESHOLD,
+            default: crate::policy::params::default::THRESHOLD,
             description: "Completed buffers before the hypervisor notifies (1-number of buffers) [1]",
         },
         sources: u64 {
-            default: crate::params::default::SOURCES,
+            default: crate::policy::params::default::SOURCES,
             description: "Event source group mask (legacy form): group bits 0x100-0x20000000 only, at least one [0x3fffff00: all groups]",
         },
         scan_interval_ms: u32 {
-            default: crate::params::default::SCAN_INTERVAL_MS,
+            default: crate::policy::params::default::SCAN_INTERVAL_MS,
             description: "Completion scan interval in ms (1-10000) [10]",
         },
         sim_pool_pages: u32 {
-            default: crate::params::default::SIM_POOL_PAGES,
+            default: crate::policy::params::default::SIM_POOL_PAGES,
             description: "backend=sim: pages in each node's pool at start (0-1048576) [256]",
         },
         sim_rate: u32 {
-            default: crate::params::default::SIM_RATE,
+            default: crate::policy::params::default::SIM_RATE,
             description: "backend=sim: synthetic events per second per CPU (0-1000000) [1000]",
         },
         sim_fail_at: u32 {
@@ -110,7 +90,7 @@ module! {
             description: "backend=sim: fail the N-th hypercall (1-based; 0 = never) [0]",
         },
         sim_fail_status: u32 {
-            default: crate::params::default::SIM_FAIL_STATUS,
+            default: crate::policy::params::default::SIM_FAIL_STATUS,
             description: "backend=sim: HV_STATUS the failing call returns (1-65535) [5]",
         },
         log_hypercalls: u32 {
@@ -120,6 +100,8 @@ module! {
     },
 }
 
+// Also in dkms.conf, the CLI's Cargo.toml and the documentation, which
+// cannot name it: tests/host/tests/version.rs checks that they agree.
 const VERSION: &str = "0.1.0";
 
 /// Collects what `insmod` was given and checks it.
@@ -172,8 +154,8 @@ fn connect(
     inbox: &Arc<sint0::Inbox>,
 ) -> Result<backend::Backend> {
     Ok(match cfg.backend {
-        params::Backend::Hv => backend::Backend::Hv(hv::HvTransport::probe()?),
-        params::Backend::Sim => {
+        params::BackendKind::Hv => backend::Backend::Hv(hv::trampoline::HvTransport::probe()?),
+        params::BackendKind::Sim => {
             backend::Backend::Sim(sim::create(&cfg.sim, placement, inbox.clone())?)
         }
     })

@@ -97,10 +97,10 @@ use core::num::NonZeroU32;
 use core::ops::Range;
 
 /// Most buffers one group can hold (the hypervisor's limit).
-pub const MAX_BUFFERS: u32 = 512;
+pub const MAX_BUFFERS: u32 = crate::tlfs::MAX_BUFFERS;
 
 /// Largest buffer size in pages (the hypervisor's limit).
-pub const MAX_BUFFER_PAGES: u32 = 512;
+pub const MAX_BUFFER_PAGES: u32 = crate::tlfs::MAX_BUFFER_PAGES;
 
 /// Pool pages the hypervisor charges per buffer for its own tracking of that
 /// buffer, on top of the buffer's `buffer_pages`.
@@ -186,6 +186,7 @@ impl<'a> Topology<'a> {
     }
 
     /// The online nodes, in the order they were given.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn nodes(&self) -> &'a [Node<'a>] {
         self.nodes
     }
@@ -196,6 +197,7 @@ impl<'a> Topology<'a> {
     }
 
     /// The node whose memory backs the buffers of node `id`'s CPUs.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn serving_node(&self, id: u32) -> Option<&'a Node<'a>> {
         let pos = self.nodes.iter().position(|n| n.id == id)?;
         Some(&self.nodes[self.memory_target(pos)])
@@ -432,21 +434,25 @@ impl<'p> Plan<'p> {
     }
 
     /// Buffers per served CPU.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn buffers_per_cpu(&self) -> u32 {
         self.buffers_per_cpu.get()
     }
 
     /// Pages per buffer.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn buffer_pages(&self) -> u32 {
         self.buffer_pages
     }
 
     /// The buffer with index `index`.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn buffer(&self, index: u32) -> Option<&'p BufferPlacement> {
         self.buffers.get(index as usize)
     }
 
     /// Indices of the buffers serving `cpu`, or `None` if it is not served.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn buffers_for_cpu(&self, cpu: u32) -> Option<Range<u32>> {
         // A linear scan: at most MAX_BUFFERS entries, and the plan is ordered
         // by target node first, so CPU ids are not globally sorted.
@@ -464,6 +470,7 @@ impl<'p> Plan<'p> {
     }
 
     /// Pool pages needed over all domains.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn total_pool_pages(&self) -> u64 {
         self.domains().map(|d| d.pool_pages).sum()
     }
@@ -488,6 +495,7 @@ pub struct DomainSummary {
 
 impl DomainSummary {
     /// Indices of the domain's buffers.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests"))]
     pub fn buffer_range(&self) -> Range<u32> {
         self.first_buffer..self.first_buffer + self.buffers
     }

@@ -10,7 +10,7 @@
 //! text, and the `parm`/`parmtype` strings in `.modinfo` for `modinfo`.
 //!
 //! The text is only stored here. All checking happens in
-//! [`crate::params::validate`] during init, so that every bad value, word or
+//! [`crate::policy::params::validate`] during init, so that every bad value, word or
 //! number, gets the same single dmesg line and `-EINVAL`.
 //!
 //! A word given twice takes the last value, as the kernel's own `charp` and
@@ -26,7 +26,7 @@ use kernel::{
     prelude::*,
 };
 
-use crate::params::MAX_TEXT;
+use crate::policy::params::MAX_TEXT;
 
 /// The text given for one parameter, copied out of the command line.
 #[derive(Clone, Copy)]
@@ -199,25 +199,25 @@ macro_rules! word_param {
 word_param!(
     BACKEND,
     "backend",
-    crate::params::default::BACKEND,
+    crate::policy::params::default::BACKEND,
     "Hypercall transport: hv (Microsoft hypervisor) or sim (simulated) [hv]"
 );
 word_param!(
     TYPE,
     "type",
-    crate::params::default::TYPE,
+    crate::policy::params::default::TYPE,
     "Event log type: local (per proximity domain), global or system [local]"
 );
 word_param!(
     MODE,
     "mode",
-    crate::params::default::MODE,
+    crate::policy::params::default::MODE,
     "Buffer mode: regular (stop when full) or circular (overwrite) [regular]"
 );
 word_param!(
     TIME_BASIS,
     "time_basis",
-    crate::params::default::TIME_BASIS,
+    crate::policy::params::default::TIME_BASIS,
     "Time stamps: reference (100 ns units) or tsc [reference]"
 );
 word_param!(

@@ -113,9 +113,24 @@ memless-live memless hotplug.sh,resize.sh,memory_offline.sh
 # its console must show the stop sequence, here for 2node's 4 CPUs with 2
 # buffers each, every CPU's buffer in use.
 VM_REBOOT_LINE='hv_evlog: reboot: event log stopped: 4 flushed, 4 released, 8 deleted, group finalized, 0 failed steps$'
-# Files every boot needs beside its tests (header_race.sh runs device_test,
-# fuzz.sh hv_evlog_fuzz, resize.sh and live_soak.sh source capture_lib.sh).
-VM_HELPERS="ktap.sh capture_lib.sh hv_evlog_load device_test hv_evlog_fuzz"
+# Files every boot needs beside its tests (fuzz.sh runs hv_evlog_fuzz,
+# resize.sh and live_soak.sh source capture_lib.sh): the Makefile's list.
+VM_HELPERS=$(make -s -C "$HV_EVLOG_ROOT/selftests" print-files)
+
+# vm_unbooted: the tests the selftests' Makefile lists that no boot of
+# VM_BOOTS runs, one per line; none, when the two lists agree.
+vm_unbooted() {
+	local booted=" " name topo tests env t
+	while read -r name topo tests env; do
+		[ -n "$name" ] && booted="$booted$(vm_tests "$tests" | tr , ' ') "
+	done <<< "$VM_BOOTS"
+	for t in $(make -s -C "$HV_EVLOG_ROOT/selftests" print-tests); do
+		case $booted in
+		*" $t "*) ;;
+		*) echo "$t" ;;
+		esac
+	done
+}
 
 # The interpreter of the venv with the ETL readers (scripts/setup.sh).
 ETL_PYTHON=${HV_EVLOG_TOOLS:-/var/cache/hv-evlog/tools}/etl-venv/bin/python3

@@ -53,12 +53,18 @@ main() {
 	step "lint: rustfmt --check"
 	gate "rustfmt --check on every Rust file" rustfmt_check
 
+	step "layers: each names only the layers it may (scripts/check-layers.py)"
+	gate "the module's layers name only what they may" python3 "$HV_EVLOG_ROOT/scripts/check-layers.py"
+
 	step "docs: Documentation/hv_evlog.rst with docutils (a warning fails)"
 	gate "reST documentation builds without a warning" "$HV_EVLOG_ROOT/scripts/check-docs.sh"
 
 	step "lint: clippy on the host crates (warnings are errors)"
 	gate "cargo clippy tests/host" cargo_clippy "$HV_EVLOG_ROOT/tests/host"
 	gate "cargo clippy tools/hv-evlog" cargo_clippy "$HV_EVLOG_ROOT/tools/hv-evlog"
+
+	step "tests: every selftest the Makefile lists runs in a VM boot"
+	gate "every selftest is in VM_BOOTS" test -z "$(vm_unbooted | tee /dev/stderr)"
 
 	step "host tests: cargo test"
 	cargo_tests "$HV_EVLOG_ROOT/tests/host"

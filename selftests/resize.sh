@@ -13,7 +13,8 @@
 # "Nothing lost" is what the consumer can keep: one buffer per CPU in regular
 # mode loses events whenever it completes (until it is released), so the
 # rate is low for the buffer size (a buffer fills in about 10 s) and
-# completions come from flushes (every 0.3 s) while CPUs have 2 and 6; with
+# completions come from flushes (each once every CPU has a free buffer to go
+# on to) while CPUs have 2 and 6; with
 # 1, logging is paused before the shrink.
 . "$(dirname "$0")/ktap.sh"
 . "$(dirname "$0")/capture_lib.sh"

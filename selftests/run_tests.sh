@@ -3,11 +3,10 @@
 # Runs the selftests as one TAP stream, each test's own TAP nested below it,
 # as kselftest's runner does. On a real Hyper-V root with hv_evlog loaded,
 # the tests that load the module themselves with backend=sim skip.
-# Usage: run_tests.sh [TEST...]   (default: every test in this directory)
+# Usage: run_tests.sh [TEST...]   (default: every test the Makefile lists)
 cd "$(dirname "$0")" || exit 1
-[ $# -gt 0 ] || set -- device_test numa_topology.sh module_load.sh placement.sh backend_hv.sh \
-	params.sh fail_at.sh cycles.sh info_plan.sh cli.sh header_race.sh messages.sh hypercalls.sh \
-	system_log.sh sim_flood.sh fuzz.sh
+# shellcheck disable=SC2046 # one word per test
+[ $# -gt 0 ] || set -- $(make -s print-tests)
 echo "TAP version 13"
 echo "1..$#"
 i=0

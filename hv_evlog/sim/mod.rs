@@ -2,7 +2,7 @@
 
 //! Simulated hypervisor (`backend=sim`).
 //!
-//! The pure core ([`hypervisor`], [`writer`], and [`system`] for the
+//! The pure core ([`model`]: [`model::hypervisor`], [`model::writer`], and [`model::system`] for the
 //! hypervisor's own system-diagnostics log) decodes each hypercall and
 //! keeps the hypervisor's state; this kernel shell gives it real pages on
 //! real nodes (through the direct map, as a hypervisor sees guest physical
@@ -10,38 +10,42 @@
 //! synthetic event writers. The module reaches it only through
 //! [`Transport`], exactly like the real hypervisor.
 
-pub(crate) mod hypervisor;
-pub(crate) mod synic;
-pub(crate) mod system;
-pub(crate) mod writer;
+pub(crate) mod model;
 
 use core::ptr::NonNull;
 
 use kernel::{
-    bindings, new_mutex,
+    bindings,
+    cpu::CpuId,
+    new_mutex,
     prelude::*,
     static_lock_class,
     sync::{
         atomic::{Acquire, Atomic, Release},
         Arc, Mutex,
     },
+    time::{Instant, Monotonic},
 };
 
-use self::{
+use self::model::{
     hypervisor::{Hypervisor, Ledger, Platform, MAX_CPUS},
     synic::{CpuSet, SlotView, SynicError},
     system::{SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES},
     writer::events_this_tick,
 };
 use crate::{
-    hypercall::Transport,
-    mm::{self, NodeChoice, NodePage},
-    params::SimConfig,
-    placement::Placement,
-    sint0::{Inbox, MessagePort},
-    ticker::{Tick, Ticker},
-    tlfs::{HvStatus, TimeBasis, EVENTLOG_SINT, MESSAGE_SIZE, PAGE_SIZE},
-    topology,
+    hv::{
+        hypercall::Transport,
+        sint0::{Inbox, MessagePort},
+    },
+    platform::placement::Placement,
+    platform::{
+        mm::{self, NodeChoice, NodePage},
+        ticker::{Tick, Ticker},
+        topology::{self, NodeId},
+    },
+    policy::params::SimConfig,
+    tlfs::{HvStatus, Pfn, Pxm, TimeBasis, EVENTLOG_SINT, MESSAGE_SIZE, PAGE_SIZE},
 };
 
 /// Payload bytes of each synthetic event: entries are 32 bytes, so a
@@ -59,27 +63,28 @@ struct KernelPlatform;
 
 impl Platform for KernelPlatform {
     fn alloc_page(&mut self, node: u32) -> Option<u64> {
+        let node = NodeId::new(node)?;
         NodePage::alloc(NodeChoice::Only(node))
             .ok()
-            .map(NodePage::into_pfn)
+            .map(|page| page.into_pfn().0)
     }
 
     fn free_page(&mut self, pfn: u64) {
         // SAFETY: the core frees only pages it owns: ones it seeded through
         // `alloc_page` or that were deposited to it, each exactly once.
-        drop(unsafe { NodePage::from_pfn(pfn) });
+        drop(unsafe { NodePage::from_pfn(Pfn(pfn)) });
     }
 
     fn node_of_pfn(&self, pfn: u64) -> Option<u32> {
-        mm::node_of_pfn(pfn)
+        mm::node_of_pfn(Pfn(pfn)).map(NodeId::as_u32)
     }
 
     fn node_of_pxm(&self, pxm: u32) -> Option<u32> {
-        topology::node_of_pxm(pxm)
+        topology::node_of_pxm(Pxm(pxm)).map(NodeId::as_u32)
     }
 
     fn call_page(&mut self, pfn: u64) -> Option<&mut [u8; PAGE_SIZE]> {
-        mm::node_of_pfn(pfn)?;
+        mm::node_of_pfn(Pfn(pfn))?;
         let va = mm::phys_to_virt(pfn << 12);
         // SAFETY: `pfn` is online memory with a memory map entry
         // (`node_of_pfn`), so its direct-map address is valid for a page.
@@ -126,7 +131,10 @@ impl Platform for KernelPlatform {
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
-        if mm::node_of_pfn(pfn).is_none() || !offset.is_multiple_of(4) || offset + 4 > PAGE_SIZE {
+        if mm::node_of_pfn(Pfn(pfn)).is_none()
+            || !offset.is_multiple_of(4)
+            || offset + 4 > PAGE_SIZE
+        {
             return;
         }
         let word = mm::phys_to_virt(pfn << 12)
@@ -141,7 +149,10 @@ impl Platform for KernelPlatform {
     }
 
     fn load_acquire_u32(&mut self, pfn: u64, offset: usize) -> u32 {
-        if mm::node_of_pfn(pfn).is_none() || !offset.is_multiple_of(4) || offset + 4 > PAGE_SIZE {
+        if mm::node_of_pfn(Pfn(pfn)).is_none()
+            || !offset.is_multiple_of(4)
+            || offset + 4 > PAGE_SIZE
+        {
             return 0;
         }
         let word = mm::phys_to_virt(pfn << 12)
@@ -158,6 +169,8 @@ impl Platform for KernelPlatform {
             TimeBasis::Tsc => unsafe { core::arch::x86_64::_rdtsc() },
             // Reference time counts 100 ns units.
             _ => {
+                // `Instant<Monotonic>` keeps its nanoseconds to the kernel
+                // crate in 7.2, and a time stamp is what the core wants.
                 // SAFETY: `ktime_get` only reads the monotonic clock.
                 let ns = unsafe { bindings::ktime_get() };
                 ns.unsigned_abs() / 100
@@ -173,7 +186,7 @@ impl Platform for KernelPlatform {
 /// The direct-map address of byte `offset` of page `pfn`, if the page is
 /// memory with a memory map entry and `len` bytes from there stay inside it.
 fn shared_bytes(pfn: u64, offset: usize, len: usize) -> Option<*mut u8> {
-    mm::node_of_pfn(pfn)?;
+    mm::node_of_pfn(Pfn(pfn))?;
     if offset.checked_add(len)? > PAGE_SIZE {
         return None;
     }
@@ -189,7 +202,7 @@ unsafe impl kernel::prelude::Zeroable for Hypervisor {}
 /// A simulated pool may take at most half of a node's memory: seeding
 /// drains the node, and the rest of the system must go on allocating.
 fn check_pool_fits(pages: u32, node: u32) -> Result {
-    let present = topology::present_pages(node);
+    let present = NodeId::new(node).map_or(0, topology::present_pages);
     if u64::from(pages) <= present / 2 {
         return Ok(());
     }
@@ -241,7 +254,7 @@ pub(crate) struct Sim {
 
 /// How many events per CPU the writers owe since they started.
 struct Progress {
-    start_ns: i64,
+    start: Option<Instant<Monotonic>>,
     written: u64,
 }
 
@@ -303,7 +316,7 @@ impl Sim {
         let mut message_pages = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
         for &cpu in cpus.iter() {
             let page = NodePage::alloc(NodeChoice::Any)?;
-            hv.set_message_page(cpu, page.pfn()).map_err(|_| EINVAL)?;
+            hv.set_message_page(cpu, page.pfn().0).map_err(|_| EINVAL)?;
             message_pages.push((cpu, page), GFP_KERNEL)?;
         }
         let rate = cfg.rate;
@@ -314,7 +327,7 @@ impl Sim {
             cpus,
             rate,
             progress <- new_mutex!(Progress {
-                start_ns: 0,
+                start: None,
                 written: 0,
             }),
             sint <- new_mutex!(()),
@@ -344,13 +357,9 @@ impl Sim {
 
     /// Events each CPU is owed by now.
     fn due(&self) -> u64 {
-        // SAFETY: `ktime_get` only reads the monotonic clock.
-        let now = unsafe { bindings::ktime_get() };
         let mut p = self.progress.lock();
-        if p.start_ns == 0 {
-            p.start_ns = now;
-        }
-        let elapsed = (now - p.start_ns).unsigned_abs();
+        let elapsed = p.start.get_or_insert_with(Instant::now).elapsed();
+        let elapsed = elapsed.as_nanos().unsigned_abs();
         let total = u64::from(self.rate).saturating_mul(elapsed) / 1_000_000_000;
         let due = total.saturating_sub(p.written);
         p.written = total;
@@ -377,7 +386,7 @@ impl Tick for Sim {
             // Under the lock: the module's CPU offline callback flushes the
             // CPU's buffer (under it too) after the CPU left the active
             // mask, so nothing is written after that flush.
-            if !topology::cpu_active(cpu) {
+            if !CpuId::from_u32(cpu).is_some_and(topology::cpu_active) {
                 continue;
             }
             for _ in 0..write {
@@ -396,7 +405,7 @@ impl Tick for Sim {
                     self.interrupt(now);
                     core = self.core.lock();
                     // The CPU may have gone meanwhile (see above).
-                    if !topology::cpu_active(cpu) {
+                    if !CpuId::from_u32(cpu).is_some_and(topology::cpu_active) {
                         continue 'cpus;
                     }
                 }
@@ -477,7 +486,7 @@ impl Sim {
 impl MessagePort for Sim {
     fn slot(&self, cpu: u32) -> Option<NonNull<u8>> {
         let (_, page) = self.message_pages.iter().find(|(c, _)| *c == cpu)?;
-        let va = mm::phys_to_virt(page.pfn() << 12).wrapping_add(EVENTLOG_SINT * MESSAGE_SIZE);
+        let va = mm::phys_to_virt(page.phys()).wrapping_add(EVENTLOG_SINT * MESSAGE_SIZE);
         NonNull::new(va)
     }
 

@@ -8,31 +8,21 @@
 pub mod hv_evlog_numa;
 pub use hv_evlog_numa as numa;
 
-#[path = "../../../hv_evlog/tlfs.rs"]
+#[path = "../../../hv_evlog/tlfs/mod.rs"]
 pub mod tlfs;
 
-#[path = "../../../hv_evlog/snapshot.rs"]
-pub mod snapshot;
+#[path = "../../../hv_evlog/uapi.rs"]
+pub mod uapi;
 
-#[path = "../../../hv_evlog/params.rs"]
-pub mod params;
+#[path = "../../../hv_evlog/policy/mod.rs"]
+pub mod policy;
+pub use policy::{calllog, completion, live, params, snapshot};
 
-#[path = "../../../hv_evlog/completion.rs"]
-pub mod completion;
-
-#[path = "../../../hv_evlog/calllog.rs"]
-pub mod calllog;
-
-/// The simulated hypervisor's pure core (`hv_evlog/sim/`); the kernel-only
-/// shell in its `mod.rs` is not built here. The `path` on the inline module
-/// makes it the directory its file modules are read from.
+/// The simulated hypervisor's pure core (`hv_evlog/sim/model/`); the kernel
+/// shell in `hv_evlog/sim/mod.rs` is not built here. The `path` on the
+/// inline module makes it the directory its file modules are read from.
 #[path = "../../../hv_evlog/sim"]
 pub mod sim {
-    pub mod hypervisor;
-    pub mod synic;
-    pub mod system;
-    pub mod writer;
+    pub mod model;
+    pub use model::{hypervisor, synic, system, writer};
 }
-
-#[path = "../../../hv_evlog/live.rs"]
-pub mod live;

@@ -1,4 +1,4 @@
-//! The hypercall log (hv_evlog/calllog.rs): ring order and the exact line
+//! The hypercall log (hv_evlog/policy/calllog.rs): ring order and the exact line
 //! debugfs `hypercalls` shows for each form of call.
 
 use hv_evlog_host_tests::calllog::{Entry, Ring, HEADER};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Host tests of hv_evlog/completion.rs: which buffers a scan reports, in
+//! Host tests of hv_evlog/policy/completion.rs: which buffers a scan reports, in
 //! which order, exactly once; the per-buffer life cycle; the record queue.
 
 use hv_evlog_host_tests::completion::*;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Host tests of the live buffer table (hv_evlog/live.rs): which buffers a
+//! Host tests of the live buffer table (hv_evlog/policy/live.rs): which buffers a
 //! resize to N per served CPU creates and takes out, and where.
 
 use hv_evlog_host_tests::live::*;

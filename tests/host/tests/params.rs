@@ -33,7 +33,7 @@ fn message(raw: &Raw<'_>) -> String {
 #[test]
 fn defaults_validate() {
     let c = validate(&defaults()).unwrap();
-    assert_eq!(c.backend, Backend::Hv);
+    assert_eq!(c.backend, BackendKind::Hv);
     assert_eq!(c.log_type, EventLogType::LocalDiagnostics);
     assert_eq!(c.mode, EventLogMode::Regular);
     assert_eq!(c.time_basis, TimeBasis::Reference);
@@ -146,7 +146,7 @@ fn words() {
     r.mode = b"circular";
     r.time_basis = b"tsc";
     let c = validate(&r).unwrap();
-    assert_eq!(c.backend, Backend::Sim);
+    assert_eq!(c.backend, BackendKind::Sim);
     assert_eq!(c.log_type, EventLogType::SystemDiagnostics);
     assert_eq!(c.mode, EventLogMode::Circular);
     assert_eq!(c.time_basis, TimeBasis::Tsc);

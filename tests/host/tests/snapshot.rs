@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Host tests of hv_evlog/snapshot.rs: a header that changes between the
+//! Host tests of hv_evlog/policy/snapshot.rs: a header that changes between the
 //! reader's loads is never returned mixed.
 
 use hv_evlog_host_tests::snapshot::*;

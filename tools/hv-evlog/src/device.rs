@@ -18,9 +18,9 @@ use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 use crate::decode::{decode_with, used_end, DecodeError, Event};
 use crate::error::{Error, Result};
 use crate::uapi::{
-    self, BufferInfo, Buffers, Copy, Info, Record, Stats, ABI_VERSION, IOC_BUFFERS, IOC_COPY,
-    IOC_FLUSH, IOC_INFO, IOC_LIFETIME_STATS, IOC_RELEASE, IOC_RESIZE, IOC_SET_SOURCES, IOC_STATS,
-    MAX_BUFFERS,
+    self, BufferInfo, Buffers, CopyRequest, Info, Record, Stats, ABI_VERSION, IOC_BUFFERS,
+    IOC_COPY, IOC_FLUSH, IOC_INFO, IOC_LIFETIME_STATS, IOC_RELEASE, IOC_RESIZE, IOC_SET_SOURCES,
+    IOC_STATS, MAX_BUFFERS,
 };
 
 /// What a wait for completion records brought.
@@ -183,7 +183,7 @@ impl Device {
     #[allow(dead_code)] // Used by hv-evlog-bench only.
     pub fn copy(&self, index: u32, out: &mut Vec<u8>) -> Result<()> {
         out.clear();
-        let mut arg = Copy {
+        let mut arg = CopyRequest {
             buffer_index: index,
             bytes: 0,
             addr: out.as_mut_ptr() as u64,
@@ -191,7 +191,7 @@ impl Device {
         };
         // SAFETY: `arg` is a `struct hv_evlog_copy`, as IOC_COPY takes; the
         // module writes at most `size` bytes at `addr`, which `out` owns.
-        unsafe { self.ioctl(Updater::<{ IOC_COPY }, Copy>::new(&mut arg))? };
+        unsafe { self.ioctl(Updater::<{ IOC_COPY }, CopyRequest>::new(&mut arg))? };
         let bytes = (arg.bytes as usize).min(out.capacity());
         // SAFETY: the module copied `arg.bytes` bytes to the start of `out`'s
         // allocation (at most its capacity); any byte is a valid `u8`.

@@ -9,11 +9,14 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-// The module's pure TLFS definitions, compiled unchanged: one buffer format
-// for the module and the tool. The tool uses only part of it.
-#[allow(dead_code)]
-#[path = "../../../hv_evlog/tlfs.rs"]
+// The module's buffer format, compiled unchanged: one format for the module
+// and the tool.
 mod tlfs;
+// The module's UAPI mirror, compiled unchanged: one set of structs and
+// request numbers for the module and the tool.
+#[allow(dead_code, reason = "the tool uses most of it, not all")]
+#[path = "../../../hv_evlog/uapi.rs"]
+mod uapi;
 
 mod capfile;
 mod capture;
@@ -25,7 +28,6 @@ mod error;
 mod etl;
 mod output;
 mod report;
-mod uapi;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};

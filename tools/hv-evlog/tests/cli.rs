@@ -4,8 +4,7 @@
 //! messages on stderr, help on stdout, and `decode` of a capture file written
 //! here by hand from the format's documentation.
 
-#[allow(dead_code)]
-#[path = "../../../hv_evlog/tlfs.rs"]
+#[path = "../src/tlfs.rs"]
 mod tlfs;
 
 use std::io::Write;

@@ -20,8 +20,7 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[allow(dead_code)]
-#[path = "../../../../hv_evlog/tlfs.rs"]
+#[path = "../tlfs.rs"]
 mod tlfs;
 
 #[allow(dead_code)]
@@ -33,8 +32,8 @@ mod device;
 #[allow(dead_code)]
 #[path = "../error.rs"]
 mod error;
-#[allow(dead_code)]
-#[path = "../uapi.rs"]
+#[allow(dead_code, reason = "the bench uses part of the mirror")]
+#[path = "../../../../hv_evlog/uapi.rs"]
 mod uapi;
 
 use std::collections::VecDeque;

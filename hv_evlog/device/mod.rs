@@ -1,0 +1,1017 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/hv_evlog`: the event log buffers, mapped read-only, and a record per
+//! completed buffer.
+//!
+//! The device exists while a buffer group is set up ([`register`] to drop of
+//! the returned [`Device`]). The userspace side, with the ABI of
+//! `include/uapi/linux/hv_evlog.h`:
+//!
+//! ```c
+//! int fd = open("/dev/hv_evlog", O_RDONLY);   // root only (0600); a second
+//!                                             // open gets EBUSY
+//! struct hv_evlog_info info;
+//! ioctl(fd, HV_EVLOG_IOC_INFO, &info);
+//! struct hv_evlog_buffer_info tab[HV_EVLOG_MAX_BUFFERS];
+//! struct hv_evlog_buffers req = { .first = 0, .count = HV_EVLOG_MAX_BUFFERS,
+//!                                 .table = (uintptr_t)tab };
+//! ioctl(fd, HV_EVLOG_IOC_BUFFERS, &req);     // req.count: entries filled
+//!
+//! // Buffer i at offset i * buffer_size; PROT_READ + MAP_SHARED only.
+//! const char *base = mmap(NULL, (size_t)info.buffer_count * info.buffer_size,
+//!                         PROT_READ, MAP_SHARED, fd, 0);
+//!
+//! for (;;) {
+//!         struct pollfd p = { .fd = fd, .events = POLLIN };
+//!         poll(&p, 1, -1);
+//!         struct hv_evlog_record rec[16];     // whole records only
+//!         ssize_t n = read(fd, rec, sizeof(rec));
+//!         for (i = 0; i < n / sizeof(rec[0]); i++) {
+//!                 const char *buf = base + (size_t)rec[i].buffer_index * info.buffer_size;
+//!                 // rec[i].bytes_used bytes of entries from buf + info.header_size
+//!                 ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec[i].buffer_index);
+//!         }
+//! }
+//! ```
+//!
+//! # Errors
+//!
+//! | call | errno | when |
+//! |---|---|---|
+//! | `open` | `EBUSY` | another open file (or a mapping of one) exists |
+//! | `open` | `EACCES` | not root (the node is 0600 root:root) |
+//! | `mmap` | `EINVAL` | `MAP_PRIVATE`, or the range runs past the last buffer |
+//! | `mmap` | `EACCES` | `PROT_WRITE` (from the kernel for an `O_RDONLY` file) |
+//! | `mmap` | `EPERM` | `PROT_EXEC` |
+//! | `mprotect` | `EACCES` | adding `PROT_WRITE` or `PROT_EXEC` |
+//! | `mremap` | `EFAULT` | growing a mapping |
+//! | `vmsplice`, `process_vm_readv`, `O_DIRECT` I/O from the mapping | `EFAULT` | always: the pages cannot be pinned (PFN mapping) |
+//! | `read` | `EINVAL` | room for less than one record |
+//! | `read` | `EAGAIN` | `O_NONBLOCK` and no record queued |
+//! | `ioctl` | `EINVAL` | RELEASE of a buffer that is not complete or whose record was not read; FLUSH of a CPU that does not exist; BUFFERS with `first` past the end |
+//! | `ioctl` | `EINVAL` | COPY where RELEASE would refuse, or room too small for the buffer's bytes (see `copyout`) |
+//! | `ioctl` | `EFAULT` | COPY to memory that cannot take the bytes (the buffer is not released) |
+//! | `ioctl` | `ENOTTY` | unknown command |
+//!
+//! # Records
+//!
+//! The completion scanner reads every buffer header each `scan_interval_ms`
+//! while the device is open; each newly completed buffer queues one record
+//! (see [`crate::policy::completion`] for the order and the per-buffer life cycle).
+//! Sequence numbers start at 0 for each open and have no gaps unless records
+//! were dropped, which `stats.records_dropped` counts. The queue has room for
+//! one record per buffer and a buffer is only reported again after it was
+//! released, so with the regular (non-circular) mode nothing can be dropped.
+//! In circular mode the hypervisor restarts complete buffers on its own: a
+//! record still queued for a restarted buffer is withdrawn and counted as
+//! dropped, and the new completion gets its own record.
+//! A new open reports every buffer that is complete at the time, including
+//! those a previous consumer read but did not release.
+//!
+//! Statistics count from the open of the file (`HV_EVLOG_IOC_STATS`) and,
+//! summed over every open, from the registration of the device, which is
+//! the module's load (`HV_EVLOG_IOC_LIFETIME_STATS`): a consumer that
+//! opens the device after a capture still sees what was consumed.
+//!
+//! # Lifetime
+//!
+//! A mapping holds its file, an open file holds its [`Session`], a session
+//! holds the [`Shared`] device state and through it the [`EventLog`] and its
+//! pages; the file also holds a reference on the module (see
+//! [`crate::device::chardev`]). So after `close()` a mapping stays valid until
+//! `munmap()`, `rmmod` is refused while a file or mapping exists, and the
+//! device stays busy for new openers until the last one is gone.
+//!
+//! The mapping is a PFN mapping (`VM_PFNMAP | VM_IO`, special PTEs), as
+//! drivers map device memory: buffer pages are the
+//! hypervisor's memory, not the page allocator's, so no page reference is
+//! taken and `get_user_pages()` refuses them (`EFAULT` for `vmsplice()`,
+//! `process_vm_readv()`, `O_DIRECT`, pins). Nothing outside the chain above
+//! can hold a buffer page, so after `munmap()` (and `close()`, `rmmod`)
+//! nothing of a buffer stays reachable from userspace. The mapping is also
+//! `VM_DONTCOPY`: a child made by `fork()` has no mapping of the buffers
+//! (the range is unmapped in the child) and so does not keep the file, and
+//! with it the device, busy.
+//!
+//! `mmap()` maps nothing itself: each buffer is mapped read-only when it
+//! is first touched (`vmf_insert_pfn()` from the fault handler, for every
+//! page of the buffer inside the mapping). Mapping everything at `mmap()` time meant up to 512 × 512 =
+//! 262,144 `remap_pfn_range()` calls under the mmap write lock, one per
+//! physically contiguous run, and the simulator's pool hands out pages one
+//! at a time, so runs were single pages.
+
+use core::{mem::size_of, num::NonZeroU32};
+
+pub(crate) mod chardev;
+// The copying (compatibility) path, HV_EVLOG_IOC_COPY.
+mod copyout;
+pub(crate) mod debugfs;
+// The UAPI's info and buffer table, built from what the log returns.
+mod info;
+// The kernel's half of the UAPI mirror: byte-copy traits, request checks.
+mod uapi_kernel;
+mod vma;
+
+use kernel::{
+    bindings, cpu,
+    fs::{file, File, LocalFile},
+    impl_has_delayed_work, impl_has_work,
+    ioctl::_IOC_SIZE,
+    mm::virt::VmaNew,
+    new_mutex, new_poll_condvar,
+    page::PAGE_SHIFT,
+    prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic, AtomicFlag, Relaxed, Release},
+        poll::{PollCondVar, PollTable},
+        Arc, ArcBorrow, Mutex,
+    },
+    time::{msecs_to_jiffies, Jiffies},
+    uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
+    workqueue::{self, new_delayed_work, new_work, DelayedWork, Work, WorkItem},
+};
+
+use self::chardev::{Operations, Registration};
+pub(crate) use self::info::{BufferDesc, Settings};
+use crate::{
+    hv::sint0::{Inbox, Wake},
+    policy::completion::{Queue, Tracked, Tracker},
+    tlfs::{self, BufferHeader},
+    uapi::{self, BufferInfo, Buffers, Info, Record, Stats},
+};
+
+/// What the device needs from the set-up event log group.
+///
+/// Indices run from 0 to `index_limit() - 1` (the group maximum), pages of a
+/// buffer from 0 to `buffer_pages() - 1`; both stay fixed while the group
+/// exists. Which indices hold a buffer may change (a resize): the table's
+/// `generation()` changes with it.
+pub(crate) trait EventLog: Send + Sync {
+    /// How the group was set up, and its sources now.
+    fn settings(&self) -> Settings;
+
+    /// Number of buffers in the rotation, at most `index_limit()`.
+    fn buffer_count(&self) -> u32;
+
+    /// The group maximum, at most [`uapi::MAX_BUFFERS`]: every index is
+    /// below it.
+    fn index_limit(&self) -> u32;
+
+    /// Changes whenever the buffer table does.
+    fn generation(&self) -> u32 {
+        0
+    }
+
+    /// A userspace mapping now covers buffers `first..=last`. A `new` one is
+    /// refused (`EINVAL`) unless each exists and is in the rotation; a copy
+    /// of an existing one (mremap moving it) is always counted. While
+    /// counted, none of them is deleted.
+    fn map_user(&self, first: u32, last: u32, new: bool) -> Result;
+
+    /// A mapping covering buffers `first..=last` is gone.
+    fn unmap_user(&self, first: u32, last: u32);
+
+    /// Sets the buffers per served CPU (HV_EVLOG_IOC_RESIZE).
+    fn resize(&self, per_cpu: u32) -> Result;
+
+    /// Whether buffers complete for the partition to consume (and release),
+    /// so that the scanner queues records. `false` for the hypervisor's own
+    /// system-diagnostics log (`type=system`), which rotates with no
+    /// completion: no scanner runs, `read()` finds no record (`EAGAIN` with
+    /// `O_NONBLOCK`, else it waits), `poll()` never reports `POLLIN`, and
+    /// the buffers are read through `mmap()` alone, ordered by header
+    /// `time_stamp`.
+    fn completes(&self) -> bool {
+        true
+    }
+
+    /// Description of buffer `index`; `None` if there is none.
+    fn buffer_desc(&self, index: u32) -> Option<BufferDesc>;
+
+    /// Pages per buffer, 1 to 512.
+    fn buffer_pages(&self) -> u32;
+
+    /// Page frame number of page `page` of buffer `buffer`, for the fault
+    /// handler's `vmf_insert_pfn()`.
+    ///
+    /// It must be RAM that the hypervisor writes and the guest may map, and
+    /// it must stay allocated while `self` exists. Mappings take no page
+    /// reference (they are PFN mappings, see [`Session`]'s `mmap`): what
+    /// keeps the page until the last mapping of it is gone is that every
+    /// mapping holds, through its file, an `Arc` of `self`.
+    fn pfn(&self, buffer: u32, page: u32) -> Option<u64>;
+
+    /// A snapshot of buffer `buffer`'s header, read from its first page.
+    ///
+    /// The hypervisor writes the header while it is read: take it with
+    /// [`crate::policy::snapshot::snapshot`] (state, fields, state again), never
+    /// through a reference to the live page. `None` also when the writer
+    /// never held still long enough. Called every scan interval for
+    /// every buffer while the device is open, with the device's lock held:
+    /// it must not call back into the device.
+    fn header(&self, buffer: u32) -> Option<BufferHeader>;
+
+    /// The Linux CPU whose virtual processor index is `vp`, the processor
+    /// the header of buffer `buffer` names; `None` if no Linux CPU has it.
+    /// Called for every record, with the device's lock held.
+    fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32>;
+
+    /// Hands buffer `buffer` back to the hypervisor
+    /// (HvCallReleaseEventLogBuffer). Only called for a buffer whose header
+    /// said Complete.
+    fn release(&self, buffer: u32) -> Result;
+
+    /// Completes the current buffer of `cpu`, or of every CPU for
+    /// `u32::MAX` (HvCallFlushEventLogBuffer). `cpu` is below
+    /// `nr_cpu_ids` or `u32::MAX`.
+    fn flush(&self, cpu: u32) -> Result;
+
+    /// Sets the enabled event sources (HvCallSetEventLogGroupSources).
+    fn set_sources(&self, mask: u64) -> Result;
+}
+
+/// Name of the device node.
+const NAME: &CStr = c"hv_evlog";
+
+/// Permissions of the device node: read and write for root only. (Write
+/// permission is needed for nothing but is what `O_RDWR` openers expect.)
+const MODE: u16 = 0o600;
+
+/// Size of one record in `read()`.
+const RECORD_SIZE: usize = size_of::<Record>();
+
+/// Records `read()` takes out of the queue at a time (on the stack, so
+/// small); a larger read takes batch after batch.
+const READ_BATCH: usize = 16;
+
+/// `VM_MAYSHARE`. 7.2's bindings give `VM_MAYSHARE` the value of
+/// `VM_MAYEXEC` (rust/bindings/bindings_helper.h assigns
+/// `RUST_CONST_HELPER_VM_MAYSHARE = VM_MAYEXEC`), and so does
+/// `kernel::mm::virt::flags::MAYSHARE`; the bit number is right.
+const VM_MAYSHARE: bindings::vm_flags_t = 1 << bindings::VMA_MAYSHARE_BIT;
+
+const _: () = assert!(VM_MAYSHARE != bindings::VM_MAYEXEC);
+
+/// `/dev/hv_evlog`, registered while this value exists.
+#[pin_data]
+pub(crate) struct Device {
+    #[pin]
+    registration: Registration<Session>,
+}
+
+/// Creates `/dev/hv_evlog` for `log`, scanning for completed buffers every
+/// `scan_interval_ms` (at least one jiffy) while it is open.
+///
+/// Call it as the last fallible step of setting up the group: an opener can
+/// use the device as soon as this returns. Dropping the result removes the
+/// node; open files and mappings keep `log` alive on their own.
+///
+/// With `inbox`, the hypervisor's completion messages wake the scanner at
+/// once and the chains they announce are reported first; the periodic scan
+/// stays as the safety net.
+pub(crate) fn register(
+    log: Arc<dyn EventLog>,
+    scan_interval_ms: u32,
+    inbox: Option<Arc<Inbox>>,
+) -> Result<Pin<KBox<Device>>> {
+    let count = log.index_limit();
+    let pages = log.buffer_pages();
+    if count == 0 || count > uapi::MAX_BUFFERS || pages == 0 || pages > tlfs::MAX_BUFFER_PAGES {
+        return Err(EINVAL);
+    }
+    let shared = Arc::new(
+        Shared {
+            log,
+            scan_delay: msecs_to_jiffies(scan_interval_ms).max(1),
+            // At least one: every interval when the interval is long.
+            max_skips: (SCAN_BACKOFF_MS / scan_interval_ms.max(1)).max(1) - 1,
+            busy: AtomicFlag::new(false),
+            inbox,
+            lifetime: Lifetime::new(),
+        },
+        GFP_KERNEL,
+    )?;
+    KBox::try_pin_init(
+        try_pin_init!(Device {
+            registration <- Registration::register(NAME, MODE, shared),
+        }),
+        GFP_KERNEL,
+    )
+}
+
+/// State of the device that its open files share.
+pub(crate) struct Shared {
+    log: Arc<dyn EventLog>,
+    scan_delay: Jiffies,
+    /// With messages, the most periodic runs a backed-off scanner skips in
+    /// a row (see [`SCAN_BACKOFF_MS`]).
+    max_skips: u32,
+    /// A file is open: the one consumer slot is taken.
+    busy: AtomicFlag,
+    /// Completion messages, when the backend delivers them.
+    inbox: Option<Arc<Inbox>>,
+    /// Every open's counters, summed.
+    lifetime: Lifetime,
+}
+
+/// The counters of `hv_evlog_stats` summed over every open since the
+/// device was registered. Each is only ever added to (wrapping, which 64
+/// bits never reach), relaxed: a reader wants each count, not an order
+/// between them.
+struct Lifetime {
+    completions: Atomic<u64>,
+    releases: Atomic<u64>,
+    events_lost: Atomic<u64>,
+    records_dropped: Atomic<u64>,
+    flushes: Atomic<u64>,
+}
+
+impl Lifetime {
+    fn new() -> Self {
+        Self {
+            completions: Atomic::new(0),
+            releases: Atomic::new(0),
+            events_lost: Atomic::new(0),
+            records_dropped: Atomic::new(0),
+            flushes: Atomic::new(0),
+        }
+    }
+
+    fn snapshot(&self) -> Stats {
+        Stats {
+            completions: self.completions.load(Relaxed),
+            releases: self.releases.load(Relaxed),
+            events_lost: self.events_lost.load(Relaxed),
+            records_dropped: self.records_dropped.load(Relaxed),
+            flushes: self.flushes.load(Relaxed),
+        }
+    }
+}
+
+/// Adds `n` to a counter of this open and to its lifetime sum.
+fn count(this_open: &mut u64, lifetime: &Atomic<u64>, n: u64) {
+    *this_open = this_open.saturating_add(n);
+    lifetime.add(n, Relaxed);
+}
+
+impl Shared {
+    /// Bytes per buffer: at most 512 pages (checked by [`register`]).
+    fn buffer_size(&self) -> u32 {
+        self.log.buffer_pages() << PAGE_SHIFT
+    }
+}
+
+impl Shared {
+    /// Buffers `first..=last` that pages `pgoff..pgoff + pages` of the mmap
+    /// space cover (`pages` at least 1).
+    fn buffers_of(&self, pgoff: usize, pages: usize) -> (u32, u32) {
+        let per_buffer = self.log.buffer_pages().max(1) as usize;
+        let last = pgoff + pages.max(1) - 1;
+        ((pgoff / per_buffer) as u32, (last / per_buffer) as u32)
+    }
+
+    /// A copy of a mapping of pages `pgoff..pgoff + pages` was made.
+    pub(crate) fn vma_copied(&self, pgoff: usize, pages: usize) {
+        let (first, last) = self.buffers_of(pgoff, pages);
+        // Never refused: the buffers are held by the original.
+        let _ = self.log.map_user(first, last, false);
+    }
+
+    /// A mapping of pages `pgoff..pgoff + pages` is gone.
+    pub(crate) fn vma_closed(&self, pgoff: usize, pages: usize) {
+        let (first, last) = self.buffers_of(pgoff, pages);
+        self.log.unmap_user(first, last);
+    }
+}
+
+/// The consumer slot, taken by an open file until its session is gone; a
+/// control file (opened `O_WRONLY`) takes none.
+struct Claim(Arc<Shared>, bool);
+
+impl Claim {
+    fn take(shared: &Arc<Shared>) -> Result<Self> {
+        shared
+            .busy
+            .cmpxchg(false, true, Acquire)
+            .map_err(|_| EBUSY)?;
+        Ok(Self(shared.clone(), true))
+    }
+
+    fn control(shared: &Arc<Shared>) -> Self {
+        Self(shared.clone(), false)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.busy.store(false, Release);
+        }
+    }
+}
+
+/// What one open of the device changes; under [`Session::state`].
+struct State {
+    tracker: Tracker<KVec<Tracked>>,
+    queue: Queue<Record, KVec<Record>>,
+    /// The last snapshot of every header, reused by each scan.
+    headers: KVVec<BufferHeader>,
+    stats: Stats,
+    /// The file is being released: the scanner must not re-arm.
+    stopping: bool,
+    /// The table generation this file last read (INFO or BUFFERS); another
+    /// one makes `poll()` report `POLLPRI`.
+    seen_generation: u32,
+    /// The generation the scanner last woke pollers for.
+    woken_generation: u32,
+    /// Full scans in a row that found nothing (with messages only).
+    idle_scans: u32,
+    /// Periodic runs to skip before the next full scan.
+    skips: u32,
+}
+
+/// With completion messages the periodic scan is only a safety net (for a
+/// chain below `threshold`, or a message lost): after each full scan that
+/// finds nothing, the next one comes twice as many intervals later, up to
+/// this many milliseconds (or `scan_interval_ms` if that is longer); any
+/// completion, message or table change brings it back to every interval.
+/// Each skipped interval only compares the table generation, so an idle
+/// open device costs the same whatever the number of buffers (issue 15).
+pub(crate) const SCAN_BACKOFF_MS: u32 = 1000;
+
+/// One open of the device: the consumer.
+#[pin_data]
+pub(crate) struct Session {
+    claim: Claim,
+    #[pin]
+    state: Mutex<State>,
+    /// Signalled when records are queued.
+    #[pin]
+    readable: PollCondVar,
+    /// The completion scanner.
+    #[pin]
+    scan: DelayedWork<Session>,
+    /// One scan now: a completion message arrived.
+    #[pin]
+    kick: Work<Session, KICK>,
+}
+
+/// Work item id of [`Session::kick`] (the scanner's is 0).
+const KICK: u64 = 1;
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self> for Session { self.scan }
+}
+
+impl_has_work! {
+    impl HasWork<Self, KICK> for Session { self.kick }
+}
+
+/// What the inbox calls when a completion message arrived: queues one scan
+/// of `0` at once (on top of the periodic ones).
+struct Kicker(Arc<Session>);
+
+impl Wake for Kicker {
+    fn wake(&self) {
+        // Already queued is as good as queued now. Unbound (`system_dfl_wq`;
+        // 7.2 warns about `system_unbound_wq`): on a per-CPU queue the scan
+        // would wait on this CPU for the (lazily preempted) task that took
+        // the message while another CPU is idle (issue 15).
+        // SAFETY: `system_dfl_wq` is a C global, set up at boot and never
+        // destroyed.
+        let queue = unsafe { workqueue::Queue::from_raw(bindings::system_dfl_wq) };
+        let _ = queue.enqueue::<Arc<Session>, KICK>(self.0.clone());
+    }
+}
+
+impl Session {
+    fn shared(&self) -> &Shared {
+        &self.claim.0
+    }
+
+    /// Whether this file is the consumer (not a control file).
+    fn consumer(&self) -> bool {
+        self.claim.1
+    }
+
+    fn log(&self) -> &dyn EventLog {
+        &*self.shared().log
+    }
+
+    /// One scan: snapshot every header, queue a record for each newly
+    /// completed buffer, wake readers, and run again after the scan interval
+    /// unless the file is being released. A periodic run (`kicked` false)
+    /// of a backed-off scanner only checks the table generation
+    /// ([`SCAN_BACKOFF_MS`]).
+    fn scan(this: Arc<Self>, kicked: bool) {
+        let mut guard = this.state.lock();
+        if guard.stopping {
+            return;
+        }
+        if !kicked && guard.skips > 0 && this.log().generation() == guard.woken_generation {
+            guard.skips -= 1;
+            let _ = workqueue::system_power_efficient()
+                .enqueue_delayed(this.clone(), this.shared().scan_delay);
+            return;
+        }
+        let State {
+            tracker,
+            queue,
+            headers,
+            stats,
+            ..
+        } = &mut *guard;
+        // Heads taken before the snapshot: a chain announced later is
+        // walked by the next (kicked) scan.
+        let heads = this.shared().inbox.as_ref().map(|inbox| inbox.take_heads());
+        for (index, header) in (0u32..).zip(headers.iter_mut()) {
+            // A header the writer never let be read consistently keeps its
+            // last snapshot: an all-zero stand-in would look released.
+            if let Some(h) = this.log().header(index) {
+                *header = h;
+            }
+        }
+        let headers = &*headers;
+        let lifetime = &this.shared().lifetime;
+        // Completions that are gone (circular mode restarts complete
+        // buffers): a record still queued for one is withdrawn and counted
+        // as dropped, so that the new completion gets its own record.
+        let withdrawn = tracker.recycled(headers, |index| {
+            queue.withdraw(|r| r.buffer_index == index).is_some()
+        });
+        count(
+            &mut stats.records_dropped,
+            &lifetime.records_dropped,
+            withdrawn.into(),
+        );
+        let log = this.log();
+        let mut report = |index: u32| {
+            let header = headers.get(index as usize).copied().unwrap_or_default();
+            count(&mut stats.completions, &lifetime.completions, 1);
+            count(
+                &mut stats.events_lost,
+                &lifetime.events_lost,
+                header.events_lost.into(),
+            );
+            let (_, queued) = queue.push_with(|sequence| record(log, index, &header, sequence));
+            if !queued {
+                count(&mut stats.records_dropped, &lifetime.records_dropped, 1);
+            }
+            queued
+        };
+        let mut reported = 0;
+        let mut chains = 0;
+        if let (Some(heads), Some(inbox)) = (heads, this.shared().inbox.as_ref()) {
+            let (n, walked) = tracker.announced(&heads, headers, &mut report);
+            chains = (0..tlfs::MAX_BUFFERS)
+                .filter(|&i| heads.contains(i))
+                .count();
+            inbox.count_walked(chains as u64, walked.into());
+            reported += n;
+        }
+        reported += tracker.scan(headers, &mut report);
+        // A resize changed the table: pollers see POLLPRI.
+        let generation = this.log().generation();
+        let changed = generation != guard.woken_generation;
+        if reported != 0 || changed {
+            guard.woken_generation = generation;
+            this.readable.notify_all();
+        }
+        // Without messages the scan is the only way: never backed off.
+        if this.shared().inbox.is_none() || reported != 0 || chains != 0 || changed {
+            guard.idle_scans = 0;
+            guard.skips = 0;
+        } else {
+            guard.idle_scans = (guard.idle_scans + 1).min(31);
+            guard.skips = ((1u32 << guard.idle_scans) - 1).min(this.shared().max_skips);
+        }
+        // Re-armed under the lock, so that `stop_scanner` either sees this
+        // run's timer or this run sees `stopping`.
+        let _ = workqueue::system_power_efficient()
+            .enqueue_delayed(this.clone(), this.shared().scan_delay);
+        drop(guard);
+    }
+
+    /// Stops the scanner for good: no run is pending or running afterwards.
+    /// Sleeps; never called from the scanner itself (it would wait for
+    /// itself).
+    fn stop_scanner(&self) {
+        // No new kicks: the inbox lets go of this session.
+        if let Some(inbox) = &self.shared().inbox {
+            inbox.set_waker(None);
+        }
+        self.state.lock().stopping = true;
+        // SAFETY: `self.kick` is an initialized work item that lives as long
+        // as `self`. A kick queued before the waker was cleared runs now
+        // (and sees `stopping`); none can be queued afterwards.
+        unsafe { bindings::flush_work(Work::<Self, KICK>::raw_get(&raw const self.kick)) };
+        // SAFETY: The pointer is to `self.scan`: aligned and not dangling.
+        let work = unsafe { DelayedWork::<Self>::raw_as_work(&raw const self.scan) };
+        // SAFETY: `work` points at the `Work` inside `self.scan`, which lives
+        // as long as `self`.
+        let work = unsafe { kernel::workqueue::Work::raw_get(work) };
+        // SAFETY: That `work_struct` is the `work` field of the
+        // `delayed_work` inside `self.scan`.
+        let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
+        // SAFETY: `dwork` is the initialized `delayed_work` of `self.scan`.
+        // Flushing runs a pending timer's work now and waits for it (and for
+        // a running one); every run sees `stopping` (set above, under the
+        // lock every run takes before re-arming) and does not re-arm, so
+        // nothing is pending or running when this returns.
+        unsafe { bindings::flush_delayed_work(dwork) };
+    }
+
+    /// HV_EVLOG_IOC_INFO.
+    fn info(&self) -> Info {
+        let info = self.shared().info();
+        self.state.lock().seen_generation = info.generation;
+        info
+    }
+
+    /// HV_EVLOG_IOC_BUFFERS: the existing buffers from index `first` on,
+    /// all of one generation of the table.
+    fn buffers(&self, mut reader: UserSliceReader, mut writer: UserSliceWriter) -> Result {
+        let mut req: Buffers = reader.read()?;
+        let limit = self.log().index_limit();
+        if req.first > limit {
+            return Err(EINVAL);
+        }
+        let room = req.count.min(limit - req.first) as usize;
+        let mut entries = KVVec::with_capacity(room, GFP_KERNEL)?;
+        // Taken again if a resize changed the table meanwhile, so that the
+        // generation returned describes every entry.
+        let generation = loop {
+            let before = self.log().generation();
+            entries.clear();
+            for index in req.first..limit {
+                if entries.len() == room {
+                    break;
+                }
+                if let Ok(info) = self.shared().buffer_info(index) {
+                    entries.push(info, GFP_KERNEL)?;
+                }
+            }
+            if self.log().generation() == before {
+                break before;
+            }
+        };
+        let table = UserPtr::from_addr(usize::try_from(req.table).map_err(|_| EFAULT)?);
+        let mut out = UserSlice::new(table, entries.len() * size_of::<BufferInfo>()).writer();
+        for e in entries.iter() {
+            out.write(e)?;
+        }
+        req.count = entries.len() as u32;
+        req.generation = generation;
+        req.reserved = 0;
+        writer.write(&req)?;
+        self.state.lock().seen_generation = generation;
+        Ok(())
+    }
+
+    /// HV_EVLOG_IOC_RELEASE.
+    fn release_buffer(&self, index: u32) -> Result {
+        if !self.consumer() {
+            return Err(EBADF);
+        }
+        if index >= self.log().index_limit() {
+            return Err(EINVAL);
+        }
+        let mut state = self.state.lock();
+        // Complete with the very fill whose record was read: in circular
+        // mode the buffer may have been restarted and completed again since,
+        // and that completion is not reported yet.
+        let header = self.log().header(index).ok_or(EINVAL)?;
+        if !state.tracker.may_release(index, &header) {
+            return Err(EINVAL);
+        }
+        self.hand_back(&mut state, index)
+    }
+
+    /// Hands buffer `index` back to the hypervisor and counts it, once the
+    /// caller has checked under `state`'s lock that it may.
+    fn hand_back(&self, state: &mut State, index: u32) -> Result {
+        self.log().release(index)?;
+        state.tracker.released(index);
+        count(
+            &mut state.stats.releases,
+            &self.shared().lifetime.releases,
+            1,
+        );
+        Ok(())
+    }
+
+    /// HV_EVLOG_IOC_FLUSH.
+    fn flush(&self, cpu: u32) -> Result {
+        if cpu != uapi::ALL_CPUS && cpu >= cpu::nr_cpu_ids() {
+            return Err(EINVAL);
+        }
+        self.log().flush(cpu)?;
+        let mut state = self.state.lock();
+        count(&mut state.stats.flushes, &self.shared().lifetime.flushes, 1);
+        Ok(())
+    }
+}
+
+/// The record of buffer `index`, completed with `header`.
+fn record(log: &dyn EventLog, index: u32, header: &BufferHeader, sequence: u64) -> Record {
+    let vp = u32::from(header.logical_processor);
+    Record {
+        buffer_index: index,
+        // The header names the processor by its VP index; FLUSH and the
+        // buffer table speak of Linux CPUs: both, named.
+        cpu: log.cpu_of_vp(index, vp).unwrap_or(uapi::NO_CPU),
+        vp,
+        reserved: 0,
+        sequence,
+        // The hypervisor's count of entry bytes after the header (not an
+        // offset from the buffer start), passed on unchanged.
+        bytes_used: header.next_buffer_offset,
+        events_lost: header.events_lost,
+        timestamp: header.time_stamp,
+    }
+}
+
+impl WorkItem for Session {
+    type Pointer = Arc<Session>;
+
+    fn run(this: Arc<Session>) {
+        Session::scan(this, false);
+    }
+}
+
+impl WorkItem<KICK> for Session {
+    type Pointer = Arc<Session>;
+
+    fn run(this: Arc<Session>) {
+        Session::scan(this, true);
+    }
+}
+
+impl Operations for Session {
+    type Shared = Arc<Shared>;
+
+    fn open(shared: &Arc<Shared>, file: &File) -> Result<Arc<Self>> {
+        // `O_WRONLY`: a control file beside the consumer. It cannot read or
+        // map (the kernel refuses both without `FMODE_READ`), so it needs
+        // no records, no scanner and no consumer slot.
+        let control = file.flags() & file::flags::O_ACCMODE == file::flags::O_WRONLY;
+        let claim = if control {
+            Claim::control(shared)
+        } else {
+            Claim::take(shared)?
+        };
+        let count = if control {
+            0
+        } else {
+            shared.log.index_limit() as usize
+        };
+        let state = State {
+            tracker: Tracker::new(KVec::from_elem(Tracked::default(), count, GFP_KERNEL)?),
+            queue: Queue::new(KVec::from_elem(Record::default(), count, GFP_KERNEL)?),
+            headers: KVVec::from_elem(BufferHeader::default(), count, GFP_KERNEL)?,
+            stats: Stats::default(),
+            stopping: false,
+            seen_generation: shared.log.generation(),
+            woken_generation: shared.log.generation(),
+            idle_scans: 0,
+            skips: 0,
+        };
+        let session = Arc::pin_init(
+            try_pin_init!(Session {
+                claim,
+                state <- new_mutex!(state),
+                readable <- new_poll_condvar!(),
+                scan <- new_delayed_work!("hv_evlog::scan"),
+                kick <- new_work!("hv_evlog::kick"),
+            }),
+            GFP_KERNEL,
+        )?;
+        if control {
+            return Ok(session);
+        }
+        if let Some(inbox) = &shared.inbox {
+            let kicker: Arc<dyn Wake> = Arc::new(Kicker(session.clone()), GFP_KERNEL)?;
+            inbox.set_waker(Some(kicker));
+        }
+        // The first scan right away: buffers already complete are reported
+        // to this consumer too. Cannot fail: the work item is new.
+        if shared.log.completes() {
+            let _ =
+                workqueue::system_power_efficient().enqueue::<Arc<Session>, KICK>(session.clone());
+        }
+        Ok(session)
+    }
+
+    fn release(this: Arc<Self>, _file: &File) {
+        if this.consumer() {
+            this.stop_scanner();
+        }
+        // Usually the last reference: the session, and with it the consumer
+        // slot, goes away here.
+        drop(this);
+    }
+
+    fn read(
+        this: ArcBorrow<'_, Self>,
+        file: &LocalFile,
+        out: &mut UserSliceWriter,
+    ) -> Result<usize> {
+        // Whole records only. (A constant divisor: no division-by-zero path.)
+        let room = out.len() / RECORD_SIZE;
+        if room == 0 {
+            return Err(EINVAL);
+        }
+        let mut state = this.state.lock();
+        while state.queue.is_empty() {
+            if file.flags() & file::flags::O_NONBLOCK != 0 {
+                return Err(EAGAIN);
+            }
+            if this.readable.wait_interruptible(&mut state) {
+                return Err(ERESTARTSYS);
+            }
+        }
+        // Never copy to userspace under the lock: a destination that faults
+        // slowly (userfaultfd, FUSE, a file on a slow device) would stall
+        // the scanner, `poll()` and every ioctl behind it. So take a batch
+        // out, copy it without the lock, and put back, in order and at the
+        // front, what could not be copied. The records taken out stay
+        // `Queued` in the tracker meanwhile, so the scanner does not report
+        // their buffers again and RELEASE refuses them until delivered.
+        let mut total = 0;
+        loop {
+            let mut batch = [Record::default(); READ_BATCH];
+            let mut taken = 0;
+            while taken < (room - total).min(READ_BATCH) {
+                let Some(rec) = state.queue.pop_front() else {
+                    break;
+                };
+                batch[taken] = rec;
+                taken += 1;
+            }
+            drop(state);
+            let mut copied = 0;
+            let mut error = None;
+            for rec in &batch[..taken] {
+                if let Err(e) = out.write(rec) {
+                    error = Some(e);
+                    break;
+                }
+                copied += 1;
+            }
+            state = this.state.lock();
+            let s = &mut *state;
+            for rec in &batch[..copied] {
+                s.tracker.delivered(rec.buffer_index);
+            }
+            // Newest first, each in front of the rest: the queue ends up in
+            // its old order.
+            for rec in batch[copied..taken].iter().rev() {
+                if !s.queue.push_front(*rec) {
+                    // Cannot happen: the records taken out are of `Queued`
+                    // buffers, which the scanner does not report again, and
+                    // the queue has room for one record per buffer. Should
+                    // it happen, the record counts as dropped and its buffer
+                    // may be released, so that it is not stuck.
+                    count(
+                        &mut s.stats.records_dropped,
+                        &this.shared().lifetime.records_dropped,
+                        1,
+                    );
+                    s.tracker.delivered(rec.buffer_index);
+                }
+            }
+            total += copied;
+            if let Some(e) = error {
+                return if total == 0 {
+                    Err(e)
+                } else {
+                    Ok(total * RECORD_SIZE)
+                };
+            }
+            if total == room || s.queue.is_empty() {
+                return Ok(total * RECORD_SIZE);
+            }
+        }
+    }
+
+    fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
+        table.register_wait(file, &this.readable);
+        let state = this.state.lock();
+        let mut events = 0;
+        if !state.queue.is_empty() {
+            events |= bindings::POLLIN | bindings::POLLRDNORM;
+        }
+        // Only the consumer's scanner wakes pollers.
+        if this.consumer() && state.seen_generation != this.log().generation() {
+            events |= bindings::POLLPRI;
+        }
+        events
+    }
+
+    fn mmap(this: ArcBorrow<'_, Self>, _file: &File, vma: &VmaNew) -> Result {
+        // A private mapping could be made writable (copy on write) and is of
+        // no use for a buffer the hypervisor keeps writing: refused.
+        // `VM_MAYSHARE`, not `VM_SHARED`: the kernel clears `VM_SHARED` of a
+        // shared mapping of a file opened read-only.
+        if vma.flags() & VM_MAYSHARE == 0 {
+            return Err(EINVAL);
+        }
+        // For an `O_RDONLY` file the kernel already refused `PROT_WRITE`
+        // with `EACCES`; the same answer for an `O_RDWR` one.
+        if vma.writable() {
+            return Err(EACCES);
+        }
+        // As a `noexec` mount answers `PROT_EXEC`.
+        if vma.executable() {
+            return Err(EPERM);
+        }
+        // Neither can be set by `mprotect()` later (`EACCES` then).
+        vma.try_clear_maywrite()?;
+        vma.try_clear_mayexec()?;
+        // `mremap()` cannot grow the mapping past the buffers (`EFAULT`).
+        vma.set_dontexpand();
+        // Up to 1 GiB of hypervisor data has no place in a core dump.
+        vma.set_dontdump();
+        // A forked child gets no mapping: it would keep the file, and so the
+        // one consumer slot, busy for as long as it lives.
+        vma.set_dontcopy();
+        // Not RAM as far as the rest of mm is concerned (with `VM_PFNMAP`,
+        // set below): GUP refuses the range.
+        vma.set_io();
+
+        let log = this.log();
+        let per_buffer = NonZeroU32::new(log.buffer_pages()).ok_or(EINVAL)?;
+        // At most 512 * 512 (checked by `register`).
+        let total = log.index_limit() * per_buffer.get();
+        // SAFETY: `vma` is being set up by this `mmap()` call, so reading its
+        // page offset cannot race with a writer.
+        let first = unsafe { (*vma.as_ptr()).vm_pgoff };
+        let pages = (vma.end() - vma.start()) >> PAGE_SHIFT;
+        let in_range = |n: usize| u32::try_from(n).ok().filter(|&n| n <= total);
+        let (Some(first), Some(pages)) = (in_range(first), in_range(pages)) else {
+            return Err(EINVAL);
+        };
+        if pages == 0 || pages > total - first {
+            return Err(EINVAL);
+        }
+        // Every buffer the range touches must exist and be in the rotation;
+        // from here on none of them is deleted until the mapping goes.
+        let buffers = (first / per_buffer, (first + pages - 1) / per_buffer);
+        log.map_user(buffers.0, buffers.1, true)?;
+        // Pages are mapped on first touch (`fault` below).
+        chardev::set_pfnmap(vma);
+        crate::device::vma::track(vma, this.shared(), first as usize, pages as usize);
+        Ok(())
+    }
+
+    fn fault(this: ArcBorrow<'_, Self>, pgoff: usize) -> Option<u64> {
+        let log = this.log();
+        let per_buffer = log.buffer_pages();
+        // `mmap` checked the mapping's range against the buffers, marked
+        // them mapped (`map_user`: none of them is deleted until the
+        // mapping goes), and `mremap()` cannot grow it (`VM_DONTEXPAND`), so
+        // `pgoff` is in range; checked again all the same: a page outside
+        // is `SIGBUS`.
+        let pgoff = u32::try_from(pgoff).ok()?;
+        log.pfn(pgoff.checked_div(per_buffer)?, pgoff % per_buffer)
+    }
+
+    fn fault_block(this: ArcBorrow<'_, Self>) -> usize {
+        // One buffer: the unit userspace reads.
+        this.log().buffer_pages() as usize
+    }
+
+    fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
+        match cmd {
+            uapi::IOC_INFO => user.writer().write(&this.info())?,
+            uapi::IOC_BUFFERS => {
+                let (reader, writer) = user.reader_writer();
+                this.buffers(reader, writer)?;
+            }
+            uapi::IOC_RELEASE => this.release_buffer(user.reader().read()?)?,
+            uapi::IOC_FLUSH => this.flush(user.reader().read()?)?,
+            uapi::IOC_SET_SOURCES => this.log().set_sources(user.reader().read()?)?,
+            uapi::IOC_STATS => {
+                if !this.consumer() {
+                    return Err(EBADF);
+                }
+                let stats = this.state.lock().stats;
+                user.writer().write(&stats)?;
+            }
+            uapi::IOC_LIFETIME_STATS => {
+                user.writer().write(&this.shared().lifetime.snapshot())?;
+            }
+            uapi::IOC_COPY => {
+                if !this.consumer() {
+                    return Err(EBADF);
+                }
+                let (mut reader, mut writer) = user.reader_writer();
+                writer.write(&this.copy_out(reader.read()?)?)?;
+            }
+            uapi::IOC_RESIZE => this.log().resize(user.reader().read()?)?,
+            _ => return Err(ENOTTY),
+        }
+        Ok(0)
+    }
+}
