@@ -210,7 +210,7 @@ impl kernel::Module for HvEvlog {
             pr_info!(
                 "version {VERSION} loaded (type=system): the hypervisor's {} buffers of {} pages\n",
                 group.buffer_count(),
-                device::EventLog::buffer_pages(&*group)
+                group::log::EventLog::buffer_pages(&*group)
             );
         } else {
             pr_info!(

@@ -16,10 +16,9 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# Layer -> the layers it may name. Pure layers name only pure ones. The two
-# edges against the flow are deliberate: the device defines the trait the
-# group implements (group -> device), and the backend names the simulator as
-# one of the transports (hv -> sim).
+# Layer -> the layers it may name. Pure layers name only pure ones. The one
+# edge against the flow is deliberate: the backend names the simulator as
+# one of the two transports (hv -> sim), which the simulator implements.
 ALLOWED = {
     "hv_evlog_numa": {"tlfs"},
     "tlfs": set(),
@@ -29,7 +28,7 @@ ALLOWED = {
     "platform": {"tlfs", "policy", "hv_evlog_numa"},
     "hv": {"platform", "tlfs", "policy", "sim"},
     "sim": {"sim/model", "hv", "platform", "tlfs", "policy", "hv_evlog_numa"},
-    "group": {"hv", "sim", "platform", "tlfs", "policy", "hv_evlog_numa", "device", "uapi"},
+    "group": {"hv", "sim", "platform", "tlfs", "policy", "hv_evlog_numa", "uapi"},
     "device": {"group", "hv", "platform", "tlfs", "policy", "uapi", "sim", "hv_evlog_numa"},
     "word_params": {"policy"},
     "root": None,  # hv_evlog.rs wires everything together

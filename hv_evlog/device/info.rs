@@ -2,7 +2,8 @@
 
 //! `struct hv_evlog_info` and `struct hv_evlog_buffer_info`, built here and
 //! only here: the event log returns what it knows in its own terms
-//! ([`Settings`], [`BufferDesc`]), and the device adds what only it knows
+//! ([`Settings`](crate::group::log::Settings),
+//! [`BufferDesc`](crate::group::log::BufferDesc)), and the device adds what only it knows
 //! (the ABI's sizes and version, the mapping's offsets, how records
 //! arrive) and encodes the whole as the UAPI has it.
 
@@ -13,40 +14,10 @@ use kernel::prelude::*;
 use super::{Shared, RECORD_SIZE};
 use crate::{
     hv_evlog_numa::cpu_map,
-    policy::{live::Served, params},
-    tlfs::{self, EventLogMode, EventLogType, TimeBasis},
+    policy::params,
+    tlfs,
     uapi::{self, BufferInfo, Info, CPU_WORDS},
 };
-
-/// What an event log says of itself; the device turns it into the UAPI's
-/// `struct hv_evlog_info` ([`Shared::info`]) together with what only the
-/// device knows.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settings {
-    pub(crate) log_type: EventLogType,
-    pub(crate) mode: EventLogMode,
-    pub(crate) time_basis: TimeBasis,
-    /// Completed buffers per notification; 0 where nothing notifies.
-    pub(crate) threshold: u32,
-    /// Enabled event source mask; 0 where none can be set.
-    pub(crate) sources: u64,
-    pub(crate) backend: params::BackendKind,
-}
-
-/// What an event log says of one of its buffers; the device turns it into
-/// the UAPI's `struct hv_evlog_buffer_info` ([`Shared::buffer_info`]).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BufferDesc {
-    /// The CPU it serves and its proximity domain; `None` for the
-    /// hypervisor's own buffers (`type=system`), which serve no one.
-    pub(crate) serves: Option<Served>,
-    /// The node all its pages are on, if they share one.
-    pub(crate) node: Option<u32>,
-    /// Out of the rotation after a resize, deleted once unmapped.
-    pub(crate) retired: bool,
-    /// The CPU it serves is offline.
-    pub(crate) cpu_offline: bool,
-}
 
 impl Shared {
     /// `struct hv_evlog_info`: the log's settings and geometry.

@@ -108,6 +108,7 @@ mod copyout;
 pub(crate) mod debugfs;
 // The UAPI's info and buffer table, built from what the log returns.
 mod info;
+mod scan;
 // The kernel's half of the UAPI mirror: byte-copy traits, request checks.
 mod uapi_kernel;
 mod vma;
@@ -115,7 +116,6 @@ mod vma;
 use kernel::{
     bindings, cpu,
     fs::{file, File, LocalFile},
-    impl_has_delayed_work, impl_has_work,
     ioctl::_IOC_SIZE,
     mm::virt::VmaNew,
     new_mutex, new_poll_condvar,
@@ -128,107 +128,20 @@ use kernel::{
     },
     time::{msecs_to_jiffies, Jiffies},
     uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
-    workqueue::{self, new_delayed_work, new_work, DelayedWork, Work, WorkItem},
+    workqueue::{self, new_delayed_work, new_work, DelayedWork, Work},
 };
 
-use self::chardev::{Operations, Registration};
-pub(crate) use self::info::{BufferDesc, Settings};
+use self::{
+    chardev::{Operations, Registration},
+    scan::{Kicker, KICK, SCAN_BACKOFF_MS},
+};
 use crate::{
+    group::log::EventLog,
     hv::sint0::{Inbox, Wake},
     policy::completion::{Queue, Tracked, Tracker},
     tlfs::{self, BufferHeader},
     uapi::{self, BufferInfo, Buffers, Info, Record, Stats},
 };
-
-/// What the device needs from the set-up event log group.
-///
-/// Indices run from 0 to `index_limit() - 1` (the group maximum), pages of a
-/// buffer from 0 to `buffer_pages() - 1`; both stay fixed while the group
-/// exists. Which indices hold a buffer may change (a resize): the table's
-/// `generation()` changes with it.
-pub(crate) trait EventLog: Send + Sync {
-    /// How the group was set up, and its sources now.
-    fn settings(&self) -> Settings;
-
-    /// Number of buffers in the rotation, at most `index_limit()`.
-    fn buffer_count(&self) -> u32;
-
-    /// The group maximum, at most [`uapi::MAX_BUFFERS`]: every index is
-    /// below it.
-    fn index_limit(&self) -> u32;
-
-    /// Changes whenever the buffer table does.
-    fn generation(&self) -> u32 {
-        0
-    }
-
-    /// A userspace mapping now covers buffers `first..=last`. A `new` one is
-    /// refused (`EINVAL`) unless each exists and is in the rotation; a copy
-    /// of an existing one (mremap moving it) is always counted. While
-    /// counted, none of them is deleted.
-    fn map_user(&self, first: u32, last: u32, new: bool) -> Result;
-
-    /// A mapping covering buffers `first..=last` is gone.
-    fn unmap_user(&self, first: u32, last: u32);
-
-    /// Sets the buffers per served CPU (HV_EVLOG_IOC_RESIZE).
-    fn resize(&self, per_cpu: u32) -> Result;
-
-    /// Whether buffers complete for the partition to consume (and release),
-    /// so that the scanner queues records. `false` for the hypervisor's own
-    /// system-diagnostics log (`type=system`), which rotates with no
-    /// completion: no scanner runs, `read()` finds no record (`EAGAIN` with
-    /// `O_NONBLOCK`, else it waits), `poll()` never reports `POLLIN`, and
-    /// the buffers are read through `mmap()` alone, ordered by header
-    /// `time_stamp`.
-    fn completes(&self) -> bool {
-        true
-    }
-
-    /// Description of buffer `index`; `None` if there is none.
-    fn buffer_desc(&self, index: u32) -> Option<BufferDesc>;
-
-    /// Pages per buffer, 1 to 512.
-    fn buffer_pages(&self) -> u32;
-
-    /// Page frame number of page `page` of buffer `buffer`, for the fault
-    /// handler's `vmf_insert_pfn()`.
-    ///
-    /// It must be RAM that the hypervisor writes and the guest may map, and
-    /// it must stay allocated while `self` exists. Mappings take no page
-    /// reference (they are PFN mappings, see [`Session`]'s `mmap`): what
-    /// keeps the page until the last mapping of it is gone is that every
-    /// mapping holds, through its file, an `Arc` of `self`.
-    fn pfn(&self, buffer: u32, page: u32) -> Option<u64>;
-
-    /// A snapshot of buffer `buffer`'s header, read from its first page.
-    ///
-    /// The hypervisor writes the header while it is read: take it with
-    /// [`crate::policy::snapshot::snapshot`] (state, fields, state again), never
-    /// through a reference to the live page. `None` also when the writer
-    /// never held still long enough. Called every scan interval for
-    /// every buffer while the device is open, with the device's lock held:
-    /// it must not call back into the device.
-    fn header(&self, buffer: u32) -> Option<BufferHeader>;
-
-    /// The Linux CPU whose virtual processor index is `vp`, the processor
-    /// the header of buffer `buffer` names; `None` if no Linux CPU has it.
-    /// Called for every record, with the device's lock held.
-    fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32>;
-
-    /// Hands buffer `buffer` back to the hypervisor
-    /// (HvCallReleaseEventLogBuffer). Only called for a buffer whose header
-    /// said Complete.
-    fn release(&self, buffer: u32) -> Result;
-
-    /// Completes the current buffer of `cpu`, or of every CPU for
-    /// `u32::MAX` (HvCallFlushEventLogBuffer). `cpu` is below
-    /// `nr_cpu_ids` or `u32::MAX`.
-    fn flush(&self, cpu: u32) -> Result;
-
-    /// Sets the enabled event sources (HvCallSetEventLogGroupSources).
-    fn set_sources(&self, mask: u64) -> Result;
-}
 
 /// Name of the device node.
 const NAME: &CStr = c"hv_evlog";
@@ -430,15 +343,6 @@ struct State {
     skips: u32,
 }
 
-/// With completion messages the periodic scan is only a safety net (for a
-/// chain below `threshold`, or a message lost): after each full scan that
-/// finds nothing, the next one comes twice as many intervals later, up to
-/// this many milliseconds (or `scan_interval_ms` if that is longer); any
-/// completion, message or table change brings it back to every interval.
-/// Each skipped interval only compares the table generation, so an idle
-/// open device costs the same whatever the number of buffers (issue 15).
-pub(crate) const SCAN_BACKOFF_MS: u32 = 1000;
-
 /// One open of the device: the consumer.
 #[pin_data]
 pub(crate) struct Session {
@@ -456,34 +360,6 @@ pub(crate) struct Session {
     kick: Work<Session, KICK>,
 }
 
-/// Work item id of [`Session::kick`] (the scanner's is 0).
-const KICK: u64 = 1;
-
-impl_has_delayed_work! {
-    impl HasDelayedWork<Self> for Session { self.scan }
-}
-
-impl_has_work! {
-    impl HasWork<Self, KICK> for Session { self.kick }
-}
-
-/// What the inbox calls when a completion message arrived: queues one scan
-/// of `0` at once (on top of the periodic ones).
-struct Kicker(Arc<Session>);
-
-impl Wake for Kicker {
-    fn wake(&self) {
-        // Already queued is as good as queued now. Unbound (`system_dfl_wq`;
-        // 7.2 warns about `system_unbound_wq`): on a per-CPU queue the scan
-        // would wait on this CPU for the (lazily preempted) task that took
-        // the message while another CPU is idle (issue 15).
-        // SAFETY: `system_dfl_wq` is a C global, set up at boot and never
-        // destroyed.
-        let queue = unsafe { workqueue::Queue::from_raw(bindings::system_dfl_wq) };
-        let _ = queue.enqueue::<Arc<Session>, KICK>(self.0.clone());
-    }
-}
-
 impl Session {
     fn shared(&self) -> &Shared {
         &self.claim.0
@@ -496,129 +372,6 @@ impl Session {
 
     fn log(&self) -> &dyn EventLog {
         &*self.shared().log
-    }
-
-    /// One scan: snapshot every header, queue a record for each newly
-    /// completed buffer, wake readers, and run again after the scan interval
-    /// unless the file is being released. A periodic run (`kicked` false)
-    /// of a backed-off scanner only checks the table generation
-    /// ([`SCAN_BACKOFF_MS`]).
-    fn scan(this: Arc<Self>, kicked: bool) {
-        let mut guard = this.state.lock();
-        if guard.stopping {
-            return;
-        }
-        if !kicked && guard.skips > 0 && this.log().generation() == guard.woken_generation {
-            guard.skips -= 1;
-            let _ = workqueue::system_power_efficient()
-                .enqueue_delayed(this.clone(), this.shared().scan_delay);
-            return;
-        }
-        let State {
-            tracker,
-            queue,
-            headers,
-            stats,
-            ..
-        } = &mut *guard;
-        // Heads taken before the snapshot: a chain announced later is
-        // walked by the next (kicked) scan.
-        let heads = this.shared().inbox.as_ref().map(|inbox| inbox.take_heads());
-        for (index, header) in (0u32..).zip(headers.iter_mut()) {
-            // A header the writer never let be read consistently keeps its
-            // last snapshot: an all-zero stand-in would look released.
-            if let Some(h) = this.log().header(index) {
-                *header = h;
-            }
-        }
-        let headers = &*headers;
-        let lifetime = &this.shared().lifetime;
-        // Completions that are gone (circular mode restarts complete
-        // buffers): a record still queued for one is withdrawn and counted
-        // as dropped, so that the new completion gets its own record.
-        let withdrawn = tracker.recycled(headers, |index| {
-            queue.withdraw(|r| r.buffer_index == index).is_some()
-        });
-        count(
-            &mut stats.records_dropped,
-            &lifetime.records_dropped,
-            withdrawn.into(),
-        );
-        let log = this.log();
-        let mut report = |index: u32| {
-            let header = headers.get(index as usize).copied().unwrap_or_default();
-            count(&mut stats.completions, &lifetime.completions, 1);
-            count(
-                &mut stats.events_lost,
-                &lifetime.events_lost,
-                header.events_lost.into(),
-            );
-            let (_, queued) = queue.push_with(|sequence| record(log, index, &header, sequence));
-            if !queued {
-                count(&mut stats.records_dropped, &lifetime.records_dropped, 1);
-            }
-            queued
-        };
-        let mut reported = 0;
-        let mut chains = 0;
-        if let (Some(heads), Some(inbox)) = (heads, this.shared().inbox.as_ref()) {
-            let (n, walked) = tracker.announced(&heads, headers, &mut report);
-            chains = (0..tlfs::MAX_BUFFERS)
-                .filter(|&i| heads.contains(i))
-                .count();
-            inbox.count_walked(chains as u64, walked.into());
-            reported += n;
-        }
-        reported += tracker.scan(headers, &mut report);
-        // A resize changed the table: pollers see POLLPRI.
-        let generation = this.log().generation();
-        let changed = generation != guard.woken_generation;
-        if reported != 0 || changed {
-            guard.woken_generation = generation;
-            this.readable.notify_all();
-        }
-        // Without messages the scan is the only way: never backed off.
-        if this.shared().inbox.is_none() || reported != 0 || chains != 0 || changed {
-            guard.idle_scans = 0;
-            guard.skips = 0;
-        } else {
-            guard.idle_scans = (guard.idle_scans + 1).min(31);
-            guard.skips = ((1u32 << guard.idle_scans) - 1).min(this.shared().max_skips);
-        }
-        // Re-armed under the lock, so that `stop_scanner` either sees this
-        // run's timer or this run sees `stopping`.
-        let _ = workqueue::system_power_efficient()
-            .enqueue_delayed(this.clone(), this.shared().scan_delay);
-        drop(guard);
-    }
-
-    /// Stops the scanner for good: no run is pending or running afterwards.
-    /// Sleeps; never called from the scanner itself (it would wait for
-    /// itself).
-    fn stop_scanner(&self) {
-        // No new kicks: the inbox lets go of this session.
-        if let Some(inbox) = &self.shared().inbox {
-            inbox.set_waker(None);
-        }
-        self.state.lock().stopping = true;
-        // SAFETY: `self.kick` is an initialized work item that lives as long
-        // as `self`. A kick queued before the waker was cleared runs now
-        // (and sees `stopping`); none can be queued afterwards.
-        unsafe { bindings::flush_work(Work::<Self, KICK>::raw_get(&raw const self.kick)) };
-        // SAFETY: The pointer is to `self.scan`: aligned and not dangling.
-        let work = unsafe { DelayedWork::<Self>::raw_as_work(&raw const self.scan) };
-        // SAFETY: `work` points at the `Work` inside `self.scan`, which lives
-        // as long as `self`.
-        let work = unsafe { kernel::workqueue::Work::raw_get(work) };
-        // SAFETY: That `work_struct` is the `work` field of the
-        // `delayed_work` inside `self.scan`.
-        let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
-        // SAFETY: `dwork` is the initialized `delayed_work` of `self.scan`.
-        // Flushing runs a pending timer's work now and waits for it (and for
-        // a running one); every run sees `stopping` (set above, under the
-        // lock every run takes before re-arming) and does not re-arm, so
-        // nothing is pending or running when this returns.
-        unsafe { bindings::flush_delayed_work(dwork) };
     }
 
     /// HV_EVLOG_IOC_INFO.
@@ -709,41 +462,6 @@ impl Session {
         let mut state = self.state.lock();
         count(&mut state.stats.flushes, &self.shared().lifetime.flushes, 1);
         Ok(())
-    }
-}
-
-/// The record of buffer `index`, completed with `header`.
-fn record(log: &dyn EventLog, index: u32, header: &BufferHeader, sequence: u64) -> Record {
-    let vp = u32::from(header.logical_processor);
-    Record {
-        buffer_index: index,
-        // The header names the processor by its VP index; FLUSH and the
-        // buffer table speak of Linux CPUs: both, named.
-        cpu: log.cpu_of_vp(index, vp).unwrap_or(uapi::NO_CPU),
-        vp,
-        reserved: 0,
-        sequence,
-        // The hypervisor's count of entry bytes after the header (not an
-        // offset from the buffer start), passed on unchanged.
-        bytes_used: header.next_buffer_offset,
-        events_lost: header.events_lost,
-        timestamp: header.time_stamp,
-    }
-}
-
-impl WorkItem for Session {
-    type Pointer = Arc<Session>;
-
-    fn run(this: Arc<Session>) {
-        Session::scan(this, false);
-    }
-}
-
-impl WorkItem<KICK> for Session {
-    type Pointer = Arc<Session>;
-
-    fn run(this: Arc<Session>) {
-        Session::scan(this, true);
     }
 }
 

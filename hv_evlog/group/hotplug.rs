@@ -196,7 +196,7 @@ impl Group {
         drop(live);
         // Its events so far reach the consumer; nothing is logged on it
         // while it is offline.
-        match crate::device::EventLog::flush(self, cpu) {
+        match super::log::EventLog::flush(self, cpu) {
             Ok(()) => pr_info!("CPU {cpu} offline: not served; its buffer in use flushed\n"),
             Err(e) => pr_warn!("CPU {cpu} offline: flush failed ({e:?})\n"),
         }

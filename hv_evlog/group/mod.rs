@@ -20,6 +20,7 @@
 //! lock and every reader goes through it.
 
 pub(crate) mod hotplug;
+pub(crate) mod log;
 pub(crate) mod reboot;
 mod resize;
 
@@ -32,8 +33,8 @@ use kernel::{
     time::{delay::fsleep, Delta},
 };
 
+use self::log::{BufferDesc, EventLog, Settings};
 use crate::{
-    device::{BufferDesc, EventLog, Settings},
     hv::backend::Backend,
     hv::hypercall::{self, CallLog, HvError, HypercallPages, Hypercalls},
     hv::pool::PoolDomain,

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The completion scanner of a consumer's open: a periodic delayed work,
+//! kicked at once when a completion message arrives, that snapshots the
+//! buffer headers and queues a record for each newly completed buffer.
+
+use kernel::{
+    bindings, impl_has_delayed_work, impl_has_work,
+    sync::Arc,
+    workqueue::{self, DelayedWork, Work, WorkItem},
+};
+
+use super::{count, Session, State};
+use crate::{
+    group::log::EventLog,
+    hv::sint0::Wake,
+    tlfs::{self, BufferHeader},
+    uapi::{self, Record},
+};
+
+/// With completion messages the periodic scan is only a safety net (for a
+/// chain below `threshold`, or a message lost): after each full scan that
+/// finds nothing, the next one comes twice as many intervals later, up to
+/// this many milliseconds (or `scan_interval_ms` if that is longer); any
+/// completion, message or table change brings it back to every interval.
+/// Each skipped interval only compares the table generation, so an idle
+/// open device costs the same whatever the number of buffers (issue 15).
+pub(super) const SCAN_BACKOFF_MS: u32 = 1000;
+
+/// Work item id of [`Session::kick`] (the scanner's is 0).
+pub(super) const KICK: u64 = 1;
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self> for Session { self.scan }
+}
+
+impl_has_work! {
+    impl HasWork<Self, KICK> for Session { self.kick }
+}
+
+/// What the inbox calls when a completion message arrived: queues one scan
+/// of `0` at once (on top of the periodic ones).
+pub(super) struct Kicker(pub(super) Arc<Session>);
+
+impl Wake for Kicker {
+    fn wake(&self) {
+        // Already queued is as good as queued now. Unbound (`system_dfl_wq`;
+        // 7.2 warns about `system_unbound_wq`): on a per-CPU queue the scan
+        // would wait on this CPU for the (lazily preempted) task that took
+        // the message while another CPU is idle (issue 15).
+        // SAFETY: `system_dfl_wq` is a C global, set up at boot and never
+        // destroyed.
+        let queue = unsafe { workqueue::Queue::from_raw(bindings::system_dfl_wq) };
+        let _ = queue.enqueue::<Arc<Session>, KICK>(self.0.clone());
+    }
+}
+
+impl Session {
+    /// One scan: snapshot every header, queue a record for each newly
+    /// completed buffer, wake readers, and run again after the scan interval
+    /// unless the file is being released. A periodic run (`kicked` false)
+    /// of a backed-off scanner only checks the table generation
+    /// ([`SCAN_BACKOFF_MS`]).
+    pub(super) fn scan(this: Arc<Self>, kicked: bool) {
+        let mut guard = this.state.lock();
+        if guard.stopping {
+            return;
+        }
+        if !kicked && guard.skips > 0 && this.log().generation() == guard.woken_generation {
+            guard.skips -= 1;
+            let _ = workqueue::system_power_efficient()
+                .enqueue_delayed(this.clone(), this.shared().scan_delay);
+            return;
+        }
+        let State {
+            tracker,
+            queue,
+            headers,
+            stats,
+            ..
+        } = &mut *guard;
+        // Heads taken before the snapshot: a chain announced later is
+        // walked by the next (kicked) scan.
+        let heads = this.shared().inbox.as_ref().map(|inbox| inbox.take_heads());
+        for (index, header) in (0u32..).zip(headers.iter_mut()) {
+            // A header the writer never let be read consistently keeps its
+            // last snapshot: an all-zero stand-in would look released.
+            if let Some(h) = this.log().header(index) {
+                *header = h;
+            }
+        }
+        let headers = &*headers;
+        let lifetime = &this.shared().lifetime;
+        // Completions that are gone (circular mode restarts complete
+        // buffers): a record still queued for one is withdrawn and counted
+        // as dropped, so that the new completion gets its own record.
+        let withdrawn = tracker.recycled(headers, |index| {
+            queue.withdraw(|r| r.buffer_index == index).is_some()
+        });
+        count(
+            &mut stats.records_dropped,
+            &lifetime.records_dropped,
+            withdrawn.into(),
+        );
+        let log = this.log();
+        let mut report = |index: u32| {
+            let header = headers.get(index as usize).copied().unwrap_or_default();
+            count(&mut stats.completions, &lifetime.completions, 1);
+            count(
+                &mut stats.events_lost,
+                &lifetime.events_lost,
+                header.events_lost.into(),
+            );
+            let (_, queued) = queue.push_with(|sequence| record(log, index, &header, sequence));
+            if !queued {
+                count(&mut stats.records_dropped, &lifetime.records_dropped, 1);
+            }
+            queued
+        };
+        let mut reported = 0;
+        let mut chains = 0;
+        if let (Some(heads), Some(inbox)) = (heads, this.shared().inbox.as_ref()) {
+            let (n, walked) = tracker.announced(&heads, headers, &mut report);
+            chains = (0..tlfs::MAX_BUFFERS)
+                .filter(|&i| heads.contains(i))
+                .count();
+            inbox.count_walked(chains as u64, walked.into());
+            reported += n;
+        }
+        reported += tracker.scan(headers, &mut report);
+        // A resize changed the table: pollers see POLLPRI.
+        let generation = this.log().generation();
+        let changed = generation != guard.woken_generation;
+        if reported != 0 || changed {
+            guard.woken_generation = generation;
+            this.readable.notify_all();
+        }
+        // Without messages the scan is the only way: never backed off.
+        if this.shared().inbox.is_none() || reported != 0 || chains != 0 || changed {
+            guard.idle_scans = 0;
+            guard.skips = 0;
+        } else {
+            guard.idle_scans = (guard.idle_scans + 1).min(31);
+            guard.skips = ((1u32 << guard.idle_scans) - 1).min(this.shared().max_skips);
+        }
+        // Re-armed under the lock, so that `stop_scanner` either sees this
+        // run's timer or this run sees `stopping`.
+        let _ = workqueue::system_power_efficient()
+            .enqueue_delayed(this.clone(), this.shared().scan_delay);
+        drop(guard);
+    }
+
+    /// Stops the scanner for good: no run is pending or running afterwards.
+    /// Sleeps; never called from the scanner itself (it would wait for
+    /// itself).
+    pub(super) fn stop_scanner(&self) {
+        // No new kicks: the inbox lets go of this session.
+        if let Some(inbox) = &self.shared().inbox {
+            inbox.set_waker(None);
+        }
+        self.state.lock().stopping = true;
+        // SAFETY: `self.kick` is an initialized work item that lives as long
+        // as `self`. A kick queued before the waker was cleared runs now
+        // (and sees `stopping`); none can be queued afterwards.
+        unsafe { bindings::flush_work(Work::<Self, KICK>::raw_get(&raw const self.kick)) };
+        // SAFETY: The pointer is to `self.scan`: aligned and not dangling.
+        let work = unsafe { DelayedWork::<Self>::raw_as_work(&raw const self.scan) };
+        // SAFETY: `work` points at the `Work` inside `self.scan`, which lives
+        // as long as `self`.
+        let work = unsafe { kernel::workqueue::Work::raw_get(work) };
+        // SAFETY: That `work_struct` is the `work` field of the
+        // `delayed_work` inside `self.scan`.
+        let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
+        // SAFETY: `dwork` is the initialized `delayed_work` of `self.scan`.
+        // Flushing runs a pending timer's work now and waits for it (and for
+        // a running one); every run sees `stopping` (set above, under the
+        // lock every run takes before re-arming) and does not re-arm, so
+        // nothing is pending or running when this returns.
+        unsafe { bindings::flush_delayed_work(dwork) };
+    }
+}
+
+/// The record of buffer `index`, completed with `header`.
+fn record(log: &dyn EventLog, index: u32, header: &BufferHeader, sequence: u64) -> Record {
+    let vp = u32::from(header.logical_processor);
+    Record {
+        buffer_index: index,
+        // The header names the processor by its VP index; FLUSH and the
+        // buffer table speak of Linux CPUs: both, named.
+        cpu: log.cpu_of_vp(index, vp).unwrap_or(uapi::NO_CPU),
+        vp,
+        reserved: 0,
+        sequence,
+        // The hypervisor's count of entry bytes after the header (not an
+        // offset from the buffer start), passed on unchanged.
+        bytes_used: header.next_buffer_offset,
+        events_lost: header.events_lost,
+        timestamp: header.time_stamp,
+    }
+}
+
+impl WorkItem for Session {
+    type Pointer = Arc<Session>;
+
+    fn run(this: Arc<Session>) {
+        Session::scan(this, false);
+    }
+}
+
+impl WorkItem<KICK> for Session {
+    type Pointer = Arc<Session>;
+
+    fn run(this: Arc<Session>) {
+        Session::scan(this, true);
+    }
+}
