@@ -28,7 +28,8 @@ use kernel::{
 };
 
 use self::model::{
-    hypervisor::{Hypervisor, Ledger, Platform, MAX_CPUS},
+    hypervisor::{Hypervisor, Ledger, MAX_CPUS},
+    machine::Platform,
     synic::{CpuSet, SlotView, SynicError},
     system::{SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES},
     writer::events_this_tick,

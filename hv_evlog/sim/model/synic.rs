@@ -33,7 +33,8 @@
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use super::hypervisor::{Hypervisor, Platform, MAX_CPUS};
+use super::hypervisor::{Hypervisor, MAX_CPUS};
+use super::machine::Platform;
 use crate::tlfs::{
     EventLogMessage, EventLogType, MessageHeader, Wire, EVENTLOG_SINT,
     HVMSG_EVENTLOG_BUFFERCOMPLETE, HVMSG_NONE, MAX_BUFFERS, MESSAGE_PAYLOAD_OFFSET,

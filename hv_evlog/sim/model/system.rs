@@ -38,9 +38,9 @@
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use super::hypervisor::{
-    block, fill_pages, publish_header, read_input, read_u64, Hypervisor, Platform, Regs,
-};
+use super::dispatch::{block, read_input, read_u64, Regs};
+use super::hypervisor::Hypervisor;
+use super::machine::{fill_pages, publish_header, Platform};
 use super::writer::entry_bytes;
 use crate::tlfs::{
     BufferHeader, BufferState, Control, DiagLogBufferConfig, EntryHeader, EventLogType,

@@ -53,7 +53,8 @@
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use super::hypervisor::{fill_pages, Hypervisor, Platform, MAX_CPUS};
+use super::hypervisor::{Hypervisor, MAX_CPUS};
+use super::machine::{fill_pages, Platform};
 use crate::tlfs::{
     BufferState, EntryHeader, EventLogMode, Wire, ENTRIES_OFFSET, ENTRY_ALIGN, PAGE_SIZE,
 };
@@ -105,6 +106,26 @@ pub(super) fn entry_bytes(entry_type: u16, seq: u32, size: u16, ts: u64) -> impl
         _ if i < usize::from(size) => payload_byte(seq, i - EntryHeader::SIZE),
         _ => 0,
     }
+}
+
+/// Per-CPU writer state. Zero bytes are a fresh CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Cpu {
+    /// Entry context of the next event: counts every event offered on this
+    /// CPU, lost ones included, so gaps show losses.
+    pub(super) seq: u32,
+    /// Events lost since the CPU's last buffer was started.
+    pub(super) pending_lost: u32,
+    /// Timestamp of the CPU's last entry.
+    pub(super) last_ts: u64,
+}
+
+impl Cpu {
+    pub(super) const EMPTY: Self = Self {
+        seq: 0,
+        pending_lost: 0,
+        last_ts: 0,
+    };
 }
 
 /// What happened to one event.

@@ -13,6 +13,7 @@
 
 use hv_evlog_host_tests::numa::{self, plan, BufferPlacement, Node, NodeFilter, Request, Topology};
 use hv_evlog_host_tests::sim::hypervisor::*;
+use hv_evlog_host_tests::sim::machine::*;
 use hv_evlog_host_tests::sim::synic::*;
 use hv_evlog_host_tests::sim::system::{SystemLogError, SYSTEM_ENTRY_TYPE};
 use hv_evlog_host_tests::sim::writer::*;
