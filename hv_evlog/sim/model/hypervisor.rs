@@ -173,6 +173,7 @@ pub const MAX_CPUS: u32 = 256;
 /// `2 * 17 + 1` pages per CPU and domain) on nodes of up to 7 CPUs, and
 /// small next to the test VMs' 128 MiB nodes. Larger set-ups deposit more,
 /// which is the path the module must handle anyway.
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
 pub const DEFAULT_POOL_PAGES_PER_NODE: u64 = 256;
 
 // The CPU field of the header is 16 bits wide.
@@ -350,6 +351,7 @@ impl Hypervisor {
     }
 
     /// Hypercalls seen so far, failed and injected ones included.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn calls(&self) -> u64 {
         self.calls
     }
@@ -388,6 +390,7 @@ impl Hypervisor {
     }
 
     /// The CPU `buffer` serves, if it was assigned one.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn affinity(&self, buffer: u32) -> Option<u32> {
         let b = self.buffers.get(buffer as usize)?;
         b.has_cpu.then_some(b.cpu)
@@ -410,6 +413,7 @@ impl Hypervisor {
     }
 
     /// Whether [`Self::take_notification`] has something.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn notification_pending(&self) -> bool {
         self.outbox.count != 0
     }
@@ -425,17 +429,20 @@ impl Hypervisor {
     }
 
     /// Every page the simulator holds: free, in buffers and in bookkeeping.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn pages_held(&self) -> u64 {
         self.pools.iter().map(|pool| pool.free + pool.in_use).sum()
     }
 
     /// The state of buffer `index`, if it exists.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn buffer_state(&self, index: u32) -> Option<BufferState> {
         let b = self.buffers.get(index as usize)?;
         b.exists.then_some(b.state)
     }
 
     /// Whether a buffer group is initialized.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn group_active(&self) -> bool {
         self.group.active
     }
@@ -479,7 +486,7 @@ impl Hypervisor {
     /// Checks the internal invariants, walking every free list: lengths match
     /// the counts, every pool page is on its pool's node, used pages match
     /// the buffers' charges, chains match their counts. For the host tests.
-    #[allow(dead_code)] // Used by the host tests only.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn audit<P: Platform>(&self, p: &mut P) -> Result<(), &'static str> {
         for (node, pool) in self.pools.iter().enumerate() {
             let mut pfn = pool.head;

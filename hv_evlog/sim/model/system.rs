@@ -160,11 +160,13 @@ impl Hypervisor {
     }
 
     /// The log's buffer count and pages per buffer, if there is one.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn system_log(&self) -> Option<(u32, u32)> {
         (self.system.count != 0).then_some((self.system.count, self.system.pages))
     }
 
     /// Whether system buffer `index` is mapped by the partition.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn system_mapped(&self, index: u32) -> bool {
         self.system.mapped.get(index as usize) == Some(&true)
     }
