@@ -9,10 +9,6 @@
 //! simulator's truth and page 0 of the buffer shows it: every change of a
 //! slot rewrites the header, so the partition never has to ask.
 
-// Items are `pub` for the host test crate, which mounts this file as a public
-// module; the kernel crate keeps the module private.
-#![allow(unreachable_pub)]
-
 use core::mem::offset_of;
 use core::ops::Range;
 

@@ -11,10 +11,6 @@
 //! turns it into a message. A buffer recycled or released before the
 //! partition was told leaves its chain again.
 
-// Items are `pub` for the host test crate, which mounts this file as a public
-// module; the kernel crate keeps the module private.
-#![allow(unreachable_pub)]
-
 use super::hypervisor::Hypervisor;
 use super::machine::Platform;
 

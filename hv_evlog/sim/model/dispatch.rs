@@ -12,10 +12,6 @@
 //! once. The order of the checks is the "Statuses" table in
 //! `hypervisor.rs`.
 
-// Items are `pub` for the host test crate, which mounts this file as a public
-// module; the kernel crate keeps the module private.
-#![allow(unreachable_pub)]
-
 use super::hypervisor::Hypervisor;
 use super::machine::{Platform, PAGE_OFFSET_MASK, PAGE_SHIFT};
 use crate::tlfs::{

@@ -9,10 +9,6 @@
 //! "Model" and "Charges" in `hypervisor.rs` give the rules; this file keeps
 //! the pools and their free lists.
 
-// Items are `pub` for the host test crate, which mounts this file as a public
-// module; the kernel crate keeps the module private.
-#![allow(unreachable_pub)]
-
 use super::buffers::BufferSlot;
 use super::dispatch::{block, read_input, Regs};
 use super::hypervisor::{Hypervisor, PoolStats, MAX_NODES};

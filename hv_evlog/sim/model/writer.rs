@@ -201,15 +201,7 @@ impl Hypervisor {
     /// ([`Outcome::Disabled`], [`Outcome::NotServed`]). Returns the number
     /// counted.
     pub fn drop_events(&mut self, cpu: u32, count: u32) -> u32 {
-        if count == 0 || !self.group.active || self.group.sources == 0 {
-            return 0;
-        }
-        if cpu >= MAX_CPUS
-            || !self
-                .buffers
-                .iter()
-                .any(|b| b.exists && b.has_cpu && b.cpu == cpu)
-        {
+        if count == 0 || !self.logging() || !self.serves(cpu) {
             return 0;
         }
         let c = &mut self.cpus[cpu as usize];
@@ -225,15 +217,10 @@ impl Hypervisor {
         payload_len: u16,
         completed: &mut Option<u32>,
     ) -> Outcome {
-        if !self.group.active || self.group.sources == 0 {
+        if !self.logging() {
             return Outcome::Disabled;
         }
-        if cpu >= MAX_CPUS
-            || !self
-                .buffers
-                .iter()
-                .any(|b| b.exists && b.has_cpu && b.cpu == cpu)
-        {
+        if !self.serves(cpu) {
             return Outcome::NotServed;
         }
         let size = EntryHeader::SIZE + usize::from(payload_len);
@@ -277,6 +264,20 @@ impl Hypervisor {
             },
             None => Outcome::Written { buffer, offset },
         }
+    }
+
+    /// Whether the writers log at all: a group exists and a source is on.
+    fn logging(&self) -> bool {
+        self.group.active && self.group.sources != 0
+    }
+
+    /// Whether an existing buffer is assigned to `cpu`.
+    fn serves(&self, cpu: u32) -> bool {
+        cpu < MAX_CPUS
+            && self
+                .buffers
+                .iter()
+                .any(|b| b.exists && b.has_cpu && b.cpu == cpu)
     }
 
     /// The CPU's in-use buffer.
