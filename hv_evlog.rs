@@ -30,7 +30,6 @@ mod group;
 mod hv;
 #[path = "hv_evlog/platform/mod.rs"]
 mod platform;
-#[allow(dead_code)] // Parts are used by the host tests only.
 #[path = "hv_evlog/sim/mod.rs"]
 mod sim;
 #[path = "hv_evlog/word_params.rs"]

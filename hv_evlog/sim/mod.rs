@@ -28,7 +28,8 @@ use kernel::{
 };
 
 use self::model::{
-    hypervisor::{Hypervisor, Ledger, Platform, MAX_CPUS},
+    hypervisor::{Hypervisor, Ledger, MAX_CPUS},
+    machine::Platform,
     synic::{CpuSet, SlotView, SynicError},
     system::{SYSTEM_BUFFERS, SYSTEM_BUFFER_PAGES},
     writer::events_this_tick,
@@ -202,7 +203,7 @@ fn shared_bytes(pfn: u64, offset: usize, len: usize) -> Option<*mut u8> {
 // SAFETY: every field of `Hypervisor` is an integer, a bool, an array of
 // those, or an enum whose zero value is a variant; the all-zero value is the
 // empty simulator (`Hypervisor::new()`), which a host test in
-// tests/host/tests/sim.rs checks byte for byte.
+// tests/host/tests/sim/calls.rs checks byte for byte.
 unsafe impl kernel::prelude::Zeroable for Hypervisor {}
 
 /// A simulated pool may take at most half of a node's memory: seeding

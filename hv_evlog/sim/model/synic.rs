@@ -33,11 +33,11 @@
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use super::hypervisor::{Hypervisor, Platform, MAX_CPUS};
+use super::hypervisor::{Hypervisor, MAX_CPUS};
+use super::machine::Platform;
 use crate::tlfs::{
-    EventLogMessage, EventLogType, MessageHeader, Wire, EVENTLOG_SINT,
-    HVMSG_EVENTLOG_BUFFERCOMPLETE, HVMSG_NONE, MAX_BUFFERS, MESSAGE_PAYLOAD_OFFSET,
-    MESSAGE_PENDING, MESSAGE_SIZE,
+    EventLogMessage, MessageHeader, Wire, EVENTLOG_SINT, HVMSG_EVENTLOG_BUFFERCOMPLETE, HVMSG_NONE,
+    MAX_BUFFERS, MESSAGE_PAYLOAD_OFFSET, MESSAGE_PENDING, MESSAGE_SIZE,
 };
 
 /// Messages the simulated SynIC holds beyond the slots: two per buffer, so
@@ -261,6 +261,7 @@ impl Hypervisor {
     }
 
     /// The SynIC's state: messages delivered, dropped, waiting.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn synic(&self) -> &Synic {
         &self.synic
     }
@@ -329,10 +330,5 @@ impl Hypervisor {
             Some(&pfn) if pfn != 0 => Ok(pfn),
             _ => Err(SynicError::NoMessagePage),
         }
-    }
-
-    /// The group's type, for the shell.
-    pub fn log_type(&self) -> EventLogType {
-        self.group.log_type
     }
 }

@@ -38,9 +38,9 @@
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use super::hypervisor::{
-    block, fill_pages, publish_header, read_input, read_u64, Hypervisor, Platform, Regs,
-};
+use super::dispatch::{block, read_input, read_u64, Regs};
+use super::hypervisor::Hypervisor;
+use super::machine::{fill_pages, publish_header, Platform};
 use super::writer::entry_bytes;
 use crate::tlfs::{
     BufferHeader, BufferState, Control, DiagLogBufferConfig, EntryHeader, EventLogType,
@@ -160,11 +160,13 @@ impl Hypervisor {
     }
 
     /// The log's buffer count and pages per buffer, if there is one.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn system_log(&self) -> Option<(u32, u32)> {
         (self.system.count != 0).then_some((self.system.count, self.system.pages))
     }
 
     /// Whether system buffer `index` is mapped by the partition.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by the host tests only"))]
     pub fn system_mapped(&self, index: u32) -> bool {
         self.system.mapped.get(index as usize) == Some(&true)
     }

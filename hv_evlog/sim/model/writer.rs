@@ -53,7 +53,8 @@
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use super::hypervisor::{fill_pages, Hypervisor, Platform, MAX_CPUS};
+use super::hypervisor::{Hypervisor, MAX_CPUS};
+use super::machine::{fill_pages, Platform};
 use crate::tlfs::{
     BufferState, EntryHeader, EventLogMode, Wire, ENTRIES_OFFSET, ENTRY_ALIGN, PAGE_SIZE,
 };
@@ -105,6 +106,26 @@ pub(super) fn entry_bytes(entry_type: u16, seq: u32, size: u16, ts: u64) -> impl
         _ if i < usize::from(size) => payload_byte(seq, i - EntryHeader::SIZE),
         _ => 0,
     }
+}
+
+/// Per-CPU writer state. Zero bytes are a fresh CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Cpu {
+    /// Entry context of the next event: counts every event offered on this
+    /// CPU, lost ones included, so gaps show losses.
+    pub(super) seq: u32,
+    /// Events lost since the CPU's last buffer was started.
+    pub(super) pending_lost: u32,
+    /// Timestamp of the CPU's last entry.
+    pub(super) last_ts: u64,
+}
+
+impl Cpu {
+    pub(super) const EMPTY: Self = Self {
+        seq: 0,
+        pending_lost: 0,
+        last_ts: 0,
+    };
 }
 
 /// What happened to one event.
@@ -180,15 +201,7 @@ impl Hypervisor {
     /// ([`Outcome::Disabled`], [`Outcome::NotServed`]). Returns the number
     /// counted.
     pub fn drop_events(&mut self, cpu: u32, count: u32) -> u32 {
-        if count == 0 || !self.group.active || self.group.sources == 0 {
-            return 0;
-        }
-        if cpu >= MAX_CPUS
-            || !self
-                .buffers
-                .iter()
-                .any(|b| b.exists && b.has_cpu && b.cpu == cpu)
-        {
+        if count == 0 || !self.logging() || !self.serves(cpu) {
             return 0;
         }
         let c = &mut self.cpus[cpu as usize];
@@ -204,15 +217,10 @@ impl Hypervisor {
         payload_len: u16,
         completed: &mut Option<u32>,
     ) -> Outcome {
-        if !self.group.active || self.group.sources == 0 {
+        if !self.logging() {
             return Outcome::Disabled;
         }
-        if cpu >= MAX_CPUS
-            || !self
-                .buffers
-                .iter()
-                .any(|b| b.exists && b.has_cpu && b.cpu == cpu)
-        {
+        if !self.serves(cpu) {
             return Outcome::NotServed;
         }
         let size = EntryHeader::SIZE + usize::from(payload_len);
@@ -256,6 +264,20 @@ impl Hypervisor {
             },
             None => Outcome::Written { buffer, offset },
         }
+    }
+
+    /// Whether the writers log at all: a group exists and a source is on.
+    fn logging(&self) -> bool {
+        self.group.active && self.group.sources != 0
+    }
+
+    /// Whether an existing buffer is assigned to `cpu`.
+    fn serves(&self, cpu: u32) -> bool {
+        cpu < MAX_CPUS
+            && self
+                .buffers
+                .iter()
+                .any(|b| b.exists && b.has_cpu && b.cpu == cpu)
     }
 
     /// The CPU's in-use buffer.

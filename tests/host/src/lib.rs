@@ -24,5 +24,5 @@ pub use policy::{calllog, completion, live, params, snapshot};
 #[path = "../../../hv_evlog/sim"]
 pub mod sim {
     pub mod model;
-    pub use model::{hypervisor, synic, system, writer};
+    pub use model::{hypervisor, machine, synic, system, writer};
 }
