@@ -3,7 +3,7 @@
 //! Consistent snapshots of a live buffer header (pure, host-tested).
 //!
 //! The hypervisor rewrites a buffer's header while the partition reads it.
-//! Its writer (and the simulator's, in `sim/hypervisor.rs`) stores every
+//! Its writer (and the simulator's, `publish_header` in `sim/model/machine.rs`) stores every
 //! other field first and `buffer_state` last, with release semantics: a
 //! reader that loads the state with acquire semantics sees every field
 //! written before that state was published. Fields still change under a
