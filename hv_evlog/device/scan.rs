@@ -7,13 +7,14 @@
 use kernel::{
     bindings, impl_has_delayed_work, impl_has_work,
     sync::Arc,
-    workqueue::{self, DelayedWork, Work, WorkItem},
+    workqueue::{self, Work, WorkItem},
 };
 
 use super::{count, Session, State};
 use crate::{
     group::log::EventLog,
     hv::sint0::Wake,
+    platform::ticker::{queue, stop_delayed},
     tlfs::{self, BufferHeader},
     uapi::{self, Record},
 };
@@ -48,10 +49,7 @@ impl Wake for Kicker {
         // 7.2 warns about `system_unbound_wq`): on a per-CPU queue the scan
         // would wait on this CPU for the (lazily preempted) task that took
         // the message while another CPU is idle (issue 15).
-        // SAFETY: `system_dfl_wq` is a C global, set up at boot and never
-        // destroyed.
-        let queue = unsafe { workqueue::Queue::from_raw(bindings::system_dfl_wq) };
-        let _ = queue.enqueue::<Arc<Session>, KICK>(self.0.clone());
+        let _ = queue().enqueue::<Arc<Session>, KICK>(self.0.clone());
     }
 }
 
@@ -163,20 +161,10 @@ impl Session {
         // as `self`. A kick queued before the waker was cleared runs now
         // (and sees `stopping`); none can be queued afterwards.
         unsafe { bindings::flush_work(Work::<Self, KICK>::raw_get(&raw const self.kick)) };
-        // SAFETY: The pointer is to `self.scan`: aligned and not dangling.
-        let work = unsafe { DelayedWork::<Self>::raw_as_work(&raw const self.scan) };
-        // SAFETY: `work` points at the `Work` inside `self.scan`, which lives
-        // as long as `self`.
-        let work = unsafe { kernel::workqueue::Work::raw_get(work) };
-        // SAFETY: That `work_struct` is the `work` field of the
-        // `delayed_work` inside `self.scan`.
-        let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
-        // SAFETY: `dwork` is the initialized `delayed_work` of `self.scan`.
-        // Flushing runs a pending timer's work now and waits for it (and for
-        // a running one); every run sees `stopping` (set above, under the
-        // lock every run takes before re-arming) and does not re-arm, so
-        // nothing is pending or running when this returns.
-        unsafe { bindings::flush_delayed_work(dwork) };
+        // Every run sees `stopping` (set above, under the lock every run
+        // takes before re-arming) and does not re-arm: the rule
+        // `platform::ticker` states for all periodic work.
+        stop_delayed(&self.scan);
     }
 }
 

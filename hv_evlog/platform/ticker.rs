@@ -1,143 +1,137 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A periodic delayed work that is stopped synchronously when dropped.
+//! Periodic work on the kernel crate's `DelayedWork`, stopped synchronously.
 //!
-//! The simulator's event writers and the completion scanner both run every
-//! few milliseconds until teardown. 7.2's `kernel::workqueue` can queue a
-//! delayed work but not cancel one, and a work that re-arms itself must be
-//! cancelled with `cancel_delayed_work_sync()` before the module's code and
-//! the work's memory go away. This is that one narrow wrapper.
+//! The simulator's event writers run as a [`Ticker`]; the device's
+//! completion scanner, which re-arms itself by its own policy (back-off,
+//! kicks from completion messages), stops with [`stop_delayed`]. Both follow
+//! one rule, because 7.2's `kernel::workqueue` can queue a delayed work but
+//! not cancel one: a run re-arms only under a lock, after checking a stop
+//! flag set under that same lock; the stopper sets the flag, then flushes.
+//! The flush runs a pending timer's work at once and waits for it and for a
+//! running one; every such run sees the flag and does not re-arm, so nothing
+//! is pending or running afterwards, and the work's owner may go.
 
-use core::{
-    marker::PhantomPinned,
-    sync::atomic::{AtomicBool, Ordering},
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use kernel::{
+    bindings, impl_has_delayed_work, new_delayed_work, new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+    time::{msecs_to_jiffies, Jiffies},
+    workqueue::{self, DelayedWork, WorkItem},
 };
 
-use kernel::{bindings, prelude::*, sync::LockClassKey, time::msecs_to_jiffies, types::Opaque};
+/// The queue periodic work runs on: the system's default unbound queue
+/// (`system_dfl_wq`; 7.2 warns that `system_unbound_wq` is going away), so
+/// that a tick never waits behind the task it interrupted on one CPU.
+pub(crate) fn queue() -> &'static workqueue::Queue {
+    // SAFETY: `system_dfl_wq` is a C global, set up at boot and never
+    // destroyed.
+    unsafe { workqueue::Queue::from_raw(bindings::system_dfl_wq) }
+}
+
+/// Waits until `work` is neither pending nor running, running a pending
+/// timer's work at once. The caller has made sure that no run re-arms it
+/// any more (see the module doc); it must not be called from `work` itself,
+/// which would wait for itself. Sleeps.
+pub(crate) fn stop_delayed<T: ?Sized, const ID: u64>(work: &DelayedWork<T, ID>) {
+    // SAFETY: The pointer is to `work`: aligned and not dangling.
+    let work = unsafe { DelayedWork::<T, ID>::raw_as_work(work) };
+    // SAFETY: `work` points at the `Work` inside that `DelayedWork`, which
+    // lives as long as the borrow.
+    let work = unsafe { workqueue::Work::raw_get(work) };
+    // SAFETY: That `work_struct` is the `work` field of the `delayed_work`
+    // inside the `DelayedWork`.
+    let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
+    // SAFETY: `dwork` is an initialized `delayed_work` (a `DelayedWork` only
+    // exists initialized).
+    unsafe { bindings::flush_delayed_work(dwork) };
+}
 
 /// What a [`Ticker`] runs each period.
 pub(crate) trait Tick: Send + Sync + 'static {
-    /// Runs in process context on the system workqueue; may sleep.
+    /// Runs in process context on [`queue`]; may sleep.
     fn tick(&self);
 }
 
-/// Runs `T::tick` every `period` jiffies from [`Ticker::start`] until drop.
-#[pin_data(PinnedDrop)]
-pub(crate) struct Ticker<T: Tick> {
+/// The shared part of a [`Ticker`]: the work, its schedule and the state.
+#[pin_data]
+pub(crate) struct Periodic<T: Tick> {
     #[pin]
-    dwork: Opaque<bindings::delayed_work>,
-    period: usize,
-    stopping: AtomicBool,
+    work: DelayedWork<Periodic<T>>,
+    period: Jiffies,
     started: AtomicBool,
+    /// Set once, by [`Ticker`]'s drop; re-arming happens under it.
+    #[pin]
+    stopping: Mutex<bool>,
     #[pin]
     state: T,
-    #[pin]
-    _pin: PhantomPinned,
 }
 
-// SAFETY: the `delayed_work` is only touched through the workqueue API,
-// which is safe to call from any thread; the flags are atomics and `T` is
-// `Send + Sync` (a `Tick` bound).
-unsafe impl<T: Tick> Send for Ticker<T> {}
-// SAFETY: as above; `&Ticker` only allows `start` (an atomic swap and a
-// queue call) and `state()`.
-unsafe impl<T: Tick> Sync for Ticker<T> {}
+impl_has_delayed_work! {
+    impl{T: Tick} HasDelayedWork<Self> for Periodic<T> { self.work }
+}
+
+impl<T: Tick> Periodic<T> {
+    /// Queues the next run a period from now, unless stopping.
+    fn rearm(this: &Arc<Self>) {
+        let stopping = this.stopping.lock();
+        if !*stopping {
+            // Already queued is as good as queued now.
+            let _ = queue().enqueue_delayed(this.clone(), this.period);
+        }
+    }
+}
+
+impl<T: Tick> WorkItem for Periodic<T> {
+    type Pointer = Arc<Self>;
+
+    fn run(this: Arc<Self>) {
+        this.state.tick();
+        Self::rearm(&this);
+    }
+}
+
+/// Runs `T::tick` every period from [`Ticker::start`] until dropped; the
+/// drop returns once no tick is pending or running.
+pub(crate) struct Ticker<T: Tick>(Arc<Periodic<T>>);
 
 impl<T: Tick> Ticker<T> {
-    /// A stopped ticker around `state`, ticking every `period_ms` once started.
-    pub(crate) fn new(
-        state: impl PinInit<T, Error>,
-        period_ms: u32,
-        key: Pin<&'static LockClassKey>,
-        timer_key: Pin<&'static LockClassKey>,
-    ) -> impl PinInit<Self, Error> {
-        let period = msecs_to_jiffies(period_ms).max(1) as usize;
-        try_pin_init!(Self {
-            dwork <- Opaque::ffi_init(move |slot: *mut bindings::delayed_work| {
-                // SAFETY: `slot` is valid for writes and pinned; `run::<T>`
-                // only ever sees works embedded in a `Ticker<T>`.
-                unsafe {
-                    bindings::init_work_with_key(
-                        &raw mut (*slot).work,
-                        Some(Self::run),
-                        false,
-                        c"hv_evlog_ticker".as_char_ptr(),
-                        key.as_ptr(),
-                    );
-                }
-                // SAFETY: the timer is embedded in a `delayed_work`, is only
-                // armed by the workqueue core, and runs in irqsafe context as
-                // `delayed_work_timer_fn` requires.
-                unsafe {
-                    bindings::timer_init_key(
-                        &raw mut (*slot).timer,
-                        Some(bindings::delayed_work_timer_fn),
-                        bindings::TIMER_IRQSAFE,
-                        c"hv_evlog_ticker_timer".as_char_ptr(),
-                        timer_key.as_ptr(),
-                    );
-                }
-            }),
-            period,
-            stopping: AtomicBool::new(false),
-            started: AtomicBool::new(false),
-            state <- state,
-            _pin: PhantomPinned,
-        }? Error)
+    /// A stopped ticker around `state`, ticking every `period_ms` once
+    /// started.
+    pub(crate) fn new(state: impl PinInit<T, Error>, period_ms: u32) -> Result<Self> {
+        let periodic = Arc::pin_init(
+            try_pin_init!(Periodic {
+                work <- new_delayed_work!("hv_evlog::ticker"),
+                period: msecs_to_jiffies(period_ms).max(1),
+                started: AtomicBool::new(false),
+                stopping <- new_mutex!(false),
+                state <- state,
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        Ok(Self(periodic))
     }
 
     /// The state the ticks run on.
     pub(crate) fn state(&self) -> &T {
-        &self.state
+        &self.0.state
     }
 
-    /// Starts ticking; a second call does nothing. (A `Ticker` only comes
-    /// from its `PinInit`, so every `&Ticker` is of a pinned one.)
+    /// Starts ticking; a second call does nothing.
     pub(crate) fn start(&self) {
-        if !self.started.swap(true, Ordering::AcqRel) {
-            self.queue();
-        }
-    }
-
-    fn queue(&self) {
-        // SAFETY: the work was initialised in `new` and lives, pinned, until
-        // `drop` has cancelled it synchronously; `system_wq` is a kernel
-        // global that outlives modules.
-        unsafe {
-            bindings::queue_delayed_work_on(
-                bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
-                bindings::system_dfl_wq,
-                self.dwork.get(),
-                self.period,
-            );
-        }
-    }
-
-    /// # Safety
-    ///
-    /// Called by the workqueue with the `work` of a `delayed_work` embedded
-    /// in a live `Ticker<T>` (only `new` installs this function).
-    unsafe extern "C" fn run(work: *mut bindings::work_struct) {
-        // SAFETY: `work` is the first field of the `delayed_work`, which is
-        // the `dwork` field of a `Ticker<T>` (contract above); `Opaque` is
-        // `repr(transparent)`.
-        let this = unsafe {
-            &*kernel::container_of!(work.cast::<Opaque<bindings::delayed_work>>(), Self, dwork)
-        };
-        this.state.tick();
-        if !this.stopping.load(Ordering::Acquire) {
-            this.queue();
+        if !self.0.started.swap(true, Ordering::AcqRel) {
+            Periodic::rearm(&self.0);
         }
     }
 }
 
-#[pinned_drop]
-impl<T: Tick> PinnedDrop for Ticker<T> {
-    fn drop(self: Pin<&mut Self>) {
-        self.stopping.store(true, Ordering::Release);
-        // SAFETY: the work was initialised in `new`. This waits for a running
-        // tick to return and handles a work that re-queues itself, so no tick
-        // runs after this and the memory may go.
-        unsafe { bindings::cancel_delayed_work_sync(self.dwork.get()) };
+impl<T: Tick> Drop for Ticker<T> {
+    fn drop(&mut self) {
+        *self.0.stopping.lock() = true;
+        stop_delayed(&self.0.work);
+        // The queued runs held the only other references: `T` goes with
+        // this handle's.
     }
 }

@@ -19,7 +19,6 @@ use kernel::{
     cpu::CpuId,
     new_mutex,
     prelude::*,
-    static_lock_class,
     sync::{
         atomic::{Acquire, Atomic, Release},
         Arc, Mutex,
@@ -543,8 +542,5 @@ pub(crate) fn create(
     inbox: Arc<Inbox>,
 ) -> Result<Arc<SimBackend>> {
     let sim = Sim::new(cfg, placement, inbox)?;
-    Arc::pin_init(
-        Ticker::new(sim, TICK_MS, static_lock_class!(), static_lock_class!()),
-        GFP_KERNEL,
-    )
+    Ok(Arc::new(Ticker::new(sim, TICK_MS)?, GFP_KERNEL)?)
 }
