@@ -23,7 +23,7 @@
 // as a public module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
-use core::mem::{align_of, offset_of, size_of};
+use core::mem::{align_of, size_of};
 
 /// `HV_EVLOG_ABI_VERSION`: the ABI the module serves and the tool speaks.
 pub const ABI_VERSION: u32 = 2;
@@ -231,8 +231,7 @@ macro_rules! c_field {
 macro_rules! pin_layout {
     ($ty:ty, $c:literal, size = $size:expr;
      $($field:ident $(($cf:literal))? @ $off:expr),+ $(,)?) => {{
-        const _: () = assert!(size_of::<$ty>() == $size);
-        $(const _: () = assert!(offset_of!($ty, $field) == $off);)+
+        crate::tlfs::pin_layout!($ty, size = $size; $($field @ $off),+);
         Layout {
             c_name: $c,
             size: $size,

@@ -24,7 +24,7 @@ ALLOWED = {
     "tlfs": set(),
     "policy": {"tlfs", "hv_evlog_numa"},
     "sim/model": {"tlfs", "policy", "hv_evlog_numa"},
-    "uapi": set(),
+    "uapi": {"tlfs"},
     "platform": {"tlfs", "policy", "hv_evlog_numa"},
     "hv": {"platform", "tlfs", "policy", "sim"},
     "sim": {"sim/model", "hv", "platform", "tlfs", "policy", "hv_evlog_numa"},
