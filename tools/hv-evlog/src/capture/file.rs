@@ -12,6 +12,35 @@ use crate::output::RECORD_HEADER_SIZE;
 use crate::tlfs::ENTRIES_OFFSET;
 use crate::uapi::{Record, ABI_VERSION};
 
+/// A file of recorded buffers read back (a binary capture file, an ETL
+/// file): record after record, each with its buffer held in memory.
+pub(crate) trait Recording {
+    /// Reads the next record and the buffer it describes.
+    fn next(&mut self) -> Result<Next>;
+    /// The buffer of the record [`Recording::next`] last returned.
+    fn held(&self) -> &[u8];
+}
+
+/// A [`Recording`] as a [`Source`]: the file is all there, so waiting is
+/// reading on, a snapshot is the held buffer, and nothing is handed back.
+pub struct Replay<F>(pub(crate) F);
+
+impl<F: Recording> Source for Replay<F> {
+    fn wait(&mut self, _timeout: Duration) -> Result<Next> {
+        self.0.next()
+    }
+
+    fn snapshot(&mut self, _record: &Record, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        out.extend_from_slice(self.0.held());
+        Ok(())
+    }
+
+    fn release(&mut self, _index: u32) -> Result<()> {
+        Ok(())
+    }
+}
+
 /// A binary capture file (see `output`), read back.
 pub struct FileSource<R: Read> {
     input: R,
@@ -22,7 +51,7 @@ pub struct FileSource<R: Read> {
 impl<R: Read> FileSource<R> {
     /// Reads and checks the file header (either version); returns the
     /// source and what the header records.
-    pub fn open(mut input: R) -> Result<(Self, Meta)> {
+    pub fn open(mut input: R) -> Result<(Replay<Self>, Meta)> {
         let not_capture = || {
             Error::Input(
                 "not an hv-evlog capture file (no HVEVLOG1 or HVEVLOG2 header) nor an ETL \
@@ -61,7 +90,7 @@ impl<R: Read> FileSource<R> {
             data: Vec::new(),
             offset: size as u64,
         };
-        Ok((source, meta))
+        Ok((Replay(source), meta))
     }
 }
 
@@ -85,8 +114,8 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
     read_full_of("capture file", input, buf)
 }
 
-impl<R: Read> Source for FileSource<R> {
-    fn wait(&mut self, _timeout: Duration) -> Result<Next> {
+impl<R: Read> Recording for FileSource<R> {
+    fn next(&mut self) -> Result<Next> {
         let mut h = [0u8; RECORD_HEADER_SIZE];
         let got = read_full(&mut self.input, &mut h)?;
         if got == 0 {
@@ -131,13 +160,7 @@ impl<R: Read> Source for FileSource<R> {
         Ok(Next::Record(record))
     }
 
-    fn snapshot(&mut self, _record: &Record, out: &mut Vec<u8>) -> Result<()> {
-        out.clear();
-        out.extend_from_slice(&self.data);
-        Ok(())
-    }
-
-    fn release(&mut self, _index: u32) -> Result<()> {
-        Ok(())
+    fn held(&self) -> &[u8] {
+        &self.data
     }
 }

@@ -19,6 +19,7 @@ pub(crate) mod tests;
 
 pub(crate) use file::read_full_of;
 pub use file::FileSource;
+pub(crate) use file::{Recording, Replay};
 pub use mapping::DeviceSource;
 
 /// What waiting for the next completed buffer brought.
