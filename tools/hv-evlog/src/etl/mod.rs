@@ -114,10 +114,9 @@
 //! between events are exact.
 
 use std::io::Read;
-use std::time::Duration;
 
 use crate::capfile::Meta;
-use crate::capture::{Next, Source};
+use crate::capture::{Next, Recording, Replay};
 use crate::decode::Event;
 use crate::error::{Error, Result};
 use crate::tlfs::{EntryHeader, TimeBasis, Wire, ENTRIES_OFFSET};

@@ -31,7 +31,7 @@ fn at(index: u32, file_offset: u64, what: impl std::fmt::Display) -> Error {
 impl<R: Read> EtlSource<R> {
     /// Reads and checks the first buffer; returns the source and what the
     /// logfile header says about the capture.
-    pub fn open(mut input: R) -> Result<(Self, Meta)> {
+    pub fn open(mut input: R) -> Result<(Replay<Self>, Meta)> {
         let mut head = vec![0u8; BUFFER_HEADER_SIZE];
         let got = read_full(&mut input, &mut head)?;
         if got < BUFFER_HEADER_SIZE {
@@ -141,7 +141,7 @@ impl<R: Read> EtlSource<R> {
             raw: Vec::with_capacity(size),
             data: Vec::with_capacity(size / 2),
         };
-        Ok((source, meta))
+        Ok((Replay(source), meta))
     }
 
     /// The buffer just read (in `raw`) as the hypervisor's buffer (in
@@ -266,8 +266,8 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
     crate::capture::read_full_of("ETL file", input, buf)
 }
 
-impl<R: Read> Source for EtlSource<R> {
-    fn wait(&mut self, _timeout: Duration) -> Result<Next> {
+impl<R: Read> Recording for EtlSource<R> {
+    fn next(&mut self) -> Result<Next> {
         let index = self.next;
         let file_offset = u64::from(index) * self.size as u64;
         self.raw.resize(self.size, 0);
@@ -301,13 +301,7 @@ impl<R: Read> Source for EtlSource<R> {
         self.rebuild(index, file_offset).map(Next::Record)
     }
 
-    fn snapshot(&mut self, _record: &Record, out: &mut Vec<u8>) -> Result<()> {
-        out.clear();
-        out.extend_from_slice(&self.data);
-        Ok(())
-    }
-
-    fn release(&mut self, _index: u32) -> Result<()> {
-        Ok(())
+    fn held(&self) -> &[u8] {
+        &self.data
     }
 }

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::capture::tests::{four_buffers, Fake};
-use crate::capture::{run, End, Limits};
+use crate::capture::{run, End, Limits, Source};
 use crate::output::{Format, Sink};
 
 pub(crate) fn meta() -> Meta {
