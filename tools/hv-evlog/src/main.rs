@@ -198,15 +198,7 @@ fn open_capture(path: Option<&Path>) -> Result<(Box<dyn Source>, Meta)> {
     // Enough to tell the kinds apart: the magic, or the first ETL record's
     // marker after the 72-byte buffer header.
     let mut head = vec![0u8; etl::BUFFER_HEADER_SIZE + 4];
-    let mut got = 0;
-    while got < head.len() {
-        match input.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Input(format!("reading capture file: {e}"))),
-        }
-    }
+    let got = capture::read_full_of("capture file", &mut input, &mut head)?;
     head.truncate(got);
     let is_etl = etl::looks_like_etl(&head);
     let input = io::Cursor::new(head).chain(input);
