@@ -63,7 +63,7 @@ fn write_buffers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
     writeln!(f, "index pxm pages_node cpu state events_lost")?;
     // The live table: a resize changes it. The hypervisor's own buffers
     // (`type=system`) have no proximity domain and no CPU (-1).
-    for index in 0..group.index_limit() {
+    for index in group.indices() {
         let Some((serves, retired)) = group.slot(index) else {
             continue;
         };
@@ -109,7 +109,7 @@ fn write_pool(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 fn write_pfns(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "index pfns")?;
-    for index in (0..group.index_limit()).filter(|&i| group.slot(i).is_some()) {
+    for index in group.indices().filter(|&i| group.slot(i).is_some()) {
         write!(f, "{index}")?;
         let mut result = Ok(());
         group.for_each_pfn(index, |pfn| {
@@ -128,7 +128,7 @@ fn write_headers(group: &Arc<Group>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
         f,
         "index state time_stamp next_buffer_offset next_buffer_index events_lost"
     )?;
-    for index in (0..group.index_limit()).filter(|&i| group.slot(i).is_some()) {
+    for index in group.indices().filter(|&i| group.slot(i).is_some()) {
         let Some(h) = group.header(index) else {
             writeln!(f, "{index} unmapped - - - -")?;
             continue;

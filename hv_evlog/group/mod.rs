@@ -46,7 +46,10 @@ use crate::{
     policy::live::Served,
     policy::params::{self, Config},
     policy::snapshot,
-    tlfs::{BufferHeader, BufferState, DiagLogBufferConfig, EventLogMode, EventLogType, TimeBasis},
+    tlfs::{
+        BufferHeader, BufferIndex, BufferState, DiagLogBufferConfig, EventLogMode, EventLogType,
+        TimeBasis, VpIndex,
+    },
 };
 
 /// The hypercall path: the transport, the pages calls are encoded in, and
@@ -166,18 +169,19 @@ impl Group {
         self.table.lock().active() as usize
     }
 
-    /// The group maximum: every buffer index is below it.
-    pub(crate) fn index_limit(&self) -> u32 {
-        self.max_buffers
+    /// Every index below the group maximum, in order (reversed, the order
+    /// that undoes set-up).
+    pub(crate) fn indices(&self) -> impl DoubleEndedIterator<Item = BufferIndex> {
+        (0..self.max_buffers).map(BufferIndex)
     }
 
     /// `f` of buffer `index`, if it exists, under the table's lock.
-    fn with_buffer<T>(&self, index: u32, f: impl FnOnce(&Buffer) -> T) -> Option<T> {
+    fn with_buffer<T>(&self, index: BufferIndex, f: impl FnOnce(&Buffer) -> T) -> Option<T> {
         self.table.lock().get(index).map(f)
     }
 
     /// The CPU buffer `index` serves, if it exists and serves one.
-    fn cpu_of(&self, index: u32) -> Option<u32> {
+    fn cpu_of(&self, index: BufferIndex) -> Option<u32> {
         self.with_buffer(index, |b| b.serves.map(|s| s.cpu))?
     }
 
@@ -190,24 +194,24 @@ impl Group {
 
     /// Whom buffer `index` serves (`None` for the hypervisor's own) and
     /// whether a resize retired it; `None` if there is no such buffer.
-    pub(crate) fn slot(&self, index: u32) -> Option<(Option<Served>, bool)> {
+    pub(crate) fn slot(&self, index: BufferIndex) -> Option<(Option<Served>, bool)> {
         self.with_buffer(index, |b| (b.serves, b.retired))
     }
 
     /// `f(pfn)` for each page of buffer `index` (none if it does not exist
     /// or is not mapped).
-    pub(crate) fn for_each_pfn(&self, index: u32, mut f: impl FnMut(u64)) {
+    pub(crate) fn for_each_pfn(&self, index: BufferIndex, mut f: impl FnMut(u64)) {
         self.with_buffer(index, |b| b.pfns.iter().for_each(|&p| f(p)));
     }
 
     /// The node all pages of buffer `index` are on, if they share one.
-    pub(crate) fn pages_node(&self, index: u32) -> Option<u32> {
+    pub(crate) fn pages_node(&self, index: BufferIndex) -> Option<u32> {
         self.with_buffer(index, |b| b.pages_node())?
     }
 
     /// The live header of buffer `index`, read from its first page. Taken
     /// under the table's lock: the buffer is not deleted meanwhile.
-    pub(crate) fn header(&self, index: u32) -> Option<BufferHeader> {
+    pub(crate) fn header(&self, index: BufferIndex) -> Option<BufferHeader> {
         self.with_buffer(index, |b| {
             let pfn = *b.pfns.first()?;
             snapshot::snapshot(&mm::HeaderPage(pfn))
@@ -264,7 +268,7 @@ impl EventLog for Group {
 
     fn buffer_desc(&self, index: u32) -> Option<BufferDesc> {
         let table = self.table.lock();
-        let b = table.get(index).filter(|b| b.shown())?;
+        let b = table.get(BufferIndex(index)).filter(|b| b.shown())?;
         Some(BufferDesc {
             serves: b.serves,
             node: b.pages_node(),
@@ -277,13 +281,13 @@ impl EventLog for Group {
         let mut table = self.table.lock();
         // All or nothing: every buffer of the range must be there and in
         // the rotation (a retired one is on its way out).
-        for i in (first..=last).filter(|_| new) {
+        for i in (first..=last).filter(|_| new).map(BufferIndex) {
             match table.get(i) {
                 Some(b) if !b.retired && !b.pfns.is_empty() => {}
                 _ => return Err(EINVAL),
             }
         }
-        for i in first..=last {
+        for i in (first..=last).map(BufferIndex) {
             if let Some(b) = table.get_mut(i) {
                 b.user_maps += 1;
             }
@@ -293,7 +297,7 @@ impl EventLog for Group {
 
     fn unmap_user(&self, first: u32, last: u32) {
         let mut table = self.table.lock();
-        for i in first..=last {
+        for i in (first..=last).map(BufferIndex) {
             if let Some(b) = table.get_mut(i) {
                 b.user_maps = b.user_maps.saturating_sub(1);
             }
@@ -309,15 +313,18 @@ impl EventLog for Group {
 
     fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32> {
         let backend = self.ctx.backend();
+        // Both come from the buffer's header, which names its processor by
+        // VP index (`LogicalProcessor`).
+        let vp = Some(VpIndex(vp));
         // Usually the CPU the buffer serves; otherwise look for it.
         let planned = self
             .table
             .lock()
-            .get(buffer)
+            .get(BufferIndex(buffer))
             .and_then(|b| b.serves)
             .map(|s| s.cpu);
         let others = 0..kernel::cpu::nr_cpu_ids();
-        Iterator::chain(planned.into_iter(), others).find(|&cpu| backend.vp_index(cpu) == Some(vp))
+        Iterator::chain(planned.into_iter(), others).find(|&cpu| backend.vp_index(cpu) == vp)
     }
 
     fn buffer_pages(&self) -> u32 {
@@ -336,11 +343,11 @@ impl EventLog for Group {
         // or seeded), which stays allocated while the buffer exists; a
         // resize deletes a buffer only once no mapping covers it
         // (`map_user`), and teardown frees nothing before `self` goes.
-        self.with_buffer(buffer, |b| b.pfns.get(page as usize).copied())?
+        self.with_buffer(BufferIndex(buffer), |b| b.pfns.get(page as usize).copied())?
     }
 
     fn header(&self, buffer: u32) -> Option<BufferHeader> {
-        Group::header(self, buffer)
+        Group::header(self, BufferIndex(buffer))
     }
 
     fn release(&self, buffer: u32) -> Result {
@@ -348,7 +355,9 @@ impl EventLog for Group {
             return Err(not_supported());
         }
         let ty = self.cfg.log_type;
-        Ok(self.ctx.with(|hv, _| hv.release_buffer(ty, buffer))?)
+        Ok(self
+            .ctx
+            .with(|hv, _| hv.release_buffer(ty, BufferIndex(buffer)))?)
     }
 
     /// Flushes, by buffer index, each buffer whose header says it is in
@@ -366,9 +375,9 @@ impl EventLog for Group {
             u32::MAX => None,
             cpu => Some(self.ctx.backend().vp_index(cpu).ok_or(EINVAL)?),
         };
-        for i in 0..self.max_buffers {
+        for i in self.indices() {
             let Some(h) = self.header(i) else { continue };
-            let on_cpu = vp.is_none_or(|vp| u32::from(h.logical_processor) == vp);
+            let on_cpu = vp.is_none_or(|vp| VpIndex(h.logical_processor.into()) == vp);
             if h.state() != Some(BufferState::InUse) || !on_cpu {
                 continue;
             }

@@ -36,7 +36,7 @@ use crate::{
     hv::{hypercall, pool::PoolDomain},
     hv_evlog_numa::pool_pages,
     policy::live::{self, Served, Step},
-    tlfs::{BufferState, HvStatus},
+    tlfs::{BufferIndex, BufferState, HvStatus},
 };
 
 /// How long a resize waits for the buffers it takes out: to complete after
@@ -132,6 +132,7 @@ impl Group {
             }
         }
         for (index, serves) in adds() {
+            let index = BufferIndex(index);
             self.backend().assign(index, serves.cpu)?;
             self.create_buffer(index, serves).inspect_err(|_| {
                 pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: buffer {index}: not created\n")
@@ -157,14 +158,12 @@ impl Group {
 
     /// Deletes buffer `index`, created but not mapped; if even that fails,
     /// it stays in the table as retired, so that unload deletes it.
-    fn discard(&self, index: u32) {
+    fn discard(&self, index: BufferIndex) {
         let ty = self.cfg.log_type;
         let deleted = self.ctx.with(|hv, _| hv.delete_buffer(ty, index)).is_ok();
         let mut table = self.table.lock();
         if deleted {
-            if let Some(slot) = table.slots.get_mut(index as usize) {
-                *slot = None;
-            }
+            table.remove(index);
         } else if let Some(b) = table.get_mut(index) {
             b.retired = true;
         }
@@ -187,13 +186,13 @@ impl Group {
         let mut waited = 0;
         loop {
             let mut left = 0;
-            for i in 0..self.max_buffers {
+            for i in self.indices() {
                 let Some((retired, maps)) = self.with_buffer(i, |b| (b.retired, b.user_maps))
                 else {
                     continue;
                 };
                 if !retired {
-                    if !going.get(i as usize).copied().unwrap_or(false) {
+                    if !going.get(i.0 as usize).copied().unwrap_or(false) {
                         continue;
                     }
                     left += 1;
@@ -209,9 +208,7 @@ impl Group {
                     .with(|hv, _| hv.delete_buffer(ty, i))
                     .inspect_err(|e| pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: buffer {i}: {e}\n"))?;
                 let mut table = self.table.lock();
-                if let Some(slot) = table.slots.get_mut(i as usize) {
-                    *slot = None;
-                }
+                table.remove(i);
                 table.changed();
             }
             if left == 0 {
@@ -234,12 +231,12 @@ impl Group {
 
     /// Whether a buffer that stays, of the CPU buffer `i` serves, is free
     /// for the hypervisor to go on with.
-    fn kept_one_free(&self, i: u32, going: &[bool]) -> bool {
+    fn kept_one_free(&self, i: BufferIndex, going: &[bool]) -> bool {
         let Some(cpu) = self.cpu_of(i) else {
             return true;
         };
-        (0..self.max_buffers).any(|j| {
-            !going.get(j as usize).copied().unwrap_or(true)
+        self.indices().any(|j| {
+            !going.get(j.0 as usize).copied().unwrap_or(true)
                 && self.with_buffer(j, |b| !b.retired).unwrap_or(false)
                 && self.cpu_of(j) == Some(cpu)
                 && matches!(
@@ -254,17 +251,23 @@ impl Group {
     /// then); flush it if it is in use and a buffer that stays is free for
     /// its CPU, so that the flush loses no event; a complete one waits for
     /// the consumer's release.
-    fn take_out(&self, i: u32, going: &[bool], flushed: &mut [bool], per_cpu: u32) -> Result {
+    fn take_out(
+        &self,
+        i: BufferIndex,
+        going: &[bool],
+        flushed: &mut [bool],
+        per_cpu: u32,
+    ) -> Result {
         let ty = self.cfg.log_type;
         let state = self.header(i).and_then(|h| h.state());
         let in_use = state == Some(BufferState::InUse);
-        let Some(&was_flushed) = flushed.get(i as usize) else {
+        let Some(&was_flushed) = flushed.get(i.0 as usize) else {
             return Ok(());
         };
         // Flushed once per time it is seen in use: the writer may start it
         // again after the consumer released it.
         let flush = in_use && !was_flushed && self.kept_one_free(i, going);
-        if let Some(f) = flushed.get_mut(i as usize) {
+        if let Some(f) = flushed.get_mut(i.0 as usize) {
             *f = in_use && (was_flushed || flush);
         }
         match state {

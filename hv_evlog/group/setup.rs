@@ -18,7 +18,8 @@ use crate::{
     policy::live::Served,
     policy::params::Config,
     tlfs::{
-        EventLogType, InitializeGroupInput, Pfn, ProximityDomainInfo, MAX_BUFFERS, MAX_BUFFER_PAGES,
+        BufferIndex, EventLogType, InitializeGroupInput, Pfn, ProximityDomainInfo, MAX_BUFFERS,
+        MAX_BUFFER_PAGES,
     },
     uapi::CPU_WORDS,
 };
@@ -26,7 +27,7 @@ use crate::{
 /// Checks what HvCallMapEventLogBuffer returned for buffer `index` before
 /// anything uses it: all of `pfns` mapped (`n` of them), each a page of RAM.
 /// `what` prefixes the one dmesg line a failure prints.
-fn check_mapped(what: &str, index: u32, pfns: &[u64], n: usize) -> Result {
+fn check_mapped(what: &str, index: BufferIndex, pfns: &[u64], n: usize) -> Result {
     if n != pfns.len() {
         pr_err!(
             "{what}buffer {index}: mapped {n} pages, expected {}\n",
@@ -137,7 +138,7 @@ impl Group {
              pages read-only (buffer_pages, buffers_per_cpu, threshold, mode, time_basis and \
              sources do not apply)\n"
         );
-        for index in 0..count {
+        for index in (0..count).map(BufferIndex) {
             let mut pfns = KVec::from_elem(0u64, pages as usize, GFP_KERNEL)?;
             let ty = EventLogType::SystemDiagnostics;
             let n = self.ctx.with(|hv, hp| {
@@ -204,7 +205,7 @@ impl Group {
                 target_node: b.target_node,
                 pxm: b.pxm,
             };
-            self.create_buffer(b.index, serves)?;
+            self.create_buffer(BufferIndex(b.index), serves)?;
         }
         Ok(())
     }
@@ -213,7 +214,7 @@ impl Group {
     /// its proximity domain for a local group, depositing node-local pages
     /// and retrying on `HV_STATUS_INSUFFICIENT_MEMORY`) and enters it in the
     /// table, not yet mapped.
-    pub(super) fn create_buffer(&self, index: u32, serves: Served) -> Result {
+    pub(super) fn create_buffer(&self, index: BufferIndex, serves: Served) -> Result {
         let proximity = if self.is_local() {
             ProximityDomainInfo::node(serves.pxm)
         } else {
@@ -234,7 +235,7 @@ impl Group {
 
     fn map_buffers(&mut self) -> Result {
         for b in self.placement.buffers.iter() {
-            self.map_buffer(b.index, b.target_node)?;
+            self.map_buffer(BufferIndex(b.index), b.target_node)?;
         }
         Ok(())
     }
@@ -243,7 +244,7 @@ impl Group {
     /// `HV_STATUS_INSUFFICIENT_MEMORY` like the other set-up calls (pages
     /// from `node`, where the plan puts the buffer), and checks each page
     /// number the hypervisor returns before anything uses it.
-    pub(super) fn map_buffer(&self, index: u32, node: u32) -> Result {
+    pub(super) fn map_buffer(&self, index: BufferIndex, node: u32) -> Result {
         let pages = self.cfg.buffer_pages as usize;
         let ty = self.cfg.log_type;
         let mut pfns = KVec::from_elem(0u64, pages, GFP_KERNEL)?;

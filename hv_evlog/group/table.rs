@@ -6,12 +6,16 @@
 use kernel::prelude::*;
 
 use crate::{
-    platform::mm, platform::topology::NodeId, policy::live::Served, tlfs::Pfn, uapi::CPU_WORDS,
+    platform::mm,
+    platform::topology::NodeId,
+    policy::live::Served,
+    tlfs::{BufferIndex, Pfn},
+    uapi::CPU_WORDS,
 };
 
 /// One created buffer and, once mapped, its pages.
 pub(super) struct Buffer {
-    pub(super) index: u32,
+    pub(super) index: BufferIndex,
     /// Whether the hypervisor mapped it (so teardown must unmap it).
     pub(super) mapped: bool,
     /// Its pages; empty unless mapped and every page number checked. Kept
@@ -29,7 +33,7 @@ pub(super) struct Buffer {
 }
 
 impl Buffer {
-    pub(super) fn new(index: u32, serves: Option<Served>, mapped: bool) -> Self {
+    pub(super) fn new(index: BufferIndex, serves: Option<Served>, mapped: bool) -> Self {
         Buffer {
             index,
             mapped,
@@ -71,17 +75,24 @@ pub(super) struct Table {
 }
 
 impl Table {
-    pub(super) fn get(&self, index: u32) -> Option<&Buffer> {
-        self.slots.get(index as usize)?.as_ref()
+    pub(super) fn get(&self, index: BufferIndex) -> Option<&Buffer> {
+        self.slots.get(index.0 as usize)?.as_ref()
     }
 
-    pub(super) fn get_mut(&mut self, index: u32) -> Option<&mut Buffer> {
-        self.slots.get_mut(index as usize)?.as_mut()
+    pub(super) fn get_mut(&mut self, index: BufferIndex) -> Option<&mut Buffer> {
+        self.slots.get_mut(index.0 as usize)?.as_mut()
+    }
+
+    /// Empties buffer `index`'s slot (deleted, or never to be).
+    pub(super) fn remove(&mut self, index: BufferIndex) {
+        if let Some(slot) = self.slots.get_mut(index.0 as usize) {
+            *slot = None;
+        }
     }
 
     /// Puts `b` in its slot (free: the caller planned it so).
     pub(super) fn insert(&mut self, b: Buffer) {
-        if let Some(slot) = self.slots.get_mut(b.index as usize) {
+        if let Some(slot) = self.slots.get_mut(b.index.0 as usize) {
             *slot = Some(b);
         }
         self.changed();

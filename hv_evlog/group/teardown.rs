@@ -13,7 +13,7 @@ use kernel::{
 use super::Group;
 use crate::{
     hv::hypercall::{self, HvError},
-    tlfs::{BufferState, EventLogType},
+    tlfs::{BufferIndex, BufferState, EventLogType},
 };
 
 /// How long [`Group::stop`] waits for flushed buffers to complete: what
@@ -23,7 +23,7 @@ const STOP_WAIT_MS: u32 = 1000;
 const STOP_POLL_MS: u32 = 10;
 
 /// Logs a failed teardown step; teardown goes on with the next one.
-fn warn_failed(step: &str, index: Option<u32>, e: HvError) {
+fn warn_failed(step: &str, index: Option<BufferIndex>, e: HvError) {
     match index {
         Some(i) => pr_warn!("teardown: {step} buffer {i}: {e}\n"),
         None => pr_warn!("teardown: {step}: {e}\n"),
@@ -47,7 +47,7 @@ pub(crate) struct StopReport {
 
 impl StopReport {
     /// Logs a failed step and counts it.
-    fn failed(&mut self, step: &str, index: Option<u32>, e: HvError) {
+    fn failed(&mut self, step: &str, index: Option<BufferIndex>, e: HvError) {
         warn_failed(step, index, e);
         self.failures += 1;
     }
@@ -71,7 +71,6 @@ impl Group {
         if self.stopped.swap(true, Ordering::AcqRel) {
             return report;
         }
-        let count = self.max_buffers;
         // Whether buffer `i` exists and is mapped by the hypervisor; each
         // unmapped one is marked so, under the table's lock.
         let exists = |i| self.with_buffer(i, |b| b.mapped);
@@ -83,7 +82,7 @@ impl Group {
         if self.is_system() {
             // The hypervisor's own buffers: only unmap them.
             let ty = EventLogType::SystemDiagnostics;
-            for i in (0..count).rev().filter(|&i| exists(i) == Some(true)) {
+            for i in self.indices().rev().filter(|&i| exists(i) == Some(true)) {
                 match self.ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
                     Ok(()) => unmapped(i),
                     Err(e) => report.failed("unmap", Some(i), e),
@@ -99,7 +98,7 @@ impl Group {
             }
         }
         let state = |i| self.header(i).and_then(|h| h.state());
-        for i in 0..count {
+        for i in self.indices() {
             if state(i) == Some(BufferState::InUse) {
                 match self.ctx.with(|hv, _| hv.flush(ty, i)) {
                     Ok(()) => report.flushed += 1,
@@ -111,7 +110,7 @@ impl Group {
         // The hypervisor completes a flushed buffer asynchronously; unmap
         // is refused while one is still in use.
         let mut waited = 0;
-        while (0..count).any(|i| state(i) == Some(BufferState::InUse)) {
+        while self.indices().any(|i| state(i) == Some(BufferState::InUse)) {
             if waited >= STOP_WAIT_MS {
                 pr_warn!("teardown: buffers still in use after {STOP_WAIT_MS} ms\n");
                 report.failures += 1;
@@ -120,7 +119,7 @@ impl Group {
             fsleep(Delta::from_millis(STOP_POLL_MS.into()));
             waited += STOP_POLL_MS;
         }
-        for i in 0..count {
+        for i in self.indices() {
             if state(i) == Some(BufferState::Complete) {
                 match self.ctx.with(|hv, _| hv.release_buffer(ty, i)) {
                     Ok(()) => report.released += 1,
@@ -128,7 +127,7 @@ impl Group {
                 }
             }
         }
-        for i in (0..count).rev() {
+        for i in self.indices().rev() {
             let Some(mapped) = exists(i) else { continue };
             let ctx = &self.ctx;
             if mapped {

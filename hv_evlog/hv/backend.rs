@@ -10,6 +10,7 @@ use kernel::sync::Arc;
 use crate::{
     hv::{hypercall::Transport, trampoline::HvTransport},
     sim::SimBackend,
+    tlfs::{BufferIndex, VpIndex},
 };
 
 /// The kernel's hypercall trampoline or the simulated hypervisor.
@@ -56,19 +57,19 @@ impl Backend {
     /// a local buffer to a processor of its proximity domain itself; the
     /// simulator stands in for that assignment by being told (as at load,
     /// from the plan).
-    pub(crate) fn assign(&self, index: u32, cpu: u32) -> kernel::error::Result {
+    pub(crate) fn assign(&self, index: BufferIndex, cpu: u32) -> kernel::error::Result {
         match self {
             Backend::Hv(_) => Ok(()),
-            Backend::Sim(sim) => sim.state().assign(index, cpu),
+            Backend::Sim(sim) => sim.state().assign(index.0, cpu),
         }
     }
 
     /// The virtual processor index the hypervisor knows Linux CPU `cpu` by.
-    pub(crate) fn vp_index(&self, cpu: u32) -> Option<u32> {
+    pub(crate) fn vp_index(&self, cpu: u32) -> Option<VpIndex> {
         match self {
             Backend::Hv(_) => crate::hv::trampoline::vp_index(cpu),
             // The simulator numbers its processors as Linux does.
-            Backend::Sim(_) => Some(cpu),
+            Backend::Sim(_) => Some(VpIndex(cpu)),
         }
     }
 }

@@ -44,12 +44,22 @@ use crate::{
     platform::mm::{self, NodeChoice, NodePage},
     policy::calllog::{self, Entry},
     tlfs::{
-        self, BufferIdInput, Control, CreateBufferInput, DepositMemoryInput, DiagLogBufferConfig,
-        EventLogType, FinalizeInput, FlushInput, GetMemoryBalanceInput, GetMemoryBalanceOutput,
-        GetSystemPropertyInput, HvCall, HvStatus, InitializeGroupInput, MapBufferInput, MapOutput,
-        Pfn, ProximityDomainInfo, SetSourcesInput, UnmapBufferInput, Wire,
+        self, BufferIdInput, BufferIndex, Control, CreateBufferInput, DepositMemoryInput,
+        DiagLogBufferConfig, EventLogType, FinalizeInput, FlushInput, GetMemoryBalanceInput,
+        GetMemoryBalanceOutput, GetSystemPropertyInput, HvCall, HvStatus, InitializeGroupInput,
+        MapBufferInput, MapOutput, Pfn, ProximityDomainInfo, SetSourcesInput, UnmapBufferInput,
+        Wire,
     },
 };
+
+// `tlfs` is pure `core` and implements `core::fmt::Display`; the kernel's
+// `pr_*!` take `kernel::fmt::Display`, so the buffer index the callers of
+// these hypercalls log is forwarded here, beside the calls that take it.
+impl fmt::Display for BufferIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
 
 /// What carries a hypercall to a hypervisor: the kernel's hypercall
 /// trampoline ([`crate::hv::trampoline::HvTransport`]) or the simulated hypervisor.
@@ -365,19 +375,23 @@ impl<'t> Hypercalls<'t> {
     pub(crate) fn create_buffer(
         &self,
         log_type: EventLogType,
-        index: u32,
+        index: BufferIndex,
         proximity: ProximityDomainInfo,
     ) -> Result<(), HvError> {
-        let input = CreateBufferInput::new(log_type, index, proximity);
+        let input = CreateBufferInput::new(log_type, index.0, proximity);
         self.call_fast(HvCall::CreateEventLogBuffer, &input)
     }
 
     /// HvCallDeleteEventLogBuffer, as an 8-byte fast call like Microsoft's
     /// mshv_trace.c: deletes buffer `index` of `log_type`.
-    pub(crate) fn delete_buffer(&self, log_type: EventLogType, index: u32) -> Result<(), HvError> {
+    pub(crate) fn delete_buffer(
+        &self,
+        log_type: EventLogType,
+        index: BufferIndex,
+    ) -> Result<(), HvError> {
         self.call_fast(
             HvCall::DeleteEventLogBuffer,
-            &BufferIdInput::new(log_type, index),
+            &BufferIdInput::new(log_type, index.0),
         )
     }
 
@@ -395,10 +409,10 @@ impl<'t> Hypercalls<'t> {
         &self,
         hp: &mut HypercallPages,
         log_type: EventLogType,
-        index: u32,
+        index: BufferIndex,
         pfns: &mut [u64],
     ) -> Result<usize, HvError> {
-        let input = MapBufferInput::own(log_type, index);
+        let input = MapBufferInput::own(log_type, index.0);
         self.call_memory(hp, HvCall::MapEventLogBuffer, &input, Output::Page)?;
         let out = hp.output.as_slice();
         let mut stored = 0;
@@ -414,18 +428,26 @@ impl<'t> Hypercalls<'t> {
     /// HvCallUnmapEventLogBuffer, as a 16-byte fast call like Microsoft's
     /// mshv_trace.c: unmaps buffer `index` of `log_type` from this
     /// partition; allowed only while it is free or ready.
-    pub(crate) fn unmap_buffer(&self, log_type: EventLogType, index: u32) -> Result<(), HvError> {
-        let input: UnmapBufferInput = MapBufferInput::own(log_type, index);
+    pub(crate) fn unmap_buffer(
+        &self,
+        log_type: EventLogType,
+        index: BufferIndex,
+    ) -> Result<(), HvError> {
+        let input: UnmapBufferInput = MapBufferInput::own(log_type, index.0);
         self.call_fast(HvCall::UnmapEventLogBuffer, &input)
     }
 
     /// HvCallReleaseEventLogBuffer, as an 8-byte fast call like Microsoft's
     /// mshv_trace.c: hands consumed buffer `index` of `log_type` back to the
     /// hypervisor.
-    pub(crate) fn release_buffer(&self, log_type: EventLogType, index: u32) -> Result<(), HvError> {
+    pub(crate) fn release_buffer(
+        &self,
+        log_type: EventLogType,
+        index: BufferIndex,
+    ) -> Result<(), HvError> {
         self.call_fast(
             HvCall::ReleaseEventLogBuffer,
-            &BufferIdInput::new(log_type, index),
+            &BufferIdInput::new(log_type, index.0),
         )
     }
 
@@ -447,10 +469,14 @@ impl<'t> Hypercalls<'t> {
     /// mshv_trace.c: completes in-use buffer `buffer_index` of `log_type`
     /// early. A buffer that is not in use (any more) is refused; see
     /// [`flush_raced`].
-    pub(crate) fn flush(&self, log_type: EventLogType, buffer_index: u32) -> Result<(), HvError> {
+    pub(crate) fn flush(
+        &self,
+        log_type: EventLogType,
+        buffer_index: BufferIndex,
+    ) -> Result<(), HvError> {
         self.call_fast(
             HvCall::FlushEventLogBuffer,
-            &FlushInput::new(log_type, buffer_index),
+            &FlushInput::new(log_type, buffer_index.0),
         )
     }
 

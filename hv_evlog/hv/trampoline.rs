@@ -27,7 +27,7 @@ use kernel::{bindings, prelude::*};
 
 use crate::{
     hv::hypercall::{HvError, HypercallPages, Hypercalls, Transport},
-    tlfs::{HvStatus, ProximityDomainInfo},
+    tlfs::{HvStatus, ProximityDomainInfo, VpIndex},
 };
 
 unsafe extern "C" {
@@ -67,7 +67,7 @@ const VP_INVALID: u32 = u32::MAX;
 ///
 /// Buffer headers name the processor that filled them by this index, which
 /// need not be the Linux CPU id.
-pub(crate) fn vp_index(cpu: u32) -> Option<u32> {
+pub(crate) fn vp_index(cpu: u32) -> Option<VpIndex> {
     if cpu >= kernel::cpu::nr_cpu_ids() {
         return None;
     }
@@ -80,7 +80,7 @@ pub(crate) fn vp_index(cpu: u32) -> Option<u32> {
     // SAFETY: the table has `nr_cpu_ids` entries and `cpu` is below that;
     // entries are written by CPU bring-up, a racing read sees either value.
     let vp = unsafe { table.add(cpu as usize).read_volatile() };
-    (vp != VP_INVALID).then_some(vp)
+    (vp != VP_INVALID).then_some(VpIndex(vp))
 }
 
 /// Hypercalls to the hypervisor Linux runs on, through [`hv_hypercall`].

@@ -42,3 +42,28 @@ impl fmt::Display for Pfn {
         fmt::LowerHex::fmt(&self.0, f)
     }
 }
+
+/// A buffer's index within its group (`BufferIndex` of the TLFS event log
+/// inputs), below the group maximum given to initialize. Not a CPU: a CPU
+/// may be served by several buffers, and the hypervisor's own buffers
+/// serve none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BufferIndex(pub u32);
+
+impl fmt::Display for BufferIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A virtual processor index: how the hypervisor names a processor (a
+/// buffer header's `LogicalProcessor`). It need not equal the Linux CPU id;
+/// the kernel keeps the mapping in `hv_vp_index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct VpIndex(pub u32);
+
+impl fmt::Display for VpIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
