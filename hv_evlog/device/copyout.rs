@@ -22,7 +22,7 @@ use kernel::{bindings, page::PAGE_SIZE, prelude::*, uaccess::UserPtr};
 use super::Session;
 use crate::{
     platform::mm,
-    tlfs::{BufferState, ENTRIES_OFFSET},
+    tlfs::{BufferIndex, BufferState, ENTRIES_OFFSET},
     uapi::CopyRequest,
 };
 
@@ -40,7 +40,7 @@ impl Session {
         }
         let before = {
             let state = self.state.lock();
-            let header = log.header(index).ok_or(EINVAL)?;
+            let header = log.header(BufferIndex(index)).ok_or(EINVAL)?;
             if !state.tracker.may_release(index, &header) {
                 return Err(EINVAL);
             }
@@ -60,7 +60,7 @@ impl Session {
         while done < bytes {
             let page = (done / PAGE_SIZE) as u32;
             let len = (bytes - done).min(PAGE_SIZE);
-            let pfn = log.pfn(index, page).ok_or(EINVAL)?;
+            let pfn = log.pfn(BufferIndex(index), page).ok_or(EINVAL)?;
             let from = mm::phys_to_virt(pfn << bindings::PAGE_SHIFT);
             let to = UserPtr::from_addr(addr.wrapping_add(done));
             // SAFETY: `from` is the direct-map address of page `page` of a
@@ -77,7 +77,7 @@ impl Session {
         }
 
         let mut state = self.state.lock();
-        let now = log.header(index).ok_or(EINVAL)?;
+        let now = log.header(BufferIndex(index)).ok_or(EINVAL)?;
         if !state.tracker.may_release(index, &now)
             || now.state() != Some(BufferState::Complete)
             || now.time_stamp != before.time_stamp

@@ -15,7 +15,7 @@ use super::{Shared, RECORD_SIZE};
 use crate::{
     hv_evlog_numa::cpu_map,
     policy::params,
-    tlfs,
+    tlfs::{self, BufferIndex},
     uapi::{self, BufferInfo, Info, CPU_WORDS},
 };
 
@@ -52,7 +52,7 @@ impl Shared {
 
     /// `struct hv_evlog_buffer_info` of buffer `index`.
     pub(super) fn buffer_info(&self, index: u32) -> Result<BufferInfo> {
-        let desc = self.log.buffer_desc(index).ok_or(EINVAL)?;
+        let desc = self.log.buffer_desc(BufferIndex(index)).ok_or(EINVAL)?;
         let mut flags = 0;
         if desc.retired {
             flags |= uapi::BUFFER_RETIRED;

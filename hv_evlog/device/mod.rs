@@ -139,7 +139,7 @@ use crate::{
     group::log::EventLog,
     hv::sint0::{Inbox, Wake},
     policy::completion::{Queue, Tracked, Tracker},
-    tlfs::{self, BufferHeader},
+    tlfs::{self, BufferHeader, BufferIndex},
     uapi::{self, BufferInfo, Buffers, Info, Record, Stats},
 };
 
@@ -277,10 +277,13 @@ impl Shared {
 impl Shared {
     /// Buffers `first..=last` that pages `pgoff..pgoff + pages` of the mmap
     /// space cover (`pages` at least 1).
-    fn buffers_of(&self, pgoff: usize, pages: usize) -> (u32, u32) {
+    fn buffers_of(&self, pgoff: usize, pages: usize) -> (BufferIndex, BufferIndex) {
         let per_buffer = self.log.buffer_pages().max(1) as usize;
         let last = pgoff + pages.max(1) - 1;
-        ((pgoff / per_buffer) as u32, (last / per_buffer) as u32)
+        (
+            BufferIndex((pgoff / per_buffer) as u32),
+            BufferIndex((last / per_buffer) as u32),
+        )
     }
 
     /// A copy of a mapping of pages `pgoff..pgoff + pages` was made.
@@ -433,7 +436,7 @@ impl Session {
         // Complete with the very fill whose record was read: in circular
         // mode the buffer may have been restarted and completed again since,
         // and that completion is not reported yet.
-        let header = self.log().header(index).ok_or(EINVAL)?;
+        let header = self.log().header(BufferIndex(index)).ok_or(EINVAL)?;
         if !state.tracker.may_release(index, &header) {
             return Err(EINVAL);
         }
@@ -443,7 +446,7 @@ impl Session {
     /// Hands buffer `index` back to the hypervisor and counts it, once the
     /// caller has checked under `state`'s lock that it may.
     fn hand_back(&self, state: &mut State, index: u32) -> Result {
-        self.log().release(index)?;
+        self.log().release(BufferIndex(index))?;
         state.tracker.released(index);
         count(
             &mut state.stats.releases,
@@ -675,7 +678,7 @@ impl Operations for Session {
         // Every buffer the range touches must exist and be in the rotation;
         // from here on none of them is deleted until the mapping goes.
         let buffers = (first / per_buffer, (first + pages - 1) / per_buffer);
-        log.map_user(buffers.0, buffers.1, true)?;
+        log.map_user(BufferIndex(buffers.0), BufferIndex(buffers.1), true)?;
         // Pages are mapped on first touch (`fault` below).
         chardev::set_pfnmap(vma);
         crate::device::vma::track(vma, this.shared(), first as usize, pages as usize);
@@ -691,7 +694,10 @@ impl Operations for Session {
         // `pgoff` is in range; checked again all the same: a page outside
         // is `SIGBUS`.
         let pgoff = u32::try_from(pgoff).ok()?;
-        log.pfn(pgoff.checked_div(per_buffer)?, pgoff % per_buffer)
+        log.pfn(
+            BufferIndex(pgoff.checked_div(per_buffer)?),
+            pgoff % per_buffer,
+        )
     }
 
     fn fault_block(this: ArcBorrow<'_, Self>) -> usize {

@@ -15,7 +15,7 @@ use crate::{
     group::log::EventLog,
     hv::sint0::Wake,
     platform::ticker::{queue, stop_delayed},
-    tlfs::{self, BufferHeader},
+    tlfs::{self, BufferHeader, BufferIndex, VpIndex},
     uapi::{self, Record},
 };
 
@@ -83,7 +83,7 @@ impl Session {
         for (index, header) in (0u32..).zip(headers.iter_mut()) {
             // A header the writer never let be read consistently keeps its
             // last snapshot: an all-zero stand-in would look released.
-            if let Some(h) = this.log().header(index) {
+            if let Some(h) = this.log().header(BufferIndex(index)) {
                 *header = h;
             }
         }
@@ -175,7 +175,9 @@ fn record(log: &dyn EventLog, index: u32, header: &BufferHeader, sequence: u64) 
         buffer_index: index,
         // The header names the processor by its VP index; FLUSH and the
         // buffer table speak of Linux CPUs: both, named.
-        cpu: log.cpu_of_vp(index, vp).unwrap_or(uapi::NO_CPU),
+        cpu: log
+            .cpu_of_vp(BufferIndex(index), VpIndex(vp))
+            .unwrap_or(uapi::NO_CPU),
         vp,
         reserved: 0,
         sequence,

@@ -9,7 +9,7 @@ use kernel::prelude::*;
 
 use crate::{
     policy::{live::Served, params},
-    tlfs::{BufferHeader, EventLogMode, EventLogType, TimeBasis},
+    tlfs::{BufferHeader, BufferIndex, EventLogMode, EventLogType, TimeBasis, VpIndex},
 };
 
 /// What an event log says of itself; the device turns it into the UAPI's
@@ -68,10 +68,10 @@ pub(crate) trait EventLog: Send + Sync {
     /// refused (`EINVAL`) unless each exists and is in the rotation; a copy
     /// of an existing one (mremap moving it) is always counted. While
     /// counted, none of them is deleted.
-    fn map_user(&self, first: u32, last: u32, new: bool) -> Result;
+    fn map_user(&self, first: BufferIndex, last: BufferIndex, new: bool) -> Result;
 
     /// A mapping covering buffers `first..=last` is gone.
-    fn unmap_user(&self, first: u32, last: u32);
+    fn unmap_user(&self, first: BufferIndex, last: BufferIndex);
 
     /// Sets the buffers per served CPU (HV_EVLOG_IOC_RESIZE).
     fn resize(&self, per_cpu: u32) -> Result;
@@ -88,7 +88,7 @@ pub(crate) trait EventLog: Send + Sync {
     }
 
     /// Description of buffer `index`; `None` if there is none.
-    fn buffer_desc(&self, index: u32) -> Option<BufferDesc>;
+    fn buffer_desc(&self, index: BufferIndex) -> Option<BufferDesc>;
 
     /// Pages per buffer, 1 to 512.
     fn buffer_pages(&self) -> u32;
@@ -101,7 +101,7 @@ pub(crate) trait EventLog: Send + Sync {
     /// reference (they are PFN mappings, see [`Session`]'s `mmap`): what
     /// keeps the page until the last mapping of it is gone is that every
     /// mapping holds, through its file, an `Arc` of `self`.
-    fn pfn(&self, buffer: u32, page: u32) -> Option<u64>;
+    fn pfn(&self, buffer: BufferIndex, page: u32) -> Option<u64>;
 
     /// A snapshot of buffer `buffer`'s header, read from its first page.
     ///
@@ -111,17 +111,17 @@ pub(crate) trait EventLog: Send + Sync {
     /// never held still long enough. Called every scan interval for
     /// every buffer while the device is open, with the device's lock held:
     /// it must not call back into the device.
-    fn header(&self, buffer: u32) -> Option<BufferHeader>;
+    fn header(&self, buffer: BufferIndex) -> Option<BufferHeader>;
 
     /// The Linux CPU whose virtual processor index is `vp`, the processor
     /// the header of buffer `buffer` names; `None` if no Linux CPU has it.
     /// Called for every record, with the device's lock held.
-    fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32>;
+    fn cpu_of_vp(&self, buffer: BufferIndex, vp: VpIndex) -> Option<u32>;
 
     /// Hands buffer `buffer` back to the hypervisor
     /// (HvCallReleaseEventLogBuffer). Only called for a buffer whose header
     /// said Complete.
-    fn release(&self, buffer: u32) -> Result;
+    fn release(&self, buffer: BufferIndex) -> Result;
 
     /// Completes the current buffer of `cpu`, or of every CPU for
     /// `u32::MAX` (HvCallFlushEventLogBuffer). `cpu` is below

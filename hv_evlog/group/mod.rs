@@ -266,9 +266,9 @@ impl EventLog for Group {
         self.table.lock().generation
     }
 
-    fn buffer_desc(&self, index: u32) -> Option<BufferDesc> {
+    fn buffer_desc(&self, index: BufferIndex) -> Option<BufferDesc> {
         let table = self.table.lock();
-        let b = table.get(BufferIndex(index)).filter(|b| b.shown())?;
+        let b = table.get(index).filter(|b| b.shown())?;
         Some(BufferDesc {
             serves: b.serves,
             node: b.pages_node(),
@@ -277,17 +277,17 @@ impl EventLog for Group {
         })
     }
 
-    fn map_user(&self, first: u32, last: u32, new: bool) -> Result {
+    fn map_user(&self, first: BufferIndex, last: BufferIndex, new: bool) -> Result {
         let mut table = self.table.lock();
         // All or nothing: every buffer of the range must be there and in
         // the rotation (a retired one is on its way out).
-        for i in (first..=last).filter(|_| new).map(BufferIndex) {
+        for i in (first.0..=last.0).filter(|_| new).map(BufferIndex) {
             match table.get(i) {
                 Some(b) if !b.retired && !b.pfns.is_empty() => {}
                 _ => return Err(EINVAL),
             }
         }
-        for i in (first..=last).map(BufferIndex) {
+        for i in (first.0..=last.0).map(BufferIndex) {
             if let Some(b) = table.get_mut(i) {
                 b.user_maps += 1;
             }
@@ -295,9 +295,9 @@ impl EventLog for Group {
         Ok(())
     }
 
-    fn unmap_user(&self, first: u32, last: u32) {
+    fn unmap_user(&self, first: BufferIndex, last: BufferIndex) {
         let mut table = self.table.lock();
-        for i in (first..=last).map(BufferIndex) {
+        for i in (first.0..=last.0).map(BufferIndex) {
             if let Some(b) = table.get_mut(i) {
                 b.user_maps = b.user_maps.saturating_sub(1);
             }
@@ -311,16 +311,16 @@ impl EventLog for Group {
         Group::resize(self, per_cpu)
     }
 
-    fn cpu_of_vp(&self, buffer: u32, vp: u32) -> Option<u32> {
+    fn cpu_of_vp(&self, buffer: BufferIndex, vp: VpIndex) -> Option<u32> {
         let backend = self.ctx.backend();
         // Both come from the buffer's header, which names its processor by
         // VP index (`LogicalProcessor`).
-        let vp = Some(VpIndex(vp));
+        let vp = Some(vp);
         // Usually the CPU the buffer serves; otherwise look for it.
         let planned = self
             .table
             .lock()
-            .get(BufferIndex(buffer))
+            .get(buffer)
             .and_then(|b| b.serves)
             .map(|s| s.cpu);
         let others = 0..kernel::cpu::nr_cpu_ids();
@@ -338,26 +338,24 @@ impl EventLog for Group {
         !self.is_system()
     }
 
-    fn pfn(&self, buffer: u32, page: u32) -> Option<u64> {
+    fn pfn(&self, buffer: BufferIndex, page: u32) -> Option<u64> {
         // A page of a mapped buffer: RAM from the page allocator (deposited
         // or seeded), which stays allocated while the buffer exists; a
         // resize deletes a buffer only once no mapping covers it
         // (`map_user`), and teardown frees nothing before `self` goes.
-        self.with_buffer(BufferIndex(buffer), |b| b.pfns.get(page as usize).copied())?
+        self.with_buffer(buffer, |b| b.pfns.get(page as usize).copied())?
     }
 
-    fn header(&self, buffer: u32) -> Option<BufferHeader> {
-        Group::header(self, BufferIndex(buffer))
+    fn header(&self, buffer: BufferIndex) -> Option<BufferHeader> {
+        Group::header(self, buffer)
     }
 
-    fn release(&self, buffer: u32) -> Result {
+    fn release(&self, buffer: BufferIndex) -> Result {
         if self.is_system() {
             return Err(not_supported());
         }
         let ty = self.cfg.log_type;
-        Ok(self
-            .ctx
-            .with(|hv, _| hv.release_buffer(ty, BufferIndex(buffer)))?)
+        Ok(self.ctx.with(|hv, _| hv.release_buffer(ty, buffer))?)
     }
 
     /// Flushes, by buffer index, each buffer whose header says it is in
