@@ -96,6 +96,8 @@ use core::fmt;
 use core::num::NonZeroU32;
 use core::ops::Range;
 
+use crate::tlfs::BufferPages;
+
 /// Most buffers one group can hold (the hypervisor's limit).
 pub const MAX_BUFFERS: u32 = crate::tlfs::MAX_BUFFERS;
 
@@ -127,11 +129,11 @@ pub fn cpu_map<const W: usize>(cpu: u32) -> [u64; W] {
 ///
 /// A domain without buffers needs nothing: the per-domain state is only
 /// created with the domain's first buffer.
-pub fn pool_pages(buffers: u32, buffer_pages: u32) -> u64 {
+pub fn pool_pages(buffers: u32, buffer_pages: BufferPages) -> u64 {
     if buffers == 0 {
         return 0;
     }
-    let per_buffer = u64::from(buffer_pages) + u64::from(BOOKKEEPING_PAGES_PER_BUFFER);
+    let per_buffer = u64::from(buffer_pages.0) + u64::from(BOOKKEEPING_PAGES_PER_BUFFER);
     u64::from(buffers) * per_buffer + u64::from(BOOKKEEPING_PAGES_PER_DOMAIN)
 }
 
@@ -526,7 +528,7 @@ impl Iterator for Domains<'_> {
             first_buffer: first.index,
             buffers,
             cpus: buffers / self.buffers_per_cpu,
-            pool_pages: pool_pages(buffers, self.buffer_pages),
+            pool_pages: pool_pages(buffers, BufferPages(self.buffer_pages)),
         })
     }
 }

@@ -36,7 +36,7 @@ use crate::{
     hv::{hypercall, pool::PoolDomain},
     hv_evlog_numa::pool_pages,
     policy::live::{self, Served, Step},
-    tlfs::{BufferIndex, BufferState, HvStatus},
+    tlfs::{BufferIndex, BufferPages, BufferState, HvStatus},
 };
 
 /// How long a resize waits for the buffers it takes out: to complete after
@@ -114,7 +114,7 @@ impl Group {
                 Step::Remove { .. } => None,
             })
         };
-        let pages = self.cfg.buffer_pages;
+        let pages = BufferPages(self.cfg.buffer_pages);
         if !self.is_local() {
             let need = pool_pages(adds().count() as u32, pages);
             self.ensure_pool(PoolDomain::Whole, need, per_cpu)?;

@@ -67,3 +67,9 @@ impl fmt::Display for VpIndex {
         fmt::Display::fmt(&self.0, f)
     }
 }
+
+/// A buffer's size in pages (1 to [`super::MAX_BUFFER_PAGES`]): what pool
+/// charges are computed from, beside counts of buffers it must not be
+/// swapped with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BufferPages(pub u32);

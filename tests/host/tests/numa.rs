@@ -16,6 +16,7 @@
 //! straightforward reference.
 
 use hv_evlog_host_tests::numa::*;
+use hv_evlog_host_tests::tlfs::BufferPages;
 use std::ops::Range;
 
 #[path = "numa/support.rs"]
@@ -122,10 +123,10 @@ fn err(nodes: &[Node<'_>], dist: &[u8], r: &Request<'_>) -> PlanError {
 fn bookkeeping_model() {
     assert_eq!(BOOKKEEPING_PAGES_PER_BUFFER, 1);
     assert_eq!(BOOKKEEPING_PAGES_PER_DOMAIN, 1);
-    assert_eq!(pool_pages(0, 16), 0);
-    assert_eq!(pool_pages(1, 1), 3);
-    assert_eq!(pool_pages(2, 16), 35);
-    assert_eq!(pool_pages(512, 512), 512 * 513 + 1);
+    assert_eq!(pool_pages(0, BufferPages(16)), 0);
+    assert_eq!(pool_pages(1, BufferPages(1)), 3);
+    assert_eq!(pool_pages(2, BufferPages(16)), 35);
+    assert_eq!(pool_pages(512, BufferPages(512)), 512 * 513 + 1);
 }
 
 // ---------------------------------------------------------------------------

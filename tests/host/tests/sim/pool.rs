@@ -5,6 +5,7 @@
 
 use super::rig::*;
 use hv_evlog_host_tests::numa::{self, plan, BufferPlacement, Node, NodeFilter, Request, Topology};
+use hv_evlog_host_tests::tlfs::BufferPages;
 
 #[test]
 fn seed_stops_at_the_node_capacity_and_skips_memoryless_nodes() {
@@ -147,9 +148,9 @@ fn delete_gives_everything_back_including_the_domain_page() {
     let start = r.hv.pool(0);
     ok(r.create(0, ProximityDomainInfo::node(PXM0)));
     ok(r.create(1, ProximityDomainInfo::node(PXM0)));
-    assert_eq!(r.hv.pool(0).in_use, numa::pool_pages(2, 2));
+    assert_eq!(r.hv.pool(0).in_use, numa::pool_pages(2, BufferPages(2)));
     ok(r.delete(0));
-    assert_eq!(r.hv.pool(0).in_use, numa::pool_pages(1, 2));
+    assert_eq!(r.hv.pool(0).in_use, numa::pool_pages(1, BufferPages(2)));
     ok(r.delete(1));
     assert_eq!(r.hv.pool(0), start);
     r.hv.audit(&mut r.p).unwrap();
