@@ -21,7 +21,7 @@ mod tlfs;
 #[path = "hv_evlog/uapi.rs"]
 mod uapi;
 
-// Kernel-only, lowest first:
+// Kernel-only (scripts/check-layers.py holds which may name which):
 #[path = "hv_evlog/device/mod.rs"]
 mod device;
 #[path = "hv_evlog/group/mod.rs"]
