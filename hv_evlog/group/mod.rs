@@ -43,6 +43,7 @@ use crate::{
     platform::mm,
     platform::placement::Placement,
     policy::calllog::{Entry, Ring},
+    policy::completion::IndexSet,
     policy::live::Served,
     policy::params::{self, Config},
     policy::snapshot,
@@ -377,21 +378,15 @@ impl EventLog for Group {
         // moves the CPU on to its next buffer, which a later header read
         // would see in use too and flush as well, completing every buffer
         // of that CPU, so that it loses events until one is released.
-        let mut in_use = [0u64; (crate::tlfs::MAX_BUFFERS / u64::BITS) as usize];
+        let mut in_use = IndexSet::new();
         for i in self.indices() {
             let Some(h) = self.header(i) else { continue };
             let on_cpu = vp.is_none_or(|vp| VpIndex(h.logical_processor.into()) == vp);
-            if let Some(word) = in_use.get_mut((i.0 / u64::BITS) as usize) {
-                if h.state() == Some(BufferState::InUse) && on_cpu {
-                    *word |= 1 << (i.0 % u64::BITS);
-                }
+            if h.state() == Some(BufferState::InUse) && on_cpu {
+                in_use.insert(i.0);
             }
         }
-        for i in self.indices().filter(|i| {
-            in_use
-                .get((i.0 / u64::BITS) as usize)
-                .is_some_and(|w| w & (1 << (i.0 % u64::BITS)) != 0)
-        }) {
+        for i in self.indices().filter(|i| in_use.contains(i.0)) {
             match self.ctx.with(|hv, _| hv.flush(ty, i)) {
                 Err(e) if !hypercall::flush_raced(&e) => {
                     pr_err!("flush buffer {i}: {e}\n");
