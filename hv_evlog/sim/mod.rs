@@ -361,23 +361,21 @@ impl Sim {
             .map_err(|_| EINVAL)
     }
 
-    /// Events each CPU is owed by now, all taken as written or lost unless
-    /// some are handed back with [`Self::owe`].
-    fn due(&self) -> u64 {
+    /// This tick's share of what each CPU is owed by now: `(write, lost)`.
+    /// At most [`MAX_EVENTS_PER_TICK`] are written; up to
+    /// [`MAX_EVENTS_OWED`] more stay owed to the next ticks, the rest are
+    /// lost.
+    fn this_tick(&self) -> (u32, u32) {
         let mut p = self.progress.lock();
         let elapsed = p.start.get_or_insert_with(Instant::now).elapsed();
         let elapsed = elapsed.as_nanos().unsigned_abs();
         let total = u64::from(self.rate).saturating_mul(elapsed) / 1_000_000_000;
-        let due = total.saturating_sub(p.written);
-        p.written = total;
-        due
-    }
-
-    /// Hands `events` of the last [`Self::due`] back: the next tick owes
-    /// them again.
-    fn owe(&self, events: u64) {
-        let mut p = self.progress.lock();
-        p.written = p.written.saturating_sub(events);
+        let (write, excess) =
+            events_this_tick(total.saturating_sub(p.written), MAX_EVENTS_PER_TICK);
+        let owed = u64::from(excess).min(MAX_EVENTS_OWED);
+        p.written = total - owed;
+        // Fits: `owed <= excess`.
+        (write, excess - owed as u32)
     }
 }
 
@@ -389,15 +387,10 @@ impl Tick for Sim {
     /// taken once per CPU, not across all of them, so FLUSH, RELEASE,
     /// SET_SOURCES and teardown wait for at most one CPU's share.
     fn tick(&self) {
-        let due = self.due();
-        if due == 0 {
+        let (write, dropped) = self.this_tick();
+        if write == 0 && dropped == 0 {
             return;
         }
-        let (write, excess) = events_this_tick(due, MAX_EVENTS_PER_TICK);
-        let owed = u64::from(excess).min(MAX_EVENTS_OWED);
-        self.owe(owed);
-        // Fits: `owed <= excess`.
-        let dropped = excess - owed as u32;
         let mut plat = KernelPlatform;
         let mut raised = CpuSet::default();
         'cpus: for &cpu in self.cpus.iter() {
