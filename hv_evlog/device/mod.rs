@@ -100,7 +100,11 @@
 //! physically contiguous run, and the simulator's pool hands out pages one
 //! at a time, so runs were single pages.
 
-use core::{mem::size_of, num::NonZeroU32};
+use core::{
+    mem::size_of,
+    num::NonZeroU32,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 pub(crate) mod chardev;
 // The copying (compatibility) path, HV_EVLOG_IOC_COPY.
@@ -361,6 +365,13 @@ pub(crate) struct Session {
     /// One scan now: a completion message arrived.
     #[pin]
     kick: Work<Session, KICK>,
+    /// Whether the consumer's last `poll()` found nothing: a completion
+    /// message then only wakes it, and it walks the chain itself
+    /// ([`Session::pull`]), with no worker competing for a CPU meanwhile.
+    /// Set after `poll()` registered on `readable`, so no wake-up is lost;
+    /// stale at worst (the reader left `poll()` on a time-out): the records
+    /// then wait for its next call or the next periodic scan.
+    reader_waits: AtomicBool,
 }
 
 impl Session {
@@ -504,6 +515,7 @@ impl Operations for Session {
                 readable <- new_poll_condvar!(),
                 scan <- new_delayed_work!("hv_evlog::scan"),
                 kick <- new_work!("hv_evlog::kick"),
+                reader_waits: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )?;
@@ -542,15 +554,25 @@ impl Operations for Session {
         if room == 0 {
             return Err(EINVAL);
         }
-        let mut state = this.state.lock();
-        while state.queue.is_empty() {
+        let mut state = loop {
+            // Announced chains first, then the queue (`Kicker::wake`).
+            Session::pull(this);
+            let mut state = this.state.lock();
+            if !state.queue.is_empty() {
+                break state;
+            }
             if file.flags() & file::flags::O_NONBLOCK != 0 {
                 return Err(EAGAIN);
             }
+            // A message announced between the pull and this wait is not
+            // lost: the reader is not marked waiting (`reader_waits`: the
+            // mark would come before the wait's registration, and a wake-up
+            // in between would be lost), so the handler kicks the scan,
+            // which queues the records and wakes us.
             if this.readable.wait_interruptible(&mut state) {
                 return Err(ERESTARTSYS);
             }
-        }
+        };
         // Never copy to userspace under the lock: a destination that faults
         // slowly (userfaultfd, FUSE, a file on a slow device) would stall
         // the scanner, `poll()` and every ioctl behind it. So take a batch
@@ -617,6 +639,8 @@ impl Operations for Session {
 
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
         table.register_wait(file, &this.readable);
+        // Registered first: a message announced after the pull wakes us.
+        Session::pull(this);
         let state = this.state.lock();
         let mut events = 0;
         if !state.queue.is_empty() {
@@ -625,6 +649,12 @@ impl Operations for Session {
         // Only the consumer's scanner wakes pollers.
         if this.consumer() && state.seen_generation != this.log().generation() {
             events |= bindings::POLLPRI;
+        }
+        if events == 0 && this.consumer() {
+            // Registered on `readable` above: a message announced from here
+            // on wakes this poller, which pulls; one announced before this
+            // store kicked the scan.
+            this.reader_waits.store(true, Ordering::SeqCst);
         }
         events
     }
@@ -706,6 +736,9 @@ impl Operations for Session {
     }
 
     fn ioctl(this: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        // The consumer is not waiting: chains announced meanwhile are
+        // walked now (RELEASE, STATS and FLUSH see their records queued).
+        Session::pull(this);
         let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
         match cmd {
             uapi::IOC_INFO => user.writer().write(&this.info())?,

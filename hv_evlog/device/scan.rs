@@ -2,11 +2,15 @@
 
 //! The completion scanner of a consumer's open: a periodic delayed work,
 //! kicked at once when a completion message arrives, that snapshots the
-//! buffer headers and queues a record for each newly completed buffer.
+//! buffer headers and queues a record for each newly completed buffer. A
+//! reader waiting in `poll()` or `read()` runs the same scan itself when a
+//! message woke it ([`Session::pull`]).
+
+use core::sync::atomic::Ordering;
 
 use kernel::{
     bindings, impl_has_delayed_work, impl_has_work,
-    sync::Arc,
+    sync::{Arc, ArcBorrow},
     workqueue::{self, Work, WorkItem},
 };
 
@@ -39,12 +43,22 @@ impl_has_work! {
     impl HasWork<Self, KICK> for Session { self.kick }
 }
 
-/// What the inbox calls when a completion message arrived: queues one scan
-/// of `0` at once (on top of the periodic ones).
+/// What the inbox calls when a completion message arrived: wakes the
+/// reader and queues one scan of `0` at once (on top of the periodic ones).
 pub(super) struct Kicker(pub(super) Arc<Session>);
 
 impl Wake for Kicker {
     fn wake(&self) {
+        // A reader waiting in `poll()` or `read()` walks the announced chains
+        // itself ([`Session::pull`]): woken here, a completion reaches it
+        // with one wake-up, as a pipe write does, instead of two (a worker's,
+        // then the reader's; issue 15's wake-up latency). The kick below
+        // stays for a reader that is not waiting (busy decoding): its
+        // records are queued by the time it asks.
+        self.0.readable.notify_all();
+        if self.0.reader_waits.load(Ordering::SeqCst) {
+            return;
+        }
         // Already queued is as good as queued now. Unbound (`system_dfl_wq`;
         // 7.2 warns about `system_unbound_wq`): on a per-CPU queue the scan
         // would wait on this CPU for the (lazily preempted) task that took
@@ -54,6 +68,24 @@ impl Wake for Kicker {
 }
 
 impl Session {
+    /// Walks the chains the SINT0 handler announced, now and in the caller's
+    /// context (`poll()`, `read()`), if there are any: the reader need not
+    /// wait for the kick's worker. The consumer's only: another file's
+    /// call would take the consumer's heads for a scan whose records are
+    /// not its own.
+    pub(super) fn pull(this: ArcBorrow<'_, Self>) {
+        this.reader_waits.store(false, Ordering::SeqCst);
+        if this.consumer()
+            && this
+                .shared()
+                .inbox
+                .as_ref()
+                .is_some_and(|inbox| inbox.has_heads())
+        {
+            Session::scan(this.into(), true);
+        }
+    }
+
     /// One scan: snapshot every header, queue a record for each newly
     /// completed buffer, wake readers, and run again after the scan interval
     /// unless the file is being released. A periodic run (`kicked` false)
@@ -64,7 +96,18 @@ impl Session {
         if guard.stopping {
             return;
         }
-        if !kicked && guard.skips > 0 && this.log().generation() == guard.woken_generation {
+        // Announced chains are never skipped: a reader that stopped waiting
+        // without saying so (`reader_waits`) left them to this scan.
+        let announced = this
+            .shared()
+            .inbox
+            .as_ref()
+            .is_some_and(|inbox| inbox.has_heads());
+        if !kicked
+            && !announced
+            && guard.skips > 0
+            && this.log().generation() == guard.woken_generation
+        {
             guard.skips -= 1;
             let _ = workqueue::system_power_efficient()
                 .enqueue_delayed(this.clone(), this.shared().scan_delay);

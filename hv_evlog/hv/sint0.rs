@@ -172,6 +172,11 @@ impl Inbox {
         }
     }
 
+    /// Whether a chain head is announced and not taken yet.
+    pub(crate) fn has_heads(&self) -> bool {
+        self.heads.iter().any(|w| w.load(Ordering::Acquire) != 0)
+    }
+
     /// Takes the announced chain heads.
     pub(crate) fn take_heads(&self) -> IndexSet {
         let mut set = IndexSet::new();

@@ -30,7 +30,7 @@ fn percentiles(mut v: Vec<u64>) -> String {
 }
 
 /// Pipe write to poll() return, between two pinned threads.
-fn pipe_latency(count: usize) -> Res<Vec<u64>> {
+fn pipe_latency(count: usize) -> Res<(Vec<u64>, u64)> {
     let mut fds = [0i32; 2];
     // SAFETY: `fds` has room for the two descriptors.
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
@@ -49,12 +49,15 @@ fn pipe_latency(count: usize) -> Res<Vec<u64>> {
     });
     pin_to(0);
     let mut out = Vec::with_capacity(count);
-    while out.len() < count {
+    let mut busy = 0u64;
+    let mut seen = 0;
+    while seen < count {
         let mut p = libc::pollfd {
             fd: r,
             events: libc::POLLIN,
             revents: 0,
         };
+        let waited = now_ns();
         // SAFETY: one valid pollfd.
         if unsafe { libc::poll(&mut p, 1, 5000) } <= 0 {
             break;
@@ -63,7 +66,14 @@ fn pipe_latency(count: usize) -> Res<Vec<u64>> {
         let mut t = 0u64;
         // SAFETY: reads 8 bytes into `t`.
         if unsafe { libc::read(r, (&raw mut t).cast(), 8) } == 8 {
-            out.push(back.saturating_sub(t));
+            seen += 1;
+            // As for the module's: a write made before this poll began
+            // waited for the reader (`latency`).
+            if t < waited {
+                busy += 1;
+            } else {
+                out.push(back.saturating_sub(t));
+            }
         }
     }
     writer
@@ -74,7 +84,7 @@ fn pipe_latency(count: usize) -> Res<Vec<u64>> {
         libc::close(r);
         libc::close(w);
     }
-    Ok(out)
+    Ok((out, busy))
 }
 
 /// The simulator's time of completing `rec`'s buffer: the entry that did
@@ -104,12 +114,12 @@ fn completion_ns(o: &Open, rec: &Record, last_context: u32, head: &mut Vec<u8>) 
 
 pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
     if mode == "pipe" {
-        let v = pipe_latency(count)?;
+        let (v, busy) = pipe_latency(count)?;
         if v.is_empty() {
             return Err("pipe: no sample".into());
         }
         bench(&format!(
-            "\"m\":\"latency\",\"mode\":\"pipe\",{}",
+            "\"m\":\"latency\",\"mode\":\"pipe\",\"busy\":{busy},{}",
             percentiles(v)
         ));
         return Ok(());
@@ -156,6 +166,7 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
         let mut events: Vec<Event> = Vec::with_capacity(256);
         let mut samples = Vec::with_capacity(count);
         let mut skipped = 0u64;
+        let mut busy = 0u64;
         let mut pending = VecDeque::new();
         let deadline = now_ns() + 150_000_000_000;
         while samples.len() < count && now_ns() < deadline {
@@ -164,6 +175,7 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
                 events: libc::POLLIN,
                 revents: 0,
             };
+            let waited = now_ns();
             // SAFETY: one valid pollfd.
             if unsafe { libc::poll(&mut p, 1, 1000) } <= 0 {
                 continue;
@@ -178,7 +190,12 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
                 let done = events
                     .last()
                     .and_then(|e| completion_ns(&o, &rec, e.context, &mut head));
+                // A wake-up is of a reader already waiting: a buffer that
+                // completed while this reader was still busy with the
+                // previous ones waited for the reader, not for the
+                // module; it is counted apart (`busy`), as the pipe's are.
                 match done {
+                    Some(t) if t < waited => busy += 1,
                     Some(t) if t <= back => samples.push(back - t),
                     _ => skipped += 1,
                 }
@@ -194,7 +211,7 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
             return Err(format!("latency {mode}: no sample"));
         }
         bench(&format!(
-            "\"m\":\"latency\",\"mode\":\"{mode}\",\"skipped\":{skipped},{}",
+            "\"m\":\"latency\",\"mode\":\"{mode}\",\"skipped\":{skipped},\"busy\":{busy},{}",
             percentiles(samples)
         ));
         Ok(())
