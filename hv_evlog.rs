@@ -41,7 +41,7 @@ use crate::{
     device::debugfs,
     group::reboot,
     hv::{backend, sint0},
-    platform::{placement, topology},
+    platform::{placement, ticker::RunTime, topology},
     policy::{live, params},
 };
 
@@ -185,7 +185,8 @@ impl kernel::Module for HvEvlog {
             group::Group::new(ctx, &cfg, placement, max_buffers)?,
             GFP_KERNEL,
         )?;
-        let debugfs = debugfs::Debugfs::new(&group, &inbox)?;
+        let scan_time = Arc::new(RunTime::new(), GFP_KERNEL)?;
+        let debugfs = debugfs::Debugfs::new(&group, &inbox, &scan_time)?;
         let reboot = KBox::pin_init(reboot::RebootHook::register(group.clone()), GFP_KERNEL)?;
         group.start();
         let hotplug = group::hotplug::Hotplug::register(group.clone())?;
@@ -193,7 +194,12 @@ impl kernel::Module for HvEvlog {
         // The hypervisor's own system buffers complete with no message.
         let messages =
             (group.backend().delivers_messages() && !group.is_system()).then(|| inbox.clone());
-        let device = device::register(group.clone(), cfg.scan_interval_ms, messages.clone())?;
+        let device = device::register(
+            group.clone(),
+            cfg.scan_interval_ms,
+            messages.clone(),
+            scan_time,
+        )?;
         if messages.is_some() {
             pr_info!(
                 "completion: SynIC messages, header scan every {} ms as a safety net\n",

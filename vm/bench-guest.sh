@@ -22,7 +22,7 @@ rmmod hv_evlog 2> /dev/null
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	n16=2 n64=1 n512=1 zeroloss="1 0" samples=50 seconds=1 rounds=1
 else
-	n16=128 n64=32 n512=4 zeroloss="10 4" samples=10000 seconds=10 rounds=16
+	n16=128 n64=32 n512=16 zeroloss="10 4" samples=10000 seconds=10 rounds=16
 fi
 run consume "$KO" 16 $n16
 run consume "$KO" 64 $n64

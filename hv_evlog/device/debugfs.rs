@@ -29,6 +29,10 @@
 //! `plan` and `domains` describe a plan that is not used, and `buffers`
 //! names no proximity domain or CPU (-1).
 //!
+//! `run_time` sums the time the device's completion scans took and, with
+//! `backend=sim`, the simulator's ticks (`scan_ns`, `scan_runs`,
+//! `sim_tick_ns`, `sim_ticks`): the module's idle cost.
+//!
 //! `hypercalls` lists the last `log_hypercalls` hypercalls, oldest first, in
 //! the format of [`crate::policy::calllog`]; with `log_hypercalls=0` (the default)
 //! it holds only a line saying how to turn it on.
@@ -41,7 +45,9 @@ use kernel::{
     uaccess::UserSliceReader,
 };
 
-use crate::{group::Group, hv::sint0::Inbox, policy::calllog, sim::SimBackend};
+use crate::{
+    group::Group, hv::sint0::Inbox, platform::ticker::RunTime, policy::calllog, sim::SimBackend,
+};
 
 /// The directory and its files; dropping it removes them.
 pub(crate) struct Debugfs {
@@ -56,6 +62,7 @@ pub(crate) struct Debugfs {
     _headers: Pin<KBox<File<Arc<Group>>>>,
     _cpus: Pin<KBox<File<Arc<Group>>>>,
     _pfns: Pin<KBox<File<Arc<Group>>>>,
+    _run_time: Pin<KBox<File<RunTimes>>>,
     _dir: Dir,
 }
 
@@ -248,10 +255,33 @@ fn parse_sint0(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Result {
     }
 }
 
+/// What `run_time` reads: the group (for the simulator's ticks) and the
+/// time of the device's scans.
+type RunTimes = (Arc<Group>, Arc<RunTime>);
+
+/// `run_time`: time spent in the device's completion scans and, with
+/// `backend=sim`, in the simulator's ticks, in nanoseconds, with the number
+/// of runs (what `hv-evlog-bench idle` reads).
+fn write_run_time((group, scan): &RunTimes, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let (ns, runs) = scan.get();
+    writeln!(f, "scan_ns {ns}")?;
+    writeln!(f, "scan_runs {runs}")?;
+    if let Some(sim) = group.backend().sim() {
+        let (ns, runs) = sim.run_time().get();
+        writeln!(f, "sim_tick_ns {ns}")?;
+        writeln!(f, "sim_ticks {runs}")?;
+    }
+    Ok(())
+}
+
 impl Debugfs {
     /// Creates the directory for `group` and the plan it was set up from,
-    /// with `inbox`'s counters.
-    pub(crate) fn new(group: &Arc<Group>, inbox: &Arc<Inbox>) -> Result<Self> {
+    /// with `inbox`'s counters and the time `scan_time` counts.
+    pub(crate) fn new(
+        group: &Arc<Group>,
+        inbox: &Arc<Inbox>,
+        scan_time: &Arc<RunTime>,
+    ) -> Result<Self> {
         let dir = Dir::new(c"hv_evlog");
         let plan = KBox::pin_init(
             dir.read_callback_file(c"plan", group.clone(), &write_plan),
@@ -303,7 +333,16 @@ impl Debugfs {
             dir.read_callback_file(c"pfns", group.clone(), &write_pfns),
             GFP_KERNEL,
         )?;
+        let run_time = KBox::pin_init(
+            dir.read_callback_file(
+                c"run_time",
+                (group.clone(), scan_time.clone()),
+                &write_run_time,
+            ),
+            GFP_KERNEL,
+        )?;
         Ok(Debugfs {
+            _run_time: run_time,
             _pfns: pfns,
             _cpus: cpus,
             _plan: plan,

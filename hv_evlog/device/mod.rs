@@ -142,6 +142,7 @@ use self::{
 use crate::{
     group::log::EventLog,
     hv::sint0::{Inbox, Wake},
+    platform::ticker::RunTime,
     policy::completion::{Queue, Tracked, Tracker},
     tlfs::{self, BufferHeader, BufferIndex},
     uapi::{self, BufferInfo, Buffers, Info, Record, Stats},
@@ -190,6 +191,7 @@ pub(crate) fn register(
     log: Arc<dyn EventLog>,
     scan_interval_ms: u32,
     inbox: Option<Arc<Inbox>>,
+    scan_time: Arc<RunTime>,
 ) -> Result<Pin<KBox<Device>>> {
     let count = log.index_limit();
     let pages = log.buffer_pages();
@@ -205,6 +207,7 @@ pub(crate) fn register(
             busy: AtomicFlag::new(false),
             inbox,
             lifetime: Lifetime::new(),
+            scan_time,
         },
         GFP_KERNEL,
     )?;
@@ -229,6 +232,8 @@ pub(crate) struct Shared {
     inbox: Option<Arc<Inbox>>,
     /// Every open's counters, summed.
     lifetime: Lifetime,
+    /// Time the completion scans take (debugfs `run_time`).
+    scan_time: Arc<RunTime>,
 }
 
 /// The counters of `hv_evlog_stats` summed over every open since the

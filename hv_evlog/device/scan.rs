@@ -92,6 +92,12 @@ impl Session {
     /// of a backed-off scanner only checks the table generation
     /// ([`SCAN_BACKOFF_MS`]).
     pub(super) fn scan(this: Arc<Self>, kicked: bool) {
+        this.shared()
+            .scan_time
+            .time(|| Session::scan_timed(&this, kicked));
+    }
+
+    fn scan_timed(this: &Arc<Self>, kicked: bool) {
         let mut guard = this.state.lock();
         if guard.stopping {
             return;
@@ -123,13 +129,9 @@ impl Session {
         // Heads taken before the snapshot: a chain announced later is
         // walked by the next (kicked) scan.
         let heads = this.shared().inbox.as_ref().map(|inbox| inbox.take_heads());
-        for (index, header) in (0u32..).zip(headers.iter_mut()) {
-            // A header the writer never let be read consistently keeps its
-            // last snapshot: an all-zero stand-in would look released.
-            if let Some(h) = this.log().header(BufferIndex(index)) {
-                *header = h;
-            }
-        }
+        // A header the writer never let be read consistently keeps its last
+        // snapshot: an all-zero stand-in would look released.
+        this.log().headers(headers);
         let headers = &*headers;
         let lifetime = &this.shared().lifetime;
         // Completions that are gone (circular mode restarts complete

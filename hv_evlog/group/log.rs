@@ -113,6 +113,11 @@ pub(crate) trait EventLog: Send + Sync {
     /// it must not call back into the device.
     fn header(&self, buffer: BufferIndex) -> Option<BufferHeader>;
 
+    /// [`EventLog::header`] of every buffer `i < out.len()` into `out[i]`,
+    /// in one pass (the scan's, once per interval): an entry whose buffer
+    /// does not exist or could not be read keeps its value.
+    fn headers(&self, out: &mut [BufferHeader]);
+
     /// The Linux CPU whose virtual processor index is `vp`, the processor
     /// the header of buffer `buffer` names; `None` if no Linux CPU has it.
     /// Called for every record, with the device's lock held.

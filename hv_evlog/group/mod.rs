@@ -351,6 +351,22 @@ impl EventLog for Group {
         Group::header(self, buffer)
     }
 
+    fn headers(&self, out: &mut [BufferHeader]) {
+        // The table's lock once for all of them, not once per buffer: it is
+        // most of a scan's cost, which grew with the buffers (issue 15's
+        // idle cost).
+        let table = self.table.lock();
+        for (index, header) in (0u32..).zip(out.iter_mut()) {
+            let snap = table
+                .get(BufferIndex(index))
+                .and_then(|b| b.pfns.first())
+                .and_then(|&pfn| snapshot::snapshot(&mm::HeaderPage(pfn)));
+            if let Some(h) = snap {
+                *header = h;
+            }
+        }
+    }
+
     fn release(&self, buffer: BufferIndex) -> Result {
         if self.is_system() {
             return Err(not_supported());

@@ -97,13 +97,17 @@ impl LiveHeader for HeaderPage {
     }
 
     fn copy(&self, out: &mut [u8; ENTRIES_OFFSET]) {
-        let base = phys_to_virt(self.0 << PAGE_SHIFT);
-        for (i, byte) in out.iter_mut().enumerate() {
+        let base = phys_to_virt(self.0 << PAGE_SHIFT).cast::<u64>();
+        // In 8-byte words (the header is 72 bytes from the start of a page,
+        // so every word is aligned): a ninth of the loads of a byte copy.
+        for (i, word) in out.chunks_exact_mut(8).enumerate() {
             // SAFETY: as in `load_state`, the header lies in a page the
-            // caller holds; volatile because the hypervisor may be writing
-            // it, so each byte is read exactly once and the snapshot's
-            // re-check of the state detects a concurrent change.
-            *byte = unsafe { base.add(i).read_volatile() };
+            // caller holds, and word `i` of it is aligned and inside it;
+            // volatile because the hypervisor may be writing it, so each
+            // byte is read exactly once and the snapshot's re-check of the
+            // state detects a concurrent change.
+            let v = unsafe { base.add(i).read_volatile() };
+            word.copy_from_slice(&v.to_ne_bytes());
         }
         // The trait's contract: these loads come before the next state load.
         smp_rmb();
