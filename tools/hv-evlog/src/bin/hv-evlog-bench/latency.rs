@@ -17,11 +17,16 @@ pub(super) fn pin_to(cpu: usize) {
 
 use std::mem::size_of_val;
 
-fn percentiles(mut v: Vec<u64>) -> String {
+/// `"{prefix}samples":…,"{prefix}p50_us":…` and so on; zeros when `v` is
+/// empty.
+fn percentiles(prefix: &str, mut v: Vec<u64>) -> String {
     v.sort_unstable();
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    let at = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .map_or(0.0, |&x| x as f64 / 1000.0)
+    };
     format!(
-        "\"samples\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\"max_us\":{:.1}",
+        "\"{prefix}samples\":{},\"{prefix}p50_us\":{:.1},\"{prefix}p99_us\":{:.1},\"{prefix}max_us\":{:.1}",
         v.len(),
         at(0.5),
         at(0.99),
@@ -30,7 +35,9 @@ fn percentiles(mut v: Vec<u64>) -> String {
 }
 
 /// Pipe write to poll() return, between two pinned threads.
-fn pipe_latency(count: usize) -> Res<(Vec<u64>, u64)> {
+/// Every write's latency, and those of the writes made while the reader
+/// was already waiting (see `latency`).
+fn pipe_latency(count: usize) -> Res<(Vec<u64>, Vec<u64>)> {
     let mut fds = [0i32; 2];
     // SAFETY: `fds` has room for the two descriptors.
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
@@ -49,9 +56,8 @@ fn pipe_latency(count: usize) -> Res<(Vec<u64>, u64)> {
     });
     pin_to(0);
     let mut out = Vec::with_capacity(count);
-    let mut busy = 0u64;
-    let mut seen = 0;
-    while seen < count {
+    let mut waiting = Vec::with_capacity(count);
+    while out.len() < count {
         let mut p = libc::pollfd {
             fd: r,
             events: libc::POLLIN,
@@ -66,13 +72,11 @@ fn pipe_latency(count: usize) -> Res<(Vec<u64>, u64)> {
         let mut t = 0u64;
         // SAFETY: reads 8 bytes into `t`.
         if unsafe { libc::read(r, (&raw mut t).cast(), 8) } == 8 {
-            seen += 1;
+            out.push(back.saturating_sub(t));
             // As for the module's: a write made before this poll began
             // waited for the reader (`latency`).
-            if t < waited {
-                busy += 1;
-            } else {
-                out.push(back.saturating_sub(t));
+            if t >= waited {
+                waiting.push(back.saturating_sub(t));
             }
         }
     }
@@ -84,7 +88,7 @@ fn pipe_latency(count: usize) -> Res<(Vec<u64>, u64)> {
         libc::close(r);
         libc::close(w);
     }
-    Ok((out, busy))
+    Ok((out, waiting))
 }
 
 /// The simulator's time of completing `rec`'s buffer: the entry that did
@@ -114,13 +118,14 @@ fn completion_ns(o: &Open, rec: &Record, last_context: u32, head: &mut Vec<u8>) 
 
 pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
     if mode == "pipe" {
-        let (v, busy) = pipe_latency(count)?;
+        let (v, waiting) = pipe_latency(count)?;
         if v.is_empty() {
             return Err("pipe: no sample".into());
         }
         bench(&format!(
-            "\"m\":\"latency\",\"mode\":\"pipe\",\"busy\":{busy},{}",
-            percentiles(v)
+            "\"m\":\"latency\",\"mode\":\"pipe\",{},{}",
+            percentiles("", v),
+            percentiles("waiting_", waiting)
         ));
         return Ok(());
     }
@@ -128,8 +133,8 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
     // per CPU per 5 ms simulator tick, a completion every third tick or so;
     // 8 per CPU, so that a slow wake-up does not run the CPU out of free
     // buffers (an event lost there would complete a buffer unseen).
-    // (The simulator raises SINT0 when a tick's writing is done, so the
-    // more each tick writes, the later the wake-up.)
+    // (The simulator raises SINT0 as it completes a buffer, in the middle
+    // of its tick, and writes the CPUs one after the other in each tick.)
     load(
         ko,
         "backend=sim buffer_pages=1 buffers_per_cpu=8 threshold=1 sim_rate=8000",
@@ -166,7 +171,7 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
         let mut events: Vec<Event> = Vec::with_capacity(256);
         let mut samples = Vec::with_capacity(count);
         let mut skipped = 0u64;
-        let mut busy = 0u64;
+        let mut waiting = Vec::with_capacity(count);
         let mut pending = VecDeque::new();
         let deadline = now_ns() + 150_000_000_000;
         while samples.len() < count && now_ns() < deadline {
@@ -190,13 +195,18 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
                 let done = events
                     .last()
                     .and_then(|e| completion_ns(&o, &rec, e.context, &mut head));
-                // A wake-up is of a reader already waiting: a buffer that
-                // completed while this reader was still busy with the
-                // previous ones waited for the reader, not for the
-                // module; it is counted apart (`busy`), as the pipe's are.
+                // Every completion counts; those that came while this
+                // reader was already waiting in poll() are also counted
+                // apart (`waiting_`): the others waited for the reader,
+                // still busy with earlier ones, not for the wake-up. The
+                // pipe's are split the same way.
                 match done {
-                    Some(t) if t < waited => busy += 1,
-                    Some(t) if t <= back => samples.push(back - t),
+                    Some(t) if t <= back => {
+                        samples.push(back - t);
+                        if t >= waited {
+                            waiting.push(back - t);
+                        }
+                    }
                     _ => skipped += 1,
                 }
                 o.dev.release(rec.buffer_index).map_err(|e| e.to_string())?;
@@ -211,8 +221,9 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
             return Err(format!("latency {mode}: no sample"));
         }
         bench(&format!(
-            "\"m\":\"latency\",\"mode\":\"{mode}\",\"skipped\":{skipped},\"busy\":{busy},{}",
-            percentiles(samples)
+            "\"m\":\"latency\",\"mode\":\"{mode}\",\"skipped\":{skipped},{},{}",
+            percentiles("", samples),
+            percentiles("waiting_", waiting)
         ));
         Ok(())
     })();

@@ -88,7 +88,9 @@ fn errno() -> std::io::Error {
 }
 
 /// Loads the module with `params`; returns the time `finit_module` took.
-fn load(ko: &str, params: &str) -> Res<u64> {
+/// `finit_module()` of `ko` with `params`: how long it took, and the errno
+/// if the module refused.
+fn finit(ko: &str, params: &str) -> Res<(u64, Option<i32>)> {
     let file = std::fs::File::open(ko).map_err(|e| format!("{ko}: {e}"))?;
     let p = CString::new(params).map_err(|e| e.to_string())?;
     let t0 = now_ns();
@@ -96,10 +98,17 @@ fn load(ko: &str, params: &str) -> Res<u64> {
     // NUL-terminated string that outlive the call.
     let rc = unsafe { libc::syscall(libc::SYS_finit_module, file.as_raw_fd(), p.as_ptr(), 0) };
     let t = now_ns() - t0;
-    if rc != 0 {
-        return Err(format!("insmod {ko} {params}: {}", errno()));
+    Ok((t, (rc != 0).then(|| errno().raw_os_error().unwrap_or(0))))
+}
+
+fn load(ko: &str, params: &str) -> Res<u64> {
+    match finit(ko, params)? {
+        (t, None) => Ok(t),
+        (_, Some(e)) => Err(format!(
+            "insmod {ko} {params}: {}",
+            std::io::Error::from_raw_os_error(e)
+        )),
     }
-    Ok(t)
 }
 
 /// Unloads the module; returns the time `delete_module` took.
