@@ -20,7 +20,7 @@ rmmod hv_evlog 2> /dev/null
 # The smoke form (BENCH_QUICK=1) runs every measurement once, tiny; the
 # full form has enough buffers of each size for several MiB per path.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	n16=2 n64=1 n512=1 zeroloss="1 0" samples=50 seconds=1 rounds=1
+	n16=2 n64=1 n512=1 zeroloss="1 1" samples=50 seconds=1 rounds=1
 else
 	n16=128 n64=32 n512=16 zeroloss="10 4" samples=10000 seconds=10 rounds=16
 fi
