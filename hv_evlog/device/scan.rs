@@ -75,15 +75,17 @@ impl Session {
     /// not its own.
     pub(super) fn pull(this: ArcBorrow<'_, Self>) {
         this.reader_waits.store(false, Ordering::SeqCst);
-        if this.consumer()
-            && this
-                .shared()
-                .inbox
-                .as_ref()
-                .is_some_and(|inbox| inbox.has_heads())
-        {
+        if this.consumer() && this.announced() {
             Session::scan(this.into(), true);
         }
+    }
+
+    /// Whether the SINT0 handler announced chains no scan has taken yet.
+    fn announced(&self) -> bool {
+        self.shared()
+            .inbox
+            .as_ref()
+            .is_some_and(|inbox| inbox.has_heads())
     }
 
     /// One scan: snapshot every header, queue a record for each newly
@@ -104,13 +106,8 @@ impl Session {
         }
         // Announced chains are never skipped: a reader that stopped waiting
         // without saying so (`reader_waits`) left them to this scan.
-        let announced = this
-            .shared()
-            .inbox
-            .as_ref()
-            .is_some_and(|inbox| inbox.has_heads());
         if !kicked
-            && !announced
+            && !this.announced()
             && guard.skips > 0
             && this.log().generation() == guard.woken_generation
         {

@@ -40,13 +40,11 @@ use self::table::{Buffer, Table};
 use crate::{
     hv::backend::Backend,
     hv::hypercall::{self, CallLog, HypercallPages, Hypercalls},
-    platform::mm,
     platform::placement::Placement,
     policy::calllog::{Entry, Ring},
     policy::completion::IndexSet,
     policy::live::Served,
     policy::params::{self, Config},
-    policy::snapshot,
     tlfs::{
         BufferHeader, BufferIndex, BufferState, DiagLogBufferConfig, EventLogMode, EventLogType,
         TimeBasis, VpIndex,
@@ -213,10 +211,7 @@ impl Group {
     /// The live header of buffer `index`, read from its first page. Taken
     /// under the table's lock: the buffer is not deleted meanwhile.
     pub(crate) fn header(&self, index: BufferIndex) -> Option<BufferHeader> {
-        self.with_buffer(index, |b| {
-            let pfn = *b.pfns.first()?;
-            snapshot::snapshot(&mm::HeaderPage(pfn))
-        })?
+        self.with_buffer(index, Buffer::header)?
     }
 
     /// Pages set-up deposited into the pool, per node: `f(node, pages)` for
@@ -357,11 +352,7 @@ impl EventLog for Group {
         // idle cost).
         let table = self.table.lock();
         for (index, header) in (0u32..).zip(out.iter_mut()) {
-            let snap = table
-                .get(BufferIndex(index))
-                .and_then(|b| b.pfns.first())
-                .and_then(|&pfn| snapshot::snapshot(&mm::HeaderPage(pfn)));
-            if let Some(h) = snap {
+            if let Some(h) = table.get(BufferIndex(index)).and_then(Buffer::header) {
                 *header = h;
             }
         }

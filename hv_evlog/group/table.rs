@@ -8,8 +8,8 @@ use kernel::prelude::*;
 use crate::{
     platform::mm,
     platform::topology::NodeId,
-    policy::live::Served,
-    tlfs::{BufferIndex, Pfn},
+    policy::{live::Served, snapshot},
+    tlfs::{BufferHeader, BufferIndex, Pfn},
     uapi::CPU_WORDS,
 };
 
@@ -49,6 +49,13 @@ impl Buffer {
     /// not shown, so a reader never meets one it cannot map.
     pub(super) fn shown(&self) -> bool {
         self.retired || !self.pfns.is_empty()
+    }
+
+    /// Its live header, read from its first page (`None` before it has
+    /// pages, or if the writer never held still); the caller holds the
+    /// table's lock, so the buffer is not deleted meanwhile.
+    pub(super) fn header(&self) -> Option<BufferHeader> {
+        snapshot::snapshot(&mm::HeaderPage(*self.pfns.first()?))
     }
 
     /// The node all its pages are on, if they share one.

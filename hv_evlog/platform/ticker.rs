@@ -49,7 +49,6 @@ pub(crate) fn stop_delayed<T: ?Sized, const ID: u64>(work: &DelayedWork<T, ID>) 
     unsafe { bindings::flush_delayed_work(dwork) };
 }
 
-/// What a [`Ticker`] runs each period.
 /// Time spent running one kind of work, summed, with the number of runs:
 /// debugfs `run_time`. Issue 15's idle cost is measured with it where it is
 /// spent: the whole guest's busy time (`/proc/stat`, in 10 ms ticks) drowns
@@ -89,6 +88,7 @@ impl RunTime {
     }
 }
 
+/// What a [`Ticker`] runs each period.
 pub(crate) trait Tick: Send + Sync + 'static {
     /// Runs in process context on [`queue`]; may sleep.
     fn tick(&self);
