@@ -403,9 +403,10 @@ def main():
 
     with open(report_path, errors="replace") as f:
         report = [line.rstrip("\r\n") for line in f]
+    # kmemleak runs only with the boot-time debugging on.
+    kmemleak = args.debug == "on"
     if args.mode == "demo":
-        failed = [name for name, ok, _ in run_checks(lines, report, timed_out, kmemleak=args.debug == "on")
-                  if ok is False]
+        failed = [name for name, ok, _ in run_checks(lines, report, timed_out, kmemleak=kmemleak) if ok is False]
         print(f"# demo {'FAILED: ' + ', '.join(failed) if failed else 'finished cleanly'}")
         return 1 if failed else 0
 
@@ -413,7 +414,7 @@ def main():
     passed, failed, skipped, problems = judge_tap(tap)
     for line in tap:
         print("    " + line)
-    checks = run_checks(lines, report, timed_out, args.expect_console or (), kmemleak=args.debug == "on")
+    checks = run_checks(lines, report, timed_out, args.expect_console or (), kmemleak=kmemleak)
     checks.append(("guest TAP is complete", not problems, "; ".join(problems)))
     expect_fail = [e for e in args.expect_fail.split(",") if e]
     for cname, ok, detail in checks:

@@ -34,9 +34,23 @@ fn percentiles(prefix: &str, mut v: Vec<u64>) -> String {
     )
 }
 
-/// Pipe write to poll() return, between two pinned threads.
-/// Every write's latency, and those of the writes made while the reader
-/// was already waiting (see `latency`).
+/// Waits up to `timeout_ms` for `fd` to be readable: when the wait began
+/// and when `poll()` returned, or `None` if it did not become readable.
+fn poll_in(fd: i32, timeout_ms: i32) -> Option<(u64, u64)> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let waited = now_ns();
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(&mut p, 1, timeout_ms) } > 0;
+    ready.then(|| (waited, now_ns()))
+}
+
+/// Pipe write to poll() return, between two pinned threads: every write's
+/// latency, and those of the writes made while the reader was already
+/// waiting (see `latency`).
 fn pipe_latency(count: usize) -> Res<(Vec<u64>, Vec<u64>)> {
     let mut fds = [0i32; 2];
     // SAFETY: `fds` has room for the two descriptors.
@@ -58,17 +72,9 @@ fn pipe_latency(count: usize) -> Res<(Vec<u64>, Vec<u64>)> {
     let mut out = Vec::with_capacity(count);
     let mut waiting = Vec::with_capacity(count);
     while out.len() < count {
-        let mut p = libc::pollfd {
-            fd: r,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let waited = now_ns();
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut p, 1, 5000) } <= 0 {
+        let Some((waited, back)) = poll_in(r, 5000) else {
             break;
-        }
-        let back = now_ns();
+        };
         let mut t = 0u64;
         // SAFETY: reads 8 bytes into `t`.
         if unsafe { libc::read(r, (&raw mut t).cast(), 8) } == 8 {
@@ -175,17 +181,9 @@ pub(super) fn latency(ko: &str, mode: &str, count: usize) -> Res<()> {
         let mut pending = VecDeque::new();
         let deadline = now_ns() + 150_000_000_000;
         while samples.len() < count && now_ns() < deadline {
-            let mut p = libc::pollfd {
-                fd: o.dev_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let waited = now_ns();
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut p, 1, 1000) } <= 0 {
+            let Some((waited, back)) = poll_in(o.dev_fd(), 1000) else {
                 continue;
-            }
-            let back = now_ns();
+            };
             o.dev
                 .wait(Duration::ZERO, &mut pending)
                 .map_err(|e| e.to_string())?;

@@ -188,6 +188,16 @@ fn online_cpus() -> u64 {
     unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) as u64 }
 }
 
+/// How many times a measurement that is a single event (a load, a pair of
+/// loads) is repeated; its median is reported.
+const REPEATS: usize = 5;
+
+/// Sorts `v` (not empty) by `key` and returns its median.
+fn sort_median<T: Copy>(v: &mut [T], key: impl Fn(&T) -> f64) -> T {
+    v.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    v[v.len() / 2]
+}
+
 fn bench(line: &str) {
     println!("BENCH {{{line}}}");
 }

@@ -55,19 +55,18 @@ fn loaded_bytes(ko: &str, buffers: u64) -> Res<(u64, u32)> {
 
 pub(super) fn memory(ko: &str) -> Res<()> {
     let cpus = online_cpus();
-    // Five pairs, and the median pair by bytes per buffer: a slab cache
-    // growing by one slab for something else during one load moves a
-    // single figure by kilobytes.
+    // The median pair by bytes per buffer: a slab cache growing by one slab
+    // for something else during one load moves a single figure by
+    // kilobytes.
     let mut pairs = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..REPEATS {
         let (small, n_small) = loaded_bytes(ko, 2 * cpus)?;
         let (large, n_large) = loaded_bytes(ko, 512)?;
         let per_buffer = (large as f64 - small as f64) / (f64::from(n_large) - f64::from(n_small));
         pairs.push((per_buffer, small, n_small, large, n_large));
     }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (per_buffer, small, n_small, large, n_large) = sort_median(&mut pairs, |p| p.0);
     let all: Vec<String> = pairs.iter().map(|p| format!("{:.0}", p.0)).collect();
-    let (per_buffer, small, n_small, large, n_large) = pairs[pairs.len() / 2];
     bench(&format!(
         "\"m\":\"memory\",\"small_buffers\":{n_small},\"small_bytes\":{small},\
          \"large_buffers\":{n_large},\"large_bytes\":{large},\"bytes_per_buffer\":{per_buffer:.0},\
@@ -76,6 +75,3 @@ pub(super) fn memory(ko: &str) -> Res<()> {
     ));
     Ok(())
 }
-
-/// Load pairs measured; the median is reported.
-const ROUNDS: usize = 5;

@@ -65,10 +65,10 @@ pub(super) fn alloc_on(node: i64, pages: u64) -> Res<(*mut libc::c_void, usize)>
 /// The kernel's own cost of loading the module: `finit_module()` with a
 /// parameter the module refuses first thing (`buffer_pages=0`, EINVAL), so
 /// that the code is read, relocated, started and freed with no set-up done;
-/// the median of 5.
+/// the median of [`REPEATS`].
 fn refused_load_ns(ko: &str) -> Res<u64> {
     let mut v = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..REPEATS {
         match finit(ko, "backend=sim buffer_pages=0")? {
             (t, Some(libc::EINVAL)) => v.push(t),
             (_, Some(e)) => {
@@ -82,8 +82,7 @@ fn refused_load_ns(ko: &str) -> Res<u64> {
             }
         }
     }
-    v.sort_unstable();
-    Ok(v[v.len() / 2])
+    Ok(sort_median(&mut v, |&t| t as f64))
 }
 
 pub(super) fn setup(ko: &str, counts: &str) -> Res<()> {

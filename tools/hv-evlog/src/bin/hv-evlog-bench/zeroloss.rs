@@ -98,9 +98,8 @@ pub(super) fn zeroloss(ko: &str, path: &str, threshold: &str, seconds: u64, step
     }
     bench(&format!(
         "\"m\":\"zeroloss\",\"path\":\"{path}\",\"threshold\":\"{threshold}\",\"seconds\":{seconds},\
-         \"cpus\":{cpus},\"rate_per_cpu\":{lo},\"rate\":{},\"at_max\":{},\"verified\":{verified},\"runs\":[{runs}]",
-        lo * cpus,
-        lo == SIM_RATE_MAX
+         \"cpus\":{cpus},\"rate_per_cpu\":{lo},\"rate\":{},\"verified\":{verified},\"runs\":[{runs}]",
+        lo * cpus
     ));
     Ok(())
 }
