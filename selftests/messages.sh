@@ -13,7 +13,7 @@ D=/sys/kernel/debug/hv_evlog
 T=$(mktemp -d)
 counter() { sed -n "s/^$1 //p" $D/completion; }
 slot() { awk -v c="$1" -v f="$2" 'NR > 1 && $1 == c { print $f }' $D/sim_sint0; }
-echo "1..13"
+echo "1..16"
 
 # --- a chain of three per message ------------------------------------------
 insmod "$MOD" backend=sim threshold=3 buffer_pages=1 buffers_per_cpu=4 scan_interval_ms=10000 sim_rate=2000
@@ -37,6 +37,17 @@ b=$(counter chain_buffers)
 result $? "at least 3 announced chains were walked, none more than the messages" "messages=$m chains=$c"
 check "every chain held exactly 3 buffers (chain_buffers = 3 x chains)" "$((3 * ${c:-0}))" "$b"
 check "no foreign message was seen" 0 "$(counter foreign)"
+# debugfs run_time: the scans that walked those chains (and the one at
+# open) and the simulator's ticks, each counted with its time.
+rt() { sed -n "s/^$1 //p" $D/run_time; }
+check "run_time has the scans' and the ticks' four counters, in order" \
+	"scan_ns scan_runs sim_tick_ns sim_ticks" "$(cut -d' ' -f1 $D/run_time | tr '\n' ' ' | sed 's/ $//')"
+[ "$(rt scan_runs)" -ge 2 ] && [ "$(rt scan_ns)" -gt 0 ]
+result $? "run_time counted the scans at open and for the chains, and their time" "$(tr '\n' ' ' < $D/run_time)"
+t0=$(rt sim_ticks)
+sleep 1
+[ "$(rt sim_ticks)" -gt "${t0:-0}" ] && [ "$(rt sim_tick_ns)" -gt 0 ]
+result $? "run_time's simulator ticks go on counting, with their time" "ticks $t0 -> $(rt sim_ticks)"
 rmmod hv_evlog
 result $? "rmmod" "exit $?"
 
