@@ -133,7 +133,7 @@ vm_unbooted() {
 }
 
 # The interpreter of the venv with the ETL readers (scripts/setup.sh).
-ETL_PYTHON=${HV_EVLOG_TOOLS:-/var/cache/hv-evlog/tools}/etl-venv/bin/python3
+ETL_PYTHON=$HV_EVLOG_TOOLS/etl-venv/bin/python3
 
 # vm_capture_checks OUT: after vm_suite, checks on the host what each boot
 # running capture_formats.sh wrote to its data port (OUT/NAME.data), with

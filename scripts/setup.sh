@@ -9,7 +9,9 @@ set -euo pipefail
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-TOOLS_DIR=${HV_EVLOG_TOOLS:-/var/cache/hv-evlog/tools}
+# Where the venvs go: the cache scripts/env.sh names (HV_EVLOG_CACHE).
+. "$(dirname "$0")/env.sh"
+TOOLS_DIR=$HV_EVLOG_TOOLS
 BINDGEN_VERSION=0.72.1
 LIBCLANG_VERSION=18.1.1
 # ETL readers nobody here wrote, for scripts/check-captures.py (PyPI).
