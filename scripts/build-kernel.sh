@@ -36,7 +36,7 @@ missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$HV_EVLOG_ROOT/vm/kernel.config" | whil
 	grep -qx "$line" "$out/.config" || echo "$line"
 done)
 [ -z "$missing" ] || die "options dropped by Kconfig (unmet dependencies): $(echo $missing)"
-say "building (about 4 minutes on 2 cores; log in $out/build.log)"
+say "building (4 to 9 minutes on 2 cores; log in $out/build.log)"
 if ! mk all > "$out/build.log" 2>&1; then
 	tail -40 "$out/build.log" >&2
 	die "kernel build failed; full log in $out/build.log"

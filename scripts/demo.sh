@@ -4,6 +4,9 @@
 # and as a trace in out/demo and naming the programs that open them.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# This command's own directory (the test command keeps out/test).
+OUT=$HV_EVLOG_ROOT/out/demo
+rm -rf "$OUT" && mkdir -p "$OUT"
 prepare_kernel
 build_module
 step "the hv-evlog tool (static, for the guest)"
@@ -13,8 +16,7 @@ python3 "$HV_EVLOG_ROOT/vm/run.py" --kdir "$KDIR" --topology 2node --mode demo \
 	--append quiet --module "$HV_EVLOG_ROOT/hv_evlog.ko" \
 	--guest-file "$HV_EVLOG_ROOT/vm/demo.sh" \
 	--guest-file "$HV_EVLOG_CLI" \
-	--out "$HV_EVLOG_ROOT/out/demo"
-OUT=$HV_EVLOG_ROOT/out/demo
+	--out "$OUT"
 if tar -xzf "$OUT/2node.data" -C "$OUT" capture.etl capture.json 2>/dev/null; then
 	cat <<EOF
 

@@ -1,8 +1,24 @@
 # Shared steps of scripts/test.sh and scripts/demo.sh.
 # shellcheck shell=bash
-. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# step NAME: announces a step; a command that stops before its end says, in
+# one line, at which step and with which status (the step's own error is
+# above it).
+HV_EVLOG_STEP="reading scripts/env.sh"
+step() {
+	HV_EVLOG_STEP=$*
+	printf '\n==> %s\n' "$*" >&2
+}
+stopped_at() {
+	local rc=$?
+	# A command that ran to its end clears the step (its own last line says
+	# how it went).
+	[ "$rc" = 0 ] || [ -z "$HV_EVLOG_STEP" ] || printf '%s: stopped at step "%s" (exit status %s); the lines above say why\n' \
+		"$(basename "$0")" "$HV_EVLOG_STEP" "$rc" >&2
+}
+trap stopped_at EXIT
+
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 # Installs what is missing, builds (or finds) the test kernel; sets KDIR.
 prepare_kernel() {
@@ -19,8 +35,8 @@ prepare_kernel() {
 # lints (any warning fails) and produces the module the VM loads.
 build_module() {
 	step "module: make CLIPPY=1 (warnings are errors)"
-	local log=$HV_EVLOG_ROOT/out/module-build.log
-	mkdir -p "$HV_EVLOG_ROOT/out"
+	local log=$OUT/module-build.log
+	mkdir -p "$OUT"
 	make -s -C "$HV_EVLOG_ROOT" KDIR="$KDIR" clean >/dev/null
 	if ! make -C "$HV_EVLOG_ROOT" KDIR="$KDIR" CLIPPY=1 >"$log" 2>&1; then
 		cat "$log" >&2
@@ -66,18 +82,21 @@ build_guest_side() {
 # N times. The boots are listed here and nowhere else.
 # ---------------------------------------------------------------------------
 
-# Each boot's limit. On this 2-core machine kind every boot must finish
-# within half of it while the other boot of its pair runs (vm/run.py prints
-# each boot's time against it): a boot that needs more gets its test list
-# split, never a longer limit.
-VM_TIMEOUT=300
+# Each boot's limits, which detect a hang and never time a boot: vm/run.py
+# cuts a guest that prints nothing (console, report or data port) for
+# VM_SILENCE seconds, or that is still running after VM_TIMEOUT. The slowest
+# boot measured on a slow machine of this kind took 245 s; the total limit
+# is far above it, so a machine that is slow but making progress always
+# finishes. Each boot prints its time and its ratio to the harness
+# self-test's boot in the same run, the machine's speed.
+VM_TIMEOUT=960
+VM_SILENCE=240
 # Every topology runs these (the token @common in a test list).
 VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # One boot per line: name, topology, guest tests, and optionally NAME=VALUE
-# settings exported to them (VM_TIMEOUT=S instead sets that boot's limit).
-# Longest first: two run at a time, so the long ones start early. Each boot
-# needs at most about 70 s on a quiet machine, so that twice that, on a busy
-# one, is still under half the limit. The device
+# settings exported to them (VM_TIMEOUT=S and VM_SILENCE=S instead set that
+# boot's limits).
+# Longest first: two run at a time, so the long ones start early. The device
 # and the tool run where placement differs most (2node: one domain per node;
 # memless: CPUs served remotely); the parameter table (one load per case)
 # in 1node; every set-up hypercall failed in turn, then a reboot with the
@@ -168,7 +187,7 @@ vm_start() {
 	local name=$1
 	shift
 	python3 "$HV_EVLOG_ROOT/vm/run.py" --kdir "$KDIR" --out "$VM_OUT" --name "$name" \
-		--timeout "$VM_TIMEOUT" "$@" > "$VM_OUT/$name.out" 2>&1 &
+		--timeout "$VM_TIMEOUT" --silence "$VM_SILENCE" "$@" > "$VM_OUT/$name.out" 2>&1 &
 }
 
 # vm_collect NAME: prints a finished run and adds its counts to VM_COUNTS.
@@ -211,6 +230,12 @@ vm_suite() {
 		--expect-fail "kmemleak reports no leak,console has no kernel WARNING,console has no call trace"
 	wait
 	vm_collect harness-selftest
+	# The machine's speed, for every boot after it to be compared with.
+	local calibration=()
+	if [ -f "$VM_OUT/harness-selftest.time" ]; then
+		calibration=(--calibration "$(cat "$VM_OUT/harness-selftest.time")")
+		echo "# machine speed: the harness self-test booted in $(cat "$VM_OUT/harness-selftest.time") s" >&2
+	fi
 
 	local running=0
 	while read -r name topo tests env; do
@@ -222,8 +247,9 @@ vm_suite() {
 		local envs=()
 		for t in $env; do
 			case $t in
-			# A boot of its own length (scripts/soak.sh): its limit.
+			# A boot of its own length (scripts/soak.sh): its limits.
 			VM_TIMEOUT=*) envs+=(--timeout "${t#VM_TIMEOUT=}") ;;
+			VM_SILENCE=*) envs+=(--silence "${t#VM_SILENCE=}") ;;
 			*) envs+=(--guest-env "$t") ;;
 			esac
 		done
@@ -231,7 +257,7 @@ vm_suite() {
 		*,reboot.sh,*) envs+=(--expect-console "$VM_REBOOT_LINE") ;;
 		esac
 		vm_start "$name" --topology "$topo" --tests "$(vm_tests "$tests")" \
-			--module "$HV_EVLOG_ROOT/hv_evlog.ko" "${files[@]}" "${envs[@]}"
+			--module "$HV_EVLOG_ROOT/hv_evlog.ko" "${files[@]}" "${calibration[@]}" "${envs[@]}"
 		running=$((running + 1))
 		names+=("$name")
 	done <<< "$VM_BOOTS"

@@ -5,13 +5,14 @@
 #   scripts/repeat-vm.sh [N]        (default 10; logs in out/repeat/RUN/)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+OUT=$HV_EVLOG_ROOT/out/repeat
 runs=${1:-10}
 case $runs in '' | *[!0-9]*) echo "usage: $0 [N]" >&2; exit 2 ;; esac
 
 prepare_kernel || exit 1
 build_guest_side must
 
-base=$HV_EVLOG_ROOT/out/repeat
+base=$OUT
 rm -rf "$base"
 bad=0
 for run in $(seq 1 "$runs"); do
@@ -19,7 +20,7 @@ for run in $(seq 1 "$runs"); do
 	start=$(date +%s)
 	vm_suite "$dir" > "$dir.log" 2>&1
 	read -r p f s <<< "$VM_COUNTS"
-	slowest=$(grep -ho 'finished in [0-9.]* s of its [0-9]* s limit' "$dir"/*.out |
+	slowest=$(grep -ho 'finished in [0-9.]* s ([0-9]*% of its [0-9]* s limit' "$dir"/*.out |
 		sort -k3 -n | tail -1)
 	echo "run $run: $p passed, $f failed, $s skipped in $(($(date +%s) - start)) s; slowest boot: ${slowest:-none}"
 	if [ "$f" != 0 ]; then

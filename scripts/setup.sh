@@ -4,9 +4,25 @@
 # comes from the registries the machine's own package clients already use; no
 # host name is written here: the Debian mirror is read from the machine's own
 # apt source.  Re-running with everything present takes seconds.
+#
+#   scripts/setup.sh          installs what is missing
+#   scripts/setup.sh --list   only lists what it would install, one line
+#                             each, and changes nothing (no root needed)
 set -euo pipefail
 
 say() { printf 'setup: %s\n' "$*" >&2; }
+LIST=0
+case ${1-} in
+--list) LIST=1 ;;
+"") ;;
+*) printf 'usage: %s [--list]\n' "$0" >&2; exit 2 ;;
+esac
+# would WHAT: in --list mode says WHAT would be installed and succeeds;
+# otherwise fails, so that `would X || install X` installs.
+would() {
+	[ "$LIST" = 1 ] || return 1
+	printf 'setup: would install: %s\n' "$*"
+}
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # Where the venvs go: the cache scripts/env.sh names (HV_EVLOG_CACHE).
@@ -17,7 +33,8 @@ LIBCLANG_VERSION=18.1.1
 # ETL readers nobody here wrote, for scripts/check-captures.py (PyPI).
 ETL_READERS=("dissect.etl==3.14" "etl-parser==1.0.1")
 DEB_PKGS=(busybox-static bc bison flex libelf-dev libssl-dev
-          cpio xz-utils make gcc python3-venv python3-docutils kmod file)
+          cpio xz-utils make gcc python3-venv python3-docutils kmod file
+          shellcheck)
 
 need_root() { [ "$(id -u)" = 0 ] || die "run as root (installs Debian packages)"; }
 
@@ -68,8 +85,12 @@ install_debs() {
 	if ! dpkg-query -W -f='${Version}' rust-src 2>/dev/null | grep -q "^${rv}"; then
 		missing+=("rust-src/trixie-backports")
 	fi
-	if add_backports; then updated=1; fi
 	[ ${#missing[@]} -eq 0 ] && return
+	if [ "$LIST" = 1 ]; then
+		would "Debian packages ${missing[*]}"
+		return
+	fi
+	if add_backports; then updated=1; fi
 	need_root
 	say "installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -112,6 +133,7 @@ install_bindgen() {
 	if command -v bindgen >/dev/null && bindgen --version | grep -q " $BINDGEN_VERSION\$"; then
 		return
 	fi
+	would "bindgen-cli $BINDGEN_VERSION (cargo)" && return
 	say "installing bindgen-cli $BINDGEN_VERSION"
 	cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION"
 }
@@ -119,6 +141,7 @@ install_bindgen() {
 install_libclang() {
 	local venv=$TOOLS_DIR/libclang-venv
 	if [ -f "$venv/.ok-$LIBCLANG_VERSION" ]; then return; fi
+	would "libclang $LIBCLANG_VERSION (PyPI) into $venv" && return
 	say "installing libclang $LIBCLANG_VERSION (PyPI wheel) into $venv"
 	mkdir -p "$TOOLS_DIR"
 	python3 -m venv "$venv"
@@ -132,6 +155,7 @@ install_etl_readers() {
 	local venv=$TOOLS_DIR/etl-venv stamp
 	stamp=$venv/.ok-$(printf '%s+' "${ETL_READERS[@]}")
 	if [ -f "$stamp" ]; then return; fi
+	would "${ETL_READERS[*]} (PyPI) into $venv" && return
 	say "installing ${ETL_READERS[*]} (PyPI) into $venv"
 	mkdir -p "$TOOLS_DIR"
 	rm -rf "$venv"
@@ -140,11 +164,17 @@ install_etl_readers() {
 	touch "$stamp"
 }
 
+rustup_component() {
+	rustup component list --installed 2>/dev/null | grep -q "^$1" && return
+	would "rustup component $1" && return
+	rustup component add "$1"
+}
+
 main() {
 	install_debs
-	check_rust_src
-	rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
-	rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+	[ "$LIST" = 1 ] || check_rust_src
+	rustup_component rustfmt
+	rustup_component clippy
 	install_bindgen
 	install_libclang
 	install_etl_readers

@@ -5,7 +5,9 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-OUT=$HV_EVLOG_ROOT/out
+# This command's own directory: the demo's (out/demo) and the benchmarks'
+# (out/bench) stay as they are.
+OUT=$HV_EVLOG_ROOT/out/test
 passed=0 failed=0 skipped=0
 
 add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3)); }
@@ -54,9 +56,22 @@ cargo_clippy() {
 	(cd "$1" && cargo clippy --locked --quiet --all-targets -- -D warnings)
 }
 
+shellcheck_all() {
+	(cd "$HV_EVLOG_ROOT" && git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck)
+}
+
 main() {
 	rm -rf "$OUT" && mkdir -p "$OUT"
-	prepare_kernel || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+	step "fresh machine: the scripts with an empty HV_EVLOG_CACHE (scripts/check-fresh.sh)"
+	gate "the scripts load and set-up lists its work with an empty cache" "$HV_EVLOG_ROOT/scripts/check-fresh.sh"
+
+	step "harness: vm/run.py's hang detector (vm/test_run.py)"
+	gate "vm/run.py cuts a silent guest and never one making progress" python3 "$HV_EVLOG_ROOT/vm/test_run.py"
+
+	prepare_kernel || { echo "$passed passed, $((failed + 1)) failed, $skipped skipped"; exit 1; }
+
+	step "lint: shellcheck on every shell script"
+	gate "shellcheck on every shell script" shellcheck_all
 
 	step "lint: rustfmt --check"
 	gate "rustfmt --check on every Rust file" rustfmt_check
@@ -84,6 +99,7 @@ main() {
 	vm_capture_checks "$OUT"
 	add $CAPTURE_COUNTS
 
+	HV_EVLOG_STEP=
 	echo
 	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" = 0 ]
