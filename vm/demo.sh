@@ -5,7 +5,7 @@
 # host through the data port, where scripts/demo.sh says what opens them),
 # the counters, and a clean unload.
 show() { printf '\n$ %s\n' "$*"; sh -c "$*"; }
-export PATH=/tests:$PATH
+export PATH="/tests:$PATH"
 show "cat /sys/devices/system/node/online"
 show "for n in /sys/devices/system/node/node*; do echo \"\$n: CPUs \$(cat \$n/cpulist)\"; done"
 show "insmod /lib/modules/hv_evlog.ko backend=sim buffer_pages=1 sim_rate=500"
