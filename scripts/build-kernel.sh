@@ -35,7 +35,7 @@ mk -s olddefconfig >/dev/null
 missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$HV_EVLOG_ROOT/vm/kernel.config" | while IFS= read -r line; do
 	grep -qx "$line" "$out/.config" || echo "$line"
 done)
-[ -z "$missing" ] || die "options dropped by Kconfig (unmet dependencies): $(echo $missing)"
+[ -z "$missing" ] || die "options dropped by Kconfig (unmet dependencies): ${missing//$'\n'/ }"
 say "building (4 to 9 minutes on 2 cores; log in $out/build.log)"
 if ! mk all > "$out/build.log" 2>&1; then
 	tail -40 "$out/build.log" >&2

@@ -20,6 +20,7 @@ for d in "$HV_EVLOG_TOOLS"/libclang-venv/lib/python3*/site-packages/clang/native
 	[ -d "$d" ] && { LIBCLANG_PATH=$d; break; }
 done
 export LIBCLANG_PATH
+# shellcheck disable=SC2034 # used by build-kernel.sh, which sources this
 KSRC_TARBALL=/usr/src/linux-source-7.2.tar.xz
 
 # The kernel build is keyed by everything that changes its output.

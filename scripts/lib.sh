@@ -159,7 +159,7 @@ ETL_PYTHON=$HV_EVLOG_TOOLS/etl-venv/bin/python3
 # readers the guest lacks; leaves "passed failed skipped" in
 # CAPTURE_COUNTS.
 vm_capture_checks() {
-	local out=$1 name topo tests env p f s
+	local out=$1 name topo tests env p f s cp cf cs
 	CAPTURE_COUNTS="0 0 0"
 	while read -r name topo tests env; do
 		case ",$(vm_tests "$tests")," in
@@ -174,8 +174,8 @@ vm_capture_checks() {
 		case "$p$f$s" in
 		*[!0-9]* | "") echo "not ok - captures of $name: the check printed no count"; p=0 f=1 s=0 ;;
 		esac
-		set -- $CAPTURE_COUNTS
-		CAPTURE_COUNTS="$(($1 + p)) $(($2 + f)) $(($3 + s))"
+		read -r cp cf cs <<< "$CAPTURE_COUNTS"
+		CAPTURE_COUNTS="$((cp + p)) $((cf + f)) $((cs + s))"
 	done <<< "$VM_BOOTS"
 }
 
@@ -200,8 +200,9 @@ vm_collect() {
 		echo "not ok - VM run $1 produced no result"
 		p=0 f=1 s=0
 	fi
-	set -- $VM_COUNTS
-	VM_COUNTS="$(($1 + p)) $(($2 + f)) $(($3 + s))"
+	local vp vf vs
+	read -r vp vf vs <<< "$VM_COUNTS"
+	VM_COUNTS="$((vp + p)) $((vf + f)) $((vs + s))"
 }
 
 # vm_suite OUT: the harness self-test, then every boot of VM_BOOTS, two at
@@ -211,13 +212,14 @@ vm_suite() {
 	VM_OUT=$1
 	VM_COUNTS="0 0 0"
 	mkdir -p "$VM_OUT"
-	local sel=$HV_EVLOG_ROOT/selftests files=() name topo tests t names=()
+	local sel=$HV_EVLOG_ROOT/selftests files=() name topo tests t names=() words=()
 	local all=$VM_HELPERS
 	while read -r name topo tests env; do
 		[ -n "$name" ] || continue
 		all="$all $(vm_tests "$tests" | tr , ' ')"
 	done <<< "$VM_BOOTS"
-	for t in $(printf '%s\n' $all | sort -u); do
+	read -r -a words <<< "$all"
+	for t in $(printf '%s\n' "${words[@]}" | sort -u); do
 		files+=(--guest-file "$sel/$t")
 	done
 	files+=(--guest-file "$HV_EVLOG_CLI")

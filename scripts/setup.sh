@@ -103,15 +103,19 @@ install_debs() {
 		versions=$(apt-cache madison rust-src | awk '{print $3}')
 		match=$(printf '%s\n' "$versions" | awk -v v="$rv" 'index($0, v "+") == 1 {print; exit}')
 		[ -n "$match" ] ||
-			die "rustc is $rv but Debian offers no rust-src $rv (offered: $(echo $versions)). Switch rustup to one of those versions: rustup default <version>"
+			die "rustc is $rv but Debian offers no rust-src $rv (offered: ${versions//$'\n'/ }). Switch rustup to one of those versions: rustup default <version>"
 		missing=("${missing[@]/rust-src\/trixie-backports/rust-src=$match}")
 	fi
 	local qemu=()
 	if printf '%s\n' "${missing[@]}" | grep -qx qemu-system-x86; then
-		missing=("${missing[@]/qemu-system-x86/}")
+		local rest=()
+		for p in "${missing[@]}"; do
+			[ "$p" = qemu-system-x86 ] || rest+=("$p")
+		done
+		missing=("${rest[@]}")
 		qemu=(qemu-system-x86)
 	fi
-	apt-get install -y -qq --no-install-recommends ${missing[@]} >/dev/null
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	if [ ${#qemu[@]} -gt 0 ]; then
 		apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null ||
 			apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null

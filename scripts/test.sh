@@ -95,9 +95,11 @@ main() {
 	build_guest_side gate
 
 	vm_suite "$OUT"
-	add $VM_COUNTS
+	read -r p f s <<< "$VM_COUNTS"
+	add "$p" "$f" "$s"
 	vm_capture_checks "$OUT"
-	add $CAPTURE_COUNTS
+	read -r p f s <<< "$CAPTURE_COUNTS"
+	add "$p" "$f" "$s"
 
 	HV_EVLOG_STEP=
 	echo

@@ -65,7 +65,7 @@ etl=$((2 * bsize))
 head -c $((3 * etl + 100)) $O/capture.etl >$T/truncated.etl
 want="hv-evlog: ETL buffer 3 (at byte offset $((3 * etl))): truncated: 100 of its $etl bytes present"
 for cmd in report "convert --format text"; do
-	# shellcheck disable=SC2086 # $cmd is a command and its option
+	# shellcheck disable=SC2086,SC2046 # $cmd: a command and its option; $(...): convert's output file, or nothing
 	$TOOL $cmd $T/truncated.etl $([ "$cmd" = report ] || echo $T/x.txt) >/dev/null 2>$T/err
 	rc=$?
 	[ $rc = 1 ] && grep -q "^$want" $T/err
@@ -74,11 +74,11 @@ done
 cp $O/capture.etl $T/offset.etl
 # Offset = the buffer size + 8 (little endian, 4 bytes) at byte 2 * etl + 48.
 off=$((etl + 8))
-printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $((off & 255)) $((off >> 8 & 255)) $((off >> 16 & 255)) $((off >> 24)))" |
+printf '%b' "$(printf '\\0%03o\\0%03o\\0%03o\\0%03o' $((off & 255)) $((off >> 8 & 255)) $((off >> 16 & 255)) $((off >> 24)))" |
 	dd of=$T/offset.etl bs=1 seek=$((2 * etl + 48)) conv=notrunc 2>/dev/null
 want="hv-evlog: ETL buffer 2 (at byte offset $((2 * etl))): Offset $off (at byte $((2 * etl + 48))) is outside the buffer"
 for cmd in report "convert --format text"; do
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086,SC2046 # as above
 	$TOOL $cmd $T/offset.etl $([ "$cmd" = report ] || echo $T/x.txt) >/dev/null 2>$T/err
 	rc=$?
 	[ $rc = 1 ] && grep -q "^$want" $T/err

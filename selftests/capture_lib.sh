@@ -7,7 +7,7 @@
 # start_capture: 'hv-evlog capture --json' into $T/events.json in the
 # background (pid in $cap), once its mappings are there.
 start_capture() {
-	$TOOL capture --json -o $T/events.json 2>$T/capture.err &
+	$TOOL capture --json -o "$T/events.json" 2>"$T/capture.err" &
 	cap=$!
 	wait_mapped
 }
@@ -15,7 +15,8 @@ start_capture() {
 # mapped: the capture's mappings of the device, "first_buffer pages" each,
 # sorted, from /proc/PID/maps (offset / buffer size, length / page size).
 mapped() {
-	grep hv_evlog /proc/$cap/maps 2>/dev/null | while read -r range _ off _; do
+	grep hv_evlog /proc/"$cap"/maps 2>/dev/null | while read -r range _ off _; do
+		# shellcheck disable=SC2154 # bsize: set by the test that sources this
 		echo "$(($((0x$off)) / bsize)) $(($((0x${range#*-})) - $((0x${range%-*})) >> 12))"
 	done | sort -n | tr '\n' ' '
 }
@@ -23,7 +24,8 @@ mapped() {
 # want_mapped: what the capture should map: each buffer in the rotation
 # alone, at index x buffer_size.
 want_mapped() {
-	tail -n +2 $D/buffers | awk -v p="$pages" '$5 != "retired" { printf "%d %d\n", $1, p }' |
+	# shellcheck disable=SC2154 # pages: set by the test that sources this
+	tail -n +2 "$D/buffers" | awk -v p="$pages" '$5 != "retired" { printf "%d %d\n", $1, p }' |
 		sort -n | tr '\n' ' '
 }
 
@@ -39,7 +41,7 @@ wait_mapped() {
 # all_have_free: every CPU in the rotation has a free buffer to go on to,
 # so that completing its buffer in use now loses nothing (debugfs buffers).
 all_have_free() {
-	tail -n +2 $D/buffers | awk '
+	tail -n +2 "$D/buffers" | awk '
 	$5 != "retired" { cpu[$4] = 1; if ($5 == "free" || $5 == "ready") free[$4] = 1 }
 	END { for (c in cpu) if (!(c in free)) exit 1 }'
 }
@@ -70,15 +72,15 @@ flushes() {
 stop_capture() {
 	$TOOL sources none >/dev/null && $TOOL flush
 	sleep 1
-	kill -INT $cap
-	wait $cap
+	kill -INT "$cap"
+	wait "$cap"
 	rc=$?
-	grep 'events=' $T/capture.err | grep -q ' lost=0 dropped=0 malformed=0 ' && [ $rc = 0 ]
+	grep 'events=' "$T/capture.err" | grep -q ' lost=0 dropped=0 malformed=0 ' && [ $rc = 0 ]
 	result $? "capture: nothing lost, dropped or malformed" \
-		"exit $rc: $(cat $T/capture.err); debugfs buffers: $(cat $D/buffers)"
-	changes=$(sed -n 's/.*the buffer table changed \([0-9]*\) times.*/\1/p' $T/capture.err)
+		"exit $rc: $(cat "$T/capture.err"); debugfs buffers: $(cat "$D/buffers")"
+	changes=$(sed -n 's/.*the buffer table changed \([0-9]*\) times.*/\1/p' "$T/capture.err")
 	[ "${changes:-0}" -ge "$1" ]
-	result $? "capture followed at least $1 table changes" "$(cat $T/capture.err)"
+	result $? "capture followed at least $1 table changes" "$(cat "$T/capture.err")"
 	gaps=$(awk -F'[:,}]' '{
 		cpu = $2; ctx = $10 + 0; lines++
 		n[cpu]++; if (!(cpu in max) || ctx > max[cpu]) max[cpu] = ctx
@@ -88,6 +90,6 @@ stop_capture() {
 		for (c in n) if (min[c] != 0 || max[c] + 1 != n[c])
 			print "cpu " c ": " n[c] " events, contexts " min[c] "-" max[c]
 		if (lines == 0) print "no events"
-	}' $T/events.json)
-	check "every CPU's events contiguous from context 0 ($(wc -l <$T/events.json) events)" "" "$gaps"
+	}' "$T/events.json")
+	check "every CPU's events contiguous from context 0 ($(wc -l <"$T/events.json") events)" "" "$gaps"
 }

@@ -88,6 +88,7 @@ result $? "summary: 10000 events, none lost, dropped or malformed" "$(tail -1 $T
 $TOOL capture --duration 60 >/dev/null 2>$T/bg.err &
 bg=$!
 i=0
+# shellcheck disable=SC2010 # ls -l shows where each of its fds points
 while [ $i -lt 100 ] && ! ls -l /proc/$bg/fd 2>/dev/null | grep -q hv_evlog; do
 	if ! grep -q '^State:[[:space:]]*[RSD]' /proc/$bg/status 2>/dev/null; then
 		wait $bg

@@ -7,12 +7,12 @@ CYCLES=${CYCLES:-200}
 needs_own_load
 echo "1..1"
 i=0
-while [ $i -lt $CYCLES ]; do
+while [ $i -lt "$CYCLES" ]; do
 	insmod "$MOD" backend=sim || break
 	rmmod hv_evlog || break
 	i=$((i + 1))
 done
-if [ $i = $CYCLES ]; then
+if [ $i = "$CYCLES" ]; then
 	echo "ok 1 $CYCLES insmod/rmmod cycles"
 else
 	echo "not ok 1 $CYCLES insmod/rmmod cycles # stopped after $i"

@@ -30,10 +30,12 @@ sweep() {
 }
 
 echo "1..7"
+# shellcheck disable=SC2046 # two words: the call it stopped at and how
 set -- $(sweep)
 [ "$2" = - ] && [ "$1" -ge 10 ]
 result $? "seeded pools: each of the $1 set-up calls fails cleanly" "stopped at call $1: $2"
 seeded=$1
+# shellcheck disable=SC2046 # as above
 set -- $(sweep sim_pool_pages=0)
 [ "$2" = - ] && [ "$1" -gt "$seeded" ]
 result $? "empty pools: each of the $1 set-up calls (deposits included) fails cleanly" "stopped at call $1: $2"

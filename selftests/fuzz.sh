@@ -47,36 +47,36 @@ fuzz_mode() {
 	fi
 	lines0=$(dmesg | grep -c 'hv_evlog: ')
 	"$FUZZ" ${FUZZ_SEED:+-s "$FUZZ_SEED"} -n "$FUZZ_CALLS" -t "$FUZZ_SECONDS" \
-		-j "$FUZZ_THREADS" > $T/fuzz.out 2>&1
+		-j "$FUZZ_THREADS" > "$T/fuzz.out" 2>&1
 	rc=$?
-	sed 's/^/# /; s/^# # /# /' $T/fuzz.out
-	result $rc "$mode: fuzzer ($(sed -n 's/^# fuzz: //p' $T/fuzz.out))" \
-		"exit $rc: $(grep -m3 FAIL $T/fuzz.out)"
+	sed 's/^/# /; s/^# # /# /' "$T/fuzz.out"
+	result $rc "$mode: fuzzer ($(sed -n 's/^# fuzz: //p' "$T/fuzz.out"))" \
+		"exit $rc: $(grep -m3 FAIL "$T/fuzz.out")"
 	# Every refusal is an errno alone: the fuzzer's calls leave no line.
 	check "$mode: no kernel log line from hv_evlog during the fuzzer" "$lines0" \
 		"$(dmesg | grep -c 'hv_evlog: ')"
 	if [ "$mode" = regular ]; then
 		# The fuzzer may have left any mask; a capture needs events.
 		$TOOL sources all > /dev/null 2>&1 &&
-			$TOOL capture --count 10000 --json --duration 60 > $T/events.json 2> $T/cap.err
+			$TOOL capture --count 10000 --json --duration 60 > "$T/events.json" 2> "$T/cap.err"
 		rc=$?
 		lines=$(grep -c '^{"cpu":[0-9]*,"ts":[0-9]*,"type":[0-9]*,"size":[0-9]*,"context":[0-9]*}$' \
-			$T/events.json)
+			"$T/events.json")
 		[ $rc = 0 ] && [ "$lines" = 10000 ] &&
-			grep -q '^hv-evlog: events=10000 buffers=[0-9]* lost=[0-9]* dropped=0 malformed=0 ' $T/cap.err
+			grep -q '^hv-evlog: events=10000 buffers=[0-9]* lost=[0-9]* dropped=0 malformed=0 ' "$T/cap.err"
 		result $? "$mode: afterwards a live capture of exactly 10000 events, none dropped or malformed" \
-			"exit $rc, $lines event lines: $(tail -1 $T/cap.err)"
+			"exit $rc, $lines event lines: $(tail -1 "$T/cap.err")"
 	fi
-	$TOOL sources none > $T/still.err 2>&1 && $TOOL flush >> $T/still.err 2>&1
+	$TOOL sources none > "$T/still.err" 2>&1 && $TOOL flush >> "$T/still.err" 2>&1
 	rc=$?
 	want=$(awk '$2 == "complete" { e += $4 / 32; b++ } $2 == "in-use" { u++ }
 		END { printf "events=%d buffers=%d in-use=%d", e, b, u }' \
 		/sys/kernel/debug/hv_evlog/headers)
 	echo "# $mode: the headers hold $want"
-	$TOOL capture --duration 2 --json > $T/events.json 2>> $T/still.err
+	$TOOL capture --duration 2 --json > "$T/events.json" 2>> "$T/still.err"
 	rc="$rc/$?"
 	got=$(sed -n 's/^hv-evlog: \(events=[0-9]* buffers=[0-9]*\) lost=[0-9]* \(dropped=0 malformed=0\) .*/\1 in-use=0 \2/p' \
-		$T/still.err)
+		"$T/still.err")
 	check "$mode: afterwards, sources off and all flushed, a capture delivers what the headers hold" \
 		"$want dropped=0 malformed=0 (exit 0/0)" "$got (exit $rc)"
 	rmmod hv_evlog
@@ -88,5 +88,5 @@ fuzz_mode() {
 # hypervisor also restarts complete buffers under the reader.
 fuzz_mode mode=regular buffer_pages=1
 fuzz_mode mode=circular buffer_pages=1
-rm -rf $T
+rm -rf "$T"
 [ $fails -eq 0 ]

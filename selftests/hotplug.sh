@@ -33,7 +33,8 @@ per=4
 # served CPU: its debugfs cpus line (cpu node pxm online buffers).
 served() { awk -v c="$1" 'NR > 1 && $1 == c' $D/cpus; }
 # The plan's target node and pxm for the CPUs of CPU $1's node.
-node_of() { ls -d /sys/devices/system/cpu/cpu$1/node* | sed 's/.*node//'; }
+# shellcheck disable=SC2012 # sysfs names the CPU's node nodeN: nothing to mangle
+node_of() { ls -d /sys/devices/system/cpu/cpu"$1"/node* | sed 's/.*node//'; }
 planned_for() { awk -v n="$(node_of "$1")" 'NR > 1 && $4 == n { print $5, $6; exit }' $D/plan; }
 # States of CPU $1's buffers, from debugfs buffers.
 states() { awk -v c="$1" 'NR > 1 && $4 == c { printf "%s ", $5 }' $D/buffers; }
@@ -62,15 +63,15 @@ result $? "the capture has CPU $c's events" "$nev events"
 # 6-9: CPU c and CPU 1 offline and online under load, twice for c.
 for cpu in $c 1 $c; do
 	f=/sys/devices/system/cpu/cpu$cpu/online
-	echo 0 >$f
-	line=$(served $cpu)
-	st=$(states $cpu)
+	echo 0 >"$f"
+	line=$(served "$cpu")
+	st=$(states "$cpu")
 	flushes 2
-	echo 1 >$f
-	[ "$line" = "$cpu $(planned_for $cpu) offline $per" ] && [ -n "$st" ] &&
-		! echo "$st" | grep -q 'in-use' && [ "$(served $cpu)" = "$cpu $(planned_for $cpu) online $per" ]
+	echo 1 >"$f"
+	[ "$line" = "$cpu $(planned_for "$cpu") offline $per" ] && [ -n "$st" ] &&
+		! echo "$st" | grep -q 'in-use' && [ "$(served "$cpu")" = "$cpu $(planned_for "$cpu") online $per" ]
 	result $? "CPU $cpu offline: table says so, its $per buffers kept, none in use; online again" \
-		"offline: '$line' states '$st'; online: '$(served $cpu)'"
+		"offline: '$line' states '$st'; online: '$(served "$cpu")'"
 done
 flushes 2
 result $? "flushes after the hotplug" ""

@@ -31,6 +31,7 @@ buffers=$(tail -n +2 $D/plan | wc -l)
 # 16 pages = 65536 bytes, threshold 1, time basis reference (0); the rest
 # (system_time, and padding in the aligned layout) zero.
 init=$(calls 0x0060)
+# shellcheck disable=SC2086 # the call's fields, as $1 to $9
 set -- $init
 want="0100$(printf 0000)$(le32 "$buffers")$(le32 65536)$(le32 1)$(le32 0)"
 rest=$(( ${7:-0} * 2 - ${#want} ))
@@ -40,7 +41,7 @@ check "one initialize, slow, exact input bytes" \
 # Create: a fast call as Microsoft's driver makes it, its 16 bytes in the
 # two input registers: type, index and the plan's proximity domain with
 # flags valid|preferred (0x80000001).
-bad=$(tail -n +2 $D/plan | while read -r idx cpu slot cnode node pxm; do
+bad=$(tail -n +2 $D/plan | while read -r idx _ _ _ _ pxm; do
 	want="$(le32 1)$(le32 "$idx")$(le32 "$pxm")$(le32 2147483649)"
 	line=$(calls 0x0062 | awk -v h="$want" '$4 == "fast" && $8 == h && $9 == "0x0000"')
 	[ -n "$line" ] || echo "buffer $idx (pxm $pxm): no create with $want"

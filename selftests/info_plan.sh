@@ -20,6 +20,7 @@ plan_count=$(tail -n +2 $D/plan | wc -l)
 dev=$(echo "$json" | sed 's/{"index":/\n/g' | tail -n +2 |
 	sed -n 's/^\([0-9]*\),"pxm":\([0-9]*\),"node":\([0-9]*\),"cpus":\[\([0-9]*\)\].*"mmap_offset":\([0-9]*\).*/\1 \4 \2 \3 \5/p')
 want=$(tail -n +2 $D/plan | awk -v s="$size" '{ print $1, $2, $6, $5, $1 * s }')
+# shellcheck disable=SC2086 # echo $dev, $want: their lines joined into one
 [ -n "$dev" ] && [ "$dev" = "$want" ] && echo "ok 2 buffer table matches the plan" ||
 	echo "not ok 2 buffer table matches the plan # device: $(echo $dev | head -c 300) plan: $(echo $want | head -c 300)"
 rmmod hv_evlog && echo "ok 3 rmmod" || echo "not ok 3 rmmod"

@@ -30,7 +30,9 @@ check() {
 # The module file the tests load, and the helpers next to the tests; the
 # HV_EVLOG_* variables override them (on a real host).
 MOD=${HV_EVLOG_KO:-/lib/modules/hv_evlog.ko}
+# shellcheck disable=SC2034 # used by the tests that source this
 LOAD=${HV_EVLOG_LOAD:-$(dirname "$0")/hv_evlog_load}
+# shellcheck disable=SC2034 # used by the tests that source this
 TOOL=${HV_EVLOG_TOOL:-$(dirname "$0")/hv-evlog}
 
 # needs_own_load: the calling test loads hv_evlog itself (with backend=sim).

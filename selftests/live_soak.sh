@@ -28,6 +28,7 @@ mkdir -p $T
 echo "1..5"
 ncpu=$(nproc --all 2>/dev/null || nproc)
 c=$((ncpu - 1))
+# shellcheck disable=SC2012 # sysfs names the CPU's node nodeN: nothing to mangle
 first_node=$(ls -d /sys/devices/system/cpu/cpu0/node* | sed 's/.*node//')
 
 # 1: load/unload cycles.
@@ -36,7 +37,7 @@ while [ $i -lt "$CYCLES" ]; do
 	case $((i % 4)) in
 	0) set -- type=local mode=regular buffer_pages=1 ;;
 	1) set -- type=global mode=circular buffer_pages=16 buffers_per_cpu=3 ;;
-	2) set -- type=local mode=circular buffer_pages=64 nodes=$first_node ;;
+	2) set -- type=local mode=circular buffer_pages=64 "nodes=$first_node" ;;
 	3) set -- type=local mode=regular buffer_pages=8 max_buffers=$((6 * ncpu)) ;;
 	esac
 	insmod "$MOD" backend=sim "$@" 2>$T/insmod.err || break
@@ -49,7 +50,7 @@ result $? "$CYCLES insmod/rmmod cycles over 4 parameter sets" "stopped after $i 
 # 2-5: the capture under changes.
 pages=8
 bsize=$((pages * 4096))
-insmod "$MOD" backend=sim buffer_pages=$pages max_buffers=$((6 * ncpu)) sim_rate=$RATE
+insmod "$MOD" backend=sim buffer_pages=$pages max_buffers=$((6 * ncpu)) "sim_rate=$RATE"
 result $? "insmod sim_rate=$RATE max_buffers=$((6 * ncpu))" "$(dmesg | tail -2)"
 $TOOL capture --check --format binary -o /dev/null 2>$T/capture.err &
 cap=$!

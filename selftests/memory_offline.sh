@@ -34,11 +34,11 @@ detail=
 for b in $blocks; do
 	f=$M/memory$b/state
 	[ -w "$f" ] || continue
-	[ "$(cat $f)" = online ] || continue
+	[ "$(cat "$f")" = online ] || continue
 	tried=$((tried + 1))
-	if echo offline >$f 2>/dev/null; then
+	if echo offline >"$f" 2>/dev/null; then
 		detail="$detail memory$b went offline;"
-		echo online >$f
+		echo online >"$f"
 	else
 		refused=$((refused + 1))
 	fi

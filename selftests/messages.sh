@@ -18,15 +18,15 @@ echo "1..16"
 # --- a chain of three per message ------------------------------------------
 insmod "$MOD" backend=sim threshold=3 buffer_pages=1 buffers_per_cpu=4 scan_interval_ms=10000 sim_rate=2000
 result $? "insmod with threshold=3 and a 10 s scan" "exit $?"
-$TOOL info > $T/info
-grep -q '^completion   messages (1)$' $T/info
-result $? "info reports completion by messages" "$(grep completion $T/info)"
+$TOOL info > "$T/info"
+grep -q '^completion   messages (1)$' "$T/info"
+result $? "info reports completion by messages" "$(grep completion "$T/info")"
 # 125 events fill a one-page buffer: 3000 events are 24 buffers.
-$TOOL capture --count 3000 --duration 9 > /dev/null 2> $T/cap.err
+$TOOL capture --count 3000 --duration 9 > /dev/null 2> "$T/cap.err"
 rc=$?
 check "capture of 3000 events finishes before the first periodic scan" 0 "$rc"
-grep -q 'events=3000 ' $T/cap.err
-result $? "all 3000 events arrived" "$(cat $T/cap.err)"
+grep -q 'events=3000 ' "$T/cap.err"
+result $? "all 3000 events arrived" "$(cat "$T/cap.err")"
 m=$(counter messages)
 c=$(counter chains)
 b=$(counter chain_buffers)
@@ -61,12 +61,12 @@ until echo "inject 0 $intercept" 2>/dev/null > $D/sim_sint0 || [ $i -ge 100 ]; d
 	i=$((i + 1))
 	sleep 0.1
 done
-echo "inject 0 $intercept" > $D/sim_sint0 2> $T/busy.err
-grep -q 'busy' $T/busy.err
-result $? "a second message into a full slot is refused (EBUSY)" "$(cat $T/busy.err)"
-$TOOL capture --count 2000 --duration 20 > /dev/null 2> $T/cap2.err
-grep -q 'events=2000 ' $T/cap2.err
-result $? "capture goes on while CPU 0's slot is blocked" "$(cat $T/cap2.err)"
+echo "inject 0 $intercept" > $D/sim_sint0 2> "$T/busy.err"
+grep -q 'busy' "$T/busy.err"
+result $? "a second message into a full slot is refused (EBUSY)" "$(cat "$T/busy.err")"
+$TOOL capture --count 2000 --duration 20 > /dev/null 2> "$T/cap2.err"
+grep -q 'events=2000 ' "$T/cap2.err"
+result $? "capture goes on while CPU 0's slot is blocked" "$(cat "$T/cap2.err")"
 t=$(slot 0 2) f=$(slot 0 3) q=$(slot 0 4)
 [ "$t" = "$intercept" ] && [ "$f" = 0x1 ] && [ "${q:-0}" -ge 1 ]
 result $? "the other driver's message is still there, flagged pending, ours queued behind it" "type=$t flags=$f queued=$q"
@@ -76,5 +76,5 @@ while [ $i -lt 50 ] && [ "$(slot 0 4)" != 0 ]; do sleep 0.1; i=$((i + 1)); done
 check "once that driver takes its message, ours are delivered and taken (none queued)" 0 "$(slot 0 4)"
 check "and the slot is empty" 0x0 "$(slot 0 2)"
 rmmod hv_evlog
-rm -rf $T
+rm -rf "$T"
 [ $fails -eq 0 ]

@@ -37,8 +37,8 @@ check "nodes with memory" "$(echo "$memnodes" | to_list)" "$(cat $SYS/has_memory
 check "nodes with CPUs" "$(echo "$cpunodes" | to_list)" "$(cat $SYS/has_cpu)"
 while read -r node cpus mib dist; do
 	[ "$cpus" = "-" ] && cpus=""
-	check "node$node CPU list" "$cpus" "$(cat $SYS/node$node/cpulist)"
-	check "node$node distance row" "$(echo "$dist" | tr ',' ' ')" "$(cat $SYS/node$node/distance)"
+	check "node$node CPU list" "$cpus" "$(cat "$SYS/node$node/cpulist")"
+	check "node$node distance row" "$(echo "$dist" | tr ',' ' ')" "$(cat "$SYS/node$node/distance")"
 	check "node$node memory MiB" "$mib" "$(present_mib "$node")"
 done < "$TOPO"
 [ $fails -eq 0 ]

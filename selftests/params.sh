@@ -88,7 +88,7 @@ case_ 0 type type=global
 case_ 0 type type=system
 case_ $EINVAL type type=bogus
 case_ $EINVAL type type=
-case_ $EINVAL type type=$long
+case_ $EINVAL type "type=$long"
 case_ 0 mode mode=regular
 case_ 0 mode mode=circular
 case_ $EINVAL mode mode=ring
@@ -104,7 +104,7 @@ case_ $EINVAL nodes nodes=1-0
 case_ $EINVAL nodes nodes=1024
 case_ $EINVAL nodes nodes=0,
 case_ $EINVAL nodes nodes=-1
-case_ $EINVAL nodes nodes=$long
+case_ $EINVAL nodes "nodes=$long"
 
 # A word given twice: the last value wins, as for the kernel's own string
 # parameters; the loaded group shows it. (Before: EEXIST.)

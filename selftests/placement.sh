@@ -35,7 +35,7 @@ esac
 # proximity domain's node), with the pools seeded or empty (then every page
 # comes from the module's node-local deposits).
 pages_on_plan_node() { # test-number label
-	bad=$(tail -n +2 $D/buffers | while read -r idx pxm node cpu state lost; do
+	bad=$(tail -n +2 $D/buffers | while read -r idx _ node _; do
 		want=$(tail -n +2 $D/plan | awk -v i="$idx" '$1 == i { print $5 }')
 		[ "$node" = "$want" ] || echo "buffer $idx on node $node, plan says $want"
 	done)
@@ -86,8 +86,7 @@ freed=$(dmesg | sed -n 's/.*simulator: freed \([0-9]*\) pool pages: \([0-9]*\) s
 [ "$freed" = "$needed 0 $needed 0" ] &&
 	echo "ok 10 the simulator still held all $needed deposited pages at unload" ||
 	echo "not ok 10 the simulator still held all deposited pages at unload # freed/seeded/deposited/withdrawn: '$freed'"
-dmesg | grep -q 'withdr[ae]w.*pages deposited'
-[ $? != 0 ] && echo "ok 11 no withdrawal at unload" ||
+! dmesg | grep -q 'withdr[ae]w.*pages deposited' && echo "ok 11 no withdrawal at unload" ||
 	echo "not ok 11 no withdrawal at unload # $(dmesg | grep 'withdr[ae]w' | head -1)"
 # A seeded pool (pages the module did not deposit, like other drivers'
 # deposits in a root partition's pool) is left entirely to the simulator.

@@ -28,7 +28,7 @@ timed() {
 	name=$1
 	shift
 	t0=$(now_cs)
-	"$@" > $T/out 2>&1 &
+	"$@" > "$T/out" 2>&1 &
 	pid=$!
 	hung=1
 	while [ $(($(now_cs) - t0)) -lt $((2 * BOUND_CS)) ]; do
@@ -42,23 +42,23 @@ timed() {
 	rc=1
 	[ $hung = 0 ] && wait $pid && rc=0
 	[ $rc = 0 ] && [ $took -le $BOUND_CS ]
-	result $? "$name returns within 5 s" "exit $rc, hung=$hung, took ${took}0 ms: $(cat $T/out)"
+	result $? "$name returns within 5 s" "exit $rc, hung=$hung, took ${took}0 ms: $(cat "$T/out")"
 }
 
 insmod "$MOD" backend=sim sim_rate=1000000
 result $? "insmod with sim_rate=1000000" "exit $?"
 sleep "$FLOOD_SECONDS"
-timed "hv-evlog flush after ${FLOOD_SECONDS} s at sim_rate=1000000" $TOOL flush
+timed "hv-evlog flush after ${FLOOD_SECONDS} s at sim_rate=1000000" "$TOOL" flush
 # Each record's events_lost: the events its CPU could not log before the
 # buffer started (full buffers while nobody consumed, and everything above
 # the per-tick cap).
-$TOOL capture --duration 2 > /dev/null 2> $T/cap.err
-result $? "capture runs" "$(cat $T/cap.err)"
-lost=$(sed -n 's/.* lost=\([0-9]*\) .*/\1/p' $T/cap.err)
+$TOOL capture --duration 2 > /dev/null 2> "$T/cap.err"
+result $? "capture runs" "$(cat "$T/cap.err")"
+lost=$(sed -n 's/.* lost=\([0-9]*\) .*/\1/p' "$T/cap.err")
 # In 2 s each CPU is owed 2,000,000 events and can log at most 102,400.
 [ "${lost:-0}" -gt 1000000 ]
-result $? "the records' events_lost count the excess (more than 10^6 in 2 s)" "$(cat $T/cap.err)"
-$TOOL stats > $T/stats
-result $? "stats answers" "$(cat $T/stats)"
+result $? "the records' events_lost count the excess (more than 10^6 in 2 s)" "$(cat "$T/cap.err")"
+$TOOL stats > "$T/stats"
+result $? "stats answers" "$(cat "$T/stats")"
 timed "rmmod after the flood" rmmod hv_evlog
 [ "$fails" = 0 ] || exit 1

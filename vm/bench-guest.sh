@@ -14,6 +14,7 @@ run() {
 	"$B" "$@" || failed=$((failed + 1))
 	echo "# took $(awk -v a="$t0" '{ printf "%.1f", $1 - a }' /proc/uptime) s"
 }
+# shellcheck disable=SC2012 # counts the sysfs nodeN directories, names unused
 nodes=$(ls -d /sys/devices/system/node/node* | wc -l)
 echo "BENCH {\"m\":\"env\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"nodes\":$nodes,\"quick\":${BENCH_QUICK:-0}}"
 rmmod hv_evlog 2> /dev/null

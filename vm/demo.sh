@@ -6,7 +6,7 @@
 # what opens them), a few decoded events, the counters, and a clean unload.
 show() { printf '\n$ %s\n' "$*"; sh -c "$*"; }
 note() { printf '\n# %s\n' "$*"; }
-export PATH=/tests:$PATH
+export PATH="/tests:$PATH"
 show "cat /sys/devices/system/node/online"
 show "for n in /sys/devices/system/node/node*; do echo \"\$n: CPUs \$(cat \$n/cpulist)\"; done"
 mkdir -p /tmp/demo

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash # busybox ash, checked as the POSIX sh it is close to
 # Guest /init: mounts the pseudo file systems, runs the test list as one TAP
 # stream (each test's own TAP nested below it), asks kmemleak for a scan,
 # and powers off.  The report (TAP, kmemleak, markers) goes to ttyS1, which
@@ -17,6 +18,7 @@ mount -t tmpfs tmpfs /tmp
 mkdir -p /lib/modules/"$(uname -r)" && touch /lib/modules/"$(uname -r)"/modules.dep
 exec 3>/dev/ttyS1
 report() { echo "$@" >&3; }
+# shellcheck source=/dev/null # written by vm/run.py into the initramfs
 . /etc/hv-evlog/env
 mode=$(cat /etc/hv-evlog/mode)
 echo "HV_EVLOG_BOOTED"
@@ -25,6 +27,7 @@ demo)
 	sh /tests/demo.sh
 	;;
 *)
+	# shellcheck disable=SC2046 # the test list: one test per word
 	set -- $(cat /etc/hv-evlog/tests)
 	report "HV_EVLOG_TAP_BEGIN"
 	report "TAP version 13"
