@@ -25,8 +25,8 @@ lost=$(hv-evlog report --json /tmp/demo/capture.bin |
 [ "$lost" = 0 ] || note "demo: the capture above lost ${lost:-an unknown number of} events"
 show "hv-evlog convert /tmp/demo/capture.bin /tmp/demo/capture.etl"
 show "hv-evlog convert /tmp/demo/capture.bin /tmp/demo/capture.json"
-note "the group has logged on with nobody reading since that capture: its buffers" \
-	"filled, so what follows starts with the events the hypervisor could not write (lost=)"
+note "the group logs on between captures, read or not: once its buffers are full, the" \
+	"hypervisor counts the events it cannot write, and the next capture reports them (lost=)"
 show "hv-evlog capture --duration 5 --count 12"
 show "hv-evlog stats"
 if [ -c "$HV_EVLOG_DATA" ]; then
