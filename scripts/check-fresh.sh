@@ -11,6 +11,9 @@
 #                             first that fails
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Only HV_EVLOG_CACHE is given: the tools directory must follow from it (a
+# caller such as scripts/test.sh has its own exported).
+unset HV_EVLOG_TOOLS
 empty=$(mktemp -d)
 trap 'rm -rf "$empty"' EXIT
 
@@ -23,7 +26,7 @@ for f in env.sh lib.sh; do
 	# No `&&` after the sourcing: errexit does not apply to the left of
 	# one, and a failure there is what this is for.
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	got=$(cd "$root" && env -u HV_EVLOG_TOOLS HV_EVLOG_CACHE="$empty" bash -euo pipefail -c \
+	got=$(cd "$root" && HV_EVLOG_CACHE="$empty" bash -euo pipefail -c \
 		'. scripts/'"$f"'
 		HV_EVLOG_STEP=
 		bash -c "echo \$HV_EVLOG_CACHE \${HV_EVLOG_TOOLS-unset}"' 2>&1) ||

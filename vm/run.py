@@ -245,6 +245,7 @@ def boot(cmd, log_path, timeout, stop_at=None, echo_after=None, silence=None, wa
                     if stop_at and stop_at in line:
                         proc.kill()
                         proc.wait()
+                        proc.stdout.close()
                         return lines, None
             elif proc.poll() is not None:
                 break
@@ -253,6 +254,7 @@ def boot(cmd, log_path, timeout, stop_at=None, echo_after=None, silence=None, wa
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        proc.stdout.close()
         if buf:
             lines.append(buf.decode("utf-8", "replace"))
             log.write(lines[-1] + "\n")
