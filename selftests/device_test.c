@@ -213,6 +213,7 @@ static short wait_readable(int fd, int ms)
 #include "device_test_mmap.h"
 #include "device_test_file.h"
 #include "device_test_completion.h"
+#include "device_test_revoke.h"
 #include "device_test_read_races.h"
 
 /*

@@ -36,7 +36,7 @@
 //! which does run inside `fdget_pos()` on the current thread, gets a
 //! [`LocalFile`] instead.
 
-use core::{ffi::c_void, marker::PhantomData};
+use core::{ffi::c_void, marker::PhantomData, ops::Range};
 
 use kernel::{
     bindings,
@@ -83,11 +83,17 @@ pub(crate) trait Operations: Send + Sync + Sized + 'static {
     /// made `VM_PFNMAP` here ([`set_pfnmap`]).
     fn mmap(this: ArcBorrow<'_, Self>, file: &File, vma: &VmaNew) -> Result;
 
-    /// A page fault at page `pgoff` of the file (in pages from offset 0)
-    /// in one of its mappings: the page frame to map there read-only, or
-    /// `None` for `SIGBUS`. Runs under the mmap (or per-VMA) read lock, so
-    /// it must not sleep for long.
-    fn fault(this: ArcBorrow<'_, Self>, pgoff: usize) -> Option<u64>;
+    /// A page fault in one of the file's mappings, for pages `pages` of
+    /// the file (in pages from offset 0): one aligned block of
+    /// [`Operations::fault_block`] pages, clipped to the mapping. Calls
+    /// `insert(pgoff, pfn)` for each page of them that may be mapped now,
+    /// while holding whatever keeps that frame from being taken away, so
+    /// that the PTE `insert` makes cannot outlive it (the implementor zaps
+    /// PTEs only after taking a frame away under the same hold). A page
+    /// `insert` is not called for is not mapped; the faulting one then gets
+    /// `SIGBUS`. Runs under the mmap (or per-VMA) read lock, so it must not
+    /// sleep for long.
+    fn fault(this: ArcBorrow<'_, Self>, pages: Range<usize>, insert: &mut dyn FnMut(usize, u64));
 
     /// Pages a fault maps together: every page of the aligned block of
     /// this many pages (of the file) that holds the faulting one, as far as
@@ -346,11 +352,11 @@ impl<T: Operations> Vtable<T> {
 
 /// The `fault` hook for the `vm_operations_struct` that
 /// [`Operations::mmap`] installs on `T`'s mappings: maps the page that
-/// faulted, the frame [`Operations::fault`] names, and then the other
-/// pages of its [`Operations::fault_block`] inside the mapping (fault-around:
-/// a buffer read from start to end costs one fault, not one per page, which
-/// under emulation dominated reading through the mapping; issue 15). The
-/// work under the lock stays bounded by one block, however large the
+/// faulted and the other pages of its [`Operations::fault_block`] inside the
+/// mapping, the frames [`Operations::fault`] hands out (fault-around: a
+/// buffer read from start to end costs one fault, not one per page, which
+/// under emulation dominated reading through the mapping). The work under
+/// the implementor's hold stays bounded by one block, however large the
 /// mapping. PTEs already present are left as they are (`insert_pfn()`).
 ///
 /// # Safety
@@ -362,9 +368,9 @@ pub(crate) unsafe extern "C" fn fault<T: Operations>(
 ) -> bindings::vm_fault_t {
     // SAFETY: `vmf` is valid for this call; these fields are set by the
     // fault path before `->fault` is called and not changed during it.
-    let (vma, pgoff, address) = unsafe {
+    let (vma, pgoff) = unsafe {
         let f = &(*vmf).__bindgen_anon_1;
-        (f.vma, f.pgoff, f.address)
+        (f.vma, f.pgoff)
     };
     // SAFETY: The fault path holds the mmap or VMA read lock, under which
     // the VMA's bounds and page offset do not change.
@@ -380,37 +386,35 @@ pub(crate) unsafe extern "C" fn fault<T: Operations>(
     // set up by `mmap` above) and the borrow ends with this call,
     // before the file's final `fput()` can reach `release`.
     let this = unsafe { Vtable::<T>::state(file) };
-    let pfn = T::fault(this, pgoff).and_then(|pfn| c_ulong::try_from(pfn).ok());
-    let Some(pfn) = pfn else {
-        return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
-    };
-    // SAFETY: `vma` is the faulting VMA: a shared `VM_PFNMAP` mapping
-    // (`Operations::mmap` must make it one), `address` lies inside it,
-    // and the fault path holds the lock `vmf_insert_pfn()` needs. The
-    // PTE is special and read-only (the VMA's own protection, with
-    // `VM_WRITE` never set); the implementor of `Operations::fault`
-    // keeps the frame allocated for as long as any mapping of the file
-    // exists.
-    let ret = unsafe { bindings::vmf_insert_pfn(vma, address, pfn) };
-    if ret != bindings::vm_fault_reason_VM_FAULT_NOPAGE {
-        return ret;
-    }
-    // The rest of the block, clipped to the mapping's pages.
+    // The faulting page's block, clipped to the mapping's pages.
     let block = T::fault_block(this).max(1);
     let vma_pages = (end - start) >> bindings::PAGE_SHIFT;
     let first = (pgoff - pgoff % block).max(vma_pgoff);
     let last = (pgoff - pgoff % block)
         .saturating_add(block)
         .min(vma_pgoff + vma_pages);
-    for page in (first..last).filter(|&p| p != pgoff) {
-        let Some(pfn) = T::fault(this, page).and_then(|pfn| c_ulong::try_from(pfn).ok()) else {
-            continue;
+    let mut ret = bindings::vm_fault_reason_VM_FAULT_SIGBUS;
+    T::fault(this, first..last, &mut |page, pfn| {
+        let Ok(pfn) = c_ulong::try_from(pfn) else {
+            return;
         };
+        if !(first..last).contains(&page) {
+            return;
+        }
         let at = start + ((page - vma_pgoff) << bindings::PAGE_SHIFT);
-        // SAFETY: As for the faulting page: `at` lies inside `vma`
-        // (`first..last` is within the VMA's pages), under the same lock.
-        // A failure only leaves that page to fault on its own.
-        let _ = unsafe { bindings::vmf_insert_pfn(vma, at, pfn) };
-    }
+        // SAFETY: `vma` is the faulting VMA: a shared `VM_PFNMAP` mapping
+        // (`Operations::mmap` must make it one); `at` lies inside it
+        // (`first..last` is within the VMA's pages), and the fault path
+        // holds the lock `vmf_insert_pfn()` needs. The PTE is special and
+        // read-only (the VMA's own protection, with `VM_WRITE` never set);
+        // the implementor of `Operations::fault` holds the frame while this
+        // runs and zaps the PTE before the frame goes.
+        let r = unsafe { bindings::vmf_insert_pfn(vma, at, pfn) };
+        // The faulting page's result is the fault's; a failure of another
+        // only leaves that page to fault on its own.
+        if page == pgoff {
+            ret = r;
+        }
+    });
     ret
 }

@@ -88,10 +88,32 @@
 //! taken and `get_user_pages()` refuses them (`EFAULT` for `vmsplice()`,
 //! `process_vm_readv()`, `O_DIRECT`, pins). Nothing outside the chain above
 //! can hold a buffer page, so after `munmap()` (and `close()`, `rmmod`)
-//! nothing of a buffer stays reachable from userspace. The mapping is also
+//! nothing of a buffer stays reachable from userspace. Nor does it before:
+//! the fault handler maps a buffer's pages only while the group holds it
+//! in the rotation ([`EventLog::with_user_pages`]), and before the group
+//! hands a buffer back to the hypervisor (a resize, CPU hotplug, the stop
+//! at reboot) it zaps every user PTE of its range (`platform::user_mapping`):
+//! a mapping that still covers it gets `SIGBUS` there. The mapping is also
 //! `VM_DONTCOPY`: a child made by `fork()` has no mapping of the buffers
 //! (the range is unmapped in the child) and so does not keep the file, and
 //! with it the device, busy.
+//!
+//! # Lock order
+//!
+//! Outermost first; a lock is only ever taken while holding the ones above
+//! it, never the other way:
+//!
+//! 1. the mm's mmap lock (or the per-VMA lock), which the kernel holds
+//!    around `mmap()`, the vma callbacks (`vma.rs`) and faults;
+//! 2. [`Session::state`], the open file's records and tracker (scan, read,
+//!    ioctls); nothing is copied to or from userspace under it;
+//! 3. the group's `live` lock (resize, CPU hotplug, the reboot stop);
+//! 4. the group's buffer table, under which faults insert PTEs;
+//! 5. the hypercall pages' lock (one hypercall at a time).
+//!
+//! The user mapping's lock (`platform::user_mapping`) and, under it, the
+//! address space's `i_mmap_rwsem` are taken to zap PTEs with 3 at most
+//! held, never 4: a fault holds 4 while the page table locks are taken.
 //!
 //! `mmap()` maps nothing itself: each buffer is mapped read-only when it
 //! is first touched (`vmf_insert_pfn()` from the fault handler, for every
@@ -103,6 +125,7 @@
 use core::{
     mem::size_of,
     num::NonZeroU32,
+    ops::Range,
     sync::atomic::{AtomicBool, Ordering},
 };
 
@@ -132,7 +155,7 @@ use kernel::{
     },
     time::{msecs_to_jiffies, Jiffies},
     uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
-    workqueue::{self, new_delayed_work, new_work, DelayedWork, Work},
+    workqueue::{new_delayed_work, new_work, DelayedWork, Work},
 };
 
 use self::{
@@ -142,7 +165,7 @@ use self::{
 use crate::{
     group::log::EventLog,
     hv::sint0::{Inbox, Wake},
-    platform::ticker::RunTime,
+    platform::ticker::{queue, RunTime},
     policy::completion::{Queue, Tracked, Tracker},
     tlfs::{self, BufferHeader, BufferIndex},
     uapi::{self, BufferInfo, Buffers, Info, Record, Stats},
@@ -534,15 +557,24 @@ impl Operations for Session {
         // The first scan right away: buffers already complete are reported
         // to this consumer too. Cannot fail: the work item is new.
         if shared.log.completes() {
-            let _ =
-                workqueue::system_power_efficient().enqueue::<Arc<Session>, KICK>(session.clone());
+            // On the kick's one queue, the one `Kicker::wake` uses:
+            // `flush_work()` in `stop_scanner` waits only on the queue a
+            // work item was last queued on, so a second queue could leave a
+            // run holding the session after `release()`.
+            let _ = queue().enqueue::<Arc<Session>, KICK>(session.clone());
         }
+        // Last, after every step that can fail: the open succeeds now.
+        // SAFETY: `file` is the consumer's, being opened; `release` clears
+        // the record before the file's release ends.
+        unsafe { shared.log.user_mapping().set(file.as_ptr()) };
         Ok(session)
     }
 
     fn release(this: Arc<Self>, _file: &File) {
         if this.consumer() {
             this.stop_scanner();
+            // No mapping of the file is left (each holds it).
+            this.log().user_mapping().clear();
         }
         // Usually the last reference: the session, and with it the consumer
         // slot, goes away here.
@@ -720,19 +752,28 @@ impl Operations for Session {
         Ok(())
     }
 
-    fn fault(this: ArcBorrow<'_, Self>, pgoff: usize) -> Option<u64> {
-        let log = this.log();
-        let per_buffer = log.buffer_pages();
-        // `mmap` checked the mapping's range against the buffers, marked
-        // them mapped (`map_user`: none of them is deleted until the
-        // mapping goes), and `mremap()` cannot grow it (`VM_DONTEXPAND`), so
-        // `pgoff` is in range; checked again all the same: a page outside
-        // is `SIGBUS`.
-        let pgoff = u32::try_from(pgoff).ok()?;
-        log.pfn(
-            BufferIndex(pgoff.checked_div(per_buffer)?),
-            pgoff % per_buffer,
-        )
+    fn fault(this: ArcBorrow<'_, Self>, pages: Range<usize>, insert: &mut dyn FnMut(usize, u64)) {
+        let per_buffer = this.log().buffer_pages() as usize;
+        // One block is one buffer (`fault_block`), so `pages` lies in the
+        // buffer of its first page. `mmap` checked the mapping's range
+        // against the buffers and `mremap()` cannot grow it
+        // (`VM_DONTEXPAND`); a buffer revoked since (retired by a resize,
+        // or stopped at reboot) is refused by `with_user_pages`, and its
+        // PTEs were zapped: `SIGBUS`.
+        let Some(buffer) = pages.start.checked_div(per_buffer) else {
+            return;
+        };
+        let Ok(index) = u32::try_from(buffer) else {
+            return;
+        };
+        let base = buffer * per_buffer;
+        this.log().with_user_pages(BufferIndex(index), &mut |pfns| {
+            for page in pages.clone() {
+                if let Some(&pfn) = page.checked_sub(base).and_then(|i| pfns.get(i)) {
+                    insert(page, pfn);
+                }
+            }
+        });
     }
 
     fn fault_block(this: ArcBorrow<'_, Self>) -> usize {

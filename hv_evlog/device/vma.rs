@@ -10,16 +10,27 @@
 //! space) it counted, kept in `vm_private_data`.
 //!
 //! The kernel makes new vmas of a mapping in two ways, and calls `open` on
-//! the new one each time (mm/vma.c): splitting one (`munmap()` or
-//! `mprotect()` of a part, the first step of moving a part) and copying one
-//! whole (`mremap()` moving it; the old one is closed after). The new vma
-//! arrives with the record of the old one. A copy covers the same range: it
-//! counts it again under a record of its own. A split covers part of the
-//! record's range, and the old vma keeps the rest without being told: the
-//! record's range is uncounted, both parts are counted (a buffer on both
-//! sides of the split point counts twice, once per vma that covers it), and
-//! the old vma's record is narrowed to its part. `fork()` copies nothing
-//! (`VM_DONTCOPY`).
+//! the new one each time, while the old one still covers its whole range
+//! (mm/vma.c): splitting one (`munmap()` or `mprotect()` of a part, the
+//! first steps of `mremap()` taking a part out), after which the old vma
+//! keeps the rest of its range without being told; and copying a part or
+//! the whole of one to another address (`mremap()` moving it, in
+//! `copy_vma()`), after which the old one keeps its range until `munmap()`
+//! splits and closes it. The two are told apart by address: a split's new
+//! vma lies inside the old one's addresses, a moved copy never does (the
+//! kernel refuses overlapping source and destination). Either way the new
+//! vma counts its own range under a record of its own. After a split the
+//! old vma's record is narrowed to the part it keeps (a buffer on both
+//! sides of the split point then counts twice, once per vma that covers
+//! it); after a copy it stays as it is. If `copy_vma()` fails after `open`
+//! it calls `close` on the new vma, which undoes its count. `fork()`
+//! copies nothing (`VM_DONTCOPY`), and the device's vmas never merge
+//! (`VM_PFNMAP | VM_IO | VM_DONTEXPAND`: the kernel's `VM_SPECIAL`).
+//!
+//! The counts decide only when a retired buffer is deleted. Memory safety
+//! does not rest on them: before a buffer goes back to the hypervisor the
+//! group zaps every user PTE of its range and the fault handler refuses it
+//! (`crate::platform::mm::UserMapping`).
 //!
 //! Written by hand: 7.2's `kernel::mm::virt` offers no `vm_operations_struct`
 //! of a driver's own.
@@ -51,6 +62,9 @@ unsafe impl Sync for VmOps {}
 /// What one vma counted: pages `first..first + pages` of the mmap space.
 struct Counted {
     shared: *const Shared,
+    /// The vma this record belongs to: a later `open` of a vma copied from
+    /// it reads its addresses to tell a split from a move.
+    vma: *mut bindings::vm_area_struct,
     first: usize,
     pages: usize,
 }
@@ -62,16 +76,17 @@ struct Counted {
 /// deleted before unload: the safe side), and `vma` is untracked: its
 /// record is null, which `open` and `close` take as "nothing counted".
 pub(crate) fn track(vma: &VmaNew, shared: &Shared, first: usize, pages: usize) {
+    let raw = vma.as_ptr();
     let record = KBox::new(
         Counted {
             shared,
+            vma: raw,
             first,
             pages,
         },
         GFP_KERNEL,
     )
     .map_or(core::ptr::null_mut(), |r| KBox::into_raw(r).cast());
-    let raw = vma.as_ptr();
     // SAFETY: `vma` is being set up by this `mmap()` call (`VmaNew`): nothing
     // else reads or writes it now. The record's `shared` outlives the vma:
     // the vma holds its file (`vm_file`), the file its session, the session
@@ -91,29 +106,35 @@ pub(crate) fn track(vma: &VmaNew, shared: &Shared, first: usize, pages: usize) {
 unsafe fn range(vma: *mut bindings::vm_area_struct) -> (usize, usize) {
     // SAFETY: The caller passes a live vma; the kernel holds the mmap lock
     // around `open` and `close`, so its fields hold still.
-    let (pgoff, start, end) = unsafe {
-        (
-            (*vma).vm_pgoff,
-            (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start,
-            (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_end,
-        )
-    };
+    let (pgoff, (start, end)) = unsafe { ((*vma).vm_pgoff, addresses(vma)) };
     (pgoff, (end - start) >> PAGE_SHIFT)
 }
 
-/// A new vma of a tracked one: a split part or a whole copy (file comment).
+/// The vma's user addresses, `start..end`.
+///
+/// # Safety
+///
+/// `vma` is a live vma.
+unsafe fn addresses(vma: *mut bindings::vm_area_struct) -> (usize, usize) {
+    // SAFETY: The caller passes a live vma; the kernel holds the mmap lock
+    // around `open` and `close`, so its bounds hold still.
+    let bounds = unsafe { &(*vma).__bindgen_anon_1.__bindgen_anon_1 };
+    (bounds.vm_start, bounds.vm_end)
+}
+
+/// A new vma of a tracked one: a split part or a moved copy (file comment).
 ///
 /// # Safety
 ///
 /// Called by the kernel only, with a live vma whose `vm_ops` [`track`] set.
 unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
     // SAFETY: `vma` is live; its `vm_private_data` is the old vma's record
-    // (or null: untracked), which `track` made and only `close` frees; the
-    // old vma is still open.
-    let (old, (first, pages)) = unsafe { ((*vma).vm_private_data.cast::<Counted>(), range(vma)) };
+    // (or null: untracked), which `track` or an earlier `open` made and
+    // only `close` frees; the old vma is still open.
+    let old = unsafe { (*vma).vm_private_data.cast::<Counted>() };
     if old.is_null() {
         // Copied from an untracked vma: untracked too (its record stays
-        // null), the count stays up for good.
+        // null); that vma's count stays up for good and covers this one.
         return;
     }
     // SAFETY: As above: the old vma's live record, which nothing else
@@ -121,39 +142,50 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
     let old = unsafe { &mut *old };
     // SAFETY: as in `track`: the file of both vmas keeps `shared`.
     let shared = unsafe { &*old.shared };
-    let Ok(record) = KBox::new(
-        Counted {
-            shared: old.shared,
-            first,
-            pages,
-        },
-        GFP_KERNEL,
-    ) else {
-        // Neither vma can count down exactly now: the old one's count stays
-        // up for good (the safe side) and the new one counts nothing.
-        old.pages = 0;
-        // SAFETY: `vma` is live and being set up by the kernel under the
-        // mmap lock; `close` takes a null record as "nothing counted".
-        unsafe { (*vma).vm_private_data = core::ptr::null_mut() };
-        return;
+    // SAFETY: `vma` is live, and so is the old vma (`old.vma`): the kernel
+    // calls `open` while the vma it copied from still exists, before it
+    // adjusts or closes it, under the mmap lock.
+    let ((first, pages), (start, end), (old_start, old_end), (old_first, old_pages)) = unsafe {
+        (
+            range(vma),
+            addresses(vma),
+            addresses(old.vma),
+            range(old.vma),
+        )
     };
     // Counted up before anything is counted down: a resize never sees a
     // covered buffer at zero.
     shared.vma_copied(first, pages);
-    if first != old.first || pages != old.pages {
-        // A split: the old vma keeps the other end of its range.
-        let rest = if first == old.first {
-            (first + pages, old.pages - pages)
-        } else {
-            (old.first, old.pages - pages)
-        };
-        shared.vma_copied(rest.0, rest.1);
-        shared.vma_closed(old.first, old.pages);
-        (old.first, old.pages) = rest;
-    }
+    let record = KBox::new(
+        Counted {
+            shared: old.shared,
+            vma,
+            first,
+            pages,
+        },
+        GFP_KERNEL,
+    )
+    // Without a record the count just made stays up for good (the safe
+    // side: the buffers are then only deleted at unload).
+    .map_or(core::ptr::null_mut(), |r| KBox::into_raw(r).cast());
     // SAFETY: `vma` is live and being set up by the kernel under the mmap
-    // lock; the record is handed to it, `close` frees it.
-    unsafe { (*vma).vm_private_data = KBox::into_raw(record).cast() };
+    // lock; the record is handed to it, `close` frees it (null: nothing).
+    unsafe { (*vma).vm_private_data = record };
+    if start < old_start || end > old_end || pages >= old_pages {
+        // A moved copy: the old vma keeps its whole range, and its record.
+        return;
+    }
+    // A split: the old vma keeps the other end of its range, from either
+    // side of the new one. Its record may be wider than its range (after
+    // a record could not be made); the stale rest is uncounted with it.
+    let rest = if first == old_first {
+        (first + pages, old_pages - pages)
+    } else {
+        (old_first, old_pages - pages)
+    };
+    shared.vma_copied(rest.0, rest.1);
+    shared.vma_closed(old.first, old.pages);
+    (old.first, old.pages) = rest;
 }
 
 /// A tracked vma goes (munmap, exit, the old vma of an `mremap()` move).
@@ -172,7 +204,5 @@ unsafe extern "C" fn vma_close(vma: *mut bindings::vm_area_struct) {
     let record = unsafe { KBox::from_raw(data) };
     // SAFETY: as in `track`: the vma's file keeps `shared` until after this.
     let shared = unsafe { &*record.shared };
-    if record.pages != 0 {
-        shared.vma_closed(record.first, record.pages);
-    }
+    shared.vma_closed(record.first, record.pages);
 }

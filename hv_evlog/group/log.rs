@@ -8,6 +8,7 @@
 use kernel::prelude::*;
 
 use crate::{
+    platform::user_mapping::UserMapping,
     policy::{live::Served, params},
     tlfs::{BufferHeader, BufferIndex, EventLogMode, EventLogType, TimeBasis, VpIndex},
 };
@@ -102,6 +103,19 @@ pub(crate) trait EventLog: Send + Sync {
     /// keeps the page until the last mapping of it is gone is that every
     /// mapping holds, through its file, an `Arc` of `self`.
     fn pfn(&self, buffer: BufferIndex, page: u32) -> Option<u64>;
+
+    /// Calls `f` with the page frame numbers of buffer `buffer` if
+    /// userspace may map it now (it exists, the hypervisor has it mapped
+    /// and it is in the rotation), and holds the buffer so until `f`
+    /// returns: the fault handler inserts its PTEs inside `f`. A buffer
+    /// leaves that state only under the same hold, and its PTEs are zapped
+    /// after ([`EventLog::user_mapping`]), so none outlives it. Returns
+    /// whether `f` was called; `false` makes the fault `SIGBUS`.
+    fn with_user_pages(&self, buffer: BufferIndex, f: &mut dyn FnMut(&[u64])) -> bool;
+
+    /// Where the consumer maps the buffers: the device records its file's
+    /// address space there for as long as the file is open.
+    fn user_mapping(&self) -> &UserMapping;
 
     /// A snapshot of buffer `buffer`'s header, read from its first page.
     ///

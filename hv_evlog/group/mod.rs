@@ -41,6 +41,7 @@ use crate::{
     hv::backend::Backend,
     hv::hypercall::{self, CallLog, HypercallPages, Hypercalls},
     platform::placement::Placement,
+    platform::user_mapping::UserMapping,
     policy::calllog::{Entry, Ring},
     policy::completion::IndexSet,
     policy::live::Served,
@@ -125,6 +126,8 @@ pub(crate) struct Group {
     stopped: AtomicBool,
     /// `type=system`: the hypervisor's own buffers, as it reported them.
     system: Option<DiagLogBufferConfig>,
+    /// Where userspace maps the buffers: zapped before a buffer goes back.
+    user: UserMapping,
 }
 
 /// `EOPNOTSUPP`: release, flush and set sources on `type=system`, whose
@@ -177,6 +180,35 @@ impl Group {
     /// `f` of buffer `index`, if it exists, under the table's lock.
     fn with_buffer<T>(&self, index: BufferIndex, f: impl FnOnce(&Buffer) -> T) -> Option<T> {
         self.table.lock().get(index).map(f)
+    }
+
+    /// Takes buffer `index`'s pages out of userspace's reach before the
+    /// hypervisor is asked to take the buffer back: its pages are taken
+    /// out of the table under the table's lock, the one the fault handler
+    /// maps under ([`EventLog::with_user_pages`]), so no fault maps them
+    /// from then on, and then every user PTE of its range is zapped.
+    /// Returns the pages, for [`Group::restore`] if the hypervisor keeps
+    /// the buffer after all; none if it has none.
+    fn revoke(&self, index: BufferIndex) -> KVec<u64> {
+        let pfns = match self.table.lock().get_mut(index) {
+            Some(b) => {
+                b.revoked = true;
+                core::mem::take(&mut b.pfns)
+            }
+            None => return KVec::new(),
+        };
+        let size = u64::from(self.buffer_pages()) << kernel::page::PAGE_SHIFT;
+        self.user.zap(u64::from(index.0) * size, size);
+        pfns
+    }
+
+    /// Gives buffer `index` back the pages [`Group::revoke`] took, when the
+    /// hypervisor refused to take it back.
+    fn restore(&self, index: BufferIndex, pfns: KVec<u64>) {
+        if let Some(b) = self.table.lock().get_mut(index) {
+            b.pfns = pfns;
+            b.revoked = false;
+        }
     }
 
     /// The CPU buffer `index` serves, if it exists and serves one.
@@ -337,9 +369,24 @@ impl EventLog for Group {
     fn pfn(&self, buffer: BufferIndex, page: u32) -> Option<u64> {
         // A page of a mapped buffer: RAM from the page allocator (deposited
         // or seeded), which stays allocated while the buffer exists; a
-        // resize deletes a buffer only once no mapping covers it
-        // (`map_user`), and teardown frees nothing before `self` goes.
+        // buffer has no pages once it was revoked (`Group::revoke`).
         self.with_buffer(buffer, |b| b.pfns.get(page as usize).copied())?
+    }
+
+    fn with_user_pages(&self, buffer: BufferIndex, f: &mut dyn FnMut(&[u64])) -> bool {
+        let table = self.table.lock();
+        match table.get(buffer) {
+            // Revoked ones have no pages left (`Group::revoke`).
+            Some(b) if !b.retired && !b.pfns.is_empty() => {
+                f(&b.pfns);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn user_mapping(&self) -> &UserMapping {
+        &self.user
     }
 
     fn header(&self, buffer: BufferIndex) -> Option<BufferHeader> {

@@ -16,10 +16,13 @@
 //! deletes only an unmapped one. So a buffer in use is flushed (its events
 //! reach the consumer as an ordinary completion), a complete one waits for
 //! the consumer's release, and a free one is unmapped from the hypervisor at
-//! once: it is *retired*, out of the rotation, its pages untouched. It is
-//! deleted (its pages go back to the hypervisor) only when no userspace
-//! mapping covers it any more; the consumer learns of the change through
-//! `poll()` (`POLLPRI`) and the table's generation, and unmaps it. A resize
+//! once: it is *retired*, out of the rotation. Before the unmap call its
+//! pages leave userspace's reach (`Group::revoke`: the fault handler
+//! refuses it, every user PTE of its range is zapped), so a consumer that
+//! touches a retired buffer gets `SIGBUS`, never data. It is deleted only
+//! when no userspace mapping covers it any more, so that its index stays in
+//! the table while a mapping shows it; the consumer learns of the change
+//! through `poll()` (`POLLPRI`) and the table's generation, and unmaps it. A resize
 //! waits [`RETIRE_WAIT_MS`] for all that and fails with `EBUSY` otherwise;
 //! what it did stays done, and a retired buffer is deleted by the next
 //! resize or at unload.
@@ -272,6 +275,8 @@ impl Group {
         }
         match state {
             Some(BufferState::Free | BufferState::Ready) => {
+                // Out of userspace's reach before the hypervisor takes it.
+                let pfns = self.revoke(i);
                 match self.ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
                     Ok(()) => {
                         let mut table = self.table.lock();
@@ -283,8 +288,12 @@ impl Group {
                         Ok(())
                     }
                     // The hypervisor took it meanwhile: look again later.
-                    Err(e) if e.status() == HvStatus::OBJECT_IN_USE => Ok(()),
+                    Err(e) if e.status() == HvStatus::OBJECT_IN_USE => {
+                        self.restore(i, pfns);
+                        Ok(())
+                    }
                     Err(e) => {
+                        self.restore(i, pfns);
                         pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: buffer {i}: {e}\n");
                         Err(e.into())
                     }

@@ -15,6 +15,7 @@ use crate::{
     platform::mm::{self, NodeChoice},
     platform::placement::Placement,
     platform::topology::NodeId,
+    platform::user_mapping::UserMapping,
     policy::live::Served,
     policy::params::Config,
     tlfs::{
@@ -94,6 +95,7 @@ impl Group {
             sources: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             system: None,
+            user: UserMapping::new()?,
         };
         if group.is_system() {
             group.map_system_buffers()?;

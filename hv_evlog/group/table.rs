@@ -18,10 +18,12 @@ pub(super) struct Buffer {
     pub(super) index: BufferIndex,
     /// Whether the hypervisor mapped it (so teardown must unmap it).
     pub(super) mapped: bool,
-    /// Its pages; empty unless mapped and every page number checked. Kept
-    /// after a resize unmapped it from the hypervisor, until it is deleted:
-    /// userspace may still map them.
+    /// Its pages; empty unless mapped and every page number checked, and
+    /// empty again once revoked (`Group::revoke`), before the hypervisor
+    /// is asked to take it back: nothing reads or maps them after that.
     pub(super) pfns: KVec<u64>,
+    /// Its pages were revoked and the hypervisor asked to take it back.
+    pub(super) revoked: bool,
     /// The CPU it serves, its proximity domain and the node of its pool
     /// (`None` for the hypervisor's own `type=system` buffers).
     pub(super) serves: Option<Served>,
@@ -38,6 +40,7 @@ impl Buffer {
             index,
             mapped,
             pfns: KVec::new(),
+            revoked: false,
             serves,
             retired: false,
             user_maps: 0,
@@ -45,10 +48,11 @@ impl Buffer {
     }
 
     /// Whether the table shows it: once mapped (its pages known; only then
-    /// can userspace map it), and while retired. A buffer being created is
-    /// not shown, so a reader never meets one it cannot map.
+    /// can userspace map it), and on its way out (revoked, retired) while a
+    /// mapping may still cover it. A buffer being created is not shown, so
+    /// a reader never meets one it cannot map.
     pub(super) fn shown(&self) -> bool {
-        self.retired || !self.pfns.is_empty()
+        self.retired || self.revoked || !self.pfns.is_empty()
     }
 
     /// Its live header, read from its first page (`None` before it has

@@ -59,10 +59,10 @@ impl Group {
     /// (mshv_trace.c, `mshv_trace_disable` and its callers), because a group
     /// left behind makes the next kernel's initialize of the type fail.
     /// Sources off; flush each buffer whose header says in use; wait up to
-    /// [`STOP_WAIT_MS`] until none is; release every complete one; unmap,
-    /// delete, finalize. Linux memory is left alone (userspace may still map
-    /// the pages; [`Drop`] frees them), so the reboot notifier may call it
-    /// while the device is in use. Each failed step is logged and the next
+    /// [`STOP_WAIT_MS`] until none is; release every complete one; unmap
+    /// (each buffer out of userspace's reach first: `Group::revoke`),
+    /// delete, finalize. The reboot notifier may call it while the device
+    /// is in use: a mapping then gets `SIGBUS` where the buffers were. Each failed step is logged and the next
     /// one runs. Returns what it did.
     pub(crate) fn stop(&self) -> StopReport {
         let mut report = StopReport::default();
@@ -83,9 +83,13 @@ impl Group {
             // The hypervisor's own buffers: only unmap them.
             let ty = EventLogType::SystemDiagnostics;
             for i in self.indices().rev().filter(|&i| exists(i) == Some(true)) {
+                let pfns = self.revoke(i);
                 match self.ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
                     Ok(()) => unmapped(i),
-                    Err(e) => report.failed("unmap", Some(i), e),
+                    Err(e) => {
+                        self.restore(i, pfns);
+                        report.failed("unmap", Some(i), e)
+                    }
                 }
             }
             return report;
@@ -131,13 +135,18 @@ impl Group {
             let Some(mapped) = exists(i) else { continue };
             let ctx = &self.ctx;
             if mapped {
+                // Out of userspace's reach before the hypervisor takes it.
+                let pfns = self.revoke(i);
                 match ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
                     Ok(()) => unmapped(i),
-                    Err(e) => report.failed("unmap", Some(i), e),
+                    Err(e) => {
+                        self.restore(i, pfns);
+                        report.failed("unmap", Some(i), e)
+                    }
                 }
             }
-            // The slot stays: userspace may still map the pages, which
-            // stay allocated until the group is dropped.
+            // The slot stays: a userspace mapping may still cover it (and
+            // faults with SIGBUS there).
             match ctx.with(|hv, _| hv.delete_buffer(ty, i)) {
                 Ok(()) => report.deleted += 1,
                 Err(e) => report.failed("delete", Some(i), e),

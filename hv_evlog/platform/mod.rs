@@ -8,3 +8,4 @@ pub(crate) mod mm;
 pub(crate) mod placement;
 pub(crate) mod ticker;
 pub(crate) mod topology;
+pub(crate) mod user_mapping;

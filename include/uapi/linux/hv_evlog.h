@@ -91,6 +91,7 @@ struct hv_evlog_buffer_info {
 /*
  * buffer_info.flags: taken out of the hypervisor's rotation by a
  * HV_EVLOG_IOC_RESIZE; it is deleted once no mapping covers it (munmap it).
+ * Its pages are out of reach: touching it through a mapping raises SIGBUS.
  */
 #define HV_EVLOG_BUFFER_RETIRED	0x1
 /* buffer_info.flags: the CPU it serves is offline (CPU hotplug). */

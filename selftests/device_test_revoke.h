@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Buffers leaving the rotation while userspace maps them (included by
+ * device_test.c): the count of mappings per buffer follows every way the
+ * kernel splits and moves a mapping, and no mapping shows a buffer after
+ * a resize took it out (SIGBUS, never data).
+ */
+#include <setjmp.h>
+
+/*
+ * Stops the writer and hands every buffer back: sources off, every CPU's
+ * buffer in use completed, every record read and released. A resize then
+ * finds each buffer free and takes the ones it removes out at once.
+ */
+static void quiesce(int fd)
+{
+	__u64 off = 0;
+	__u32 all = HV_EVLOG_ALL_CPUS;
+
+	ioctl(fd, HV_EVLOG_IOC_SET_SOURCES, &off);
+	ioctl(fd, HV_EVLOG_IOC_FLUSH, &all);
+	drain(fd);
+	drain(fd);
+}
+
+/* Buffers per CPU now and the table's retired entries, from BUFFERS. */
+static uint32_t retired_now(int fd, uint32_t limit)
+{
+	struct hv_evlog_buffer_info *tab = calloc(limit, sizeof(*tab));
+	struct hv_evlog_buffers req = { .count = limit, .table = (uintptr_t)tab };
+	uint32_t retired = 0;
+
+	if (!tab)
+		return UINT32_MAX;
+	if (ioctl(fd, HV_EVLOG_IOC_BUFFERS, &req) == 0) {
+		for (uint32_t i = 0; i < req.count; i++)
+			retired += !!(tab[i].flags & HV_EVLOG_BUFFER_RETIRED);
+	} else {
+		retired = UINT32_MAX;
+	}
+	free(tab);
+	return retired;
+}
+
+/*
+ * Three buffers mapped as one mapping, the middle one moved elsewhere
+ * (mremap with MREMAP_FIXED copies it first, while the old mapping still
+ * covers it, then unmaps it from the old one), every piece unmapped: no
+ * buffer stays counted as mapped, so a shrinking RESIZE takes its buffers
+ * out at once (not EBUSY after waiting for a mapping that is gone), none
+ * stays retired, and growing back works.
+ */
+TEST_F(dev, mremap_middle_then_resize)
+{
+	uint32_t now = per_cpu_now(self->tab, self->info.buffer_count);
+	size_t size = self->info.buffer_size;
+	struct hv_evlog_info info;
+	char *p, *hole;
+	const char *moved;
+
+	if (now < 2 || self->info.buffer_count < 3)
+		SKIP(return, "needs 3 buffers, 2 per CPU");
+	quiesce(self->fd);
+	p = mmap(NULL, 3 * size, PROT_READ, MAP_SHARED, self->fd, 0);
+	hole = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_NE(MAP_FAILED, hole);
+	moved = mremap(p + size, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+	ASSERT_EQ(hole, moved) TH_LOG("mremap: %s", strerror(errno));
+	EXPECT_EQ(self->tab[0].index, hdr32(p, HDR_BUFFER_INDEX));
+	EXPECT_EQ(self->tab[1].index, hdr32(moved, HDR_BUFFER_INDEX));
+	EXPECT_EQ(self->tab[2].index, hdr32(p + 2 * size, HDR_BUFFER_INDEX));
+	EXPECT_EQ(0, munmap(p, size));
+	EXPECT_EQ(0, munmap((void *)moved, size));
+	EXPECT_EQ(0, munmap(p + 2 * size, size));
+
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 1 }))
+		TH_LOG("RESIZE 1 with nothing mapped: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(self->info.buffer_count / now, info.buffer_count);
+	EXPECT_EQ(0, retired_now(self->fd, info.max_buffers));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &now))
+		TH_LOG("RESIZE back to %u: %s", now, strerror(errno));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(self->info.buffer_count, info.buffer_count);
+	EXPECT_EQ(0, retired_now(self->fd, info.max_buffers));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &self->info.sources));
+}
+
+static sigjmp_buf bus_jump;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jump, sig);
+}
+
+/*
+ * Reads the 32-bit word at p: its value, or -1 if the read raised SIGBUS.
+ */
+static int64_t read_or_sigbus(const void *p)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	volatile int64_t value = -1;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jump, 1) == 0)
+		value = *(const volatile uint32_t *)p;
+	sigaction(SIGBUS, &old, NULL);
+	return value;
+}
+
+/*
+ * A resize takes out buffers that a mapping still shows, their pages
+ * already read through it: from then on that mapping gets SIGBUS there,
+ * never the pages' data (the PTEs were zapped before the hypervisor took
+ * the buffers back, and a new fault is refused); the buffers that stay
+ * read on. The resize waits for the mapping and ends with EBUSY; they stay
+ * retired (in the table, flagged) until it goes, after which a RESIZE
+ * deletes them and growing back works.
+ */
+TEST_F(dev, retired_buffer_sigbus)
+{
+	uint32_t now = per_cpu_now(self->tab, self->info.buffer_count);
+	uint32_t kept = 0, gone = 0, n = self->info.buffer_count;
+	struct hv_evlog_info info;
+	uint8_t *served;
+	char *p;
+
+	if (now < 2)
+		SKIP(return, "needs 2 buffers per CPU");
+	served = calloc(n, 1);
+	ASSERT_NE(NULL, served);
+	quiesce(self->fd);
+	p = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (uint32_t i = 0; i < n; i++)
+		EXPECT_EQ(self->tab[i].index, read_or_sigbus(p + self->tab[i].mmap_offset));
+
+	/* Mapped: taken out of the rotation, not deleted. */
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 1 }));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(n - n / now, retired_now(self->fd, info.max_buffers));
+	/* Each CPU keeps its first buffer (the lowest index); the rest went. */
+	for (uint32_t i = 0; i < n; i++) {
+		int first = 1;
+
+		for (uint32_t j = 0; j < i; j++)
+			first &= !!memcmp(self->tab[j].cpus, self->tab[i].cpus,
+					  sizeof(self->tab[i].cpus));
+		served[i] = first;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t got = read_or_sigbus(p + self->tab[i].mmap_offset);
+
+		if (served[i]) {
+			EXPECT_EQ(self->tab[i].index, got) TH_LOG("buffer %u stayed", i);
+			kept++;
+		} else {
+			EXPECT_EQ(-1, got) TH_LOG("retired buffer %u still shows data", i);
+			gone++;
+		}
+	}
+	EXPECT_EQ(n / now, kept);
+	EXPECT_EQ(n - n / now, gone);
+
+	EXPECT_EQ(0, munmap(p, self->total));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 1 }))
+		TH_LOG("RESIZE 1 once unmapped: %s", strerror(errno));
+	EXPECT_EQ(0, retired_now(self->fd, info.max_buffers));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &now))
+		TH_LOG("RESIZE back to %u: %s", now, strerror(errno));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(n, info.buffer_count);
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &self->info.sources));
+	free(served);
+}
