@@ -3,7 +3,8 @@
 # hv-evlog, the userspace tool, against the module's simulated backend:
 # exit codes and messages (no module: 2, busy: 4, not root: 3), info --json,
 # a 10000-event JSON capture checked event by event, a clean stop on SIGTERM
-# and a binary capture read back with 'decode'.
+# and a binary capture read back with 'decode', whose text lines spell the
+# event types as 'report' does.
 #
 # Not root: the node is 0600 root:root, so an unprivileged open gets EACCES.
 # busybox su (as root it asks no password) runs the tool as nobody (65534);
@@ -15,7 +16,7 @@ needs_own_load
 [ -x "$TOOL" ] || { echo "1..0 # SKIP $TOOL not present"; exit 4; }
 T=/tmp/hv-evlog-cli
 mkdir -p $T
-echo "1..16"
+echo "1..17"
 
 # 1-2: without the module.
 rmmod hv_evlog 2>/dev/null
@@ -123,12 +124,20 @@ $TOOL capture --count 100 --format binary --output $T/cap.bin --duration 60 2>$T
 	[ "$($TOOL decode $T/cap.bin 2>/dev/null | wc -l)" -eq 100 ]
 result $? "binary capture of 100 events decodes to 100 lines" "$(cat $T/bin.err)"
 
-# 15
+# 15: one spelling of an event type: the types of decode's text lines
+# (type=0xNNNN) are the ones report lists, each as four hex digits.
+lines_types=$($TOOL decode $T/cap.bin 2>/dev/null | sed -n 's/.* type=\([^ ]*\) .*/\1/p' | sort -u | tr '\n' ' ')
+report_types=$($TOOL report $T/cap.bin 2>/dev/null | sed '1,/^type  *events$/d' | awk '{ print $1 }' | sort -u | tr '\n' ' ')
+[ "$lines_types" = "$report_types" ] && echo "$lines_types" | grep -Eqx '(0x[0-9a-f]{4} )+'
+result $? "decode's text lines and report spell the event types alike ($lines_types)" \
+	"text lines: '$lines_types', report: '$report_types'"
+
+# 16
 rmmod hv_evlog
 rc=$?
 result $rc "rmmod after the tool is done" "exit $rc"
 
-# 16: circular mode with one-page buffers filled faster than they are
+# 17: circular mode with one-page buffers filled faster than they are
 # read: the hypervisor restarts complete buffers under the reader. The
 # capture skips a copy whose buffer restarted (overwritten=N), takes a
 # refused RELEASE of a restarted buffer as nothing to hand back, and
