@@ -195,10 +195,11 @@ pub enum Command {
     ///
     /// Without an argument, shows the enabled event source groups. With one,
     /// enables exactly those: a group mask (decimal or 0x hex; bit 0 means
-    /// extended format and is refused) or Microsoft's group names, then
-    /// shows the mask the module reports; none stops logging. Names (bits
-    /// 0x100 to 0x20000000): bm dm hc im ic ob pt vp synic synic_ti am_gva am
-    /// val vm sch th ti ke mm profiler usch generic.
+    /// extended format and is refused, as are bits of no group) or
+    /// Microsoft's group names, then shows the mask the module reports;
+    /// none stops logging. Names (bits 0x100 to 0x20000000): bm dm hc im ic
+    /// ob pt vp synic synic_ti am_gva am val vm sch th ti ke mm profiler usch
+    /// generic.
     #[command(override_usage = "hv-evlog sources [MASK | NAME[,NAME...] | all | none]")]
     Sources {
         /// the groups to enable: MASK, NAME[,NAME...], all or none

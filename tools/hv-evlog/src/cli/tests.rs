@@ -394,6 +394,13 @@ fn flush_and_sources() {
         "source mask 0x3 sets bit 0, which means extended format, not a group: \
          group bits are 0x3fffff00"
     );
+    // Bits above the groups name none: the module would refuse them too.
+    assert_eq!(
+        bad(&["sources", "0x40000400"], s),
+        "source mask 0x40000400 has unknown event source bits 0x40000000: \
+         group bits are 0x3fffff00"
+    );
+    assert!(bad(&["sources", "0x8000000000000000"], s).contains("unknown event source bits"));
     assert_eq!(
         bad(&["sources", "hc,bogus"], s),
         "unknown source 'bogus': known sources are bm, dm, hc, im, ic, ob, pt, vp, \

@@ -128,6 +128,15 @@ pub fn parse_source_mask(text: &str) -> std::result::Result<u64, String> {
                 tlfs::SOURCES_ALL
             ));
         }
+        // Likewise bits that name no group.
+        let unknown = mask & !tlfs::SOURCES_ALL;
+        if unknown != 0 {
+            return Err(format!(
+                "source mask {mask:#x} has unknown event source bits {unknown:#x}: \
+                 group bits are {:#x}",
+                tlfs::SOURCES_ALL
+            ));
+        }
         return Ok(mask);
     }
     match text {
