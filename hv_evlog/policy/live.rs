@@ -117,7 +117,7 @@ impl fmt::Display for ResizeError {
                 }
                 write!(
                     f,
-                    " exceed the group maximum of {max} (max_buffers at load); at most {}",
+                    " exceed the group maximum of {max} (max_buffers at load); at most {} per CPU",
                     max.saturating_sub(others) / cpus.max(1)
                 )
             }

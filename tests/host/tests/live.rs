@@ -144,7 +144,7 @@ fn refusals_change_nothing() {
         }
         .to_string(),
         "7 per CPU x 4 CPUs = 28 buffers exceed the group maximum of 24 \
-         (max_buffers at load); at most 6"
+         (max_buffers at load); at most 6 per CPU"
     );
     assert_eq!(
         ResizeError::TooMany {
@@ -155,7 +155,7 @@ fn refusals_change_nothing() {
         }
         .to_string(),
         "3 per CPU x 2 CPUs = 6 buffers (+3 of CPUs not served) exceed the group \
-         maximum of 8 (max_buffers at load); at most 2"
+         maximum of 8 (max_buffers at load); at most 2 per CPU"
     );
     // Exactly at the maximum is fine.
     let mut t = table.clone();

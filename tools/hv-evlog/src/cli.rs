@@ -182,7 +182,9 @@ pub enum Command {
     /// mapped and announced to a running capture, which maps them; buffers
     /// taken out leave the rotation once free and are deleted when the
     /// capture has unmapped them (it does so on its own). Prints the new
-    /// buffer count: 'buffers N of at most M, generation G'.
+    /// buffer count: 'buffers N of at most M, generation G'. A count the
+    /// maximum cannot hold is refused with the numbers: N per CPU x the
+    /// served CPUs, the maximum, and the most per CPU that fits.
     #[command(override_usage = "hv-evlog resize N")]
     Resize {
         /// buffers per CPU, 1-512

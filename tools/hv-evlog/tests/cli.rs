@@ -6,6 +6,10 @@
 
 #[path = "../src/tlfs.rs"]
 mod tlfs;
+// tlfs.rs names the UAPI's buffer maximum.
+#[allow(dead_code, reason = "tlfs.rs needs one constant of it")]
+#[path = "../../../hv_evlog/uapi.rs"]
+mod uapi;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -232,12 +232,18 @@ fn resize_options() {
     assert_eq!(per_cpu(&["resize", "512"]), 512);
     let r = Some("resize");
     assert_eq!(bad(&["resize"], r), "missing N");
-    for n in ["0", "513", "x", "4294967297"] {
+    for n in ["513", "x", "4294967297"] {
         assert_eq!(
             bad(&["resize", n], r),
             format!("invalid buffer count '{n}': expected 1-512")
         );
     }
+    // 0, in the module's words.
+    assert_eq!(
+        bad(&["resize", "0"], r),
+        "invalid buffer count '0': 0 buffers per CPU: every served CPU needs one; \
+         expected 1-512"
+    );
     assert_eq!(bad(&["resize", "1", "2"], r), "unexpected argument '2'");
     assert_eq!(
         bad(&["resize", "--cpu", "1"], r),

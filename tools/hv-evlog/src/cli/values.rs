@@ -100,12 +100,19 @@ pub(super) fn parse_cpu(text: &str) -> std::result::Result<u32, String> {
     }
 }
 
-/// `resize N`: buffers per CPU, 1 to [`MAX_BUFFERS`].
+/// `resize N`: buffers per CPU, 1 to [`MAX_BUFFERS`]; 0 is refused with
+/// the module's reason.
 pub(super) fn parse_buffer_count(text: &str) -> std::result::Result<u32, String> {
-    parse_number(text)
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|n| (1..=MAX_BUFFERS).contains(n))
-        .ok_or_else(|| format!("invalid buffer count '{text}': expected 1-{MAX_BUFFERS}"))
+    match parse_number(text).and_then(|n| u32::try_from(n).ok()) {
+        Some(0) => Err(format!(
+            "invalid buffer count '{text}': {}; expected 1-{MAX_BUFFERS}",
+            crate::live::ResizeError::Zero
+        )),
+        Some(n) if n <= MAX_BUFFERS => Ok(n),
+        _ => Err(format!(
+            "invalid buffer count '{text}': expected 1-{MAX_BUFFERS}"
+        )),
+    }
 }
 
 pub(super) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
