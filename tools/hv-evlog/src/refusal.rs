@@ -284,7 +284,7 @@ mod tests {
             after(Request::Resize(9), libc::EINVAL, &g).as_deref(),
             Some(want)
         );
-        // The default maximum of the planned count: no room to grow.
+        // A maximum of the planned count (max_buffers=8): no room to grow.
         let g = group(4, 2, 8);
         assert_eq!(
             before(Request::Resize(3), &g).as_deref(),
