@@ -16,7 +16,8 @@
 //! compiled here unchanged), on the table as the module sees it: every
 //! served CPU's buffers, and retired buffers, which keep their index until
 //! they are deleted and count against the maximum as buffers of no served
-//! CPU. So the tool's line is the module's kernel log line, word for word.
+//! CPU. So the tool gives the reason of the module's kernel log line, word
+//! for word.
 
 use std::fmt;
 
