@@ -62,7 +62,7 @@ module! {
         },
         max_buffers: u32 {
             default: 0,
-            description: "The group maximum: HV_EVLOG_IOC_RESIZE may grow the group up to it (the planned count-512; 0 = the planned count) [0]",
+            description: "The group maximum: HV_EVLOG_IOC_RESIZE and CPUs coming online may grow the group up to it (the planned count-512; 0 = 4 times the planned count, at most 512) [0]",
         },
         threshold: u32 {
             default: crate::policy::params::default::THRESHOLD,
@@ -160,8 +160,9 @@ fn connect(
     })
 }
 
-/// The group maximum from `max_buffers` (0: the count planned at load),
-/// which must hold the plan and fit the hypervisor's 512.
+/// The group maximum from `max_buffers` (0: room to grow,
+/// [`live::DEFAULT_HEADROOM`] times the count planned at load), which must
+/// hold the plan and fit the hypervisor's 512.
 fn live_max_buffers(placement: &placement::Placement) -> Result<u32> {
     let planned = placement.buffers.len() as u32;
     let max = *module_parameters::max_buffers.value();

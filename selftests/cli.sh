@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # hv-evlog, the userspace tool, against the module's simulated backend:
 # exit codes and messages (no module: 2, busy: 4, not root: 3), info --json,
+# the default group maximum (4 times the planned count) leaving room for a
+# resize to grow, one past it refused with the numbers info gives,
 # a 10000-event JSON capture checked event by event, a clean stop on SIGTERM
-# and a binary capture read back with 'decode'.
+# and a binary capture read back with 'decode', whose text lines spell the
+# event types as 'report' does.
 #
 # Not root: the node is 0600 root:root, so an unprivileged open gets EACCES.
 # busybox su (as root it asks no password) runs the tool as nobody (65534);
@@ -15,7 +18,7 @@ needs_own_load
 [ -x "$TOOL" ] || { echo "1..0 # SKIP $TOOL not present"; exit 4; }
 T=/tmp/hv-evlog-cli
 mkdir -p $T
-echo "1..16"
+echo "1..19"
 
 # 1-2: without the module.
 rmmod hv_evlog 2>/dev/null
@@ -37,7 +40,43 @@ bsize=$(sed -n 's/.*"buffer_size":\([0-9][0-9]*\).*/\1/p' $T/info.json)
 result $? "info --json reports buffer_count and buffer_size" "exit $rc count=$count size=$bsize: $(cat $T/info.json $T/err)"
 bsize=${bsize:-4096}
 
-# 5-6: source groups by Microsoft's names; the default is every group, and
+# 5: one more buffer per CPU than the group maximum holds: refused by the
+# tool with the numbers (those of the module's own kernel log line), the
+# table unchanged. The served CPUs are those of the buffers in info.
+max=$(sed -n 's/.*"max_buffers":\([0-9][0-9]*\).*/\1/p' $T/info.json)
+cpus=$(grep -o '"cpus":\[[0-9,]*\]' $T/info.json | sort -u | wc -l)
+cpus=$((cpus))
+per=$((${max:-0} / (cpus + (cpus == 0)) + 1))
+if [ "$cpus" = 0 ] || [ "$per" -gt 512 ]; then
+	skip "resize past the maximum: refused with the numbers" \
+		"$cpus CPUs, at most ${max:-?} buffers: no count from 1 to 512 is past it"
+else
+	$TOOL resize $per >$T/out 2>$T/err
+	rc=$?
+	$TOOL info --json >$T/after.json 2>>$T/err
+	want="hv-evlog: resize $per: $per per CPU x $cpus CPUs = $((per * cpus)) buffers exceed the group maximum of $max (max_buffers at load); at most $((max / cpus)) per CPU"
+	[ $rc = 1 ] && [ "$(cat $T/err)" = "$want" ] && [ ! -s $T/out ] &&
+		grep -q "\"buffer_count\":$count," $T/after.json
+	result $? "resize $per past the maximum of $max for $cpus CPUs: exit 1 with the numbers" \
+		"exit $rc: '$(cat $T/err)', want '$want'; $(cat $T/out)"
+fi
+
+# 6: loaded with max_buffers=0, the group maximum is 4 times the planned
+# count (at most 512): a resize grows each CPU by one buffer (the group
+# keeps them for the tests below).
+room=$((4 * ${count:-0}))
+[ $room -gt 512 ] && room=512
+grow=$((${count:-0} / (cpus + (cpus == 0)) + 1))
+if [ "$cpus" = 0 ] || [ $((grow * cpus)) -gt $room ]; then
+	skip "resize $grow within the default maximum" "$cpus CPUs, $count buffers"
+else
+	out=$($TOOL resize $grow 2>&1)
+	rc=$?
+	check "max_buffers=0 leaves room: resize $grow" "0: buffers $((grow * cpus)) of at most $room" \
+		"$rc: $(echo "$out" | sed 's/, generation [0-9]*//')"
+fi
+
+# 7-8: source groups by Microsoft's names; the default is every group, and
 # bit 0 ("extended format") is refused before the module is asked.
 $TOOL sources >$T/src 2>&1
 grep -qx 'sources 0x3fffff00 (bm,dm,hc,im,ic,ob,pt,vp,synic,synic_ti,am_gva,am,val,vm,sch,th,ti,ke,mm,profiler,usch,generic)' $T/src
@@ -49,7 +88,7 @@ $TOOL sources hc,vp >>$T/src 2>&1 && $TOOL sources all >/dev/null 2>&1
 	grep -qx 'sources 0x8400 (hc,vp)' $T/src
 result $? "sources: 0x3 refused (bit 0), hc,vp set as 0x8400" "exit $rc: $(cat $T/src)"
 
-# 7-10: 10000 events as JSON lines, checked one by one.
+# 9-12: 10000 events as JSON lines, checked one by one.
 ncpu=$(nproc)
 $TOOL capture --count 10000 --json --duration 120 >$T/events.json 2>$T/capture.err
 rc=$?
@@ -80,7 +119,7 @@ result $? "every event: cpu < $ncpu, 16 <= size <= $((bsize - 72)), per-CPU time
 grep -q '^hv-evlog: events=10000 buffers=[0-9]* lost=0 dropped=0 malformed=0 ' $T/capture.err
 result $? "summary: 10000 events, none lost, dropped or malformed" "$(tail -1 $T/capture.err)"
 
-# 11-12: a second consumer while a capture runs; the capture stops on SIGTERM.
+# 13-14: a second consumer while a capture runs; the capture stops on SIGTERM.
 # Wait until the capture holds the device by looking at its open files, not
 # by opening the device (a probe that opens it could win the one consumer
 # slot and make the capture fail instead). The previous consumer's slot is
@@ -108,7 +147,7 @@ rc=$?
 [ $rc = 0 ] && grep -q '^hv-evlog: events=[0-9]* buffers=' $T/bg.err
 result $? "capture ends cleanly on SIGTERM with its summary" "exit $rc: $(cat $T/bg.err)"
 
-# 13: not root.
+# 15: not root.
 grep -q '^nobody:' /etc/passwd 2>/dev/null || echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>/etc/passwd
 if [ "$(su -s /bin/sh nobody -c 'id -u' 2>/dev/null)" = 65534 ]; then
 	su -s /bin/sh nobody -c "$TOOL info" >/dev/null 2>$T/perm.err
@@ -119,17 +158,25 @@ else
 	skip "not root: exits 3, permission denied" "su cannot run commands as nobody here"
 fi
 
-# 14: binary capture, read back.
+# 16: binary capture, read back.
 $TOOL capture --count 100 --format binary --output $T/cap.bin --duration 60 2>$T/bin.err &&
 	[ "$($TOOL decode $T/cap.bin 2>/dev/null | wc -l)" -eq 100 ]
 result $? "binary capture of 100 events decodes to 100 lines" "$(cat $T/bin.err)"
 
-# 15
+# 17: one spelling of an event type: the types of decode's text lines
+# (type=0xNNNN) are the ones report lists, each as four hex digits.
+lines_types=$($TOOL decode $T/cap.bin 2>/dev/null | sed -n 's/.* type=\([^ ]*\) .*/\1/p' | sort -u | tr '\n' ' ')
+report_types=$($TOOL report $T/cap.bin 2>/dev/null | sed '1,/^type  *events$/d' | awk '{ print $1 }' | sort -u | tr '\n' ' ')
+[ "$lines_types" = "$report_types" ] && echo "$lines_types" | grep -Eqx '(0x[0-9a-f]{4} )+'
+result $? "decode's text lines and report spell the event types alike ($lines_types)" \
+	"text lines: '$lines_types', report: '$report_types'"
+
+# 18
 rmmod hv_evlog
 rc=$?
 result $rc "rmmod after the tool is done" "exit $rc"
 
-# 16: circular mode with one-page buffers filled faster than they are
+# 19: circular mode with one-page buffers filled faster than they are
 # read: the hypervisor restarts complete buffers under the reader. The
 # capture skips a copy whose buffer restarted (overwritten=N), takes a
 # refused RELEASE of a restarted buffer as nothing to hand back, and

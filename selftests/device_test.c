@@ -42,6 +42,12 @@
 #define MODULE_PATH	"/lib/modules/hv_evlog.ko"
 #define MODULE_NAME	"hv_evlog"
 #define MODULE_PARAMS	"backend=sim"
+/*
+ * With max_buffers=0, as MODULE_PARAMS leaves it, the group maximum is this
+ * many times the count planned at load, at most HV_EVLOG_MAX_BUFFERS
+ * (DEFAULT_HEADROOM in hv_evlog/policy/live.rs).
+ */
+#define DEFAULT_HEADROOM	4
 
 /* The TLFS buffer header fields the tests look at (offsets in bytes). */
 #define HDR_BUFFER_SIZE		0

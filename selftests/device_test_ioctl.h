@@ -62,7 +62,17 @@ TEST_F(dev, buffer_table_ranges)
 	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
 	EXPECT_EQ(0, req.count);
 
-	req = (struct hv_evlog_buffers){ .first = n + 1, .count = 1, .table = (uintptr_t)one };
+	/*
+	 * Indices run below the group maximum, which may be above n: up to
+	 * it there is nothing, past it the request is refused.
+	 */
+	req = (struct hv_evlog_buffers){ .first = self->info.max_buffers, .count = 2,
+					 .table = (uintptr_t)one };
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
+	EXPECT_EQ(0, req.count);
+
+	req = (struct hv_evlog_buffers){ .first = self->info.max_buffers + 1, .count = 1,
+					 .table = (uintptr_t)one };
 	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
 	EXPECT_EQ(EINVAL, errno);
 
@@ -81,8 +91,20 @@ TEST_F(dev, buffer_table_generation)
 	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req));
 	EXPECT_EQ(self->info.generation, req.generation);
 	EXPECT_EQ(0, req.reserved);
-	/* max_buffers defaults to the count planned at load. */
-	EXPECT_EQ(self->info.buffer_count, self->info.max_buffers);
+	/*
+	 * Loaded here (max_buffers=0), the group maximum leaves room to grow:
+	 * DEFAULT_HEADROOM (hv_evlog/policy/live.rs) times the count planned
+	 * at load, at most 512. A group someone else set up may have any
+	 * maximum that holds its buffers.
+	 */
+	if (loaded_here) {
+		uint32_t room = DEFAULT_HEADROOM * self->info.buffer_count;
+
+		EXPECT_EQ(room < HV_EVLOG_MAX_BUFFERS ? room : HV_EVLOG_MAX_BUFFERS,
+			  self->info.max_buffers);
+	}
+	EXPECT_LE(self->info.buffer_count, self->info.max_buffers);
+	EXPECT_GE(HV_EVLOG_MAX_BUFFERS, self->info.max_buffers);
 }
 
 /*
@@ -129,16 +151,19 @@ static uint32_t per_cpu_now(const struct hv_evlog_buffer_info *tab, uint32_t n)
 }
 
 /*
- * RESIZE within the maximum (the planned count by default) to what is there
- * changes nothing; past it, or to 0, it is EINVAL and the table stays.
+ * RESIZE to what is there changes nothing; one more per CPU than the group
+ * maximum holds, or 0, is EINVAL and the table stays.
  */
 TEST_F(dev, resize_bounds)
 {
 	uint32_t now = per_cpu_now(self->tab, self->info.buffer_count);
+	uint32_t cpus = self->info.buffer_count / now;
+	__u32 past = self->info.max_buffers / cpus + 1;
 	struct hv_evlog_info after;
 
 	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &now));
-	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ now + 1 }));
+	EXPECT_LT(self->info.max_buffers, past * cpus);
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &past));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 0 }));
 	EXPECT_EQ(EINVAL, errno);

@@ -27,13 +27,16 @@ check "header line" \
 	"seq code name form rep_count rep_start input_bytes input_hex status status_name reps_done" \
 	"$(sed -n 2p $F)"
 buffers=$(tail -n +2 $D/plan | wc -l)
-# Initialize: type local (1), mode regular (0), max = the plan's buffers,
-# 16 pages = 65536 bytes, threshold 1, time basis reference (0); the rest
+# Initialize: type local (1), mode regular (0), max = 4 times the plan's
+# buffers, at most 512 (max_buffers=0 leaves room to grow), 16 pages =
+# 65536 bytes, threshold 1, time basis reference (0); the rest
 # (system_time, and padding in the aligned layout) zero.
+max=$((4 * buffers))
+[ $max -gt 512 ] && max=512
 init=$(calls 0x0060)
 # shellcheck disable=SC2086 # the call's fields, as $1 to $9
 set -- $init
-want="0100$(printf 0000)$(le32 "$buffers")$(le32 65536)$(le32 1)$(le32 0)"
+want="0100$(printf 0000)$(le32 "$max")$(le32 65536)$(le32 1)$(le32 0)"
 rest=$(( ${7:-0} * 2 - ${#want} ))
 [ "$rest" -ge 0 ] && want="$want$(printf "%0${rest}d" 0)"
 check "one initialize, slow, exact input bytes" \

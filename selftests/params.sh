@@ -38,7 +38,7 @@ case_() {
 EINVAL=22
 ENOMEM=12
 long=$(printf '%070d' 0)
-echo "1..71"
+echo "1..77"
 case_ 0 buffer_pages buffer_pages=1
 case_ 0 buffer_pages buffer_pages=512
 case_ $EINVAL buffer_pages buffer_pages=0
@@ -48,6 +48,15 @@ case_ 0 buffers_per_cpu buffers_per_cpu=1
 case_ $EINVAL buffers_per_cpu buffers_per_cpu=0
 case_ $EINVAL buffers_per_cpu buffers_per_cpu=513
 case_ $EINVAL buffers_per_cpu buffers_per_cpu=two
+# max_buffers: 0 (4 times the plan), or from the plan (2 buffers for each
+# online CPU at the default buffers_per_cpu) to 512.
+planned=$((2 * $(nproc)))
+case_ 0 max_buffers max_buffers=0
+case_ 0 max_buffers max_buffers=$planned
+case_ 0 max_buffers max_buffers=512
+case_ $EINVAL max_buffers max_buffers=$((planned - 1))
+case_ $EINVAL max_buffers max_buffers=513
+case_ $EINVAL max_buffers max_buffers=many
 case_ 0 threshold threshold=1
 case_ $EINVAL threshold threshold=0
 case_ $EINVAL threshold threshold=513

@@ -4,7 +4,8 @@
 //! with the host tests in tests/host).
 //!
 //! The group is initialized with a maximum number of buffers (`max_buffers`,
-//! by default the count planned at load); every buffer index is below it and
+//! by default [`DEFAULT_HEADROOM`] times the count planned at load, at most
+//! [`GROUP_MAX`]); every buffer index is below it and
 //! an index, once given, stays the buffer's (its mmap offset is `index *
 //! buffer_size`). A resize sets the number of buffers of every served CPU:
 //!
@@ -117,7 +118,7 @@ impl fmt::Display for ResizeError {
                 }
                 write!(
                     f,
-                    " exceed the group maximum of {max} (max_buffers at load); at most {}",
+                    " exceed the group maximum of {max} (max_buffers at load); at most {} per CPU",
                     max.saturating_sub(others) / cpus.max(1)
                 )
             }
@@ -218,6 +219,39 @@ pub fn resize_plan(
 /// The hypervisor's maximum buffers in a group.
 pub const GROUP_MAX: u32 = crate::tlfs::MAX_BUFFERS;
 
+/// `max_buffers=0` (the default): the group maximum is this many times the
+/// count planned at load, at most [`GROUP_MAX`]. With the planned count
+/// itself as the maximum, a resize could only shrink unless the user
+/// foresaw growing at load; 4 lets each CPU grow to 4 times its buffers
+/// without a reload (the default 2 per CPU to 8), and up to 64 CPUs at the
+/// default still get all of it (128 planned, 512 at most).
+///
+/// The headroom is indices, not buffers: no buffer is created and no page
+/// deposited for an unused one. What an unused slot of the maximum does
+/// cost, from the types sized by it (64-bit):
+///
+/// - 56 bytes in the group's table, always: an `Option<Buffer>`
+///   (`group/table.rs`: its page list's `KVec` 24, `Option<Served>` 16,
+///   index and `user_maps` 4 each, two `bool`s; 50, aligned to 8);
+/// - 128 bytes while a consumer has the device open (`device/mod.rs`,
+///   allocated at open): its `Tracked` 16, `Record` 40 and `BufferHeader`
+///   snapshot 72 (`tests/host/tests/live.rs` checks these sizes);
+///
+/// so 184 bytes a slot: 24 × 184 = 4,416 bytes for a 4-CPU guest at the
+/// default (8 planned, 32 at most), and at worst 384 × 184 = 70,656 bytes
+/// (128 planned, 512 at most), beside 8 MiB for those 128 buffers of the
+/// default 16 pages. Besides, a resize holds 30 bytes a slot while it runs (`group/resize.rs`:
+/// `Option<u32>` 8, `Step` 20, two `bool`s), and a full completion scan
+/// looks at every slot (an empty one is one table lookup). The simulator
+/// keeps 512 slots whatever the maximum.
+pub const DEFAULT_HEADROOM: u32 = 4;
+
+/// The group maximum `max_buffers=0` gives for `planned` buffers (at most
+/// [`GROUP_MAX`], as the plan is).
+pub fn default_max_buffers(planned: u32) -> u32 {
+    planned.saturating_mul(DEFAULT_HEADROOM).min(GROUP_MAX)
+}
+
 /// A `max_buffers` parameter that cannot be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaxBuffersError {
@@ -231,17 +265,20 @@ impl fmt::Display for MaxBuffersError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid parameter max_buffers={}: must be 0 (the planned count) or from the {} \
-             buffers planned at load to {GROUP_MAX}",
+            "invalid parameter max_buffers={}: must be 0 ({DEFAULT_HEADROOM} times the \
+             planned count, at most {GROUP_MAX}) or from the {} buffers planned at load to \
+             {GROUP_MAX}",
             self.max, self.planned
         )
     }
 }
 
-/// The group maximum for `max_buffers` = `max` (0: `planned`).
+/// The group maximum for `max_buffers` = `max` (0: room to grow,
+/// [`default_max_buffers`]); an explicit value must hold the plan and fit
+/// the hypervisor's [`GROUP_MAX`].
 pub fn check_max_buffers(max: u32, planned: u32) -> Result<u32, MaxBuffersError> {
     match max {
-        0 => Ok(planned),
+        0 => Ok(default_max_buffers(planned)),
         m if (planned..=GROUP_MAX).contains(&m) => Ok(m),
         _ => Err(MaxBuffersError { max, planned }),
     }

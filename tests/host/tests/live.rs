@@ -144,7 +144,7 @@ fn refusals_change_nothing() {
         }
         .to_string(),
         "7 per CPU x 4 CPUs = 28 buffers exceed the group maximum of 24 \
-         (max_buffers at load); at most 6"
+         (max_buffers at load); at most 6 per CPU"
     );
     assert_eq!(
         ResizeError::TooMany {
@@ -155,7 +155,7 @@ fn refusals_change_nothing() {
         }
         .to_string(),
         "3 per CPU x 2 CPUs = 6 buffers (+3 of CPUs not served) exceed the group \
-         maximum of 8 (max_buffers at load); at most 2"
+         maximum of 8 (max_buffers at load); at most 2 per CPU"
     );
     // Exactly at the maximum is fine.
     let mut t = table.clone();
@@ -229,16 +229,103 @@ proptest! {
 
 #[test]
 fn max_buffers_parameter() {
-    assert_eq!(check_max_buffers(0, 8), Ok(8));
+    // 0: room to grow, 4 times the plan, at most 512.
+    assert_eq!(DEFAULT_HEADROOM, 4);
+    assert_eq!(check_max_buffers(0, 8), Ok(32));
+    assert_eq!(check_max_buffers(0, 1), Ok(4));
+    assert_eq!(check_max_buffers(0, 127), Ok(508));
+    assert_eq!(check_max_buffers(0, 128), Ok(512));
+    assert_eq!(check_max_buffers(0, 129), Ok(512));
+    assert_eq!(check_max_buffers(0, 512), Ok(512));
+    // An explicit value: from the plan to 512.
     assert_eq!(check_max_buffers(8, 8), Ok(8));
+    assert_eq!(check_max_buffers(9, 8), Ok(9));
     assert_eq!(check_max_buffers(512, 8), Ok(512));
+    assert_eq!(check_max_buffers(512, 512), Ok(512));
     assert_eq!(
         check_max_buffers(7, 8),
         Err(MaxBuffersError { max: 7, planned: 8 })
     );
     assert_eq!(
         check_max_buffers(513, 8).unwrap_err().to_string(),
-        "invalid parameter max_buffers=513: must be 0 (the planned count) or from the 8 \
-         buffers planned at load to 512"
+        "invalid parameter max_buffers=513: must be 0 (4 times the planned count, at most \
+         512) or from the 8 buffers planned at load to 512"
     );
+}
+
+proptest! {
+    /// The default maximum always holds the plan, never passes 512, and
+    /// leaves room for 4 times the plan where 512 allows it.
+    #[test]
+    fn the_default_maximum_holds_the_plan_and_room(planned in 1u32..=GROUP_MAX) {
+        let max = check_max_buffers(0, planned).unwrap();
+        prop_assert!(planned <= max && max <= GROUP_MAX);
+        prop_assert_eq!(max, (4 * planned).min(GROUP_MAX));
+        // One buffer per CPU at load: a resize can then give each CPU 4, or
+        // what 512 holds, and not one more.
+        let cpus = planned;
+        let mut table = vec![None; max as usize];
+        for (i, slot) in table.iter_mut().enumerate().take(planned as usize) {
+            *slot = Some(i as u32);
+        }
+        let served: Vec<Served> = (0..cpus).map(|cpu| Served { cpu, ..Served::default() }).collect();
+        let most = (max / cpus).min(DEFAULT_HEADROOM);
+        let grows = resize_plan(&table, &served, most, |_| {}).is_ok();
+        prop_assert!(grows, "{} per CPU refused", most);
+        let past = resize_plan(&table, &served, max / cpus + 1, |_| {});
+        let refused = matches!(past, Err(ResizeError::TooMany { .. }));
+        prop_assert!(refused, "{:?}", past);
+    }
+}
+
+/// What an unused slot of the group maximum costs (`DEFAULT_HEADROOM`'s
+/// comment): the pure types sized by it, at their sizes there. (The
+/// group's table slot, `Option<Buffer>` of group/table.rs, is a kernel
+/// type: 56 bytes by the same reasoning, not checked here.)
+#[test]
+fn an_unused_slot_costs_what_the_headroom_comment_says() {
+    use hv_evlog_host_tests::{completion::Tracked, tlfs::BufferHeader, uapi::Record};
+    use std::mem::size_of;
+    // A consumer's open (device/mod.rs): tracker, queue, header snapshots.
+    assert_eq!(size_of::<Tracked>(), 16);
+    assert_eq!(size_of::<Record>(), 40);
+    assert_eq!(size_of::<BufferHeader>(), 72);
+    assert_eq!(
+        size_of::<Tracked>() + size_of::<Record>() + size_of::<BufferHeader>(),
+        128
+    );
+    // The table slot's pure part: whom a buffer serves.
+    assert_eq!(size_of::<Option<Served>>(), 16);
+    // A resize's scratch (group/resize.rs): per slot, the CPU it serves,
+    // a step, and two flags.
+    assert_eq!(size_of::<Option<u32>>() + size_of::<Step>() + 2, 30);
+    // The totals the comment gives: 56 + 128 a slot.
+    assert_eq!((32 - 8) * (56 + 128), 4_416);
+    assert_eq!((512 - 128) * (56 + 128), 70_656);
+}
+
+/// The parameter's description (modinfo) and the documentation say the
+/// default maximum the code gives, and the refusal the code prints.
+#[test]
+fn the_default_maximum_is_described_as_it_is() {
+    let read = |file: &str| {
+        let path = format!("{}/../../{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let default = format!("{DEFAULT_HEADROOM} times the planned count, at most {GROUP_MAX}");
+    assert!(
+        read("hv_evlog.rs").contains(&format!("0 = {default}) [0]")),
+        "hv_evlog.rs: max_buffers' description"
+    );
+    let rst = read("Documentation/hv_evlog.rst");
+    let refusal = MaxBuffersError { max: 7, planned: 8 }.to_string();
+    assert!(
+        rst.contains(&format!("    hv_evlog: {refusal}\n")),
+        "{refusal}"
+    );
+    let line = format!(
+        "(``max_buffers=0``) it is {DEFAULT_HEADROOM} times the count planned at load, \
+         at most {GROUP_MAX}"
+    );
+    assert!(rst.contains(&line), "{line}");
 }

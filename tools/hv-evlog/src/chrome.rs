@@ -11,7 +11,8 @@
 //!   (`tid` = CPU number) named `CPU n` (`ph` "M" metadata events), so each
 //!   CPU gets a track of its own;
 //! - each event is an instant event (`ph` "i", scope "t": on its CPU's
-//!   track) named `type 0xNNNN` after its entry type, category
+//!   track) named `type 0xNNNN` after its entry type (spelled as
+//!   [`EventType`](crate::decode::EventType) spells it), category
 //!   `hv_evlog`, with the type, size and context as `args`; no public
 //!   table maps entry types to source groups, so the name is the type;
 //! - each completed buffer adds to the counter `buffers completed` (`ph`
@@ -78,14 +79,13 @@ impl Writer {
     pub fn buffer(&mut self, out: &mut String, record: &Record, events: &[Event]) {
         let cpu = record.cpu;
         for e in events {
-            out.push_str(",\n{\"name\":\"type ");
-            let _ = write!(out, "{:#06x}", e.entry_type);
-            out.push_str("\",\"cat\":\"hv_evlog\",\"ph\":\"i\",\"s\":\"t\",\"ts\":");
+            let _ = write!(out, ",\n{{\"name\":\"type {}\"", e.entry_type);
+            out.push_str(",\"cat\":\"hv_evlog\",\"ph\":\"i\",\"s\":\"t\",\"ts\":");
             self.ts(out, e.timestamp);
             let _ = write!(
                 out,
                 ",\"pid\":0,\"tid\":{},\"args\":{{\"type\":{},\"size\":{},\"context\":{}}}}}",
-                e.cpu, e.entry_type, e.size, e.context
+                e.cpu, e.entry_type.0, e.size, e.context
             );
         }
         if record.events_lost > 0 {

@@ -182,7 +182,9 @@ pub enum Command {
     /// mapped and announced to a running capture, which maps them; buffers
     /// taken out leave the rotation once free and are deleted when the
     /// capture has unmapped them (it does so on its own). Prints the new
-    /// buffer count: 'buffers N of at most M, generation G'.
+    /// buffer count: 'buffers N of at most M, generation G'. A count the
+    /// maximum cannot hold is refused with the numbers: N per CPU x the
+    /// served CPUs, the maximum, and the most per CPU that fits.
     #[command(override_usage = "hv-evlog resize N")]
     Resize {
         /// buffers per CPU, 1-512
@@ -195,10 +197,11 @@ pub enum Command {
     ///
     /// Without an argument, shows the enabled event source groups. With one,
     /// enables exactly those: a group mask (decimal or 0x hex; bit 0 means
-    /// extended format and is refused) or Microsoft's group names, then
-    /// shows the mask the module reports; none stops logging. Names (bits
-    /// 0x100 to 0x20000000): bm dm hc im ic ob pt vp synic synic_ti am_gva am
-    /// val vm sch th ti ke mm profiler usch generic.
+    /// extended format and is refused, as are bits of no group) or
+    /// Microsoft's group names, then shows the mask the module reports;
+    /// none stops logging. Names (bits 0x100 to 0x20000000): bm dm hc im ic
+    /// ob pt vp synic synic_ti am_gva am val vm sch th ti ke mm profiler usch
+    /// generic.
     #[command(override_usage = "hv-evlog sources [MASK | NAME[,NAME...] | all | none]")]
     Sources {
         /// the groups to enable: MASK, NAME[,NAME...], all or none

@@ -7,6 +7,20 @@
 use crate::tlfs::{self, EntryError, EntryHeader, Wire, ENTRIES_OFFSET};
 use crate::uapi::Record;
 
+/// An entry's event type, spelled one way wherever a person reads it (the
+/// text event lines, `report`, a trace's event names, messages): four hex
+/// digits, the width of the entry header's 16-bit field, as `0x5e0e`. The
+/// number itself is what JSON fields carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct EventType(pub u16);
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#06x}", self.0)
+    }
+}
+
 /// One event of a buffer, as the output formats print it; serialized, it is
 /// one JSON event line (`{"cpu":…,"ts":…,"type":…,"size":…,"context":…}`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,7 +35,7 @@ pub struct Event {
     pub timestamp: u64,
     /// Event type.
     #[serde(rename = "type")]
-    pub entry_type: u16,
+    pub entry_type: EventType,
     /// Size of the whole entry, header included.
     pub size: u16,
     /// Opaque context.
@@ -121,7 +135,7 @@ pub fn decode_buffer(
             // The walker stays below `end`, a u32.
             offset: entry.offset as u32,
             timestamp: entry.header.timestamp,
-            entry_type: entry.header.entry_type,
+            entry_type: EventType(entry.header.entry_type),
             size: entry.header.size,
             context: entry.header.context,
         });
@@ -179,7 +193,7 @@ pub fn decode_with(
             // Below `end`, a u32.
             offset: offset as u32,
             timestamp: header.timestamp,
-            entry_type: header.entry_type,
+            entry_type: EventType(header.entry_type),
             size,
             context: header.context,
         });
@@ -270,7 +284,7 @@ pub(crate) mod tests {
             cpu: 2,
             offset,
             timestamp,
-            entry_type,
+            entry_type: EventType(entry_type),
             size,
             context,
         };
@@ -284,6 +298,16 @@ pub(crate) mod tests {
         );
         assert_eq!(events[1].end(), 112);
         assert_eq!(events[2].end(), 144);
+    }
+
+    /// One spelling for people, the number for JSON.
+    #[test]
+    fn event_type_spelling() {
+        assert_eq!(EventType(0x5e0e).to_string(), "0x5e0e");
+        assert_eq!(EventType(7).to_string(), "0x0007");
+        assert_eq!(EventType(0).to_string(), "0x0000");
+        assert_eq!(EventType(u16::MAX).to_string(), "0xffff");
+        assert_eq!(serde_json::to_string(&EventType(0x5e0e)).unwrap(), "24078");
     }
 
     #[test]

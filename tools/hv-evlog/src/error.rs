@@ -52,6 +52,9 @@ pub enum Error {
     },
     /// The device answered something this tool cannot work with.
     Device(String),
+    /// The module refuses a control request (or would): why, with the
+    /// numbers (`refusal`).
+    Refused(String),
     /// A capture file is malformed.
     Input(String),
     /// Writing the output failed.
@@ -77,13 +80,13 @@ impl Error {
                 libc::EBUSY if *op == "open" => EXIT_BUSY,
                 _ => EXIT_FAILURE,
             },
-            Self::Device(_) | Self::Input(_) | Self::Output(_) => EXIT_FAILURE,
+            Self::Device(_) | Self::Refused(_) | Self::Input(_) | Self::Output(_) => EXIT_FAILURE,
         }
     }
 }
 
 /// `strerror` text for an errno, from the standard library's table.
-fn describe(errno: i32) -> String {
+pub fn describe(errno: i32) -> String {
     let text = io::Error::from_raw_os_error(errno).to_string();
     // "No such file or directory (os error 2)" -> keep the words only.
     match text.rfind(" (os error") {
@@ -117,7 +120,7 @@ impl fmt::Display for Error {
                     describe(errno)
                 ),
             },
-            Self::Device(message) => write!(f, "{message}"),
+            Self::Device(message) | Self::Refused(message) => write!(f, "{message}"),
             Self::Input(message) => write!(f, "{message}"),
             Self::Output(err) => write!(f, "writing output: {err}"),
         }
@@ -223,6 +226,11 @@ mod tests {
             "writing output: No space left on device (os error 28)"
         );
         assert_eq!(Error::Device("x".into()).exit_code(), 1);
+        let refused = Error::Refused("resize 9: why".into());
+        assert_eq!(
+            (refused.exit_code(), refused.to_string()),
+            (1, "resize 9: why".into())
+        );
         assert_eq!(Error::Input("y".into()).to_string(), "y");
     }
 
@@ -274,6 +282,7 @@ mod tests {
             sys("open", libc::EBUSY),
             sys("read", libc::EIO),
             Error::Device("d".into()),
+            Error::Refused("r".into()),
         ];
         for err in errors {
             assert!(codes.contains(&err.exit_code()), "{err}");

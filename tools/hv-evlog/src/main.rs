@@ -5,7 +5,8 @@
 //! `cli` parses the command line, `device` owns the descriptor, the ioctls and
 //! the mapping, `capture` runs the consume loop over any `Source`, `decode`
 //! walks a buffer's entries with the module's own `tlfs` walker, `output`
-//! writes every format, and `error` maps failures to messages and exit codes.
+//! writes every format, `error` maps failures to messages and exit codes,
+//! and `refusal` says why the module refuses a control request.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -17,6 +18,11 @@ mod tlfs;
 #[allow(dead_code, reason = "the tool uses most of it, not all")]
 #[path = "../../../hv_evlog/uapi.rs"]
 mod uapi;
+// The module's plan of a resize, compiled unchanged: a resize the group
+// cannot hold is explained with the module's own arithmetic and words.
+#[allow(dead_code, reason = "the tool only asks why a resize is refused")]
+#[path = "../../../hv_evlog/policy/live.rs"]
+mod live;
 
 mod capfile;
 mod capture;
@@ -27,6 +33,7 @@ mod device;
 mod error;
 mod etl;
 mod output;
+mod refusal;
 mod report;
 
 use std::fs::File;
@@ -43,6 +50,7 @@ use cli::{Command, Parsed};
 use device::Device;
 use error::{Error, Result};
 use output::{Format, Sink};
+use refusal::Request;
 
 fn main() -> ExitCode {
     let result = cli::parse(std::env::args_os().skip(1)).and_then(run);
@@ -84,11 +92,14 @@ fn run(parsed: Parsed) -> Result<()> {
         }
         // A control file: these work beside a running capture.
         Command::Flush { cpu, .. } => {
-            Device::open_control(&device)?.flush(cpu.unwrap_or(uapi::ALL_CPUS))
+            let dev = Device::open_control(&device)?;
+            control(&dev, Request::Flush(cpu), |dev| {
+                dev.flush(cpu.unwrap_or(uapi::ALL_CPUS))
+            })
         }
         Command::Resize { per_cpu, .. } => {
             let dev = Device::open_control(&device)?;
-            dev.resize(per_cpu)?;
+            control(&dev, Request::Resize(per_cpu), |dev| dev.resize(per_cpu))?;
             let info = dev.info()?;
             print(&format!(
                 "buffers {} of at most {}, generation {}\n",
@@ -98,7 +109,7 @@ fn run(parsed: Parsed) -> Result<()> {
         Command::Sources { mask, .. } => {
             let dev = Device::open_control(&device)?;
             if let Some(mask) = mask {
-                dev.set_sources(mask)?;
+                control(&dev, Request::Sources(mask), |dev| dev.set_sources(mask))?;
             }
             let info = dev.info()?;
             print(&format!("sources {}\n", output::sources_text(info.sources)))
@@ -111,6 +122,35 @@ fn run(parsed: Parsed) -> Result<()> {
         Command::Help { .. } | Command::Completions { .. } | Command::Man { .. } => {
             print(&cli::usage(None))
         }
+    }
+}
+
+/// The group as the control file shows it now.
+fn group(dev: &Device) -> Result<refusal::Group> {
+    Ok(refusal::Group {
+        info: dev.info()?,
+        table: dev.buffers()?.0,
+    })
+}
+
+/// Makes the control request `ask` on `dev`, unless the group shows that
+/// the module would refuse it; a refusal by the module (the group may have
+/// changed since the look before) is explained from the group as it is
+/// then. Either way the message says why, with the numbers.
+fn control(dev: &Device, request: Request, ask: impl FnOnce(&Device) -> Result<()>) -> Result<()> {
+    if let Some(why) = refusal::before(request, &group(dev)?) {
+        return Err(Error::Refused(why));
+    }
+    match ask(dev) {
+        Err(Error::Sys { errno, .. }) if refusal::is_refusal(errno) => {
+            let why = group(dev)
+                .ok()
+                .and_then(|g| refusal::after(request, errno, &g));
+            Err(Error::Refused(
+                why.unwrap_or_else(|| refusal::unexplained(request, errno)),
+            ))
+        }
+        other => other,
     }
 }
 

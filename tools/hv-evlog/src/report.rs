@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::capfile::Meta;
 use crate::capture::{Next, Source};
-use crate::decode::{decode_buffer, Event};
+use crate::decode::{decode_buffer, Event, EventType};
 use crate::error::Result;
 use crate::tlfs::{TimeBasis, ENTRIES_OFFSET};
 use crate::uapi::Record;
@@ -54,7 +54,7 @@ pub struct Report {
     /// Per CPU.
     pub cpus: BTreeMap<u32, Cpu>,
     /// Events per entry type.
-    pub types: BTreeMap<u16, u64>,
+    pub types: BTreeMap<EventType, u64>,
     /// Fill of each buffer, in per mille of the room after the header.
     fills: Vec<u32>,
     last_sequence: Option<u64>,
@@ -221,7 +221,7 @@ impl Report {
         let _ = writeln!(s);
         let _ = writeln!(s, "type       events");
         for (t, n) in &self.types {
-            let _ = writeln!(s, "{t:#06x} {n:>10}");
+            let _ = writeln!(s, "{t} {n:>10}");
         }
         s
     }
@@ -282,7 +282,7 @@ impl Report {
             if i > 0 {
                 s.push(',');
             }
-            let _ = write!(s, "{{\"type\":{t},\"events\":{n}}}");
+            let _ = write!(s, "{{\"type\":{},\"events\":{n}}}", t.0);
         }
         s.push_str("]}\n");
         s
@@ -323,7 +323,10 @@ mod tests {
             "events=12 buffers=4 lost=5 dropped=0 malformed=0"
         );
         assert_eq!(r.span, Some((0, 302)));
-        assert_eq!(r.types, BTreeMap::from([(1, 4), (2, 4), (3, 4)]));
+        assert_eq!(
+            r.types,
+            BTreeMap::from([(EventType(1), 4), (EventType(2), 4), (EventType(3), 4)])
+        );
         assert_eq!((r.cpus[&0].events, r.cpus[&0].lost), (6, 5));
         assert_eq!((r.cpus[&1].events, r.cpus[&1].buffers), (6, 2));
         // 72 entry bytes of 4024 in each buffer: 1.7%, so 1 per cent.
@@ -373,6 +376,54 @@ mod tests {
         );
         assert_eq!(r.span, None);
         assert!(r.text("x", &meta()).contains("span        no events\n"));
+    }
+
+    /// The text event lines of `capture` and `decode`, the report and a
+    /// trace's event names spell each event type the same way; JSON keeps
+    /// the number.
+    #[test]
+    fn text_lines_report_and_trace_spell_types_alike() {
+        use crate::decode::tests::synthetic_buffer;
+        use crate::etl::tests::write;
+        use crate::output::Format;
+        use std::collections::BTreeSet;
+
+        let buffers = || {
+            vec![synthetic_buffer(
+                0,
+                0,
+                &[(1, 0x5e0e, 10, 16), (2, 7, 20, 0), (3, 0xffff, 30, 0)],
+            )]
+        };
+        let want: BTreeSet<String> = ["0x0007", "0x5e0e", "0xffff"].map(String::from).into();
+        let text = String::from_utf8(write(Format::Text, buffers(), None)).unwrap();
+        let in_lines: BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.split(' ').find_map(|w| w.strip_prefix("type=")))
+            .map(String::from)
+            .collect();
+        assert_eq!(in_lines, want, "{text}");
+        let r = report_of(buffers());
+        let report = r.text("f.bin", &meta());
+        let (_, types) = report.split_once("type       events\n").unwrap();
+        let in_report: BTreeSet<String> = types
+            .lines()
+            .filter_map(|l| l.split(' ').next())
+            .map(String::from)
+            .collect();
+        assert_eq!(in_report, want, "{report}");
+        let trace = String::from_utf8(write(Format::ChromeTrace, buffers(), None)).unwrap();
+        let in_trace: BTreeSet<String> = trace
+            .split("{\"name\":\"type ")
+            .skip(1)
+            .filter_map(|t| t.split('"').next())
+            .map(String::from)
+            .collect();
+        assert_eq!(in_trace, want, "{trace}");
+        assert!(r.json("f.bin", &meta()).ends_with(
+            ",\"types\":[{\"type\":7,\"events\":1},{\"type\":24078,\"events\":1},\
+             {\"type\":65535,\"events\":1}]}\n"
+        ));
     }
 
     #[test]

@@ -6,6 +6,10 @@
 
 #[path = "../src/tlfs.rs"]
 mod tlfs;
+// tlfs.rs names the UAPI's buffer maximum.
+#[allow(dead_code, reason = "tlfs.rs needs one constant of it")]
+#[path = "../../../hv_evlog/uapi.rs"]
+mod uapi;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -204,7 +208,7 @@ fn decode_a_capture_file() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         text(&out.stdout),
-        "cpu=0 ts=10 type=9 size=20 context=0x00000100\n"
+        "cpu=0 ts=10 type=0x0009 size=20 context=0x00000100\n"
     );
     assert_eq!(
         summary_without_seconds(&out.stderr),

@@ -183,9 +183,18 @@ fn everything() {
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 12);
-    assert_eq!(lines[0], "cpu=0 ts=0 type=1 size=16 context=0x00000000");
-    assert_eq!(lines[5], "cpu=1 ts=102 type=3 size=32 context=0x0000000c");
-    assert_eq!(lines[11], "cpu=1 ts=302 type=3 size=32 context=0x00000020");
+    assert_eq!(
+        lines[0],
+        "cpu=0 ts=0 type=0x0001 size=16 context=0x00000000"
+    );
+    assert_eq!(
+        lines[5],
+        "cpu=1 ts=102 type=0x0003 size=32 context=0x0000000c"
+    );
+    assert_eq!(
+        lines[11],
+        "cpu=1 ts=302 type=0x0003 size=32 context=0x00000020"
+    );
 }
 
 #[test]
@@ -269,7 +278,7 @@ fn cpu_and_count_together() {
     assert_eq!(totals.events, 4);
     assert_eq!(
         out.lines().last().unwrap(),
-        "cpu=1 ts=300 type=1 size=16 context=0x0000001e"
+        "cpu=1 ts=300 type=0x0001 size=16 context=0x0000001e"
     );
 }
 

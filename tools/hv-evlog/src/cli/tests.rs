@@ -232,12 +232,18 @@ fn resize_options() {
     assert_eq!(per_cpu(&["resize", "512"]), 512);
     let r = Some("resize");
     assert_eq!(bad(&["resize"], r), "missing N");
-    for n in ["0", "513", "x", "4294967297"] {
+    for n in ["513", "x", "4294967297"] {
         assert_eq!(
             bad(&["resize", n], r),
             format!("invalid buffer count '{n}': expected 1-512")
         );
     }
+    // 0, in the module's words.
+    assert_eq!(
+        bad(&["resize", "0"], r),
+        "invalid buffer count '0': 0 buffers per CPU: every served CPU needs one; \
+         expected 1-512"
+    );
     assert_eq!(bad(&["resize", "1", "2"], r), "unexpected argument '2'");
     assert_eq!(
         bad(&["resize", "--cpu", "1"], r),
@@ -394,6 +400,13 @@ fn flush_and_sources() {
         "source mask 0x3 sets bit 0, which means extended format, not a group: \
          group bits are 0x3fffff00"
     );
+    // Bits above the groups name none: the module would refuse them too.
+    assert_eq!(
+        bad(&["sources", "0x40000400"], s),
+        "source mask 0x40000400 has unknown event source bits 0x40000000: \
+         group bits are 0x3fffff00"
+    );
+    assert!(bad(&["sources", "0x8000000000000000"], s).contains("unknown event source bits"));
     assert_eq!(
         bad(&["sources", "hc,bogus"], s),
         "unknown source 'bogus': known sources are bm, dm, hc, im, ic, ob, pt, vp, \

@@ -100,12 +100,19 @@ pub(super) fn parse_cpu(text: &str) -> std::result::Result<u32, String> {
     }
 }
 
-/// `resize N`: buffers per CPU, 1 to [`MAX_BUFFERS`].
+/// `resize N`: buffers per CPU, 1 to [`MAX_BUFFERS`]; 0 is refused with
+/// the module's reason.
 pub(super) fn parse_buffer_count(text: &str) -> std::result::Result<u32, String> {
-    parse_number(text)
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|n| (1..=MAX_BUFFERS).contains(n))
-        .ok_or_else(|| format!("invalid buffer count '{text}': expected 1-{MAX_BUFFERS}"))
+    match parse_number(text).and_then(|n| u32::try_from(n).ok()) {
+        Some(0) => Err(format!(
+            "invalid buffer count '{text}': {}; expected 1-{MAX_BUFFERS}",
+            crate::live::ResizeError::Zero
+        )),
+        Some(n) if n <= MAX_BUFFERS => Ok(n),
+        _ => Err(format!(
+            "invalid buffer count '{text}': expected 1-{MAX_BUFFERS}"
+        )),
+    }
 }
 
 pub(super) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
@@ -124,6 +131,15 @@ pub fn parse_source_mask(text: &str) -> std::result::Result<u64, String> {
         if mask & tlfs::SOURCES_EXTENDED != 0 {
             return Err(format!(
                 "source mask {mask:#x} sets bit 0, which means extended format, not a group: \
+                 group bits are {:#x}",
+                tlfs::SOURCES_ALL
+            ));
+        }
+        // Likewise bits that name no group.
+        let unknown = mask & !tlfs::SOURCES_ALL;
+        if unknown != 0 {
+            return Err(format!(
+                "source mask {mask:#x} has unknown event source bits {unknown:#x}: \
                  group bits are {:#x}",
                 tlfs::SOURCES_ALL
             ));

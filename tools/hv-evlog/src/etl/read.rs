@@ -3,6 +3,7 @@
 //! Reading back: an ETL file this tool wrote, as the buffers it was made of.
 
 use super::*;
+use crate::decode::EventType;
 
 /// An ETL file written by [`Writer`], read back buffer by buffer as the
 /// hypervisor's buffers it was made of.
@@ -73,9 +74,9 @@ impl<R: Read> EtlSource<R> {
                 0,
                 0,
                 format!(
-                    "the record at byte {r} (marker {marker:#010x}, hook {:#06x}) is not \
+                    "the record at byte {r} (marker {marker:#010x}, hook {}) is not \
                      the logfile header event (a SYSTEM64 header, hook 0)",
-                    get16(&b, r + 6)
+                    EventType(get16(&b, r + 6))
                 ),
             ));
         }

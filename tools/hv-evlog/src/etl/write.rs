@@ -83,7 +83,7 @@ impl Writer {
                 MARKER_FLAGS << 24 | TYPE_PERFINFO64 << 16 | MARKER_VERSION,
             );
             put16(b, o + 4, len as u16);
-            put16(b, o + 6, e.entry_type);
+            put16(b, o + 6, e.entry_type.0);
             put64(b, o + 8, e.timestamp);
             put32(b, o + 16, e.context);
             b[o + 24..o + len].copy_from_slice(payload);

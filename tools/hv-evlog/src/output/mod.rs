@@ -48,7 +48,7 @@ pub const RECORD_HEADER_SIZE: usize = 32;
 /// How events are written; the doc comments are `--format`'s help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// 'cpu=N ts=N type=N size=N context=0xN' lines
+    /// 'cpu=N ts=N type=0xNNNN size=N context=0xNNNNNNNN' lines
     Text,
     /// '{"cpu":N,"ts":N,"type":N,"size":N,"context":N}' lines
     Json,
@@ -213,7 +213,8 @@ impl<W: Write> Sink<W> {
     }
 }
 
-/// Appends one text event line.
+/// Appends one text event line, the type spelled as
+/// [`crate::decode::EventType`] spells it for `report` and traces too.
 pub fn event_text(out: &mut Vec<u8>, e: &Event) -> io::Result<()> {
     writeln!(
         out,

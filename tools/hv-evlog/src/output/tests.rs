@@ -3,13 +3,14 @@
 //! The output formats' tests.
 
 use super::*;
+use crate::decode::EventType;
 
 fn ev(cpu: u32, timestamp: u64, entry_type: u16, size: u16, context: u32) -> Event {
     Event {
         cpu,
         offset: 72,
         timestamp,
-        entry_type,
+        entry_type: EventType(entry_type),
         size,
         context,
     }
@@ -69,8 +70,8 @@ fn text_and_json_events_byte_exact() {
     text.buffer(&rec, b"ignored", &events).unwrap();
     assert_eq!(
         String::from_utf8(text.finish().unwrap()).unwrap(),
-        "cpu=0 ts=1000 type=7 size=16 context=0x0000002a\n\
-         cpu=3 ts=18446744073709551615 type=65535 size=24 context=0xffffffff\n"
+        "cpu=0 ts=1000 type=0x0007 size=16 context=0x0000002a\n\
+         cpu=3 ts=18446744073709551615 type=0xffff size=24 context=0xffffffff\n"
     );
     let mut json = Sink::new(Vec::new(), Format::Json);
     json.begin(&meta_of(sample_info())).unwrap();
