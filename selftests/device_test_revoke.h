@@ -134,7 +134,7 @@ TEST_F(dev, retired_buffer_sigbus)
 	p = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	for (uint32_t i = 0; i < n; i++)
-		EXPECT_EQ(self->tab[i].index, read_or_sigbus(p + self->tab[i].mmap_offset));
+		EXPECT_EQ(self->tab[i].index, read_or_sigbus(p + self->tab[i].mmap_offset + HDR_BUFFER_INDEX));
 
 	/* Mapped: taken out of the rotation, not deleted. */
 	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 1 }));
@@ -151,7 +151,7 @@ TEST_F(dev, retired_buffer_sigbus)
 		served[i] = first;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		int64_t got = read_or_sigbus(p + self->tab[i].mmap_offset);
+		int64_t got = read_or_sigbus(p + self->tab[i].mmap_offset + HDR_BUFFER_INDEX);
 
 		if (served[i]) {
 			EXPECT_EQ(self->tab[i].index, got) TH_LOG("buffer %u stayed", i);
