@@ -175,3 +175,80 @@ TEST_F(dev, retired_buffer_sigbus)
 	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &self->info.sources));
 	free(served);
 }
+
+/* Writes `value` to the file at `path`; 0 or -errno. */
+static int write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n == (ssize_t)strlen(value) ? 0 : -EIO;
+}
+
+/*
+ * Each allocation the kernel makes while mprotect() splits a mapping of
+ * three buffers in three fails in turn (fail-nth, slab allocations that
+ * may sleep included). Whatever failed, the call fails cleanly or works,
+ * and once the mapping is unmapped no buffer stays counted: RESIZE 1
+ * takes the buffers out at once and none stays retired.
+ */
+TEST_F(dev, mprotect_split_fail_nth)
+{
+	uint32_t now = per_cpu_now(self->tab, self->info.buffer_count);
+	size_t size = self->info.buffer_size;
+	const char *gfp = "/sys/kernel/debug/failslab/ignore-gfp-wait";
+	const char *verbose = "/sys/kernel/debug/failslab/verbose";
+	int nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	int failed = 0, worked = 0, n;
+	struct hv_evlog_info info;
+
+	if (nth < 0 || access(gfp, W_OK))
+		SKIP(return, "no fail-nth or failslab in this kernel");
+	if (now < 2 || self->info.buffer_count < 3)
+		SKIP(return, "needs 3 buffers, 2 per CPU");
+	ASSERT_EQ(0, write_file(gfp, "N"));
+	/* No stack dump per injected failure on the console. */
+	ASSERT_EQ(0, write_file(verbose, "0"));
+	quiesce(self->fd);
+	for (n = 1; n < 1000; n++) {
+		char *p = mmap(NULL, 3 * size, PROT_READ, MAP_SHARED, self->fd, 0);
+		char buf[16];
+		int r, hit;
+
+		ASSERT_NE(MAP_FAILED, p);
+		snprintf(buf, sizeof(buf), "%d", n);
+		ASSERT_EQ((ssize_t)strlen(buf), pwrite(nth, buf, strlen(buf), 0));
+		r = mprotect(p + size, size, PROT_NONE);
+		/* What is left of the count: 0 once the failure was injected. */
+		memset(buf, 0, sizeof(buf));
+		ASSERT_LT(0, pread(nth, buf, sizeof(buf) - 1, 0));
+		hit = atoi(buf) == 0;
+		ASSERT_EQ(1, pwrite(nth, "0", 1, 0));
+		if (r)
+			EXPECT_EQ(ENOMEM, errno) TH_LOG("mprotect with allocation %d failing", n);
+		failed += r != 0;
+		worked += r == 0;
+		/* Either way the ends still show their buffers. */
+		EXPECT_EQ(0, hdr32(p, HDR_BUFFER_INDEX));
+		EXPECT_EQ(2, hdr32(p + 2 * size, HDR_BUFFER_INDEX));
+		EXPECT_EQ(0, munmap(p, 3 * size));
+		if (!hit)
+			break;
+	}
+	TH_LOG("%d allocations failed in turn: mprotect failed %d times, worked %d times",
+	       n - 1, failed, worked);
+	EXPECT_LT(0, failed);
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 1 }))
+		TH_LOG("RESIZE 1 with nothing mapped: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(0, retired_now(self->fd, info.max_buffers));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &now))
+		TH_LOG("RESIZE back to %u: %s", now, strerror(errno));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &self->info.sources));
+	write_file(gfp, "Y");
+	close(nth);
+}

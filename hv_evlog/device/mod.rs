@@ -748,7 +748,7 @@ impl Operations for Session {
         log.map_user(BufferIndex(buffers.0), BufferIndex(buffers.1), true)?;
         // Pages are mapped on first touch (`fault` below).
         chardev::set_pfnmap(vma);
-        crate::device::vma::track(vma, this.shared(), first as usize, pages as usize);
+        crate::device::vma::track(vma, this.shared());
         Ok(())
     }
 
