@@ -27,8 +27,15 @@ use crate::tlfs::{BufferHeader, Wire, ENTRIES_OFFSET};
 /// Byte offset of `buffer_state` in the header: the field published last.
 pub const STATE_OFFSET: usize = offset_of!(BufferHeader, buffer_state);
 
-// The state is read as an aligned 32-bit word inside the header.
+/// Byte offset of `time_stamp` in the header: the field that tells one fill
+/// from the next.
+pub const TIME_STAMP_OFFSET: usize = offset_of!(BufferHeader, time_stamp);
+
+// The state is read as an aligned 32-bit word inside the header, and the
+// time stamp is written as an aligned 64-bit word.
 const _: () = assert!(STATE_OFFSET.is_multiple_of(4) && STATE_OFFSET + 4 <= ENTRIES_OFFSET);
+const _: () =
+    assert!(TIME_STAMP_OFFSET.is_multiple_of(8) && TIME_STAMP_OFFSET + 8 <= ENTRIES_OFFSET);
 const _: () = assert!(BufferHeader::SIZE == ENTRIES_OFFSET);
 
 /// How many times [`snapshot`] tries before it gives up. A writer that
