@@ -121,7 +121,7 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 2node-fuzz 2node fuzz.sh FUZZ_CALLS=30000 FUZZ_SECONDS=20
 4node 4node @common
 1node 1node @common
-system 2node system_log.sh,hypercalls.sh,circular_test
+system 2node system_log.sh,hypercalls.sh,circular_test,circular_records_test
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
 2node-captures 2node capture_formats.sh
 2node-live 2node resize.sh,hotplug.sh

@@ -83,25 +83,31 @@ static uint64_t hdr64(const void *buf, size_t off)
 }
 
 /*
- * A consistent copy of a live header, as the kernel reads it (snapshot.rs):
- * the hypervisor publishes buffer_state last with a release store, so load
- * the state with acquire, copy the header, then load the state again; equal
- * states (also in the copy) mean the fields belong to that state. Returns
- * the state, or -1 if the writer never held still.
+ * A consistent copy of a live header, as the kernel reads it
+ * (policy/snapshot.rs): the hypervisor shows InUse before it rewrites a
+ * header and stores the state a fill ends in last, and every fill has its
+ * own time stamp. So load the time stamp and the state with acquire, copy
+ * the header, then load the state and the time stamp again: equal values
+ * (also in the copy) mean the fields belong to that state, the time stamp
+ * telling a fill that began and ended during the copy. Returns the state,
+ * or -1 if the writer never held still.
  */
 static int64_t hdr_snapshot(const void *buf, unsigned char out[72])
 {
 	const uint32_t *state = (const uint32_t *)((const char *)buf + HDR_BUFFER_STATE);
+	const uint64_t *stamp = (const uint64_t *)((const char *)buf + HDR_TIME_STAMP);
 	const volatile unsigned char *src = buf;
 
 	for (int tries = 0; tries < 1000; tries++) {
+		uint64_t t = __atomic_load_n(stamp, __ATOMIC_ACQUIRE);
 		uint32_t before = __atomic_load_n(state, __ATOMIC_ACQUIRE);
 
 		for (int i = 0; i < 72; i++)
 			out[i] = src[i];
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(state, __ATOMIC_RELAXED) == before &&
-		    hdr32(out, HDR_BUFFER_STATE) == before)
+		if (__atomic_load_n(state, __ATOMIC_ACQUIRE) == before &&
+		    __atomic_load_n(stamp, __ATOMIC_RELAXED) == t &&
+		    hdr32(out, HDR_BUFFER_STATE) == before && hdr64(out, HDR_TIME_STAMP) == t)
 			return before;
 	}
 	return -1;

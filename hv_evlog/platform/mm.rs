@@ -37,7 +37,7 @@ use kernel::{
 
 use crate::{
     platform::topology::{self, NodeId},
-    policy::snapshot::{LiveHeader, STATE_OFFSET},
+    policy::snapshot::{LiveHeader, STATE_OFFSET, TIME_STAMP_OFFSET},
     tlfs::{Pfn, ENTRIES_OFFSET},
 };
 
@@ -94,6 +94,17 @@ impl LiveHeader for HeaderPage {
         // inside the header. The hypervisor publishes the state with a
         // release store, and this load is atomic, so they do not race.
         u32::from_le(unsafe { Atomic::from_ptr(word) }.load(Acquire))
+    }
+
+    fn load_time_stamp(&self) -> u64 {
+        let word = phys_to_virt(self.0 << PAGE_SHIFT)
+            .wrapping_add(TIME_STAMP_OFFSET)
+            .cast::<u64>();
+        // SAFETY: as in `load_state`: a mapped buffer page the caller holds;
+        // `TIME_STAMP_OFFSET` is 8-byte aligned and inside the header. The
+        // hypervisor writes the page while this runs and the partition never
+        // does, and an atomic load races with no plain access.
+        u64::from_le(unsafe { Atomic::from_ptr(word) }.load(Acquire))
     }
 
     fn copy(&self, out: &mut [u8; ENTRIES_OFFSET]) {

@@ -20,7 +20,8 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{
-        atomic::{Acquire, Atomic, Release},
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        barrier::smp_wmb,
         Arc, Mutex,
     },
     time::{Instant, Monotonic},
@@ -129,11 +130,29 @@ impl Platform for KernelPlatform {
             // (through a read-only mapping) may read them concurrently, so
             // each byte is stored with one volatile store (`WRITE_ONCE`) and
             // no reference is made; readers of a header or a message tell a
-            // finished write by the state word the core publishes last with
-            // release semantics (`store_release_u32`).
+            // finished write by the state word the core stores around it
+            // (`store_release_u32`, `write_barrier`).
             unsafe { dst.add(i).write_volatile(byte) };
         }
         true
+    }
+
+    fn store_u64(&mut self, pfn: u64, offset: usize, value: u64) {
+        if !offset.is_multiple_of(8) {
+            self.write(pfn, offset, &value.to_le_bytes());
+            return;
+        }
+        let Some(dst) = shared_bytes(pfn, offset, 8) else {
+            return;
+        };
+        // SAFETY: `shared_bytes` checked that the 8 bytes from `dst` lie in
+        // one page of memory the core keeps, which stays allocated while the
+        // core exists, and `dst` is 8-byte aligned (a page-aligned address
+        // plus an aligned `offset`). The core's own accesses are serialised
+        // by its lock; every other party only reads the page, with volatile
+        // or atomic loads and never through a reference, so this one atomic
+        // store (`WRITE_ONCE` of a `u64`) races with no plain access.
+        unsafe { Atomic::from_ptr(dst.cast::<u64>()) }.store(u64::to_le(value), Relaxed);
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
@@ -148,9 +167,10 @@ impl Platform for KernelPlatform {
             .cast::<u32>();
         // SAFETY: `pfn` is RAM, so its direct-map address is valid for a
         // page, and `offset` keeps the word inside it, 4-byte aligned. Every
-        // reader of a header's state word loads it atomically (`mm`'s
-        // header reader; userspace through its read-only mapping), so the
-        // store races with no plain access.
+        // reader of a word stored this way (a header's state or chain link,
+        // a message slot's words) loads it with an atomic or volatile load
+        // (`mm`'s header reader, the SINT0 handler; userspace through its
+        // read-only mapping), so the store races with no plain access.
         unsafe { Atomic::from_ptr(word) }.store(u32::to_le(value), Release);
     }
 
@@ -167,6 +187,10 @@ impl Platform for KernelPlatform {
         // SAFETY: as in `store_release_u32`: a 4-byte aligned word of RAM
         // that every party accesses atomically.
         u32::from_le(unsafe { Atomic::from_ptr(word) }.load(Acquire))
+    }
+
+    fn write_barrier(&mut self) {
+        smp_wmb();
     }
 
     fn now(&self, basis: TimeBasis) -> u64 {

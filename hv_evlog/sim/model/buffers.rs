@@ -7,7 +7,11 @@
 //! (create, delete, map, unmap, release, flush) act here; "Model" and
 //! "Statuses" in `hypervisor.rs` give their rules. A buffer's slot is the
 //! simulator's truth and page 0 of the buffer shows it: every change of a
-//! slot rewrites the header, so the partition never has to ask.
+//! slot rewrites the header, so the partition never has to ask. Headers are
+//! rewritten as `publish_header` (`machine.rs`) says: a complete, free or
+//! ready header changes only its chain link and its state, so a release
+//! leaves the fill's fields in place, and a (re)started buffer shows InUse
+//! before anything of its new fill.
 
 use core::mem::offset_of;
 use core::ops::Range;
@@ -89,7 +93,7 @@ impl BufferSlot {
         self.exists && self.has_cpu && self.cpu == cpu && self.state == state
     }
 
-    /// Forgets the contents, as when a buffer is released or unmapped.
+    /// Forgets the contents, as when a buffer is started or unmapped.
     pub(super) fn clear_contents(&mut self) {
         self.used = 0;
         self.entries = 0;
@@ -280,7 +284,9 @@ impl Hypervisor {
             return Err(HvStatus::INVALID_PARAMETER);
         }
         self.unlink(p, index);
-        self.buffers[index].clear_contents();
+        // The header keeps the fill's fields: a ready header is closed to
+        // everything but its state (`publish_header`), and `start` clears
+        // them once the buffer shows InUse again.
         self.set_state(p, index, BufferState::Ready);
         Ok(())
     }

@@ -7,17 +7,19 @@
 //! partition's memory, reached through a [`Platform`]. The pages it keeps are
 //! the ones the partition can read while the simulator writes them, so they
 //! are only ever copied in and out (never borrowed), and headers are
-//! published state word last; the helpers here do that once for every part
-//! of the model.
+//! rewritten in the order the partition's snapshot reader relies on
+//! (`policy/snapshot.rs`); the helpers here do that once for every part of
+//! the model.
 
 // Items are `pub` for the host test crate, which mounts this file as a public
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]
 
+use core::mem::offset_of;
 use core::ops::Range;
 
-use crate::policy::snapshot::STATE_OFFSET;
-use crate::tlfs::{BufferHeader, TimeBasis, Wire, ENTRIES_OFFSET, PAGE_SIZE};
+use crate::policy::snapshot::{STATE_OFFSET, TIME_STAMP_OFFSET};
+use crate::tlfs::{BufferHeader, BufferState, TimeBasis, Wire, ENTRIES_OFFSET, PAGE_SIZE};
 
 /// `PAGE_SIZE` as a shift, for page numbers and byte counts of whole pages.
 pub(super) const PAGE_SHIFT: u32 = 12;
@@ -74,8 +76,12 @@ pub trait Platform {
             .then(|| u64::from_le_bytes(bytes))
     }
 
-    /// Stores `value` little-endian at `offset` of page `pfn`, through
-    /// [`Platform::write`].
+    /// Stores `value` little-endian at `offset` of page `pfn`. At an 8-byte
+    /// aligned offset it must be one access (`WRITE_ONCE` of a `u64`; the
+    /// kernel shell overrides this default, which goes through
+    /// [`Platform::write`]), so that a reader's 8-byte load sees the old or
+    /// the new value, never a mix: how a header's `time_stamp`, which
+    /// readers compare to tell fills apart, is written.
     fn store_u64(&mut self, pfn: u64, offset: usize, value: u64) {
         self.write(pfn, offset, &value.to_le_bytes());
     }
@@ -83,9 +89,15 @@ pub trait Platform {
     /// Stores `value` little-endian at the 4-byte aligned `offset` of page
     /// `pfn` with release semantics (`smp_store_release`): a reader that
     /// loads it with acquire semantics also sees every earlier store to the
-    /// page. How a header's `buffer_state` is published; nothing is stored
-    /// for a PFN that is not memory.
+    /// page. How a header's `buffer_state` (and a complete header's chain
+    /// link) is published; nothing is stored for a PFN that is not memory.
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32);
+
+    /// Orders every earlier store before every later one (`smp_wmb`): a
+    /// reader that sees a later store, and orders its loads with a read
+    /// barrier, sees the earlier ones too. How a header is opened for
+    /// rewriting: `buffer_state = InUse`, this barrier, then the fields.
+    fn write_barrier(&mut self);
 
     /// Loads the little-endian `u32` at the 4-byte aligned `offset` of page
     /// `pfn` with acquire semantics: how the simulator reads a word the
@@ -101,17 +113,70 @@ pub trait Platform {
     fn cpu_count(&self) -> u32;
 }
 
+/// Byte offset of `next_buffer_index`: the one field of a complete header
+/// that changes (a buffer completed after it joins or leaves its chain).
+const NEXT_INDEX_OFFSET: usize = offset_of!(BufferHeader, next_buffer_index);
+
+const _: () =
+    assert!(NEXT_INDEX_OFFSET.is_multiple_of(4) && NEXT_INDEX_OFFSET + 4 <= ENTRIES_OFFSET);
+const _: () = assert!(TIME_STAMP_OFFSET + 8 <= STATE_OFFSET);
+
+/// Whether a header showing `state` may have its fields rewritten: in use
+/// (readers know its fields are in flux), or standby (not mapped: no reader
+/// looks). Complete, free and ready headers are closed: a reader that finds
+/// one of those states before and after its copy takes the fields for
+/// final (`policy/snapshot.rs`).
+fn open(state: u32) -> bool {
+    state == BufferState::InUse.raw() || state == BufferState::Standby.raw()
+}
+
 /// Writes `header` to the start of page `pfn` in the order the partition's
-/// readers rely on (`snapshot.rs`): every other field first, then
-/// `buffer_state` with release semantics. Built aside and copied, never
-/// zeroed in place, so a field that keeps its value is never seen changing.
+/// readers rely on (`policy/snapshot.rs`), from whatever the page shows now:
+///
+/// - **Closed to closed** (complete, free or ready before and after): only
+///   `next_buffer_index` (one store) and then the state may change; the
+///   model never changes anything else of a closed header (a release keeps
+///   the fill's fields, see `buffers.rs`).
+/// - **Closed to open** (a buffer (re)started: InUse; unmapped: Standby):
+///   the new state first, with release semantics and a write barrier, so
+///   that no reader can find the old state around a copy that saw any new
+///   field; then the fields as below.
+/// - **Open**: every other field, `time_stamp` as one 8-byte store, then
+///   the new state, with release semantics, last.
+///
+/// Built aside and copied, never zeroed in place, so a field that keeps its
+/// value is never seen changing.
 pub(super) fn publish_header<P: Platform>(p: &mut P, pfn: u64, header: &BufferHeader) {
     let mut bytes = [0u8; ENTRIES_OFFSET];
     let _ = header.encode(&mut bytes);
-    let state = STATE_OFFSET..STATE_OFFSET + 4;
-    p.write(pfn, 0, &bytes[..state.start]);
-    p.write(pfn, state.end, &bytes[state.end..]);
-    p.store_release_u32(pfn, STATE_OFFSET, header.buffer_state);
+    // The simulator is the page's only writer: this is its own last store.
+    let mut shown = p.load_acquire_u32(pfn, STATE_OFFSET);
+    let state = header.buffer_state;
+    if !open(shown) {
+        if !open(state) {
+            let mut link = [0u8; 4];
+            let next = header.next_buffer_index;
+            if p.read(pfn, NEXT_INDEX_OFFSET, &mut link) && u32::from_le_bytes(link) != next {
+                p.store_release_u32(pfn, NEXT_INDEX_OFFSET, next);
+            }
+            if shown != state {
+                p.store_release_u32(pfn, STATE_OFFSET, state);
+            }
+            return;
+        }
+        p.store_release_u32(pfn, STATE_OFFSET, state);
+        p.write_barrier();
+        shown = state;
+    }
+    let stamp = TIME_STAMP_OFFSET..TIME_STAMP_OFFSET + 8;
+    let state_word = STATE_OFFSET..STATE_OFFSET + 4;
+    p.write(pfn, 0, &bytes[..stamp.start]);
+    p.store_u64(pfn, stamp.start, header.time_stamp);
+    p.write(pfn, stamp.end, &bytes[stamp.end..state_word.start]);
+    p.write(pfn, state_word.end, &bytes[state_word.end..]);
+    if shown != state {
+        p.store_release_u32(pfn, STATE_OFFSET, state);
+    }
 }
 
 /// Zeroes page `pfn` through [`Platform::write`].

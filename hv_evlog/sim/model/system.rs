@@ -212,6 +212,10 @@ impl Hypervisor {
             log.used[index] = 0;
             log.stamp[index] = ts;
             log.state[index] = BufferState::InUse;
+            // The restarted buffer shows InUse before its first new entry
+            // overwrites the old fill's: a reader that finds it complete
+            // around its read read only the old fill.
+            self.sync_system_header(p, index);
         }
         let seq = self.system.seq;
         self.system.seq = seq.wrapping_add(1);
@@ -363,8 +367,9 @@ impl Hypervisor {
     }
 
     /// Rewrites system buffer `index`'s header in the order the partition's
-    /// readers rely on (`snapshot.rs`), as for a group buffer: every other
-    /// field first, then `buffer_state` with release semantics.
+    /// readers rely on (`policy/snapshot.rs`), as for a group buffer
+    /// (`publish_header`): a restarted buffer shows InUse first, every
+    /// other field follows, and the state it ends in is stored last.
     fn sync_system_header<P: Platform>(&self, p: &mut P, index: usize) {
         let log = &self.system;
         let next = (index + 1) % log.count.max(1) as usize;

@@ -46,6 +46,11 @@
 //!   chain and restarted ([`Outcome::Overwrote`]); its `events_lost` counts
 //!   the entries it discarded plus the CPU's pending losses. A consumer that
 //!   follows a chain must stop at a buffer that is no longer complete.
+//! - **Starting a buffer.** Its header shows InUse before anything of the
+//!   new fill is written, header fields or entries, and its final state is
+//!   stored last (`publish_header` in `machine.rs`): a reader that found it
+//!   complete before and after reading it read nothing of a later fill
+//!   (`policy/snapshot.rs`).
 //! - **Too large.** An entry that could not fit even an empty buffer is
 //!   refused ([`Outcome::TooLarge`]) and counts as nothing.
 
@@ -323,7 +328,10 @@ impl Hypervisor {
     }
 
     /// Makes buffer `index` the in-use buffer of its CPU, charging it the
-    /// CPU's pending losses plus `discarded`.
+    /// CPU's pending losses plus `discarded`. The header it was complete,
+    /// free or ready with shows InUse before any of the new values
+    /// (`set_state` publishes through `publish_header`), and `append`
+    /// writes entries only after that.
     fn start<P: Platform>(&mut self, p: &mut P, index: usize, ts: u64, discarded: u32) {
         let cpu = self.buffers[index].cpu as usize;
         let lost = self

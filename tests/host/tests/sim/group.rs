@@ -297,9 +297,9 @@ fn teardown_in_any_state_frees_every_page_exactly_once() {
     let held = r.hv.pages_held();
     assert_eq!(held, 64 + 64 + 7);
     assert_eq!(r.p.live.len() as u64, held + 2);
-    r.hv.teardown(&mut r.p);
+    r.teardown();
     assert_eq!(r.p.live.len(), 2);
     // Again: nothing left to free.
-    r.hv.teardown(&mut r.p);
+    r.teardown();
     r.finish();
 }

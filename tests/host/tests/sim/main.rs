@@ -19,6 +19,7 @@ mod chains;
 mod group;
 mod pool;
 mod random;
+mod snapshot;
 mod synic;
 mod system;
 mod writer;

@@ -350,7 +350,7 @@ fn ledger_counts_pool_pages_by_origin_and_teardown_frees_exactly_those() {
     r.init_ok(GEO);
     r.create_mapped(0, ProximityDomainInfo::node(PXM1));
     r.hv.audit(&mut r.p).unwrap();
-    assert_eq!(r.hv.teardown(&mut r.p), 9);
+    assert_eq!(r.teardown(), 9);
     assert_eq!(r.hv.ledger(), ledger(0, 0, 0));
     r.p.free_page(r.input);
     r.p.free_page(r.output);

@@ -161,7 +161,7 @@ impl Rig {
                     assert!(entries(&bytes).all(|e| e.is_ok()));
                 }
                 _ => {
-                    self.mapped.remove(&index);
+                    self.forget(index);
                 }
             }
         }

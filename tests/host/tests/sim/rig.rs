@@ -11,7 +11,7 @@ pub(crate) use hv_evlog_host_tests::sim::synic::*;
 pub(crate) use hv_evlog_host_tests::sim::writer::*;
 pub(crate) use hv_evlog_host_tests::tlfs::*;
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 // ---------------------------------------------------------------------------
 // Fake platform
@@ -32,10 +32,45 @@ pub(crate) struct Fake {
     pub(crate) clock: Cell<u64>,
     pub(crate) step: u64,
     pub(crate) cpus: u32,
-    /// Every `store_release_u32`: the page's header bytes just before it,
-    /// and the value stored.
+    /// Every `store_release_u32` of a header's state: the page's header
+    /// bytes just before it, and the value stored.
     pub(crate) published: Vec<([u8; ENTRIES_OFFSET], u32)>,
+    /// Mapped buffers, page by page: the PFN of the page holding each
+    /// page's header ([`Fake::watch`]). Every store to one of them is
+    /// checked against the header rules (`publish_header`).
+    pub(crate) buffers: BTreeMap<u64, u64>,
+    /// Every store to the pages in `.0`, in order, as the kernel shell
+    /// makes it, while `Some`; a barrier is recorded when it follows a
+    /// store to one of them.
+    pub(crate) stores: Option<(BTreeSet<u64>, Vec<Store>)>,
+    /// The page of the last store.
+    pub(crate) last_stored: u64,
 }
+
+/// One store the simulator made, as the kernel shell makes it: a `write`
+/// is one store per byte, `store_u64` one 8-byte store, `store_release_u32`
+/// one 4-byte store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Store {
+    /// One byte (a `write`).
+    Byte { pfn: u64, offset: usize, value: u8 },
+    /// One untorn little-endian word: `store_u64`.
+    Word {
+        pfn: u64,
+        offset: usize,
+        bytes: Vec<u8>,
+    },
+    /// `store_release_u32`.
+    Release { pfn: u64, offset: usize, value: u32 },
+    /// `write_barrier`.
+    Barrier,
+}
+
+/// Header bytes of `next_buffer_index`, the one field a closed header may
+/// change.
+const LINK: std::ops::Range<usize> = 56..60;
+/// Header bytes of `buffer_state`.
+const STATE: std::ops::Range<usize> = 44..48;
 
 impl Fake {
     pub(crate) fn new(nodes: &[(u64, u32)], cpus: u32) -> Self {
@@ -47,7 +82,76 @@ impl Fake {
             step: 10,
             cpus,
             published: Vec::new(),
+            buffers: BTreeMap::new(),
+            stores: None,
+            last_stored: 0,
         }
+    }
+
+    /// Checks every later store to the buffer whose pages are `pfns` (its
+    /// header on the first) against the header rules.
+    pub(crate) fn watch(&mut self, pfns: &[u64]) {
+        for &pfn in pfns {
+            self.buffers.insert(pfn, pfns[0]);
+        }
+    }
+
+    /// Stops checking the buffer whose header is on `header`.
+    pub(crate) fn unwatch(&mut self, header: u64) {
+        self.buffers.retain(|_, &mut h| h != header);
+    }
+
+    /// Starts recording the stores to `pfns`.
+    pub(crate) fn record(&mut self, pfns: &[u64]) {
+        self.stores = Some((pfns.iter().copied().collect(), Vec::new()));
+    }
+
+    /// The stores recorded since [`Fake::record`]; recording goes on.
+    pub(crate) fn take_stores(&mut self) -> Vec<Store> {
+        self.stores
+            .as_mut()
+            .map(|(_, log)| std::mem::take(log))
+            .unwrap_or_default()
+    }
+
+    fn log(&mut self, store: Store) {
+        let pfn = match store {
+            Store::Byte { pfn, .. } | Store::Word { pfn, .. } | Store::Release { pfn, .. } => pfn,
+            Store::Barrier => self.last_stored,
+        };
+        self.last_stored = pfn;
+        if let Some((pages, log)) = &mut self.stores {
+            if pages.contains(&pfn) {
+                log.push(store);
+            }
+        }
+    }
+
+    /// The rule a reader's snapshot relies on (`policy/snapshot.rs`): while
+    /// a watched buffer's header reads Complete, Free or Ready, a store
+    /// changes nothing in the buffer but, as one 4-byte release store, the
+    /// header's state or its `next_buffer_index`. (So a buffer that starts
+    /// a new fill shows InUse before anything of it.)
+    fn check_closed(&mut self, pfn: u64, offset: usize, bytes: &[u8], release: bool) {
+        let Some(&header) = self.buffers.get(&pfn) else {
+            return;
+        };
+        let state = u32::from_le_bytes(self.mem(header)[STATE].try_into().unwrap());
+        let closed = [BufferState::Free, BufferState::Complete, BufferState::Ready]
+            .iter()
+            .any(|s| s.raw() == state);
+        if !closed {
+            return;
+        }
+        let range = offset..offset + bytes.len();
+        if pfn == header && release && (range == STATE || range == LINK) {
+            return;
+        }
+        let now = &self.mem(pfn)[range.clone()];
+        assert_eq!(
+            now, bytes,
+            "page {pfn:#x} bytes {range:?} changed while its header (page {header:#x}) reads state {state}"
+        );
     }
 
     pub(crate) fn node_range(&self, node: usize) -> std::ops::Range<u64> {
@@ -75,6 +179,8 @@ impl Platform for Fake {
     }
 
     fn free_page(&mut self, pfn: u64) {
+        self.unwatch(pfn);
+        self.buffers.remove(&pfn);
         assert!(
             self.live.remove(&pfn).is_some(),
             "free of page {pfn:#x}, which is not allocated (double free?)"
@@ -113,8 +219,34 @@ impl Platform for Fake {
         if self.node_of_pfn(pfn).is_none() || offset + bytes.len() > PAGE_SIZE {
             return false;
         }
+        self.check_closed(pfn, offset, bytes, false);
+        for (i, &value) in bytes.iter().enumerate() {
+            self.log(Store::Byte {
+                pfn,
+                offset: offset + i,
+                value,
+            });
+        }
         self.mem(pfn)[offset..offset + bytes.len()].copy_from_slice(bytes);
         true
+    }
+
+    fn store_u64(&mut self, pfn: u64, offset: usize, value: u64) {
+        let bytes = value.to_le_bytes();
+        if !offset.is_multiple_of(8) {
+            self.write(pfn, offset, &bytes);
+            return;
+        }
+        if self.node_of_pfn(pfn).is_none() || offset + 8 > PAGE_SIZE {
+            return;
+        }
+        self.check_closed(pfn, offset, &bytes, false);
+        self.log(Store::Word {
+            pfn,
+            offset,
+            bytes: bytes.to_vec(),
+        });
+        self.mem(pfn)[offset..offset + 8].copy_from_slice(&bytes);
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
@@ -124,10 +256,18 @@ impl Platform for Fake {
         );
         self.node_of_pfn(pfn)
             .expect("release store to a page that is not memory");
+        self.check_closed(pfn, offset, &value.to_le_bytes(), true);
+        self.log(Store::Release { pfn, offset, value });
         let page = self.mem(pfn);
         let before: [u8; ENTRIES_OFFSET] = page[..ENTRIES_OFFSET].try_into().unwrap();
         page[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
-        self.published.push((before, value));
+        if offset == STATE.start {
+            self.published.push((before, value));
+        }
+    }
+
+    fn write_barrier(&mut self) {
+        self.log(Store::Barrier);
     }
 
     fn load_acquire_u32(&mut self, pfn: u64, offset: usize) -> u32 {
@@ -275,7 +415,7 @@ impl Rig {
     pub(crate) fn delete(&mut self, index: u32) -> HvStatus {
         let status = self.fast(HvCall::DeleteEventLogBuffer, &Self::id(index));
         if status == HvStatus::SUCCESS {
-            self.mapped.remove(&index);
+            self.forget(index);
         }
         status
     }
@@ -294,6 +434,7 @@ impl Rig {
             .collect();
         let used: Vec<u64> = pfns.iter().copied().take_while(|&p| p != 0).collect();
         assert!(pfns[used.len()..].iter().all(|&p| p == 0), "tail not zero");
+        self.p.watch(&used);
         self.mapped.insert(index, used.clone());
         Ok(used)
     }
@@ -301,6 +442,13 @@ impl Rig {
     pub(crate) fn create_mapped(&mut self, index: u32, prox: ProximityDomainInfo) -> Vec<u64> {
         assert_eq!(self.create(index, prox), HvStatus::SUCCESS);
         self.map(index).unwrap()
+    }
+
+    /// Forgets the pages of buffer `index`, which is no longer mapped.
+    pub(crate) fn forget(&mut self, index: u32) {
+        if let Some(pfns) = self.mapped.remove(&index) {
+            self.p.unwatch(pfns[0]);
+        }
     }
 
     /// Unmaps buffer `index` as Microsoft's driver does: a 16-byte fast call.
@@ -388,11 +536,19 @@ impl Rig {
         BufferHeader::decode(&self.bytes(index)).unwrap()
     }
 
+    /// [`Hypervisor::teardown`]: the simulator takes every page back,
+    /// mapped or not, as the module's unload does after the partition let
+    /// go of them; so no buffer is watched any more. Returns what it does.
+    pub(crate) fn teardown(&mut self) -> u64 {
+        self.p.buffers.clear();
+        self.hv.teardown(&mut self.p)
+    }
+
     /// Tears the simulator down, gives back the rig's own pages and checks
     /// that nothing is left.
     pub(crate) fn finish(mut self) {
         self.hv.audit(&mut self.p).unwrap();
-        self.hv.teardown(&mut self.p);
+        self.teardown();
         assert_eq!(self.hv.pages_held(), 0);
         assert_eq!(*self.hv, Hypervisor::new());
         self.p.free_page(self.input);

@@ -31,10 +31,12 @@ impl Rig {
             return Err(status);
         }
         let page = self.p.mem(self.output);
-        Ok((0..MAP_MAX_PAGES)
+        let pfns: Vec<u64> = (0..MAP_MAX_PAGES)
             .map(|k| MapOutput::page_number(&page[..], k).unwrap())
             .take_while(|&pfn| pfn != 0)
-            .collect())
+            .collect();
+        self.p.watch(&pfns);
+        Ok(pfns)
     }
 
     /// The header of the system buffer whose first page is `pfn`.
