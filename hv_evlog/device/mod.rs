@@ -207,9 +207,8 @@ pub(crate) struct Device {
 /// use the device as soon as this returns. Dropping the result removes the
 /// node; open files and mappings keep `log` alive on their own.
 ///
-/// With `inbox`, the hypervisor's completion messages wake the scanner at
-/// once and the chains they announce are reported first; the periodic scan
-/// stays as the safety net.
+/// With `inbox`, the hypervisor's completion messages wake the scanner (or
+/// the waiting reader) at once; the periodic scan stays as the safety net.
 pub(crate) fn register(
     log: Arc<dyn EventLog>,
     scan_interval_ms: u32,

@@ -157,7 +157,14 @@ impl Session {
             }
             queued
         };
-        let mut reported = 0;
+        // Every newly complete buffer, announced or not, in the scan's time
+        // order: one processor's buffers in the order it filled them. The
+        // announced chains are walked after, for their count (they hold
+        // nothing new by then unless a link points past what the scan
+        // takes). Walked first, they put a processor's newest buffer ahead
+        // of its older ones that completed while nobody read (an open after
+        // a while, a reader that fell behind).
+        let mut reported = tracker.scan(headers, &mut report);
         let mut chains = 0;
         if let (Some(heads), Some(inbox)) = (heads, this.shared().inbox.as_ref()) {
             let (n, walked) = tracker.announced(&heads, headers, &mut report);
@@ -167,7 +174,6 @@ impl Session {
             inbox.count_walked(chains as u64, walked.into());
             reported += n;
         }
-        reported += tracker.scan(headers, &mut report);
         // A resize changed the table: pollers see POLLPRI.
         let generation = this.log().generation();
         let changed = generation != guard.woken_generation;

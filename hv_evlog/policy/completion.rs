@@ -341,8 +341,8 @@ impl<S: DerefMut<Target = [Tracked]>> Tracker<S> {
         reported
     }
 
-    /// Reports, before any [`Tracker::scan`], the chains the hypervisor
-    /// announced with completion messages: from each head in `heads` (in
+    /// Reports the chains the hypervisor announced with completion
+    /// messages: from each head in `heads` (in
     /// time order, as [`Tracker::scan`] orders chains), follows `next_buffer_index` through buffers that
     /// are Complete in `headers`, reporting those not reported yet, in chain
     /// order, as `scan` does. A buffer is visited once however the links
