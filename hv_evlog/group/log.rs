@@ -129,7 +129,8 @@ pub(crate) trait EventLog: Send + Sync {
 
     /// [`EventLog::header`] of every buffer `i < out.len()` into `out[i]`,
     /// in one pass (the scan's, once per interval): an entry whose buffer
-    /// does not exist or could not be read keeps its value.
+    /// could not be read keeps its value; one whose buffer does not exist
+    /// or was revoked becomes the all-zero header (standby: not complete).
     fn headers(&self, out: &mut [BufferHeader]);
 
     /// The Linux CPU whose virtual processor index is `vp`, the processor

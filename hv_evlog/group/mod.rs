@@ -395,12 +395,22 @@ impl EventLog for Group {
 
     fn headers(&self, out: &mut [BufferHeader]) {
         // The table's lock once for all of them, not once per buffer: it is
-        // most of a scan's cost, which grew with the buffers (issue 15's
-        // idle cost).
+        // most of a scan's cost, which grew with the buffers.
         let table = self.table.lock();
         for (index, header) in (0u32..).zip(out.iter_mut()) {
-            if let Some(h) = table.get(BufferIndex(index)).and_then(Buffer::header) {
-                *header = h;
+            match table.get(BufferIndex(index)) {
+                // A header the writer never let be read consistently keeps
+                // its last snapshot.
+                Some(b) if !b.pfns.is_empty() => {
+                    if let Some(h) = b.header() {
+                        *header = h;
+                    }
+                }
+                // Gone, or on its way out (revoked before the hypervisor
+                // takes it back, so only released ones): nothing to report.
+                // Its last snapshot kept, a completion already reported and
+                // released would look new again to the scan.
+                _ => *header = BufferHeader::default(),
             }
         }
     }
