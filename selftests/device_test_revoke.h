@@ -252,3 +252,54 @@ TEST_F(dev, mprotect_split_fail_nth)
 	write_file(gfp, "Y");
 	close(nth);
 }
+
+/*
+ * A buffer that an earlier resize retired and that a mapping still covers
+ * holds up nothing but its own deletion: a resize that grows the group
+ * (as a CPU coming online does) returns at once with the new buffers, and
+ * the retired ones go with the next resize after their mapping does.
+ */
+TEST_F(dev, grow_while_retired_stays_mapped)
+{
+	uint32_t now = per_cpu_now(self->tab, self->info.buffer_count);
+	uint32_t n = self->info.buffer_count, cpus;
+	struct hv_evlog_info info;
+	char *p;
+
+	if (now < 2)
+		SKIP(return, "needs 2 buffers per CPU");
+	cpus = n / now;
+	quiesce(self->fd);
+	p = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	/* Taken out while mapped: retired, the resize ends with EBUSY. */
+	EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 1 }));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(cpus, info.buffer_count);
+	EXPECT_EQ(n - cpus, retired_now(self->fd, info.max_buffers));
+	/* Growing back adds buffers at free indices and does not wait. */
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &now))
+		TH_LOG("RESIZE %u beside mapped retired buffers: %s", now, strerror(errno));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(n, info.buffer_count);
+	EXPECT_EQ(n - cpus, retired_now(self->fd, info.max_buffers));
+	/* Unmapped, they go with the next resize (which changes nothing else). */
+	EXPECT_EQ(0, munmap(p, self->total));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &now));
+	ASSERT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_INFO, &info));
+	EXPECT_EQ(n, info.buffer_count);
+	EXPECT_EQ(0, retired_now(self->fd, info.max_buffers));
+	/*
+	 * Back to the load's layout for the tests after this one: the grown
+	 * buffers out, then the lowest free indices filled again, CPU by CPU.
+	 */
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &(__u32){ 1 }));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_RESIZE, &now));
+	p = mmap(NULL, self->total, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("buffers 0 to %u again: %s", n - 1, strerror(errno));
+	for (uint32_t i = 0; i < n; i++)
+		EXPECT_EQ(i, hdr32(p + (size_t)i * self->info.buffer_size, HDR_BUFFER_INDEX));
+	EXPECT_EQ(0, munmap(p, self->total));
+	EXPECT_EQ(0, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &self->info.sources));
+}

@@ -25,7 +25,9 @@
 //! through `poll()` (`POLLPRI`) and the table's generation, and unmaps it. A resize
 //! waits [`RETIRE_WAIT_MS`] for all that and fails with `EBUSY` otherwise;
 //! what it did stays done, and a retired buffer is deleted by the next
-//! resize or at unload.
+//! resize or at unload. A resize (or a CPU coming online) never waits for
+//! a buffer an earlier one retired: it is out of userspace's reach, and
+//! only its deletion waits for its mapping to go.
 
 use core::sync::atomic::Ordering;
 
@@ -174,7 +176,8 @@ impl Group {
     }
 
     /// Takes out the buffers `steps` removes, and deletes every retired
-    /// buffer no mapping covers (those of an earlier resize too).
+    /// buffer no mapping covers (those of an earlier resize too). Waits for
+    /// the ones it takes out, never for one an earlier call retired.
     fn retire(&self, steps: &[Step], per_cpu: u32) -> Result {
         let ty = self.cfg.log_type;
         let mut flushed = KVec::from_elem(false, self.max_buffers as usize, GFP_KERNEL)?;
@@ -203,7 +206,13 @@ impl Group {
                     continue;
                 }
                 if maps != 0 {
-                    left += 1;
+                    // Waited for only if this call took it out: one an
+                    // earlier resize left mapped (out of userspace's reach
+                    // already, `Group::revoke`) must not hold up a grow or a
+                    // CPU coming online; it goes when its mapping does.
+                    if going.get(i.0 as usize).copied().unwrap_or(false) {
+                        left += 1;
+                    }
                     continue;
                 }
                 // Retired and mapped by no one: its pages go back.
