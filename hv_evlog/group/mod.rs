@@ -467,6 +467,14 @@ impl EventLog for Group {
             return Err(not_supported());
         }
         params::check_sources_mask(mask).map_err(|_| EINVAL)?;
+        // Not beside the stop sequence, nor after it: sources turned back on
+        // between its "sources off" and its finalize would make the
+        // hypervisor refuse the finalize, and the next kernel could not
+        // initialize the type.
+        let _no_stop = self.live.lock();
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(EBUSY);
+        }
         self.apply_sources(mask)
     }
 }
