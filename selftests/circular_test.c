@@ -30,42 +30,13 @@
 
 #include "kselftest_harness.h"
 #include "../include/uapi/linux/hv_evlog.h"
+#include "hv_evlog_selftest.h"
 
-#define MODULE_PATH	"/lib/modules/hv_evlog.ko"
-#define MODULE_NAME	"hv_evlog"
 #define MODULE_PARAMS	"backend=sim mode=circular buffer_pages=1 sim_rate=250"
-#define SIM_COMPLETIONS	"/sys/kernel/debug/hv_evlog/sim_completions"
 /* How long the reader falls behind, and how often it reads one record. */
 #define BEHIND_MS	6000
 #define READ_EVERY_MS	400
 
-#define HDR_TIME_STAMP		16
-#define HDR_BUFFER_STATE	44
-#define HDR_NEXT_OFFSET		48
-#define STATE_COMPLETE		3
-
-static int loaded_here;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static uint64_t sim_completions(void)
-{
-	unsigned long long n = 0;
-	FILE *f = fopen(SIM_COMPLETIONS, "r");
-
-	if (!f)
-		return UINT64_MAX;
-	if (fscanf(f, "%llu", &n) != 1)
-		n = UINT64_MAX;
-	fclose(f);
-	return n;
-}
 
 /* Reads every queued record (nonblocking); returns the count. */
 static size_t read_all(int fd, struct hv_evlog_record *rec, size_t room)
@@ -169,33 +140,7 @@ TEST(circular_reader_behind_every_completion_read_or_dropped)
 	close(fd);
 }
 
-static void unload_at_exit(void)
-{
-	if (loaded_here)
-		syscall(SYS_delete_module, MODULE_NAME, O_NONBLOCK);
-}
-
 int main(int argc, char **argv)
 {
-	int fd, ret;
-
-	if (!access("/sys/module/" MODULE_NAME, F_OK)) {
-		printf("1..0 # SKIP hv_evlog is already loaded; this test loads it itself\n");
-		return KSFT_SKIP;
-	}
-	fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		printf("1..0 # SKIP %s: %s\n", MODULE_PATH, strerror(errno));
-		return KSFT_SKIP;
-	}
-	ret = syscall(SYS_finit_module, fd, MODULE_PARAMS, 0);
-	if (ret) {
-		printf("1..1\nnot ok 1 insmod %s %s: %s\n", MODULE_PATH, MODULE_PARAMS,
-		       strerror(errno));
-		return KSFT_FAIL;
-	}
-	close(fd);
-	loaded_here = 1;
-	atexit(unload_at_exit);
-	return test_harness_run(argc, argv);
+	return run_with_own_load(argc, argv, MODULE_PARAMS);
 }

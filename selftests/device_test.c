@@ -38,9 +38,8 @@
 
 #include "kselftest_harness.h"
 #include "../include/uapi/linux/hv_evlog.h"
+#include "hv_evlog_selftest.h"
 
-#define MODULE_PATH	"/lib/modules/hv_evlog.ko"
-#define MODULE_NAME	"hv_evlog"
 #define MODULE_PARAMS	"backend=sim"
 /*
  * With max_buffers=0, as MODULE_PARAMS leaves it, the group maximum is this
@@ -49,38 +48,6 @@
  */
 #define DEFAULT_HEADROOM	4
 
-/* The TLFS buffer header fields the tests look at (offsets in bytes). */
-#define HDR_BUFFER_SIZE		0
-#define HDR_BUFFER_INDEX	4
-#define HDR_EVENTS_LOST		8
-#define HDR_TIME_STAMP		16
-#define HDR_LOGICAL_PROCESSOR	40	/* 16 bits */
-#define HDR_BUFFER_STATE	44
-#define HDR_NEXT_OFFSET		48
-#define HDR_TYPE		52
-#define HDR_NEXT_INDEX		56
-#define STATE_IN_USE		2
-#define STATE_COMPLETE		3
-#define END_OF_CHAIN		0xFFFFFFFFu
-
-/* Set in main() before any test forks: this program loaded the module. */
-static int loaded_here;
-
-static uint32_t hdr32(const void *buf, size_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, (const char *)buf + off, sizeof(v));
-	return v;
-}
-
-static uint64_t hdr64(const void *buf, size_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, (const char *)buf + off, sizeof(v));
-	return v;
-}
 
 /*
  * A consistent copy of a live header, as the kernel reads it
@@ -133,14 +100,6 @@ static int unload_module(void)
 static int dev_open(int flags)
 {
 	return open(HV_EVLOG_DEVICE, flags | O_CLOEXEC);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 FIXTURE(dev) {
@@ -279,12 +238,6 @@ TEST_F(dev, module_unload_and_reload)
 	EXPECT_NE(0, access(HV_EVLOG_DEVICE, F_OK));
 	ASSERT_EQ(0, load_module());
 	EXPECT_EQ(0, access(HV_EVLOG_DEVICE, F_OK));
-}
-
-static void unload_at_exit(void)
-{
-	if (loaded_here)
-		unload_module();
 }
 
 int main(int argc, char **argv)
