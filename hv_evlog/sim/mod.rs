@@ -20,7 +20,7 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{
-        atomic::{Acquire, Atomic, Relaxed, Release},
+        atomic::{Acquire, Atomic, Full, Relaxed, Release},
         barrier::smp_wmb,
         Arc, Mutex,
     },
@@ -187,6 +187,26 @@ impl Platform for KernelPlatform {
         // SAFETY: as in `store_release_u32`: a 4-byte aligned word of RAM
         // that every party accesses atomically.
         u32::from_le(unsafe { Atomic::from_ptr(word) }.load(Acquire))
+    }
+
+    fn compare_exchange_u64(&mut self, pfn: u64, offset: usize, current: u64, new: u64) -> bool {
+        if mm::node_of_pfn(Pfn(pfn)).is_none()
+            || !offset.is_multiple_of(8)
+            || offset + 8 > PAGE_SIZE
+        {
+            return false;
+        }
+        let word = mm::phys_to_virt(pfn << 12)
+            .wrapping_add(offset)
+            .cast::<u64>();
+        // SAFETY: `pfn` is RAM, so its direct-map address is valid for a
+        // page, and `offset` keeps the 8-byte aligned word inside it. The
+        // partition's side (the SINT0 handler) accesses the slot's words
+        // atomically or with volatile accesses only, so this atomic
+        // exchange races with no plain access.
+        unsafe { Atomic::from_ptr(word) }
+            .cmpxchg(u64::to_le(current), u64::to_le(new), Full)
+            .is_ok()
     }
 
     fn write_barrier(&mut self) {

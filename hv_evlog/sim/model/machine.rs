@@ -99,6 +99,14 @@ pub trait Platform {
     /// rewriting: `buffer_state = InUse`, this barrier, then the fields.
     fn write_barrier(&mut self);
 
+    /// Replaces the little-endian `u64` at the 8-byte aligned `offset` of
+    /// page `pfn` with `new` if it still is `current`, in one fully ordered
+    /// compare-and-exchange (`cmpxchg`); returns whether it did (`false`
+    /// for a PFN that is not memory). How a word the partition stores
+    /// concurrently is changed only while it holds what was read (a
+    /// message slot's flags beside its type).
+    fn compare_exchange_u64(&mut self, pfn: u64, offset: usize, current: u64, new: u64) -> bool;
+
     /// Loads the little-endian `u32` at the 4-byte aligned `offset` of page
     /// `pfn` with acquire semantics: how the simulator reads a word the
     /// partition stores concurrently (a message slot's type). 0 for a PFN

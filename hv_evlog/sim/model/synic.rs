@@ -49,6 +49,12 @@ const SLOT: usize = EVENTLOG_SINT * MESSAGE_SIZE;
 /// Offset of the 32-bit word holding `payload_size`, `message_flags` and
 /// `reserved`.
 const FLAGS_WORD: usize = SLOT + 4;
+/// How often [`Hypervisor::deliver_message`] looks at a slot the partition
+/// is changing meanwhile; it changes it once per message it takes.
+const SLOT_TRIES: usize = 4;
+
+// The slot's type and flags form one aligned 8-byte word.
+const _: () = assert!(SLOT.is_multiple_of(8));
 
 /// A set of processors, as a bitmap over `0..MAX_CPUS`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -229,10 +235,29 @@ impl Hypervisor {
         if pfn == 0 {
             return false;
         }
-        let word = p.load_acquire_u32(pfn, FLAGS_WORD);
-        if p.load_acquire_u32(pfn, SLOT) != HVMSG_NONE {
-            let flags = word | u32::from(MESSAGE_PENDING) << 8;
-            p.store_release_u32(pfn, FLAGS_WORD, flags);
+        // The slot's type and its flags are one 8-byte word. The flag goes
+        // in only while the slot still holds the message its type says, in
+        // one compare-and-exchange: the partition empties the slot (type
+        // none) and then reads the flag to decide on end-of-message, so a
+        // flag stored after its read would leave the slot empty and this
+        // message waiting for the next completion. If the exchange finds
+        // the word changed, the slot is looked at again.
+        let pending = u64::from(MESSAGE_PENDING) << 40;
+        let mut empty = false;
+        for _ in 0..SLOT_TRIES {
+            let ty = p.load_acquire_u32(pfn, SLOT);
+            if ty == HVMSG_NONE {
+                empty = true;
+                break;
+            }
+            let word = u64::from(ty) | u64::from(p.load_acquire_u32(pfn, FLAGS_WORD)) << 32;
+            if word & pending != 0 || p.compare_exchange_u64(pfn, SLOT, word, word | pending) {
+                return false;
+            }
+        }
+        if !empty {
+            // The partition kept changing the slot: the next completion or
+            // end-of-message looks again.
             return false;
         }
         let (_, buffer) = self.synic.entry(k);

@@ -45,6 +45,16 @@ pub(crate) struct Fake {
     pub(crate) stores: Option<(BTreeSet<u64>, Vec<Store>)>,
     /// The page of the last store.
     pub(crate) last_stored: u64,
+    /// A message page whose slot the partition empties right after the
+    /// simulator next finds it full, before the simulator's next access
+    /// to the page: the race of the partition's SINT0 handler with a
+    /// message posted behind the one it is taking.
+    pub(crate) empty_slot_after_look: Option<u64>,
+    /// Armed by that look: the page to empty at the next access.
+    pub(crate) slot_to_empty: Option<u64>,
+    /// What the partition read of the flag right after emptying the slot,
+    /// which decides whether it signals end-of-message.
+    pub(crate) partition_saw_pending: Option<bool>,
 }
 
 /// One store the simulator made, as the kernel shell makes it: a `write`
@@ -85,6 +95,9 @@ impl Fake {
             buffers: BTreeMap::new(),
             stores: None,
             last_stored: 0,
+            empty_slot_after_look: None,
+            slot_to_empty: None,
+            partition_saw_pending: None,
         }
     }
 
@@ -157,6 +170,19 @@ impl Fake {
     pub(crate) fn node_range(&self, node: usize) -> std::ops::Range<u64> {
         let start = BASE_PFN + node as u64 * NODE_SPAN;
         start..start + self.nodes[node].0
+    }
+
+    /// The partition's side of the race armed by `empty_slot_after_look`,
+    /// at the simulator's next access to `pfn`: the slot's type goes to
+    /// none, then the partition reads the flag.
+    fn partition_empties_slot(&mut self, pfn: u64) {
+        if self.slot_to_empty != Some(pfn) {
+            return;
+        }
+        self.slot_to_empty = None;
+        let page = self.mem(pfn);
+        page[0..4].fill(0);
+        self.partition_saw_pending = Some(page[5] & MESSAGE_PENDING != 0);
     }
 
     pub(crate) fn mem(&mut self, pfn: u64) -> &mut [u8; PAGE_SIZE] {
@@ -250,6 +276,7 @@ impl Platform for Fake {
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
+        self.partition_empties_slot(pfn);
         assert!(
             offset.is_multiple_of(4),
             "unaligned release store at {offset}"
@@ -275,8 +302,33 @@ impl Platform for Fake {
             offset.is_multiple_of(4),
             "unaligned acquire load at {offset}"
         );
+        self.partition_empties_slot(pfn);
         let page = self.mem(pfn);
-        u32::from_le_bytes(page[offset..offset + 4].try_into().unwrap())
+        let value = u32::from_le_bytes(page[offset..offset + 4].try_into().unwrap());
+        // The slot's type, found full: the partition may empty it now.
+        if offset == 0 && value != HVMSG_NONE && self.empty_slot_after_look == Some(pfn) {
+            self.empty_slot_after_look = None;
+            self.slot_to_empty = Some(pfn);
+        }
+        value
+    }
+
+    fn compare_exchange_u64(&mut self, pfn: u64, offset: usize, current: u64, new: u64) -> bool {
+        assert!(
+            offset.is_multiple_of(8),
+            "unaligned compare-and-exchange at {offset}"
+        );
+        if self.node_of_pfn(pfn).is_none() {
+            return false;
+        }
+        self.partition_empties_slot(pfn);
+        let page = self.mem(pfn);
+        let word = u64::from_le_bytes(page[offset..offset + 8].try_into().unwrap());
+        if word != current {
+            return false;
+        }
+        page[offset..offset + 8].copy_from_slice(&new.to_le_bytes());
+        true
     }
 
     fn now(&self, _basis: TimeBasis) -> u64 {

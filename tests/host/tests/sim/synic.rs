@@ -203,3 +203,31 @@ fn no_message_page_means_messages_wait() {
     assert_eq!(r.hv.synic().queued(0), 2);
     r.finish();
 }
+
+#[test]
+fn a_slot_emptied_while_a_message_waits_gets_that_message() {
+    // One completion in the slot, nothing behind it.
+    let (mut r, page) = Rig::messaging(1, 1);
+    let slot = r.hv.slot(&mut r.p, 0).unwrap();
+    assert_eq!((slot.payload.buffer_index, slot.queued), (0, 0));
+    assert_eq!(slot.flags & MESSAGE_PENDING, 0);
+    // The next completion finds the slot full; right then the partition
+    // empties it and reads the flag (not set yet), so it will not signal
+    // end-of-message. The waiting message must not wait for a signal that
+    // never comes: it goes into the emptied slot.
+    r.p.empty_slot_after_look = Some(page);
+    for _ in 0..101 {
+        r.write(0, 24);
+        r.hv.post_messages(&mut r.p);
+        // Looked at right after the post that met the race: a later post
+        // would find the slot empty and fill it anyway.
+        if r.p.partition_saw_pending.is_some() {
+            break;
+        }
+    }
+    assert_eq!(r.p.partition_saw_pending, Some(false), "the race ran");
+    let slot = r.hv.slot(&mut r.p, 0).unwrap();
+    assert_eq!(slot.message_type, HVMSG_EVENTLOG_BUFFERCOMPLETE);
+    assert_eq!((slot.payload.buffer_index, slot.queued), (1, 0));
+    r.finish_with(&[page]);
+}
