@@ -39,7 +39,7 @@ use self::log::{BufferDesc, EventLog, Settings};
 use self::table::{Buffer, Table};
 use crate::{
     hv::backend::Backend,
-    hv::hypercall::{self, CallLog, HypercallPages, Hypercalls},
+    hv::hypercall::{self, CallLog, HvError, HypercallPages, Hypercalls},
     platform::placement::Placement,
     platform::user_mapping::UserMapping,
     policy::calllog::{Entry, Ring},
@@ -182,33 +182,30 @@ impl Group {
         self.table.lock().get(index).map(f)
     }
 
-    /// Takes buffer `index`'s pages out of userspace's reach before the
-    /// hypervisor is asked to take the buffer back: its pages are taken
-    /// out of the table under the table's lock, the one the fault handler
-    /// maps under ([`EventLog::with_user_pages`]), so no fault maps them
-    /// from then on, and then every user PTE of its range is zapped.
-    /// Returns the pages, for [`Group::restore`] if the hypervisor keeps
-    /// the buffer after all; none if it has none.
-    fn revoke(&self, index: BufferIndex) -> KVec<u64> {
+    /// Unmaps buffer `index` (of type `ty`) from the hypervisor, its pages
+    /// out of userspace's reach first: they are taken out of the table
+    /// under the table's lock, the one the fault handler maps under
+    /// ([`EventLog::with_user_pages`]), so no fault maps them from then on,
+    /// and every user PTE of its range is zapped; only then is the
+    /// hypervisor asked. If it refuses, the buffer gets its pages back.
+    fn unmap_revoked(&self, ty: EventLogType, index: BufferIndex) -> Result<(), HvError> {
         let pfns = match self.table.lock().get_mut(index) {
             Some(b) => {
                 b.revoked = true;
                 core::mem::take(&mut b.pfns)
             }
-            None => return KVec::new(),
+            None => KVec::new(),
         };
         let size = u64::from(self.buffer_pages()) << kernel::page::PAGE_SHIFT;
         self.user.zap(u64::from(index.0) * size, size);
-        pfns
-    }
-
-    /// Gives buffer `index` back the pages [`Group::revoke`] took, when the
-    /// hypervisor refused to take it back.
-    fn restore(&self, index: BufferIndex, pfns: KVec<u64>) {
-        if let Some(b) = self.table.lock().get_mut(index) {
-            b.pfns = pfns;
-            b.revoked = false;
-        }
+        self.ctx
+            .with(|hv, _| hv.unmap_buffer(ty, index))
+            .inspect_err(|_| {
+                if let Some(b) = self.table.lock().get_mut(index) {
+                    b.pfns = pfns;
+                    b.revoked = false;
+                }
+            })
     }
 
     /// The CPU buffer `index` serves, if it exists and serves one.
@@ -369,14 +366,14 @@ impl EventLog for Group {
     fn pfn(&self, buffer: BufferIndex, page: u32) -> Option<u64> {
         // A page of a mapped buffer: RAM from the page allocator (deposited
         // or seeded), which stays allocated while the buffer exists; a
-        // buffer has no pages once it was revoked (`Group::revoke`).
+        // buffer has no pages once it was revoked (`Group::unmap_revoked`).
         self.with_buffer(buffer, |b| b.pfns.get(page as usize).copied())?
     }
 
     fn with_user_pages(&self, buffer: BufferIndex, f: &mut dyn FnMut(&[u64])) -> bool {
         let table = self.table.lock();
         match table.get(buffer) {
-            // Revoked ones have no pages left (`Group::revoke`).
+            // Revoked ones have no pages left (`Group::unmap_revoked`).
             Some(b) if !b.retired && !b.pfns.is_empty() => {
                 f(&b.pfns);
                 true

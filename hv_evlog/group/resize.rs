@@ -17,7 +17,7 @@
 //! reach the consumer as an ordinary completion), a complete one waits for
 //! the consumer's release, and a free one is unmapped from the hypervisor at
 //! once: it is *retired*, out of the rotation. Before the unmap call its
-//! pages leave userspace's reach (`Group::revoke`: the fault handler
+//! pages leave userspace's reach (`Group::unmap_revoked`: the fault handler
 //! refuses it, every user PTE of its range is zapped), so a consumer that
 //! touches a retired buffer gets `SIGBUS`, never data. It is deleted only
 //! when no userspace mapping covers it any more, so that its index stays in
@@ -208,7 +208,7 @@ impl Group {
                 if maps != 0 {
                     // Waited for only if this call took it out: one an
                     // earlier resize left mapped (out of userspace's reach
-                    // already, `Group::revoke`) must not hold up a grow or a
+                    // already, `Group::unmap_revoked`) must not hold up a grow or a
                     // CPU coming online; it goes when its mapping does.
                     if going.get(i.0 as usize).copied().unwrap_or(false) {
                         left += 1;
@@ -284,9 +284,7 @@ impl Group {
         }
         match state {
             Some(BufferState::Free | BufferState::Ready) => {
-                // Out of userspace's reach before the hypervisor takes it.
-                let pfns = self.revoke(i);
-                match self.ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
+                match self.unmap_revoked(ty, i) {
                     Ok(()) => {
                         let mut table = self.table.lock();
                         if let Some(b) = table.get_mut(i) {
@@ -297,12 +295,8 @@ impl Group {
                         Ok(())
                     }
                     // The hypervisor took it meanwhile: look again later.
-                    Err(e) if e.status() == HvStatus::OBJECT_IN_USE => {
-                        self.restore(i, pfns);
-                        Ok(())
-                    }
+                    Err(e) if e.status() == HvStatus::OBJECT_IN_USE => Ok(()),
                     Err(e) => {
-                        self.restore(i, pfns);
                         pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: buffer {i}: {e}\n");
                         Err(e.into())
                     }

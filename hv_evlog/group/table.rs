@@ -19,7 +19,7 @@ pub(super) struct Buffer {
     /// Whether the hypervisor mapped it (so teardown must unmap it).
     pub(super) mapped: bool,
     /// Its pages; empty unless mapped and every page number checked, and
-    /// empty again once revoked (`Group::revoke`), before the hypervisor
+    /// empty again once revoked (`Group::unmap_revoked`), before the hypervisor
     /// is asked to take it back: nothing reads or maps them after that.
     pub(super) pfns: KVec<u64>,
     /// Its pages were revoked and the hypervisor asked to take it back.

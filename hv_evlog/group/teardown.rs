@@ -60,10 +60,10 @@ impl Group {
     /// left behind makes the next kernel's initialize of the type fail.
     /// Sources off; flush each buffer whose header says in use; wait up to
     /// [`STOP_WAIT_MS`] until none is; release every complete one; unmap
-    /// (each buffer out of userspace's reach first: `Group::revoke`),
+    /// (each buffer out of userspace's reach first: `Group::unmap_revoked`),
     /// delete, finalize. The reboot notifier may call it while the device
-    /// is in use: a mapping then gets `SIGBUS` where the buffers were. Each failed step is logged and the next
-    /// one runs. Returns what it did.
+    /// is in use: a mapping then gets `SIGBUS` where the buffers were. Each
+    /// failed step is logged and the next one runs. Returns what it did.
     pub(crate) fn stop(&self) -> StopReport {
         let mut report = StopReport::default();
         // No resize runs beside it, and none starts after it.
@@ -83,13 +83,9 @@ impl Group {
             // The hypervisor's own buffers: only unmap them.
             let ty = EventLogType::SystemDiagnostics;
             for i in self.indices().rev().filter(|&i| exists(i) == Some(true)) {
-                let pfns = self.revoke(i);
-                match self.ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
+                match self.unmap_revoked(ty, i) {
                     Ok(()) => unmapped(i),
-                    Err(e) => {
-                        self.restore(i, pfns);
-                        report.failed("unmap", Some(i), e)
-                    }
+                    Err(e) => report.failed("unmap", Some(i), e),
                 }
             }
             return report;
@@ -135,14 +131,9 @@ impl Group {
             let Some(mapped) = exists(i) else { continue };
             let ctx = &self.ctx;
             if mapped {
-                // Out of userspace's reach before the hypervisor takes it.
-                let pfns = self.revoke(i);
-                match ctx.with(|hv, _| hv.unmap_buffer(ty, i)) {
+                match self.unmap_revoked(ty, i) {
                     Ok(()) => unmapped(i),
-                    Err(e) => {
-                        self.restore(i, pfns);
-                        report.failed("unmap", Some(i), e)
-                    }
+                    Err(e) => report.failed("unmap", Some(i), e),
                 }
             }
             // The slot stays: a userspace mapping may still cover it (and
