@@ -233,10 +233,10 @@ vm_suite() {
 	wait
 	vm_collect harness-selftest
 	# The machine's speed, for every boot after it to be compared with.
-	local calibration=()
-	if [ -f "$VM_OUT/harness-selftest.time" ]; then
-		calibration=(--calibration "$(cat "$VM_OUT/harness-selftest.time")")
-		echo "# machine speed: the harness self-test booted in $(cat "$VM_OUT/harness-selftest.time") s" >&2
+	local calibration=() took
+	if read -r took 2>/dev/null < "$VM_OUT/harness-selftest.time"; then
+		calibration=(--calibration "$took")
+		echo "# machine speed: the harness self-test booted in $took s" >&2
 	fi
 
 	local running=0
