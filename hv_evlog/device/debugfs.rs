@@ -15,7 +15,10 @@
 //! and how often another driver's message was found in a slot. With
 //! `backend=sim`, `sim_sint0` shows each CPU's SINT0 slot (type, flags,
 //! messages waiting, buffer) and takes `inject CPU TYPE` / `consume CPU` to
-//! play another driver's message there (the tests' hook).
+//! play another driver's message there (the tests' hook). `sim_faults`
+//! arms the simulator's injected faults and shows them: `bad_map` makes the
+//! next map call report a page that is not RAM, `slow_sources MS` makes
+//! every set-sources call return MS milliseconds late (0: on time).
 //!
 //! `pool` accounts for the pages set-up deposited: one line `node N
 //! deposited P` per node it deposited from, and with `backend=sim` the
@@ -46,7 +49,11 @@ use kernel::{
 };
 
 use crate::{
-    group::Group, hv::sint0::Inbox, platform::ticker::RunTime, policy::calllog, sim::SimBackend,
+    group::Group,
+    hv::sint0::Inbox,
+    platform::ticker::RunTime,
+    policy::calllog,
+    sim::{Fault, SimBackend},
 };
 
 /// The directory and its files; dropping it removes them.
@@ -57,6 +64,7 @@ pub(crate) struct Debugfs {
     _completion: Pin<KBox<File<Arc<Inbox>>>>,
     _sint0: Option<Pin<KBox<File<Arc<SimBackend>>>>>,
     _sim_completions: Option<Pin<KBox<File<Arc<SimBackend>>>>>,
+    _sim_faults: Option<Pin<KBox<File<Arc<SimBackend>>>>>,
     _pool: Pin<KBox<File<Arc<Group>>>>,
     _hypercalls: Pin<KBox<File<Arc<Group>>>>,
     _headers: Pin<KBox<File<Arc<Group>>>>,
@@ -255,6 +263,33 @@ fn parse_sint0(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Result {
     }
 }
 
+fn write_sim_faults(sim: &Arc<SimBackend>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let (bad_map, slow) = sim.state().faults();
+    writeln!(f, "bad_map {}", u8::from(bad_map))?;
+    writeln!(f, "slow_sources {slow}")
+}
+
+/// `bad_map` or `slow_sources MS` (see the file comment).
+fn parse_sim_faults(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 32];
+    let n = reader.len();
+    if n > buf.len() {
+        return Err(EINVAL);
+    }
+    reader.read_slice(&mut buf[..n])?;
+    let text = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
+    let mut words = text.split_whitespace();
+    let fault = match (words.next(), words.next(), words.next()) {
+        (Some("bad_map"), None, None) => Fault::BadMap,
+        (Some("slow_sources"), Some(ms), None) => {
+            Fault::SlowSources(ms.parse().map_err(|_| EINVAL)?)
+        }
+        _ => return Err(EINVAL),
+    };
+    sim.state().inject(fault);
+    Ok(())
+}
+
 /// What `run_time` reads: the group (for the simulator's ticks) and the
 /// time of the device's scans.
 type RunTimes = (Arc<Group>, Arc<RunTime>);
@@ -313,6 +348,18 @@ impl Debugfs {
             )?),
             None => None,
         };
+        let sim_faults = match group.backend().sim() {
+            Some(sim) => Some(KBox::pin_init(
+                dir.read_write_callback_file(
+                    c"sim_faults",
+                    sim.clone(),
+                    &write_sim_faults,
+                    &parse_sim_faults,
+                ),
+                GFP_KERNEL,
+            )?),
+            None => None,
+        };
         let pool = KBox::pin_init(
             dir.read_callback_file(c"pool", group.clone(), &write_pool),
             GFP_KERNEL,
@@ -353,6 +400,7 @@ impl Debugfs {
             _completion: completion,
             _sint0: sint0,
             _sim_completions: sim_completions,
+            _sim_faults: sim_faults,
             _pool: pool,
             _dir: dir,
         })

@@ -24,7 +24,7 @@ use kernel::{
         barrier::smp_wmb,
         Arc, Mutex,
     },
-    time::{Instant, Monotonic},
+    time::{delay::fsleep, Delta, Instant, Monotonic},
 };
 
 use self::model::{
@@ -46,7 +46,9 @@ use crate::{
         topology::{self, NodeId},
     },
     policy::params::SimConfig,
-    tlfs::{HvStatus, Pfn, Pxm, TimeBasis, EVENTLOG_SINT, MESSAGE_SIZE, PAGE_SIZE},
+    tlfs::{
+        Control, HvCall, HvStatus, Pfn, Pxm, TimeBasis, EVENTLOG_SINT, MESSAGE_SIZE, PAGE_SIZE,
+    },
 };
 
 /// Payload bytes of each synthetic event: entries are 32 bytes, so a
@@ -300,6 +302,21 @@ pub(crate) struct Sim {
     /// own interrupts one at a time, so two handlers never race on a slot.
     #[pin]
     sint: Mutex<()>,
+    /// Fault injection (debugfs `sim_faults`): every set-sources call
+    /// returns this many milliseconds late, its effect already in place,
+    /// which widens the window between a stop's "sources off" and its
+    /// finalize for a test to hit.
+    slow_sources_ms: Atomic<u32>,
+}
+
+/// A fault a test injects through debugfs `sim_faults`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The next map call reports a page that is not RAM
+    /// ([`Hypervisor::bad_map_next`]).
+    BadMap,
+    /// Every set-sources call returns this many milliseconds late.
+    SlowSources(u32),
 }
 
 /// How many events per CPU the writers owe since they started.
@@ -381,6 +398,7 @@ impl Sim {
                 written: 0,
             }),
             sint <- new_mutex!(()),
+            slow_sources_ms: Atomic::new(0),
         }? Error))
     }
 
@@ -393,6 +411,21 @@ impl Sim {
     /// Pages seeded into, deposited into and withdrawn from the pools.
     pub(crate) fn ledger(&self) -> Ledger {
         self.core.lock().0.ledger()
+    }
+
+    /// Injects `fault` (debugfs `sim_faults`).
+    pub(crate) fn inject(&self, fault: Fault) {
+        match fault {
+            Fault::BadMap => self.core.lock().0.bad_map_next = true,
+            Fault::SlowSources(ms) => self.slow_sources_ms.store(ms, Relaxed),
+        }
+    }
+
+    /// The faults armed now: whether the next map is bad, and the delay of
+    /// set-sources calls.
+    pub(crate) fn faults(&self) -> (bool, u32) {
+        let bad_map = self.core.lock().0.bad_map_next;
+        (bad_map, self.slow_sources_ms.load(Relaxed))
     }
 
     /// Makes buffer `index` serve `cpu` (the hypervisor's own assignment,
@@ -564,6 +597,12 @@ impl Transport for Sim {
         let raised = core.0.post_messages(&mut KernelPlatform);
         drop(core);
         self.interrupt(raised);
+        let slow = self.slow_sources_ms.load(Relaxed);
+        if slow != 0 && Control::from_raw(control).call() == Some(HvCall::SetEventLogGroupSources) {
+            // Set-sources is a memory call the module makes from process
+            // context only (ioctl, load, stop), under its call-page mutex.
+            fsleep(Delta::from_millis(slow.into()));
+        }
         result
     }
 }

@@ -18,7 +18,7 @@ use core::ops::Range;
 
 use super::chains::{Chain, Link};
 use super::dispatch::{block, read_input, Regs};
-use super::hypervisor::Hypervisor;
+use super::hypervisor::{Hypervisor, NOT_RAM_PFN};
 use super::machine::{publish_header, Platform, PAGE_OFFSET_MASK, PAGE_SHIFT};
 use super::writer::Cpu;
 use crate::tlfs::{
@@ -243,8 +243,11 @@ impl Hypervisor {
         // Refuse a bad output page before anything changes.
         block(p, regs.output, MapOutput::SIZE)?;
         let pages = self.group.buffer_pages as usize;
+        let bad = core::mem::take(&mut self.bad_map_next);
         for k in 0..MAP_MAX_PAGES {
-            let pfn = if k < pages {
+            let pfn = if k == 0 && bad {
+                NOT_RAM_PFN
+            } else if k < pages {
                 self.pfn_of(p, index, k).unwrap_or(0)
             } else {
                 0

@@ -93,6 +93,7 @@
 //! | create | the pool cannot cover the charge | INSUFFICIENT_MEMORY |
 //! | delete | buffer mapped | OBJECT_IN_USE |
 //! | map | buffer already mapped | INVALID_PARAMETER |
+//! | map | [`Hypervisor::bad_map_next`] set (fault injection) | SUCCESS, page 0 reported at [`NOT_RAM_PFN`] |
 //! | unmap | buffer not mapped | INVALID_PARAMETER |
 //! | unmap | buffer in use or complete | OBJECT_IN_USE |
 //! | release | buffer not complete (also: recycled by circular mode) | INVALID_PARAMETER |
@@ -234,6 +235,10 @@ pub enum AffinityError {
     Busy,
 }
 
+/// The frame [`Hypervisor::bad_map_next`] reports: 2^40, past the 52 bits
+/// of physical address any x86-64 processor has, so never RAM.
+pub const NOT_RAM_PFN: u64 = 1 << 40;
+
 /// The simulated hypervisor.
 ///
 /// All-zero bytes are a valid value, equal to [`Hypervisor::new`].
@@ -244,6 +249,11 @@ pub struct Hypervisor {
     pub fail_at: u64,
     /// Status of the injected failure.
     pub fail_status: HvStatus,
+    /// Fault injection: the next map call succeeds but reports its first
+    /// page at [`NOT_RAM_PFN`], as a hypervisor that went wrong might; the
+    /// module must refuse such a buffer and give it back. Cleared by that
+    /// call.
+    pub bad_map_next: bool,
     /// When not SUCCESS, every call fails with it, e.g. ACCESS_DENIED for an
     /// ordinary guest or INVALID_HYPERCALL_CODE for KVM's emulation.
     pub refuse_status: HvStatus,
@@ -283,6 +293,7 @@ impl Hypervisor {
         Self {
             fail_at: 0,
             fail_status: HvStatus::SUCCESS,
+            bad_map_next: false,
             refuse_status: HvStatus::SUCCESS,
             calls: 0,
             completions: 0,

@@ -112,6 +112,36 @@ fn map_returns_the_buffer_pages_on_the_requested_node() {
     r.finish();
 }
 
+/// The injected bad map reports page 0 at a frame that is not RAM, once;
+/// the buffer is mapped all the same (free, so it can be unmapped and
+/// deleted), and the next map is right again.
+#[test]
+fn bad_map_next_reports_one_frame_that_is_not_ram_once() {
+    let mut r = Rig::two();
+    r.init_ok(Geo { pages: 3, ..GEO });
+    let node0 = ProximityDomainInfo::node(PXM0);
+    ok(r.create(0, node0));
+    ok(r.create(1, node0));
+    r.hv.bad_map_next = true;
+    // Read raw: the rig's own map would watch the reported pages.
+    let out = r.output;
+    ok(r.mem(HvCall::MapEventLogBuffer, &MapBufferInput::own(LT, 0)));
+    assert!(!r.hv.bad_map_next);
+    let bad: Vec<u64> = (0..4)
+        .map(|k| MapOutput::page_number(&r.p.mem(out)[..], k).unwrap())
+        .collect();
+    assert_eq!(bad[0], NOT_RAM_PFN);
+    assert_eq!(r.p.node_of_pfn(NOT_RAM_PFN), None);
+    assert!(bad[1..3].iter().all(|&pfn| r.p.node_of_pfn(pfn) == Some(0)));
+    assert_eq!(bad[3], 0);
+    assert_eq!(r.hv.buffer_state(0), Some(BufferState::Free));
+    ok(r.unmap(0));
+    ok(r.delete(0));
+    let good = r.map(1).unwrap();
+    assert!(good.iter().all(|&pfn| r.p.node_of_pfn(pfn) == Some(0)));
+    r.finish();
+}
+
 /// A reader that loads `buffer_state` with acquire semantics must find every
 /// other field already written for that state: the simulator publishes the
 /// state last, with a release store, and never zeroes a header in place.
