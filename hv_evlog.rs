@@ -190,7 +190,7 @@ impl kernel::Module for HvEvlog {
         let debugfs = debugfs::Debugfs::new(&group, &inbox, &scan_time)?;
         let reboot = KBox::pin_init(reboot::RebootHook::register(group.clone()), GFP_KERNEL)?;
         group.start();
-        let hotplug = group::hotplug::Hotplug::register(group.clone())?;
+        let hotplug = group::hotplug::Hotplug::register(group.clone(), &snapshot)?;
         // Last: an opener may use the device as soon as it exists.
         // The hypervisor's own system buffers complete with no message.
         let messages =

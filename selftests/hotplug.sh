@@ -23,7 +23,7 @@ fi
 T=/tmp/hv-evlog-hotplug
 D=/sys/kernel/debug/hv_evlog
 mkdir -p $T
-echo "1..12"
+echo "1..29"
 pages=16
 bsize=$((pages * 4096))
 # 4 buffers per CPU: with a flush every 0.3 s the capture may stall for
@@ -79,4 +79,97 @@ result $? "flushes after the hotplug" ""
 # 10-12: nothing lost.
 stop_capture 1
 rmmod hv_evlog
+
+# A group of 1-page buffers, 2 per CPU, nothing logged: for the CPU
+# coming online beside retired buffers, and during the load.
+load2() {
+	insmod "$MOD" backend=sim buffer_pages=1 buffers_per_cpu=2 max_buffers=$((4 * ncpu)) sim_rate=0
+}
+# Where debugfs cpus and buffers disagree on a served CPU's buffers in the
+# rotation; nothing if they agree.
+disagree() {
+	awk 'FNR == 1 { next }
+	FILENAME ~ /cpus$/ { want[$1] = $5; next }
+	$5 != "retired" { got[$4]++ }
+	END { for (c in want) if (want[c] != got[c] + 0) print "cpu " c ": cpus says " want[c] ", buffers has " got[c] + 0 }
+	' $D/cpus $D/buffers
+}
+retired() { awk 'NR > 1 && $5 == "retired"' $D/buffers | wc -l; }
+HOLD=$(dirname "$0")/hv_evlog_hold
+# hold PER_CPU: hv_evlog_hold maps every buffer, resizes to PER_CPU and
+# brings CPU c online, then keeps its mapping until release_hold; its
+# lines in $T/hold.out.
+hold() {
+	rm -f $T/hold.in
+	mkfifo $T/hold.in
+	$HOLD "$1" $online_file 1 <$T/hold.in >$T/hold.out 2>&1 &
+	hold=$!
+	exec 3>$T/hold.in
+	while kill -0 $hold 2>/dev/null && ! grep -q '^write' $T/hold.out; do
+		sleep 0.1
+	done
+}
+release_hold() {
+	exec 3>&-
+	wait $hold
+}
+field() { sed -n "s/^$1 .*$2=\([0-9]*\).*/\1/p" $T/hold.out; }
+
+# 13-14: the time a new CPU's buffers take with nothing retired: the
+# baseline for 16 (same machine, same run).
+echo 0 >$online_file
+load2
+hold 2
+base=$(field write ms)
+check "with nothing retired: resize 2, CPU $c online" "0 0" "$(field resize errno) $(field write errno)"
+release_hold
+check "CPU $c online: served by 2 new buffers" "$c $(planned_for $c) online 2" "$(served $c)"
+rmmod hv_evlog
+
+# 15-19: CPU c comes online while buffers that a resize retired stay
+# mapped. Their deletion waits for the mapping; nothing else does: the
+# online is as quick as without them and serves the CPU with the group's
+# new count, and debugfs cpus and buffers agree.
+echo 0 >$online_file
+load2
+served_cpus=$(($(wc -l <$D/cpus) - 1))
+hold 1
+check "resize 1 while mapped: EBUSY, each served CPU's second buffer retired" \
+	"16 $served_cpus" "$(field resize errno) $(retired)"
+ms=$(field write ms)
+[ "$(field write errno)" = 0 ] && [ -n "$ms" ] && [ "$ms" -le $((100 + 2 * base)) ]
+result $? "CPU $c online beside them in $ms ms (at most 100 + 2 x $base)" "$(cat $T/hold.out)"
+check "CPU $c online: served by 1 new buffer" "$c $(planned_for $c) online 1" "$(served $c)"
+check "cpus and buffers agree" "" "$(disagree)"
+release_hold
+$TOOL resize 1 >$T/resize.out 2>&1
+rc=$?
+check "unmapped: resize 1 deletes the retired buffers" "0 0" "$rc $(retired)"
+rmmod hv_evlog
+
+# 20-29: CPU c comes online (goes offline) while the module loads, at
+# different points of the set-up: afterwards it is served (not served or
+# marked offline) as sysfs says, and cpus and buffers agree.
+for d in 0 0.05 0.1 0.2 0.4; do
+	echo 0 >$online_file
+	load2 &
+	sleep $d
+	echo 1 >$online_file
+	wait $!
+	check "CPU $c online ${d} s into the load: served" \
+		"$c $(planned_for $c) online 2 " "$(served $c) $(disagree)"
+	rmmod hv_evlog
+	load2 &
+	sleep $d
+	echo 0 >$online_file
+	wait $!
+	case "$(served $c)" in
+	"" | "$c $(planned_for $c) offline 2") true ;;
+	*) false ;;
+	esac
+	result $? "CPU $c offline ${d} s into the load: not served, or marked offline" \
+		"$(served $c) $(disagree)"
+	rmmod hv_evlog
+	echo 1 >$online_file
+done
 [ $fails = 0 ]

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/ktap.sh"
 needs_own_load
 [ -e /etc/hv-evlog/topology ] || { echo "1..0 # SKIP only in the test VM (it reboots)"; exit 4; }
-echo "1..3"
+echo "1..4"
 insmod "$MOD" backend=sim sim_rate=100
 result $? "insmod" "exit $?"
 cpus=$(($(awk 'NR > 1 { print $2 }' /sys/kernel/debug/hv_evlog/plan | sort -u | wc -l)))
@@ -28,7 +28,14 @@ check "every one of the $cpus served CPUs has a buffer in use" "$cpus" "$inuse"
 # Sources set again and again until the machine goes down: none of these
 # calls may come between the stop's "sources off" and its finalize (the
 # hypervisor would refuse the finalize: "1 failed steps" on the console).
-# (Its output away from this test's: the harness reads that to its end.)
+# Every set-sources call returns a second late (the simulator's injected
+# fault), the stop's "sources off" too, so a call of the loop is always
+# waiting when the stop goes on: only its serialization with the stop keeps
+# it out. (The loop's output away from this test's: the harness reads that
+# to its end.)
+echo "slow_sources 1000" >/sys/kernel/debug/hv_evlog/sim_faults
+check "set-sources calls slowed" "slow_sources 1000" \
+	"$(grep slow_sources /sys/kernel/debug/hv_evlog/sim_faults)"
 ( while :; do "$TOOL" sources all; done ) </dev/null >/dev/null 2>&1 &
 touch /tmp/hv-evlog-reboot
 result $? "reboot armed (the harness checks the stop line on the console)" "touch failed"

@@ -8,7 +8,8 @@
 # alone at index x buffer_size (/proc/PID/maps); shrinking keeps each CPU's
 # lowest index. At the end nothing was lost: the summary says lost=0
 # dropped=0 malformed=0, and each CPU's event contexts (the simulator counts
-# every event, lost ones included) run from 0 without a gap.
+# every event, lost ones included) run from 0 without a gap. Then, on a new
+# load, a grow whose map the hypervisor gets wrong (14-18 below).
 #
 # "Nothing lost" is what the consumer can keep: one buffer per CPU in regular
 # mode loses events whenever it completes (until it is released), so the
@@ -23,7 +24,7 @@ needs_own_load
 T=/tmp/hv-evlog-resize
 D=/sys/kernel/debug/hv_evlog
 mkdir -p $T
-echo "1..13"
+echo "1..18"
 ncpu=$(nproc)
 pages=16
 bsize=$((pages * 4096))
@@ -84,5 +85,27 @@ check "after resize 1: the capture maps only those" "$(want_mapped)" "$(mapped)"
 
 # 11-13: stop logging, complete what is in use, stop the capture.
 stop_capture 2
+rmmod hv_evlog
+
+# 14-18: a grow whose new buffer the hypervisor maps at a frame that is not
+# RAM (the simulator's injected fault): the resize fails with that buffer
+# unmapped and deleted again, nothing retired or left behind, and the next
+# resizes work.
+insmod "$MOD" backend=sim buffer_pages=1 buffers_per_cpu=2 max_buffers=$max sim_rate=0
+result $? "insmod buffers_per_cpu=2 sim_rate=0" "$(dmesg | tail -3)"
+dmesg -c >/dev/null
+echo bad_map >$D/sim_faults
+out=$($TOOL resize 3 2>&1)
+rc=$?
+bad=$(dmesg | grep -c 'which is not RAM$')
+[ $rc != 0 ] && [ "$bad" = 1 ] && [ -z "$(table_wrong 2)" ]
+result $? "resize 3 with a bad map: refused, one dmesg line, 2 per CPU and none retired" \
+	"exit $rc ($out), $bad lines; $(table_wrong 2)"
+# Each must succeed at once: a buffer left mapped would make the deletion
+# of every retired buffer fail.
+for per in 3 1 2; do
+	out=$($TOOL resize $per 2>&1) && [ -z "$(table_wrong $per)" ]
+	result $? "then resize $per: $per per CPU, none retired" "$out; $(table_wrong $per)"
+done
 rmmod hv_evlog
 [ $fails = 0 ]

@@ -16,6 +16,18 @@
 //!   and proximity domain), and the group maximum has room. Otherwise it is
 //!   not served, with one line in the kernel log.
 //!
+//! A CPU that came or went between the topology snapshot the plan was made
+//! from and the state's registration is reconciled right after it, under
+//! the CPU hotplug lock that also covers the registration, as if its
+//! callback had run: no hotplug event of a load is missed.
+//!
+//! A CPU whose new buffers could not all be created (the pool, the group
+//! maximum, a refused call) keeps those that were, and is served by them
+//! (flushed when it goes offline, counted as its own by every resize); a
+//! later resize gives it the full count. The callbacks never wait for
+//! userspace: a buffer an earlier resize retired holds up only its own
+//! deletion (`resize.rs`).
+//!
 //! The state is `CPUHP_AP_ONLINE_DYN`: the callbacks run in the CPU's
 //! hotplug thread, may sleep, and run on the way down after the CPU left the
 //! active mask (so the scheduler no longer puts work there) and on the way
@@ -38,7 +50,10 @@ use core::{
 use kernel::{bindings, prelude::*, sync::Arc};
 
 use super::{Group, Live};
-use crate::{platform::topology::node_of_cpu, policy::live::Served};
+use crate::{
+    platform::topology::{self, node_of_cpu, CpusReadGuard, Snapshot},
+    policy::live::Served,
+};
 
 /// The group the callbacks act on while the state is registered.
 static GROUP: AtomicPtr<Group> = AtomicPtr::new(ptr::null_mut());
@@ -51,19 +66,25 @@ pub(crate) struct Hotplug {
 
 impl Hotplug {
     /// Follows CPU hotplug for `group` from now on (`None` for the
-    /// hypervisor's own `type=system` buffers, which serve no CPU).
-    pub(crate) fn register(group: Arc<Group>) -> Result<Option<Self>> {
+    /// hypervisor's own `type=system` buffers, which serve no CPU), after
+    /// reconciling what changed since `snapshot`, which the plan was made
+    /// from.
+    pub(crate) fn register(group: Arc<Group>, snapshot: &Snapshot) -> Result<Option<Self>> {
         if group.is_system() {
             return Ok(None);
         }
+        // No CPU comes or goes from here to the end of the reconciliation:
+        // every event after it reaches a callback.
+        let cpus_stable = CpusReadGuard::lock();
         GROUP.store(Arc::as_ptr(&group).cast_mut(), Ordering::Release);
         // SAFETY: The name is a static C string; the callbacks are functions
         // of the right type that stay valid while the module is loaded,
         // which outlasts the state (removed in `drop`). `invoke` is false
-        // (`cpuhp_setup_state_nocalls()`): the CPUs online now are those of
-        // the plan.
+        // (`cpuhp_setup_state_nocalls_cpuslocked()`): what changed since the
+        // plan is reconciled below instead. The CPU hotplug read lock is
+        // held, as the `_cpuslocked` variant requires.
         let state = unsafe {
-            bindings::__cpuhp_setup_state(
+            bindings::__cpuhp_setup_state_cpuslocked(
                 bindings::cpuhp_state_CPUHP_AP_ONLINE_DYN,
                 kernel::c_str!("hv_evlog:online").as_char_ptr(),
                 false,
@@ -77,6 +98,8 @@ impl Hotplug {
             pr_err!("CPU hotplug state not registered ({state})\n");
             return Err(Error::from_errno(state));
         }
+        group.reconcile(&cpus_stable, snapshot);
+        drop(cpus_stable);
         Ok(Some(Hotplug {
             state,
             _group: group,
@@ -129,6 +152,29 @@ unsafe extern "C" fn cpu_offline(cpu: c_uint) -> c_int {
 }
 
 impl Group {
+    /// Runs the callback each CPU would have had for a change since
+    /// `snapshot`: online now but not then, or served (so online then) but
+    /// offline now. Called with the CPU hotplug lock held, as the callbacks
+    /// are.
+    fn reconcile(&self, cpus_stable: &CpusReadGuard, snapshot: &Snapshot) {
+        for cpu in 0..kernel::cpu::nr_cpu_ids() {
+            let Some(id) = kernel::cpu::CpuId::from_u32(cpu) else {
+                continue;
+            };
+            let online = topology::cpu_online(cpus_stable, id);
+            if online && !snapshot.had_online(cpu) {
+                self.cpu_online(cpu);
+            } else if !online && self.serves(cpu) {
+                self.cpu_offline(cpu);
+            }
+        }
+    }
+
+    /// Whether `cpu` is served.
+    fn serves(&self, cpu: u32) -> bool {
+        self.live.lock().served.iter().any(|s| s.cpu == cpu)
+    }
+
     /// `cpu` came online: served again, or served anew if the policy calls
     /// for it (see the file comment).
     fn cpu_online(&self, cpu: u32) {
@@ -144,7 +190,7 @@ impl Group {
         match self.serve_new(&mut live, cpu) {
             Ok(Some(s)) => pr_info!(
                 "CPU {cpu} online: served by {} new buffers on node {} (proximity domain {})\n",
-                live.per_cpu,
+                self.buffers_of(cpu),
                 s.target_node,
                 s.pxm
             ),
@@ -175,9 +221,18 @@ impl Group {
             pxm: b.pxm,
         };
         live.served.push(s, GFP_KERNEL)?;
-        if let Err(e) = self.apply(&[s], live.per_cpu) {
-            live.served.pop();
-            return Err(e);
+        if let Err(e) = self.apply(&[s], live.per_cpu, || ()) {
+            // Served by what was created, if anything: a buffer that serves
+            // a CPU must be flushed when it goes and counted as its own.
+            let got = self.buffers_of(cpu);
+            if got == 0 {
+                live.served.pop();
+                return Err(e);
+            }
+            pr_warn!(
+                "CPU {cpu} online: served by {got} of {} buffers ({e:?}); a resize adds the rest\n",
+                live.per_cpu
+            );
         }
         Ok(Some(s))
     }

@@ -208,11 +208,6 @@ impl Group {
             })
     }
 
-    /// The CPU buffer `index` serves, if it exists and serves one.
-    fn cpu_of(&self, index: BufferIndex) -> Option<u32> {
-        self.with_buffer(index, |b| b.serves.map(|s| s.cpu))?
-    }
-
     /// Buffers in the rotation that serve `cpu`.
     fn buffers_of(&self, cpu: u32) -> u32 {
         let table = self.table.lock();

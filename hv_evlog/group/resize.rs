@@ -36,12 +36,13 @@ use kernel::{
     time::{delay::fsleep, Delta},
 };
 
-use super::Group;
+use super::{Group, Live};
 use crate::{
     hv::{hypercall, pool::PoolDomain},
     hv_evlog_numa::pool_pages,
     policy::live::{self, Served, Step},
     tlfs::{BufferIndex, BufferPages, BufferState, HvStatus},
+    uapi::CPU_WORDS,
 };
 
 /// How long a resize waits for the buffers it takes out: to complete after
@@ -59,14 +60,20 @@ impl Group {
         if self.stopped.load(Ordering::Acquire) {
             return Err(EBUSY);
         }
-        self.apply(&live.served, per_cpu)?;
-        live.per_cpu = per_cpu;
-        Ok(())
+        let Live {
+            served,
+            per_cpu: now,
+        } = &mut *live;
+        // The count is the group's once its buffers exist: a CPU that comes
+        // online gets it even if taking out the surplus failed (retired
+        // buffers go later, and a buffer not yet taken out still serves).
+        self.apply(served, per_cpu, || *now = per_cpu)
     }
 
     /// Gives each CPU of `served` `per_cpu` buffers (the caller holds
-    /// `live`).
-    pub(super) fn apply(&self, served: &[Served], per_cpu: u32) -> Result {
+    /// `live`); `grown()` runs once every new buffer exists, before any
+    /// is taken out.
+    pub(super) fn apply(&self, served: &[Served], per_cpu: u32, grown: impl FnOnce()) -> Result {
         // Retired buffers keep their index until deleted: they count as
         // serving no CPU.
         let mut cpus = KVec::with_capacity(self.max_buffers as usize, GFP_KERNEL)?;
@@ -88,6 +95,7 @@ impl Group {
         })?;
         // Room first, so that no CPU is left short while others shrink.
         self.grow(&steps, per_cpu)?;
+        grown();
         self.retire(&steps, per_cpu)?;
         pr_info!(
             "resize: {per_cpu} buffers per CPU: {} created, {} taken out, {} in the group\n",
@@ -161,8 +169,9 @@ impl Group {
             })
     }
 
-    /// Deletes buffer `index`, created but not mapped; if even that fails,
-    /// it stays in the table as retired, so that unload deletes it.
+    /// Deletes buffer `index`, created but not mapped (see
+    /// `Group::map_buffer`); if even that fails, it stays in the table as
+    /// retired, so that the next resize or unload deletes it.
     fn discard(&self, index: BufferIndex) {
         let ty = self.cfg.log_type;
         let deleted = self.ctx.with(|hv, _| hv.delete_buffer(ty, index)).is_ok();
@@ -191,31 +200,45 @@ impl Group {
         }
         let mut waited = 0;
         loop {
+            // One look at the whole table per round, under one lock: what
+            // is there, and which CPUs keep a free buffer.
+            let (looks, kept_free) = self.look(&going)?;
             let mut left = 0;
-            for i in self.indices() {
-                let Some((retired, maps)) = self.with_buffer(i, |b| (b.retired, b.user_maps))
-                else {
-                    continue;
-                };
-                if !retired {
-                    if !going.get(i.0 as usize).copied().unwrap_or(false) {
+            for (i, look) in self.indices().zip(looks.iter()) {
+                let Some(look) = look else { continue };
+                let ours = going.get(i.0 as usize).copied().unwrap_or(false);
+                if !look.retired {
+                    if !ours {
                         continue;
                     }
                     left += 1;
-                    self.take_out(i, &going, &mut flushed, per_cpu)?;
+                    let free = look.cpu.is_none_or(|c| cpu_bit(&kept_free, c));
+                    self.take_out(i, look.state, free, &mut flushed, per_cpu)?;
                     continue;
                 }
-                if maps != 0 {
+                if look.user_maps != 0 {
                     // Waited for only if this call took it out: one an
                     // earlier resize left mapped (out of userspace's reach
-                    // already, `Group::unmap_revoked`) must not hold up a grow or a
-                    // CPU coming online; it goes when its mapping does.
-                    if going.get(i.0 as usize).copied().unwrap_or(false) {
+                    // already, `Group::unmap_revoked`) must not hold up a
+                    // grow or a CPU coming online; it goes when its mapping
+                    // does.
+                    if ours {
                         left += 1;
                     }
                     continue;
                 }
-                // Retired and mapped by no one: its pages go back.
+                // Retired and mapped by no one: its pages go back (unmapped
+                // first if a map the module refused could not be undone).
+                if look.mapped {
+                    self.ctx
+                        .with(|hv, _| hv.unmap_buffer(ty, i))
+                        .inspect_err(|e| {
+                            pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: unmap buffer {i}: {e}\n")
+                        })?;
+                    if let Some(b) = self.table.lock().get_mut(i) {
+                        b.mapped = false;
+                    }
+                }
                 self.ctx
                     .with(|hv, _| hv.delete_buffer(ty, i))
                     .inspect_err(|e| pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: buffer {i}: {e}\n"))?;
@@ -241,44 +264,58 @@ impl Group {
         }
     }
 
-    /// Whether a buffer that stays, of the CPU buffer `i` serves, is free
-    /// for the hypervisor to go on with.
-    fn kept_one_free(&self, i: BufferIndex, going: &[bool]) -> bool {
-        let Some(cpu) = self.cpu_of(i) else {
-            return true;
-        };
-        self.indices().any(|j| {
-            !going.get(j.0 as usize).copied().unwrap_or(true)
-                && self.with_buffer(j, |b| !b.retired).unwrap_or(false)
-                && self.cpu_of(j) == Some(cpu)
-                && matches!(
-                    self.header(j).and_then(|h| h.state()),
-                    Some(BufferState::Free | BufferState::Ready)
-                )
-        })
+    /// Every buffer as a [`Look`], by index, and a bitmap of the CPUs that
+    /// keep a buffer (not in `going`, not retired) which is free or ready:
+    /// one pass over the table under its lock, so that a round of
+    /// [`Group::retire`] costs one walk whatever the number of buffers.
+    fn look(&self, going: &[bool]) -> Result<(KVec<Option<Look>>, [u64; CPU_WORDS])> {
+        let mut looks = KVec::with_capacity(self.max_buffers as usize, GFP_KERNEL)?;
+        let mut kept_free = [0u64; CPU_WORDS];
+        let table = self.table.lock();
+        for (i, slot) in table.slots.iter().enumerate() {
+            let look = slot.as_ref().map(|b| Look {
+                cpu: b.serves.map(|s| s.cpu),
+                retired: b.retired,
+                mapped: b.mapped,
+                user_maps: b.user_maps,
+                state: b.header().and_then(|h| h.state()),
+            });
+            if let Some(l) = &look {
+                let stays = !going.get(i).copied().unwrap_or(true) && !l.retired;
+                let free = matches!(l.state, Some(BufferState::Free | BufferState::Ready));
+                if let (true, true, Some(cpu)) = (stays, free, l.cpu) {
+                    set_cpu_bit(&mut kept_free, cpu);
+                }
+            }
+            // Within the capacity: one entry per slot.
+            looks.push(look, GFP_KERNEL)?;
+        }
+        Ok((looks, kept_free))
     }
 
-    /// One look at buffer `i`, which is to go (`going` says which do):
+    /// One step for buffer `i`, which is to go, last seen in `state`:
     /// unmap it from the hypervisor if it is free or ready (it is retired
     /// then); flush it if it is in use and a buffer that stays is free for
-    /// its CPU, so that the flush loses no event; a complete one waits for
-    /// the consumer's release.
+    /// its CPU (`kept_free`), so that the flush loses no event; a complete
+    /// one waits for the consumer's release. A state that changed since it
+    /// was seen is no error: the hypervisor refuses the unmap or the flush
+    /// for it, and the next round looks again.
     fn take_out(
         &self,
         i: BufferIndex,
-        going: &[bool],
+        state: Option<BufferState>,
+        kept_free: bool,
         flushed: &mut [bool],
         per_cpu: u32,
     ) -> Result {
         let ty = self.cfg.log_type;
-        let state = self.header(i).and_then(|h| h.state());
         let in_use = state == Some(BufferState::InUse);
         let Some(&was_flushed) = flushed.get(i.0 as usize) else {
             return Ok(());
         };
         // Flushed once per time it is seen in use: the writer may start it
         // again after the consumer released it.
-        let flush = in_use && !was_flushed && self.kept_one_free(i, going);
+        let flush = in_use && !was_flushed && kept_free;
         if let Some(f) = flushed.get_mut(i.0 as usize) {
             *f = in_use && (was_flushed || flush);
         }
@@ -311,5 +348,31 @@ impl Group {
             },
             _ => Ok(()),
         }
+    }
+}
+
+/// What one round of [`Group::retire`] knows of a buffer.
+struct Look {
+    /// The CPU it serves.
+    cpu: Option<u32>,
+    retired: bool,
+    /// Mapped by the hypervisor (a retired one only after a bad map the
+    /// hypervisor would not undo).
+    mapped: bool,
+    user_maps: u32,
+    /// From its header (`None` if it has no pages or would not hold still).
+    state: Option<BufferState>,
+}
+
+/// Whether `cpu`'s bit is set in `map`.
+fn cpu_bit(map: &[u64; CPU_WORDS], cpu: u32) -> bool {
+    map.get(cpu as usize / 64)
+        .is_some_and(|w| w & (1 << (cpu % 64)) != 0)
+}
+
+/// Sets `cpu`'s bit in `map` (none past its end).
+fn set_cpu_bit(map: &mut [u64; CPU_WORDS], cpu: u32) {
+    if let Some(w) = map.get_mut(cpu as usize / 64) {
+        *w |= 1 << (cpu % 64);
     }
 }

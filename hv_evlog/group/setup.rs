@@ -245,7 +245,11 @@ impl Group {
     /// Maps buffer `index`, depositing and retrying on
     /// `HV_STATUS_INSUFFICIENT_MEMORY` like the other set-up calls (pages
     /// from `node`, where the plan puts the buffer), and checks each page
-    /// number the hypervisor returns before anything uses it.
+    /// number the hypervisor returns before anything uses it. A buffer
+    /// whose pages fail the check is unmapped again at once, so that it is
+    /// only created, as before the call, and can be deleted; only if the
+    /// hypervisor refuses that is it left marked mapped, for the unmap at
+    /// its deletion or at teardown.
     pub(super) fn map_buffer(&self, index: BufferIndex, node: u32) -> Result {
         let pages = self.cfg.buffer_pages as usize;
         let ty = self.cfg.log_type;
@@ -256,10 +260,19 @@ impl Group {
             })
             .inspect_err(|_| pr_err!("buffer {index}: not mapped\n"))
         })?;
+        if let Err(e) = check_mapped("", index, &pfns, n) {
+            let undone = self.ctx.with(|hv, _| hv.unmap_buffer(ty, index));
+            if let Err(u) = &undone {
+                pr_err!("buffer {index}: not unmapped after its bad map: {u}\n");
+            }
+            if let Some(b) = self.table.lock().get_mut(index) {
+                b.mapped = undone.is_err();
+            }
+            return Err(e);
+        }
         let mut table = self.table.lock();
         let b = table.get_mut(index).ok_or(EINVAL)?;
         b.mapped = true;
-        check_mapped("", index, &pfns, n)?;
         b.pfns = pfns;
         table.changed();
         Ok(())

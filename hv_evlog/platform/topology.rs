@@ -82,11 +82,12 @@ pub(crate) struct Snapshot {
     distance: KVec<u8>,
 }
 
-/// Holds `cpus_read_lock()` for as long as it lives.
-struct CpusReadGuard;
+/// Holds `cpus_read_lock()` for as long as it lives: no CPU comes or goes
+/// meanwhile.
+pub(crate) struct CpusReadGuard;
 
 impl CpusReadGuard {
-    fn lock() -> Self {
+    pub(crate) fn lock() -> Self {
         // SAFETY: may sleep; called from process context (module init) with
         // no spinlock held. Released exactly once by `Drop`.
         unsafe { bindings::cpus_read_lock() };
@@ -173,6 +174,11 @@ fn online_cpumask() -> &'static Cpumask {
     unsafe { Cpumask::from_raw(&raw const bindings::__cpu_online_mask) }
 }
 
+/// Whether `cpu` is online; stable while `_cpus_stable` is held.
+pub(crate) fn cpu_online(_cpus_stable: &CpusReadGuard, cpu: CpuId) -> bool {
+    online_cpumask().test(cpu)
+}
+
 /// The node `cpu` belongs to (0 if no node's mask has it). Reads the
 /// kernel's node masks without the CPU hotplug lock: the CPU hotplug
 /// callbacks, which hold it for writing, call it.
@@ -233,6 +239,11 @@ fn distance(a: u32, b: u32) -> u8 {
 }
 
 impl Snapshot {
+    /// Whether `cpu` was online when the snapshot was read.
+    pub(crate) fn had_online(&self, cpu: u32) -> bool {
+        self.cpus.contains(&cpu)
+    }
+
     /// Reads the online nodes and CPUs now.
     pub(crate) fn read() -> Result<Self> {
         let _cpus_stable = CpusReadGuard::lock();
