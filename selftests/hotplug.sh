@@ -23,7 +23,7 @@ fi
 T=/tmp/hv-evlog-hotplug
 D=/sys/kernel/debug/hv_evlog
 mkdir -p $T
-echo "1..29"
+echo "1..30"
 pages=16
 bsize=$((pages * 4096))
 # 4 buffers per CPU: with a flush every 0.3 s the capture may stall for
@@ -86,10 +86,12 @@ load2() {
 	insmod "$MOD" backend=sim buffer_pages=1 buffers_per_cpu=2 max_buffers=$((4 * ncpu)) sim_rate=0
 }
 # Where debugfs cpus and buffers disagree on a served CPU's buffers in the
-# rotation; nothing if they agree.
+# rotation, or a buffer serves a CPU that is not served; nothing if they
+# agree.
 disagree() {
 	awk 'FNR == 1 { next }
 	FILENAME ~ /cpus$/ { want[$1] = $5; next }
+	!($4 in want) { print "buffer " $1 " serves cpu " $4 ", which is not served" }
 	$5 != "retired" { got[$4]++ }
 	END { for (c in want) if (want[c] != got[c] + 0) print "cpu " c ": cpus says " want[c] ", buffers has " got[c] + 0 }
 	' $D/cpus $D/buffers
@@ -147,7 +149,33 @@ rc=$?
 check "unmapped: resize 1 deletes the retired buffers" "0 0" "$rc $(retired)"
 rmmod hv_evlog
 
-# 20-29: CPU c comes online (goes offline) while the module loads, at
+# 20: CPU c comes online with the N-th hypercall of its set-up failing,
+# for each N until none fails: it is served by the buffers that were
+# created, or not at all if none was, and cpus and buffers agree.
+k=1
+bad=
+while [ $k -le 20 ]; do
+	echo 0 >$online_file
+	load2
+	echo "fail_in $k" >$D/sim_faults
+	echo 1 >$online_file
+	left=$(sed -n 's/^fail_in //p' $D/sim_faults)
+	line=$(served $c)
+	case "$line" in
+	"" | "$c $(planned_for $c) online 1" | "$c $(planned_for $c) online 2") ;;
+	*) bad="$bad call $k: '$line';" ;;
+	esac
+	[ -z "$(disagree)" ] || bad="$bad call $k: $(disagree);"
+	rmmod hv_evlog
+	[ "$left" = 0 ] || break
+	k=$((k + 1))
+done
+[ -z "$bad" ] && [ "$left" != 0 ]
+result $? "CPU $c online with each of its $((k - 1)) set-up calls failing in turn: served by what was created" \
+	"$bad failures left: $left"
+echo 1 >$online_file
+
+# 21-30: CPU c comes online (goes offline) while the module loads, at
 # different points of the set-up: afterwards it is served (not served or
 # marked offline) as sysfs says, and cpus and buffers agree.
 for d in 0 0.05 0.1 0.2 0.4; do

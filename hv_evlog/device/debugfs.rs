@@ -18,7 +18,8 @@
 //! play another driver's message there (the tests' hook). `sim_faults`
 //! arms the simulator's injected faults and shows them: `bad_map` makes the
 //! next map call report a page that is not RAM, `slow_sources MS` makes
-//! every set-sources call return MS milliseconds late (0: on time).
+//! every set-sources call return MS milliseconds late (0: on time),
+//! `fail_in N` fails the N-th hypercall from now with `sim_fail_status`.
 //!
 //! `pool` accounts for the pages set-up deposited: one line `node N
 //! deposited P` per node it deposited from, and with `backend=sim` the
@@ -264,12 +265,13 @@ fn parse_sint0(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Result {
 }
 
 fn write_sim_faults(sim: &Arc<SimBackend>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (bad_map, slow) = sim.state().faults();
+    let (bad_map, slow, fails_in) = sim.state().faults();
     writeln!(f, "bad_map {}", u8::from(bad_map))?;
-    writeln!(f, "slow_sources {slow}")
+    writeln!(f, "slow_sources {slow}")?;
+    writeln!(f, "fail_in {fails_in}")
 }
 
-/// `bad_map` or `slow_sources MS` (see the file comment).
+/// `bad_map`, `slow_sources MS` or `fail_in N` (see the file comment).
 fn parse_sim_faults(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0u8; 32];
     let n = reader.len();
@@ -284,6 +286,7 @@ fn parse_sim_faults(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Resu
         (Some("slow_sources"), Some(ms), None) => {
             Fault::SlowSources(ms.parse().map_err(|_| EINVAL)?)
         }
+        (Some("fail_in"), Some(n), None) => Fault::FailIn(n.parse().map_err(|_| EINVAL)?),
         _ => return Err(EINVAL),
     };
     sim.state().inject(fault);

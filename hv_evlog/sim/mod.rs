@@ -317,6 +317,9 @@ pub(crate) enum Fault {
     BadMap,
     /// Every set-sources call returns this many milliseconds late.
     SlowSources(u32),
+    /// The `n`-th hypercall from now fails with `sim_fail_status`
+    /// ([`Hypervisor::fail_in`]).
+    FailIn(u32),
 }
 
 /// How many events per CPU the writers owe since they started.
@@ -418,14 +421,17 @@ impl Sim {
         match fault {
             Fault::BadMap => self.core.lock().0.bad_map_next = true,
             Fault::SlowSources(ms) => self.slow_sources_ms.store(ms, Relaxed),
+            Fault::FailIn(n) => self.core.lock().0.fail_in(n.into()),
         }
     }
 
-    /// The faults armed now: whether the next map is bad, and the delay of
-    /// set-sources calls.
-    pub(crate) fn faults(&self) -> (bool, u32) {
-        let bad_map = self.core.lock().0.bad_map_next;
-        (bad_map, self.slow_sources_ms.load(Relaxed))
+    /// The faults armed now: whether the next map is bad, the delay of
+    /// set-sources calls, and the calls until the armed failure (0: none).
+    pub(crate) fn faults(&self) -> (bool, u32, u64) {
+        let core = self.core.lock();
+        let (bad_map, fails_in) = (core.0.bad_map_next, core.0.fails_in());
+        drop(core);
+        (bad_map, self.slow_sources_ms.load(Relaxed), fails_in)
     }
 
     /// Makes buffer `index` serve `cpu` (the hypervisor's own assignment,

@@ -367,6 +367,24 @@ impl Hypervisor {
         self.calls
     }
 
+    /// Fault injection while the group runs: the `n`-th call from now
+    /// (1: the next) fails as [`Self::fail_at`] does; 0 disarms it.
+    pub fn fail_in(&mut self, n: u64) {
+        self.fail_at = if n == 0 {
+            0
+        } else {
+            self.calls.wrapping_add(n)
+        };
+    }
+
+    /// Calls until the armed failure, counting it (0: none armed).
+    pub fn fails_in(&self) -> u64 {
+        match self.fail_at {
+            0 => 0,
+            at => at.saturating_sub(self.calls),
+        }
+    }
+
     /// Buffers the group's writers and flushes completed since the group was
     /// initialized (a restarted buffer's every completion counts): what a
     /// consumer's records, read and dropped, must add up to.

@@ -176,6 +176,32 @@ fn fault_injection_hits_exactly_the_nth_call() {
     r.finish();
 }
 
+/// `fail_in(n)` counts from the calls already made: the n-th call after it
+/// fails, once, and `fails_in` counts down to it.
+#[test]
+fn fail_in_counts_from_now() {
+    let mut r = Rig::two();
+    r.init_ok(GEO);
+    assert_eq!(r.hv.fails_in(), 0);
+    r.hv.fail_status = HvStatus::INVALID_PARAMETER;
+    r.hv.fail_in(2);
+    assert_eq!(r.hv.fails_in(), 2);
+    ok(r.create(0, ProximityDomainInfo::node(PXM0)));
+    assert_eq!(r.hv.fails_in(), 1);
+    assert_eq!(
+        r.create(1, ProximityDomainInfo::node(PXM0)),
+        HvStatus::INVALID_PARAMETER
+    );
+    assert_eq!(r.hv.buffer_state(1), None);
+    assert_eq!(r.hv.fails_in(), 0);
+    ok(r.create(1, ProximityDomainInfo::node(PXM0)));
+    // 0 disarms an armed failure.
+    r.hv.fail_in(1);
+    r.hv.fail_in(0);
+    ok(r.create(2, ProximityDomainInfo::node(PXM0)));
+    r.finish();
+}
+
 #[test]
 fn refusing_everything_plays_an_ordinary_guest() {
     let mut r = Rig::two();
