@@ -111,6 +111,11 @@
 //! 4. the group's buffer table, under which faults insert PTEs;
 //! 5. the hypercall pages' lock (one hypercall at a time).
 //!
+//! The CPU hotplug lock comes before 3: the hotplug callbacks run under it
+//! (held for writing) and take `live`, as does the reconciliation at load
+//! (held for reading, `group/hotplug.rs`); nothing takes it while holding a
+//! lock of the list.
+//!
 //! The user mapping's lock (`platform::user_mapping`) and, under it, the
 //! address space's `i_mmap_rwsem` are taken to zap PTEs with 3 at most
 //! held, never 4: a fault holds 4 while the page table locks are taken.
