@@ -14,7 +14,7 @@
                                    (Documentation/hv_evlog.rst) between its
                                    '.. bench-begin' and '.. bench-end' lines
 
-The goals (issue 15) are defined here once, in GOALS; the table, the JSON's
+The goals are defined here once, in GOALS; the table, the JSON's
 verdicts and the documentation all come from them.
 """
 

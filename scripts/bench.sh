@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Benchmarks (issue 15), not part of scripts/test.sh: boots a 2node and a
+# Benchmarks, not part of scripts/test.sh: boots a 2node and a
 # 4node guest, one after the other (two guests at once on this 2-core
 # machine kind would measure the host's scheduler: each guest's wake-ups
 # and writers waited for the other's vCPUs), each running every

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Captures other tools open (issue 14): a 10000-event capture written as
+# Captures other tools open: a 10000-event capture written as
 # the binary capture file, converted to ETL and to a chrome-trace, plus an
 # ETL file captured directly; `report` of both files prints the capture's
 # summary line; hand-corrupted ETL files (a truncated buffer, an Offset past

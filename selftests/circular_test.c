@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * circular_test: circular mode with a reader that falls behind (issue 11,
- * point 5). The hypervisor restarts the oldest complete buffer of a CPU
+ * circular_test: circular mode with a reader that falls behind. The
+ * hypervisor restarts the oldest complete buffer of a CPU
  * when it needs one, released or not, so a buffer can complete again while
  * the record of its previous completion still waits. Every completion must
  * then be either read, with the bytes_used of its own fill, or counted in

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# The header race of issue 16: device_test's dev.mmap_headers, run LOOPS
+# The header race: device_test's dev.mmap_headers, run LOOPS
 # times (default 200) in one boot against one group whose simulator
 # rewrites every header hundreds of times a second (one-page buffers,
 # circular mode, so writing never stops). A reader that snapshots the way

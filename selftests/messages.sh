@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Message-driven completion (issue 10, point 5) against the simulated SynIC:
+# Message-driven completion against the simulated SynIC:
 # - with threshold=3 every completion message announces a chain of exactly
 #   3 buffers, the module walks it, and records arrive with the periodic
 #   header scan slowed to 10 s (so they came from the messages);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Bounded simulator work (issue 11, point 2): at sim_rate=1000000 (the
+# Bounded simulator work: at sim_rate=1000000 (the
 # largest accepted) the simulator's writers log at most 256 events per CPU
 # per 5 ms tick and count the rest as lost, with the core's lock taken per
 # CPU. So after a flood of FLOOD_SECONDS (default 20; scripts/soak.sh runs

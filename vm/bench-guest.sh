@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Guest side of scripts/bench.sh: every measurement of issue 15 in turn,
+# Guest side of scripts/bench.sh: every measurement in turn,
 # each with its baseline from this same boot, printed by hv-evlog-bench as
 # one 'BENCH {json}' line per figure for the host to collect. BENCH_QUICK=1
 # runs each once with tiny sizes (the smoke form): the same lines, the same

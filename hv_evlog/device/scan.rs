@@ -29,7 +29,7 @@ use crate::{
 /// this many milliseconds (or `scan_interval_ms` if that is longer); any
 /// completion, message or table change brings it back to every interval.
 /// Each skipped interval only compares the table generation, so an idle
-/// open device costs the same whatever the number of buffers (issue 15).
+/// open device costs the same whatever the number of buffers.
 pub(super) const SCAN_BACKOFF_MS: u32 = 1000;
 
 /// Work item id of [`Session::kick`] (the scanner's is 0).
@@ -52,7 +52,7 @@ impl Wake for Kicker {
         // A reader waiting in `poll()` or `read()` walks the announced chains
         // itself ([`Session::pull`]): woken here, a completion reaches it
         // with one wake-up, as a pipe write does, instead of two (a worker's,
-        // then the reader's; issue 15's wake-up latency). The kick below
+        // then the reader's, which doubled the wake-up latency). The kick below
         // stays for a reader that is not waiting (busy decoding): its
         // records are queued by the time it asks.
         self.0.readable.notify_all();
@@ -62,7 +62,7 @@ impl Wake for Kicker {
         // Already queued is as good as queued now. Unbound (`system_dfl_wq`;
         // 7.2 warns about `system_unbound_wq`): on a per-CPU queue the scan
         // would wait on this CPU for the (lazily preempted) task that took
-        // the message while another CPU is idle (issue 15).
+        // the message while another CPU is idle.
         let _ = queue().enqueue::<Arc<Session>, KICK>(self.0.clone());
     }
 }

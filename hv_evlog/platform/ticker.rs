@@ -50,7 +50,7 @@ pub(crate) fn stop_delayed<T: ?Sized, const ID: u64>(work: &DelayedWork<T, ID>) 
 }
 
 /// Time spent running one kind of work, summed, with the number of runs:
-/// debugfs `run_time`. Issue 15's idle cost is measured with it where it is
+/// debugfs `run_time`. The benchmarks' idle cost is measured with it where it is
 /// spent: the whole guest's busy time (`/proc/stat`, in 10 ms ticks) drowns
 /// a fraction of a millisecond per second. Wall time from start to end of
 /// each run, which is its CPU time unless it is preempted or sleeps on a

@@ -50,7 +50,7 @@ pub trait Source {
     fn release(&mut self, index: u32) -> Result<()>;
     /// Appends the events of `record`'s buffer to `out`, for outputs that
     /// need no bytes of it: from a snapshot into `scratch` by default; the
-    /// device decodes its mapping in place, without the copy (issue 15).
+    /// device decodes its mapping in place, without the copy.
     /// The outer error is the snapshot's, the inner one malformed entries.
     /// [`Source::still_complete`] applies as after a snapshot.
     fn decode(

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! hv-evlog-bench: the guest side of scripts/bench.sh (issue 15).
+//! hv-evlog-bench: the guest side of scripts/bench.sh.
 //!
 //! Each subcommand loads hv_evlog itself (`finit_module`), measures one thing
 //! together with its baseline in the same boot, unloads, and prints one
