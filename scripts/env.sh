@@ -23,11 +23,12 @@ export LIBCLANG_PATH
 # shellcheck disable=SC2034 # used by build-kernel.sh, which sources this
 KSRC_TARBALL=/usr/src/linux-source-7.2.tar.xz
 
-# The kernel build is keyed by everything that changes its output.
+# The kernel build is keyed by everything that changes its output: the
+# config's settings ("# CONFIG_X is not set" is one), not its comments.
 kernel_key() {
 	{
 		dpkg-query -W -f='${Version}\n' linux-source-7.2
-		cat "$HV_EVLOG_ROOT/vm/kernel.config"
+		grep -E '^(CONFIG_|# CONFIG_.* is not set$)' "$HV_EVLOG_ROOT/vm/kernel.config"
 		rustc --version
 		bindgen --version
 		gcc --version | head -1
