@@ -108,7 +108,9 @@
 //! 2. [`Session::state`], the open file's records and tracker (scan, read,
 //!    ioctls); nothing is copied to or from userspace under it;
 //! 3. the group's `live` lock (resize, CPU hotplug, the reboot stop);
-//! 4. the group's buffer table, under which faults insert PTEs;
+//! 4. the group's buffer table, under which faults insert PTEs (a fault
+//!    on a buffer being taken out first waits for the group's `revoking`
+//!    lock, which comes between 3 and 4 and is held across the zap);
 //! 5. the hypercall pages' lock (one hypercall at a time).
 //!
 //! The CPU hotplug lock comes before 3: the hotplug callbacks run under it
@@ -117,8 +119,9 @@
 //! lock of the list.
 //!
 //! The user mapping's lock (`platform::user_mapping`) and, under it, the
-//! address space's `i_mmap_rwsem` are taken to zap PTEs with 3 at most
-//! held, never 4: a fault holds 4 while the page table locks are taken.
+//! address space's `i_mmap_rwsem` are taken to zap PTEs with 3 and
+//! `revoking` at most held, never 4: a fault holds 4 while the page table
+//! locks are taken, and waits for `revoking` holding neither.
 //!
 //! `mmap()` maps nothing itself: each buffer is mapped read-only when it
 //! is first touched (`vmf_insert_pfn()` from the fault handler, for every

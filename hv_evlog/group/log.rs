@@ -109,8 +109,10 @@ pub(crate) trait EventLog: Send + Sync {
     /// and it is in the rotation), and holds the buffer so until `f`
     /// returns: the fault handler inserts its PTEs inside `f`. A buffer
     /// leaves that state only under the same hold, and its PTEs are zapped
-    /// after ([`EventLog::user_mapping`]), so none outlives it. Returns
-    /// whether `f` was called; `false` makes the fault `SIGBUS`.
+    /// after ([`EventLog::user_mapping`]), so none outlives it. A buffer
+    /// on its way out whose fate the hypervisor has not yet decided is
+    /// waited for (a hypercall's time). Returns whether `f` was called;
+    /// `false` makes the fault `SIGBUS`.
     fn with_user_pages(&self, buffer: BufferIndex, f: &mut dyn FnMut(&[u64])) -> bool;
 
     /// Where the consumer maps the buffers: the device records its file's

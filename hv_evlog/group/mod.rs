@@ -120,6 +120,12 @@ pub(crate) struct Group {
     /// Which CPUs are served: held by a resize, a CPU hotplug callback and
     /// [`Group::stop`], one at a time (before the table's lock).
     live: Pin<KBox<Mutex<Live>>>,
+    /// Held while a buffer is taken out of userspace's reach and the
+    /// hypervisor is asked to take it back ([`Group::unmap_revoked`]), until
+    /// it is answered (after `live`, before the table's lock): a fault on
+    /// that buffer waits for the answer instead of failing for a buffer
+    /// the hypervisor may refuse to take.
+    revoking: Pin<KBox<Mutex<()>>>,
     /// The source mask the hypervisor was last given (0: none enabled).
     sources: AtomicU64,
     /// Whether [`Group::stop`] ran (at reboot, or on the way to drop).
@@ -189,6 +195,7 @@ impl Group {
     /// and every user PTE of its range is zapped; only then is the
     /// hypervisor asked. If it refuses, the buffer gets its pages back.
     fn unmap_revoked(&self, ty: EventLogType, index: BufferIndex) -> Result<(), HvError> {
+        let _answered = self.revoking.lock();
         let pfns = match self.table.lock().get_mut(index) {
             Some(b) => {
                 b.revoked = true;
@@ -366,10 +373,27 @@ impl EventLog for Group {
     }
 
     fn with_user_pages(&self, buffer: BufferIndex, f: &mut dyn FnMut(&[u64])) -> bool {
+        let usable = |b: &Buffer| !b.retired && !b.pfns.is_empty();
         let table = self.table.lock();
         match table.get(buffer) {
-            // Revoked ones have no pages left (`Group::unmap_revoked`).
-            Some(b) if !b.retired && !b.pfns.is_empty() => {
+            Some(b) if usable(b) => {
+                f(&b.pfns);
+                return true;
+            }
+            // Revoked, and perhaps still waiting for the hypervisor's
+            // answer: if it refuses (the buffer went into use meanwhile),
+            // the buffer stays and gets its pages back. Looked at again
+            // once no buffer is between revocation and answer, so that a
+            // buffer that stays never faults.
+            Some(b) if b.revoked && !b.retired => {}
+            // Retired, gone, or not yet mapped.
+            _ => return false,
+        }
+        drop(table);
+        let _answered = self.revoking.lock();
+        let table = self.table.lock();
+        match table.get(buffer) {
+            Some(b) if usable(b) => {
                 f(&b.pfns);
                 true
             }

@@ -74,6 +74,9 @@ impl Group {
     /// `live`); `grown()` runs once every new buffer exists, before any
     /// is taken out.
     pub(super) fn apply(&self, served: &[Served], per_cpu: u32, grown: impl FnOnce()) -> Result {
+        // Retired buffers no mapping covers any more go first: they would
+        // count against the maximum in the plan.
+        let swept = self.sweep(per_cpu)?;
         // Retired buffers keep their index until deleted: they count as
         // serving no CPU.
         let mut cpus = KVec::with_capacity(self.max_buffers as usize, GFP_KERNEL)?;
@@ -98,7 +101,8 @@ impl Group {
         grown();
         self.retire(&steps, per_cpu)?;
         pr_info!(
-            "resize: {per_cpu} buffers per CPU: {} created, {} taken out, {} in the group\n",
+            "resize: {per_cpu} buffers per CPU: {} created, {} taken out, {} in the group \
+             ({swept} retired earlier deleted)\n",
             counts.added,
             counts.removed,
             counts.total
@@ -188,7 +192,6 @@ impl Group {
     /// buffer no mapping covers (those of an earlier resize too). Waits for
     /// the ones it takes out, never for one an earlier call retired.
     fn retire(&self, steps: &[Step], per_cpu: u32) -> Result {
-        let ty = self.cfg.log_type;
         let mut flushed = KVec::from_elem(false, self.max_buffers as usize, GFP_KERNEL)?;
         let mut going = KVec::from_elem(false, self.max_buffers as usize, GFP_KERNEL)?;
         for s in steps {
@@ -227,24 +230,7 @@ impl Group {
                     }
                     continue;
                 }
-                // Retired and mapped by no one: its pages go back (unmapped
-                // first if a map the module refused could not be undone).
-                if look.mapped {
-                    self.ctx
-                        .with(|hv, _| hv.unmap_buffer(ty, i))
-                        .inspect_err(|e| {
-                            pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: unmap buffer {i}: {e}\n")
-                        })?;
-                    if let Some(b) = self.table.lock().get_mut(i) {
-                        b.mapped = false;
-                    }
-                }
-                self.ctx
-                    .with(|hv, _| hv.delete_buffer(ty, i))
-                    .inspect_err(|e| pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: buffer {i}: {e}\n"))?;
-                let mut table = self.table.lock();
-                table.remove(i);
-                table.changed();
+                self.delete_retired(i, look.mapped, per_cpu)?;
             }
             if left == 0 {
                 return Ok(());
@@ -262,6 +248,45 @@ impl Group {
             fsleep(Delta::from_millis(RETIRE_POLL_MS.into()));
             waited += RETIRE_POLL_MS;
         }
+    }
+
+    /// Deletes every retired buffer no mapping covers; returns how many.
+    fn sweep(&self, per_cpu: u32) -> Result<u32> {
+        let mut swept = 0;
+        for i in self.indices() {
+            let Some((true, mapped, 0)) =
+                self.with_buffer(i, |b| (b.retired, b.mapped, b.user_maps))
+            else {
+                continue;
+            };
+            self.delete_retired(i, mapped, per_cpu)?;
+            swept += 1;
+        }
+        Ok(swept)
+    }
+
+    /// Deletes retired buffer `i`, which no mapping covers: its pages go
+    /// back (unmapped first if a map the module refused could not be
+    /// undone, `mapped`).
+    fn delete_retired(&self, i: BufferIndex, mapped: bool, per_cpu: u32) -> Result {
+        let ty = self.cfg.log_type;
+        if mapped {
+            self.ctx
+                .with(|hv, _| hv.unmap_buffer(ty, i))
+                .inspect_err(|e| {
+                    pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: unmap buffer {i}: {e}\n")
+                })?;
+            if let Some(b) = self.table.lock().get_mut(i) {
+                b.mapped = false;
+            }
+        }
+        self.ctx
+            .with(|hv, _| hv.delete_buffer(ty, i))
+            .inspect_err(|e| pr_err!("HV_EVLOG_IOC_RESIZE {per_cpu}: buffer {i}: {e}\n"))?;
+        let mut table = self.table.lock();
+        table.remove(i);
+        table.changed();
+        Ok(())
     }
 
     /// Every buffer as a [`Look`], by index, and a bitmap of the CPUs that

@@ -89,6 +89,7 @@ impl Group {
             max_buffers,
             table: KBox::pin_init(new_mutex!(table), GFP_KERNEL)?,
             live: KBox::pin_init(new_mutex!(live), GFP_KERNEL)?,
+            revoking: KBox::pin_init(new_mutex!(()), GFP_KERNEL)?,
             placement,
             cfg: *cfg,
             initialized: false,
