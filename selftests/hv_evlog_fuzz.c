@@ -52,9 +52,10 @@
  *    for a buffer that the table shows retired;
  *  - no call blocks for 30 s;
  *  - at the end, with every mapping gone, sources off and every buffer
- *    handed back: RESIZE to the start's count succeeds at once (deleting
- *    whatever a RESIZE retired), and so do RESIZE 1 and back; nothing stays
- *    retired, and the count is the start's (-n 0: only this).
+ *    handed back: RESIZE to the most buffers a CPU had at the start
+ *    succeeds at once (deleting whatever a RESIZE retired), and so do
+ *    RESIZE 1 and back; each leaves that many per CPU and nothing retired
+ *    (-n 0: only this).
  *
  * -x: the table also changes from outside (CPU hotplug, resizes from a
  * shell): no exact count after a RESIZE, and no end checks, which the
@@ -344,7 +345,6 @@ static int setup_thread(struct thread *t, int id)
 /* The answers to compare with: geometry and buffer table, read once. */
 static int baseline(void)
 {
-	const struct hv_evlog_buffer_info *first_cpus = NULL;
 	struct hv_evlog_buffers req;
 	int fd = open(HV_EVLOG_DEVICE, O_RDONLY | O_CLOEXEC);
 
@@ -364,23 +364,32 @@ static int baseline(void)
 	close(fd);
 	table0_count = req.count;
 	group_size = (uint64_t)info0.buffer_count * info0.buffer_size;
-	/* Every CPU has as many buffers in the rotation as the first one's
-	 * CPU set (after a RESIZE, retired ones may be listed too). */
+	/*
+	 * The served CPUs (each buffer in the rotation serves one) and the
+	 * most buffers one has: after a RESIZE that a signal interrupted
+	 * some may have more than others, and retired ones may be listed.
+	 */
 	for (uint32_t i = 0; i < req.count; i++) {
 		const struct hv_evlog_buffer_info *b = &table0[i];
+		uint32_t same = 0, before = 0;
 
 		if (b->flags & HV_EVLOG_BUFFER_RETIRED)
 			continue;
-		if (!per_cpu0)
-			first_cpus = b;
-		per_cpu0 += !memcmp(b->cpus, first_cpus->cpus, sizeof(b->cpus));
+		for (uint32_t j = 0; j < req.count; j++) {
+			if ((table0[j].flags & HV_EVLOG_BUFFER_RETIRED) ||
+			    memcmp(table0[j].cpus, b->cpus, sizeof(b->cpus)))
+				continue;
+			same++;
+			before += j < i;
+		}
+		served += !before;
+		if (same > per_cpu0)
+			per_cpu0 = same;
 	}
-	if (!per_cpu0 || info0.buffer_count % per_cpu0) {
-		say("# %u buffers in the rotation, %u for the first CPU\n", info0.buffer_count,
-		    per_cpu0);
+	if (!served) {
+		say("# no buffer in the rotation\n");
 		return -1;
 	}
-	served = info0.buffer_count / per_cpu0;
 	return 0;
 }
 
@@ -427,8 +436,9 @@ static void end_resize(int fd, uint32_t per_cpu)
 /*
  * What a resize left behind once every mapping is gone: sources off, every
  * buffer completed, read and released (as a consumer), then RESIZE to the
- * start's count deletes every buffer a RESIZE retired and takes out or adds
- * the rest at once; RESIZE 1 and back then work at once too.
+ * most buffers a CPU had at the start (a RESIZE that a signal interrupted
+ * may leave CPUs uneven) deletes every buffer a RESIZE retired and takes
+ * out or adds the rest at once; RESIZE 1 and back then work at once too.
  */
 static void end_checks(void)
 {
