@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# The ioctl/mmap fuzzer of issue 11 (hv_evlog_fuzz.c says what it calls
+# The ioctl/mmap fuzzer (hv_evlog_fuzz.c says what it calls
 # and what it checks), once in regular and once in circular mode, each with
 # the simulator writing fast (sim_rate=20000 into one-page buffers: one
 # fills in about 6 ms) so that buffers complete, chain, get released and,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hv_evlog_fuzz: random ioctl/mmap/read/poll traffic on /dev/hv_evlog from
- * several threads while the simulator logs events (issue 11).
+ * several threads while the simulator logs events.
  *
  *   hv_evlog_fuzz [-s SEED] [-n CALLS] [-t SECONDS] [-j THREADS] [-x]
  *
