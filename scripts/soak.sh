@@ -9,7 +9,9 @@
 # (selftests/live_soak.sh): 1,000 insmod/rmmod cycles over alternating
 # parameter sets, then a 10-minute 'hv-evlog capture --check' at
 # sim_rate=50000 with FLUSH, source changes, resizes and CPU offline/online
-# once a second. Same judging as the suite.
+# once a second, then 10 minutes of the fuzzer as the consumer (mremap and
+# RESIZE among its calls) with resizes and CPU offline/online once a
+# second. Same judging as the suite.
 #   scripts/soak.sh           (logs in out/soak/)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +28,7 @@ soak-2node 2node fail_at.sh,cycles.sh,header_race.sh CYCLES=200 LOOPS=200
 soak-flood 2node sim_flood.sh FLOOD_SECONDS=30
 soak-live-cycles-1 2node live_soak.sh SOAK_CYCLES=500 SOAK_SECONDS=0
 soak-live-cycles-2 2node live_soak.sh SOAK_CYCLES=500 SOAK_SECONDS=0
-soak-live-capture 2node live_soak.sh SOAK_CYCLES=4 SOAK_SECONDS=600 SOAK_RATE=50000
+soak-live-capture 2node live_soak.sh SOAK_CYCLES=4 SOAK_SECONDS=600 SOAK_RATE=50000 VM_TIMEOUT=2400
 "
 vm_suite "$OUT"
 read -r p f s <<< "$VM_COUNTS"

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hv_evlog_fuzz: random ioctl/mmap/read/poll traffic on /dev/hv_evlog from
- * several threads while the simulator logs events (issue 11).
+ * several threads while the simulator logs events.
  *
- *   hv_evlog_fuzz [-s SEED] [-n CALLS] [-t SECONDS] [-j THREADS]
+ *   hv_evlog_fuzz [-s SEED] [-n CALLS] [-t SECONDS] [-j THREADS] [-x]
  *
  * Bounded in calls (default 10000, all threads together) and time (default
  * 60 s), whichever ends first. The seed (default: from the clock) is printed
@@ -23,18 +23,43 @@
  *    the read-only ones) must fail: success would mean the kernel wrote to
  *    or read from memory the caller does not own;
  *  - what succeeds returns what the ABI says: INFO and BUFFERS equal the
- *    values read at the start, records name existing buffers, STATS never
- *    counts more releases than completions, poll reports only POLLIN;
+ *    values read at the start while the table is of the start's generation
+ *    (a RESIZE changes it: then every entry is still one of an index below
+ *    max_buffers, at its offset), records name buffers below max_buffers,
+ *    STATS never counts more releases than completions, poll reports only
+ *    POLLIN, and POLLPRI once the table changed;
  *  - mmap succeeds only for PROT_READ, MAP_SHARED and a range inside the
- *    buffers, and never grows through mremap;
- *  - each mapping shows the right buffers: a header that is set up names
- *    the buffer at that offset and has the group's buffer size;
+ *    max_buffers indices, and never grows through mremap;
+ *  - RESIZE from a control file (O_WRONLY), the consumer's file or a fresh
+ *    control open, 1 to the maximum per CPU, 0 and past the maximum
+ *    (EINVAL); one that succeeds leaves count x CPUs buffers (unless -x);
+ *  - after every mm call and every RESIZE, each page of each intact mapping
+ *    of the thread shows its own buffer: the page at mapping offset o of a
+ *    mapping of device offset off is buffer (off + o) / buffer_size, whose
+ *    header, where it starts and is set up, names that buffer and the
+ *    group's buffer size; or the read raises SIGBUS, and then the table
+ *    shows that buffer retired (a RESIZE took it out while it was mapped).
+ *    A buffer the table showed retired before the read never shows data,
+ *    and no mapped index leaves the table;
+ *  - partial munmap and mremap of any page-aligned part of a mapping (head,
+ *    middle, tail; moved with MREMAP_MAYMOVE | MREMAP_FIXED, or shrunk in
+ *    place without) keep what is left tracked exactly;
  *  - while the device is open, open() fails with EBUSY; when every file and
  *    mapping is gone, exactly one of the threads racing to open gets it;
  *  - no signal but the program's own SIGUSR1 (sent to interrupt blocking
- *    reads) arrives: memory of a mapping is only read while the mapping is
- *    known intact, so SIGSEGV or SIGBUS is a failure;
- *  - no call blocks for 30 s.
+ *    reads and RESIZE) arrives: memory of a mapping is only read while the
+ *    mapping is known intact, so SIGSEGV is a failure, and so is SIGBUS but
+ *    for a buffer that the table shows retired;
+ *  - no call blocks for 30 s;
+ *  - at the end, with every mapping gone, sources off and every buffer
+ *    handed back: RESIZE to the most buffers a CPU had at the start
+ *    succeeds at once (deleting whatever a RESIZE retired), and so do
+ *    RESIZE 1 and back; each leaves that many per CPU and nothing retired
+ *    (-n 0: only this).
+ *
+ * -x: the table also changes from outside (CPU hotplug, resizes from a
+ * shell): no exact count after a RESIZE, and no end checks, which the
+ * caller runs afterwards (-n 0).
  *
  * The run is split into epochs of a few hundred calls. In each, the threads
  * race to open the device (one wins), work on their own dup() of that file
@@ -60,8 +85,12 @@ static struct timespec t_start;
 /* Geometry and buffer table read at the start: the answers to compare. */
 struct hv_evlog_info info0;
 struct hv_evlog_buffer_info *table0;
+uint32_t table0_count;
 uint64_t group_size;
 long ncpus;
+/* Buffers per served CPU at the start, and the served CPUs. */
+uint32_t per_cpu0, served;
+int outside;
 
 _Atomic uint64_t total_calls;
 static _Atomic int stop;
@@ -162,6 +191,11 @@ void begin(enum op op, const char *fmt, ...)
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
+	/* A read of a mapping that a retired buffer may make fault. */
+	if (sig == SIGBUS && self && self->probing) {
+		self->probing = 0;
+		siglongjmp(self->probe_jump, 1);
+	}
 	say("# FAIL (seed %" PRIu64 ", thread %d, call %" PRIu64 "): signal %d (%s) at %p during %s\n",
 	    seed, self ? self->id : -1, self ? self->calls : 0, sig, strsignal(sig),
 	    si->si_addr, self ? self->what : "?");
@@ -199,6 +233,7 @@ static void one_call(void)
 	else if (r < 910) do_madvise();
 	else if (r < 950) do_misc_mm();
 	else if (r < 965) do_open();
+	else if (r < 975) do_resize();
 	else do_file_misc();
 }
 
@@ -294,8 +329,10 @@ static int setup_thread(struct thread *t, int id)
 	t->fd = -1;
 	t->rng = splitmix(&x) | 1;
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	t->ctl = open(HV_EVLOG_DEVICE, O_WRONLY | O_CLOEXEC);
+	t->tab = calloc(info0.max_buffers, sizeof(*t->tab));
 	g = mmap(NULL, ARENA_SIZE + 3 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t->epfd < 0 || g == MAP_FAILED)
+	if (t->epfd < 0 || t->ctl < 0 || !t->tab || g == MAP_FAILED)
 		return -1;
 	t->arena = g + PAGE;
 	t->ro = g + ARENA_SIZE + 2 * PAGE;
@@ -319,14 +356,124 @@ static int baseline(void)
 	req = (struct hv_evlog_buffers){ .count = HV_EVLOG_MAX_BUFFERS,
 					 .table = (uintptr_t)table0 };
 	if (!table0 || ioctl(fd, HV_EVLOG_IOC_INFO, &info0) ||
-	    ioctl(fd, HV_EVLOG_IOC_BUFFERS, &req) || req.count != info0.buffer_count) {
+	    ioctl(fd, HV_EVLOG_IOC_BUFFERS, &req)) {
 		say("# INFO/BUFFERS failed: %s\n", strerror(errno));
 		close(fd);
 		return -1;
 	}
 	close(fd);
+	table0_count = req.count;
 	group_size = (uint64_t)info0.buffer_count * info0.buffer_size;
+	/*
+	 * The served CPUs (each buffer in the rotation serves one) and the
+	 * most buffers one has: after a RESIZE that a signal interrupted
+	 * some may have more than others, and retired ones may be listed.
+	 */
+	for (uint32_t i = 0; i < req.count; i++) {
+		const struct hv_evlog_buffer_info *b = &table0[i];
+		uint32_t same = 0, before = 0;
+
+		if (b->flags & HV_EVLOG_BUFFER_RETIRED)
+			continue;
+		for (uint32_t j = 0; j < req.count; j++) {
+			if ((table0[j].flags & HV_EVLOG_BUFFER_RETIRED) ||
+			    memcmp(table0[j].cpus, b->cpus, sizeof(b->cpus)))
+				continue;
+			same++;
+			before += j < i;
+		}
+		served += !before;
+		if (same > per_cpu0)
+			per_cpu0 = same;
+	}
+	if (!served) {
+		say("# no buffer in the rotation\n");
+		return -1;
+	}
 	return 0;
+}
+
+/* The non-retired buffers of the table now, and whether any is retired. */
+static uint32_t live_buffers(int fd, int *retired)
+{
+	struct hv_evlog_buffers req = { .count = info0.max_buffers,
+					.table = (uintptr_t)self->tab };
+	uint32_t live = 0;
+
+	*retired = 0;
+	if (ioctl(fd, HV_EVLOG_IOC_BUFFERS, &req))
+		return UINT32_MAX;
+	for (uint32_t i = 0; i < req.count; i++) {
+		*retired += !!(self->tab[i].flags & HV_EVLOG_BUFFER_RETIRED);
+		live += !(self->tab[i].flags & HV_EVLOG_BUFFER_RETIRED);
+	}
+	return live;
+}
+
+/* RESIZE to per_cpu: at once (within a second: no wait for a mapping),
+ * then per_cpu buffers per served CPU, none retired. */
+static void end_resize(int fd, uint32_t per_cpu)
+{
+	double t0 = elapsed(), took;
+	uint32_t live;
+	int retired, r;
+
+	begin(OP_RESIZE, "end: ioctl(%d, RESIZE, {%u}) with nothing mapped", fd, per_cpu);
+	r = ioctl(fd, HV_EVLOG_IOC_RESIZE, &per_cpu);
+	took = elapsed() - t0;
+	if (r)
+		fail("failed: %s", strerror(errno));
+	else if (took > 1)
+		fail("took %.1f s", took);
+	live = live_buffers(fd, &retired);
+	if (live != per_cpu * served || retired)
+		fail("then %u buffers in the rotation, %d retired; expected %u, 0", live, retired,
+		     per_cpu * served);
+	say("# end: RESIZE %u: %s in %.2f s, %u buffers, %d retired\n", per_cpu,
+	    r ? strerror(errno) : "ok", took, live, retired);
+}
+
+/*
+ * What a resize left behind once every mapping is gone: sources off, every
+ * buffer completed, read and released (as a consumer), then RESIZE to the
+ * most buffers a CPU had at the start (a RESIZE that a signal interrupted
+ * may leave CPUs uneven) deletes every buffer a RESIZE retired and takes
+ * out or adds the rest at once; RESIZE 1 and back then work at once too.
+ */
+static void end_checks(void)
+{
+	struct hv_evlog_record rec[HV_EVLOG_MAX_BUFFERS];
+	uint32_t all = HV_EVLOG_ALL_CPUS;
+	uint64_t none = 0;
+	double t0 = elapsed();
+	ssize_t got;
+	int fd;
+
+	self = &threads[0];
+	while ((fd = open(HV_EVLOG_DEVICE, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		if (errno != EBUSY || elapsed() - t0 > 5) {
+			fail("end: open: %s", strerror(errno));
+			return;
+		}
+		sched_yield();
+	}
+	if (ioctl(fd, HV_EVLOG_IOC_SET_SOURCES, &none) || ioctl(fd, HV_EVLOG_IOC_FLUSH, &all))
+		fail("end: sources off and FLUSH: %s", strerror(errno));
+	for (int pass = 0; pass < 2; pass++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		while ((got = read(fd, rec, sizeof(rec))) > 0)
+			for (size_t i = 0; i < got / sizeof(rec[0]); i++)
+				ioctl(fd, HV_EVLOG_IOC_RELEASE, &rec[i].buffer_index);
+	}
+	end_resize(fd, per_cpu0);
+	end_resize(fd, 1);
+	end_resize(fd, per_cpu0);
+	if (ioctl(fd, HV_EVLOG_IOC_SET_SOURCES, &info0.sources))
+		fail("end: sources back to %#llx: %s", (unsigned long long)info0.sources,
+		     strerror(errno));
+	close(fd);
 }
 
 static void summary(void)
@@ -363,14 +510,15 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	while ((opt = getopt(argc, argv, "s:n:t:j:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:t:j:x")) != -1) {
 		switch (opt) {
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 'n': max_calls = strtoull(optarg, NULL, 0); break;
 		case 't': max_seconds = strtoul(optarg, NULL, 0); break;
 		case 'j': nthreads = atoi(optarg); break;
+		case 'x': outside = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-s SEED] [-n CALLS] [-t SECONDS] [-j THREADS]\n",
+			fprintf(stderr, "usage: %s [-s SEED] [-n CALLS] [-t SECONDS] [-j THREADS] [-x]\n",
 				argv[0]);
 			return 64;
 		}
@@ -434,6 +582,8 @@ int main(int argc, char **argv)
 	double secs = elapsed();
 	uint64_t calls = atomic_load(&total_calls);
 
+	if (!outside)
+		end_checks();
 	summary();
 	say("# fuzz: seed %" PRIu64 " calls %" PRIu64 " epochs %" PRIu64 " threads %d seconds %.1f calls/s %.0f failures %d\n",
 	    seed, calls, atomic_load(&epochs), nthreads, secs, calls / (secs > 0 ? secs : 1),

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -89,7 +90,7 @@ enum op {
 	OP_IOCTL_OTHER, OP_READ, OP_POLL, OP_EPOLL_CTL, OP_EPOLL_WAIT,
 	OP_MMAP, OP_MUNMAP, OP_MREMAP, OP_MPROTECT, OP_MADVISE, OP_MLOCK,
 	OP_MSYNC, OP_MINCORE, OP_OPEN, OP_DUP, OP_FCNTL, OP_LSEEK, OP_WRITE,
-	OP_BADFD, OP_LIFETIME, OP_COPY, OP_COUNT
+	OP_BADFD, OP_LIFETIME, OP_COPY, OP_RESIZE, OP_COUNT
 };
 
 /* Where a user pointer points. */
@@ -100,13 +101,22 @@ enum ptr_class {
 
 enum slot_state { S_EMPTY, S_DEV, S_UNKNOWN };
 
-/* One slot of a thread's zone. S_DEV: exactly [addr, addr + len) maps the
- * device from offset off, read-only and intact, so it may be read. */
-struct slot {
-	enum slot_state state;
+/* One device mapping: [addr, addr + len) shows the device from offset off. */
+struct piece {
 	uintptr_t addr;
 	size_t len;
 	uint64_t off;
+};
+
+/* A partial munmap or mremap leaves up to two pieces of one behind. */
+#define PIECES		4
+
+/* One slot of a thread's zone. S_DEV: each of the n pieces maps the device,
+ * read-only and intact, so it may be read; they do not overlap. */
+struct slot {
+	enum slot_state state;
+	int n;
+	struct piece p[PIECES];
 };
 
 struct thread {
@@ -114,10 +124,16 @@ struct thread {
 	pthread_t tid;
 	uint64_t rng;
 	int fd;			/* own dup() of the epoch's file, or -1 */
+	int ctl;		/* own control file (O_WRONLY), for the whole run */
 	int epfd;		/* epoll instance, kept across epochs */
 	char *arena;		/* ARENA_SIZE, guard pages around it */
 	char *ro;		/* one read-only anonymous page */
 	struct slot slot[SLOTS];
+	/* The buffer table as the invariant check reads it (max_buffers). */
+	struct hv_evlog_buffer_info *tab;
+	/* A read of a mapping that may raise SIGBUS (probe()) jumps here. */
+	sigjmp_buf probe_jump;
+	volatile sig_atomic_t probing;
 	/* Progress and the call in flight, for the hang and signal reports. */
 	_Atomic uint64_t calls;
 	_Atomic int op;
@@ -131,8 +147,11 @@ struct thread {
 extern __thread struct thread *self;
 extern struct hv_evlog_info info0;
 extern struct hv_evlog_buffer_info *table0;
+extern uint32_t table0_count;
 extern uint64_t group_size;
 extern long ncpus;
+extern uint32_t per_cpu0, served;
+extern int outside;
 extern _Atomic uint64_t total_calls;
 extern _Atomic int epoch_fd;
 uint64_t rnd(void);
@@ -160,6 +179,7 @@ void do_sources(void);
 void do_stats(void);
 void do_copy(void);
 void do_ioctl_other(void);
+void do_resize(void);
 void release(uint32_t index, int valid_ptr);
 
 /* hv_evlog_fuzz_file.c */
@@ -172,6 +192,12 @@ void redup(void);
 void do_file_misc(void);
 
 /* hv_evlog_fuzz_mm.c */
+#define ABSENT		0x80000000u
+int probe(const void *p, uint32_t *out, int words);
+int table_flags(uint32_t *flags);
+void check_page(uintptr_t addr, uint64_t at, const uint32_t *flags);
+void check_slot(int k);
+void check_all_slots(void);
 void free_slot(int k);
 void do_mmap(void);
 void do_munmap(void);

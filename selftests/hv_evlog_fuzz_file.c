@@ -8,24 +8,24 @@
 /* read, poll, epoll                                                      */
 /* ---------------------------------------------------------------------- */
 
-/* Reads header field off of buffer index through a mapping, if one of the
- * thread's intact mappings covers it; checks what every set-up header
- * holds. */
+/* Checks buffer index through one of the thread's intact mappings that
+ * shows its header, if one does (check_page()). */
 void check_header_mapped(uint32_t index)
 {
 	uint64_t at = (uint64_t)index * info0.buffer_size;
+	uint32_t flags[HV_EVLOG_MAX_BUFFERS];
 
 	for (int i = 0; i < SLOTS; i++) {
 		const struct slot *s = &self->slot[i];
 
-		if (s->state == S_DEV && s->off <= at && at + HDR_SIZE <= s->off + s->len) {
-			const volatile uint32_t *h = (void *)(s->addr + (at - s->off));
-			uint32_t size = h[HDR_BUFFER_SIZE / 4], idx = h[HDR_BUFFER_INDEX / 4];
+		for (int j = 0; s->state == S_DEV && j < s->n; j++) {
+			const struct piece *p = &s->p[j];
 
-			if (size && (size != info0.buffer_size - HDR_SIZE || idx != index))
-				fail("mapping at %#lx (offset %#llx): header of buffer %u says buffer %u of size %u",
-				     s->addr, (unsigned long long)s->off, index, idx, size);
-			return;
+			if (p->off <= at && at < p->off + p->len) {
+				if (table_flags(flags) == 0)
+					check_page(p->addr + (at - p->off), at, flags);
+				return;
+			}
 		}
 	}
 }
@@ -67,7 +67,7 @@ void do_read(void)
 		struct hv_evlog_record rec;
 
 		memcpy(&rec, (char *)p + i * RECORD_SIZE, sizeof(rec));
-		if (rec.buffer_index >= info0.buffer_count || rec.cpu >= ncpus ||
+		if (rec.buffer_index >= info0.max_buffers || rec.cpu >= ncpus ||
 		    rec.bytes_used > info0.buffer_size - HDR_SIZE) {
 			fail("record %ld: buffer %u cpu %u bytes_used %u", i, rec.buffer_index,
 			     rec.cpu, rec.bytes_used);
@@ -90,8 +90,17 @@ void do_poll(void)
 
 	begin(OP_POLL, "poll(%d, %#x, %d ms)", self->fd, pfd.events & 0xffff, timeout);
 	r = CALL(poll(&pfd, 1, timeout));
-	if (r == 1 && (pfd.revents & ~(POLLIN | POLLRDNORM)))
+	if (r == 1 && (pfd.revents & ~(POLLIN | POLLRDNORM | POLLPRI)))
 		fail("revents %#x", pfd.revents);
+	/* POLLPRI: the table changed since the file last read it, so it is
+	 * of another generation than at the start. */
+	if (r == 1 && (pfd.revents & POLLPRI)) {
+		struct hv_evlog_info in;
+
+		if (ioctl(self->ctl, HV_EVLOG_IOC_INFO, &in) == 0 &&
+		    in.generation == info0.generation)
+			fail("POLLPRI, but the table is of the start's generation %u", in.generation);
+	}
 	if (r == 0 && pfd.revents)
 		fail("returned 0 with revents %#x", pfd.revents);
 }

@@ -9,9 +9,17 @@ static void check_info(const struct hv_evlog_info *in)
 	struct hv_evlog_info a = *in, b = info0;
 
 	a.sources = b.sources = 0;	/* SET_SOURCES changes it */
+	/* A RESIZE (or CPU hotplug) changes these, and they only. */
+	if (in->generation != info0.generation) {
+		a.buffer_count = b.buffer_count = 0;
+		a.generation = b.generation = 0;
+	}
 	if (memcmp(&a, &b, sizeof(a)))
-		fail("INFO returned other geometry than at the start (count %u size %u abi %u)",
-		     in->buffer_count, in->buffer_size, in->abi_version);
+		fail("INFO returned other geometry than at the start (count %u size %u abi %u generation %u)",
+		     in->buffer_count, in->buffer_size, in->abi_version, in->generation);
+	if (in->buffer_count < served || in->buffer_count > info0.max_buffers)
+		fail("INFO: %u buffers for %u CPUs, maximum %u", in->buffer_count, served,
+		     info0.max_buffers);
 }
 
 void do_info(void)
@@ -69,12 +77,33 @@ static uint32_t gen_first(void)
 	}
 }
 
+/* Entries of a table that a RESIZE changed: indices rising from first,
+ * below the maximum, each at its offset, with known flags only. */
+static void check_entries(const char *t, uint32_t count, uint32_t first)
+{
+	uint32_t next = first;
+
+	for (uint32_t i = 0; i < count; i++) {
+		struct hv_evlog_buffer_info b;
+
+		memcpy(&b, t + i * sizeof(b), sizeof(b));
+		if (b.index < next || b.index >= info0.max_buffers ||
+		    b.mmap_offset != (uint64_t)b.index * info0.buffer_size ||
+		    (b.flags & ~(HV_EVLOG_BUFFER_RETIRED | HV_EVLOG_BUFFER_CPU_OFFLINE))) {
+			fail("entry %u: index %u offset %llu flags %#x (from index %u on)", i,
+			     b.index, (unsigned long long)b.mmap_offset, b.flags, next);
+			return;
+		}
+		next = b.index + 1;
+	}
+}
+
 void do_buffers(void)
 {
 	struct hv_evlog_buffers req, *rp;
 	enum ptr_class c, tc;
 	uintptr_t p, t;
-	uint32_t n = info0.buffer_count, want;
+	uint32_t n = info0.buffer_count, want, room, pos = 0;
 	long r;
 
 	req.first = gen_first();
@@ -84,14 +113,20 @@ void do_buffers(void)
 	case 2: req.count = 0xffffffffu; break;
 	default: req.count = 1 + below(n + 2); break;
 	}
-	want = req.first > n ? 0 : (req.count < n - req.first ? req.count : n - req.first);
+	/* The start's table: its entries from index first on. */
+	while (pos < table0_count && table0[pos].index < req.first)
+		pos++;
+	want = req.count < table0_count - pos ? req.count : table0_count - pos;
+	/* What any table can fill: a RESIZE may have added indices. */
+	room = req.first < info0.max_buffers ? info0.max_buffers - req.first : 0;
+	room = req.count < room ? req.count : room;
 	/* The table first, so that the request cannot land on it. */
-	t = gen_ptr((size_t)want * sizeof(struct hv_evlog_buffer_info), &tc);
+	t = gen_ptr((size_t)room * sizeof(struct hv_evlog_buffer_info), &tc);
 	req.table = t;
 	do {
 		p = gen_ptr(sizeof(req), &c);
 	} while ((c == P_VALID || c == P_MISALIGNED) && tc <= P_MISALIGNED &&
-		 p + sizeof(req) > t && p < t + want * sizeof(struct hv_evlog_buffer_info));
+		 p + sizeof(req) > t && p < t + room * sizeof(struct hv_evlog_buffer_info));
 	if (c == P_VALID || c == P_MISALIGNED)
 		memcpy((void *)p, &req, sizeof(req));
 	begin(OP_BUFFERS, "ioctl(%d, BUFFERS, %#lx %s {first %u count %u table %#lx %s})",
@@ -99,8 +134,21 @@ void do_buffers(void)
 	r = CALL(ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, p));
 	if (r < 0)
 		return;
-	if (must_fail(c, 1) || (want && must_fail(tc, 1)))
+	/*
+	 * The table has room for every index a RESIZE may have filled; a
+	 * straddling one must fail only if the entries written (the count
+	 * returned) ran into the guard page.
+	 */
+	if (must_fail(c, 1))
 		fail("succeeded although it cannot write there");
+	if (c == P_VALID || c == P_MISALIGNED) {
+		size_t bytes = (size_t)((struct hv_evlog_buffers *)p)->count *
+			       sizeof(struct hv_evlog_buffer_info);
+
+		if (bytes && (tc == P_STRADDLE ? t + bytes > (uintptr_t)self->arena + ARENA_SIZE
+					       : must_fail(tc, 1)))
+			fail("succeeded although it cannot write %zu bytes there", bytes);
+	}
 	/* Indices run below the group maximum, not the count: past the
 	 * buffers but within the maximum there is nothing, not an error. */
 	if (req.first > info0.max_buffers)
@@ -109,6 +157,16 @@ void do_buffers(void)
 	if (c != P_VALID && c != P_MISALIGNED)
 		return;
 	rp = (void *)p;
+	/* The start's table while nothing changed it; after a RESIZE, the
+	 * indices of another generation. */
+	if (rp->generation != info0.generation) {
+		if (rp->count > room || rp->first != req.first || rp->table != req.table ||
+		    rp->reserved)
+			fail("returned count %u, room for %u", rp->count, room);
+		else if (tc == P_VALID || tc == P_MISALIGNED)
+			check_entries((void *)t, rp->count, req.first);
+		return;
+	}
 	if (rp->count != want || rp->first != req.first || rp->table != req.table) {
 		fail("returned count %u, expected %u", rp->count, want);
 		return;
@@ -119,9 +177,9 @@ void do_buffers(void)
 		struct hv_evlog_buffer_info b;
 
 		memcpy(&b, (char *)t + i * sizeof(b), sizeof(b));
-		if (memcmp(&b, &table0[req.first + i], sizeof(b)))
+		if (memcmp(&b, &table0[pos + i], sizeof(b)))
 			fail("entry %u differs from the table read at the start (index %u offset %llu)",
-			     req.first + i, b.index, (unsigned long long)b.mmap_offset);
+			     pos + i, b.index, (unsigned long long)b.mmap_offset);
 	}
 }
 
@@ -151,8 +209,8 @@ void release(uint32_t index, int valid_ptr)
 	r = CALL(ioctl(self->fd, HV_EVLOG_IOC_RELEASE, p));
 	if (r == 0 && must_fail(c, 0))
 		fail("succeeded although it cannot read there");
-	if (r == 0 && (c == P_VALID || c == P_MISALIGNED) && index >= info0.buffer_count)
-		fail("released buffer %u of %u", index, info0.buffer_count);
+	if (r == 0 && (c == P_VALID || c == P_MISALIGNED) && index >= info0.max_buffers)
+		fail("released buffer %u, maximum %u", index, info0.max_buffers);
 }
 
 void do_release(void)
@@ -191,8 +249,8 @@ void do_copy(void)
 	 */
 	if (r == 0 && (must_fail(cs, 1) || (c != P_STRADDLE && must_fail(c, 1))))
 		fail("succeeded although it cannot read or write there");
-	if (r == 0 && req.buffer_index >= n)
-		fail("copied buffer %u of %u", req.buffer_index, n);
+	if (r == 0 && req.buffer_index >= info0.max_buffers)
+		fail("copied buffer %u, maximum %u", req.buffer_index, info0.max_buffers);
 	if (r == 0 && p == (uintptr_t)&req && req.bytes > req.size)
 		fail("copied %u bytes into room for %llu", req.bytes, (unsigned long long)req.size);
 }
@@ -240,6 +298,60 @@ void do_sources(void)
 		fail("succeeded although it cannot read there");
 	if (r == 0 && (c == P_VALID || c == P_MISALIGNED) && ((v & 1) || (v & ~0x3fffff00ULL)))
 		fail("mask %#llx accepted", (unsigned long long)v);
+}
+
+/* The fuzzer's own resizes one at a time, so that one that succeeds can
+ * be checked against what it asked for. */
+static pthread_mutex_t resizing = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * RESIZE: mostly a count the maximum holds, from the thread's control
+ * file, the consumer's file or a control file opened for it; sometimes 0
+ * or past the maximum (EINVAL) or through a bad pointer. A shrink waits
+ * for the buffers it takes out while this or another thread maps them,
+ * until SIGUSR1 (EINTR); the mappings then show them retired (SIGBUS).
+ */
+void do_resize(void)
+{
+	uint32_t most = info0.max_buffers / served, v;
+	int fd = self->ctl, own = 0;
+	struct hv_evlog_info in;
+	enum ptr_class c = P_VALID;
+	uintptr_t p;
+	long r;
+
+	switch (below(10)) {
+	case 0: v = 0; break;
+	case 1: v = most + 1 + below(3); break;
+	case 2: v = (uint32_t)rnd(); break;
+	default: v = 1 + below(most); break;
+	}
+	p = chance(90) ? (uintptr_t)&v : gen_arg(sizeof(v), v, &c);
+	if (chance(20)) {
+		fd = self->fd;
+	} else if (chance(20)) {
+		fd = open(HV_EVLOG_DEVICE, O_WRONLY | O_CLOEXEC);
+		own = 1;
+		if (fd < 0) {
+			fail("a control open for RESIZE failed: %s", strerror(errno));
+			return;
+		}
+	}
+	pthread_mutex_lock(&resizing);
+	begin(OP_RESIZE, "ioctl(%d, RESIZE, %#lx %s {%u})", fd, p, ptr_name[c], v);
+	r = CALL(ioctl(fd, HV_EVLOG_IOC_RESIZE, p));
+	if (r == 0 && must_fail(c, 0))
+		fail("succeeded although it cannot read there");
+	if (r == 0 && (c == P_VALID || c == P_MISALIGNED) && (v == 0 || v > most))
+		fail("%u buffers per CPU accepted, %u CPUs, maximum %u", v, served,
+		     info0.max_buffers);
+	if (r == 0 && p == (uintptr_t)&v && !outside &&
+	    (ioctl(self->ctl, HV_EVLOG_IOC_INFO, &in) || in.buffer_count != v * served))
+		fail("then INFO: %u buffers, expected %u x %u CPUs", in.buffer_count, v, served);
+	pthread_mutex_unlock(&resizing);
+	if (own)
+		close(fd);
+	check_all_slots();
 }
 
 static int defined_cmd(unsigned int cmd)

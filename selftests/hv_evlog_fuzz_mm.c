@@ -37,38 +37,159 @@ void free_slot(int k)
 	if (CALL(munmap((void *)slot_addr(k), SLOT_SIZE)))
 		fail("munmap of a whole slot failed");
 	self->slot[k].state = S_EMPTY;
+	self->slot[k].n = 0;
 }
 
-/* Reads every page of an intact mapping (or a random sample of them) and
- * checks each buffer header in it. */
-static void touch(int k)
+/* Adds a piece to a slot; one more than PIECES and the slot is not tracked
+ * any more (it is not read, only unmapped). */
+static void add_piece(struct slot *s, uintptr_t addr, size_t len, uint64_t off)
+{
+	if (!len)
+		return;
+	if (s->n == PIECES) {
+		s->state = S_UNKNOWN;
+		return;
+	}
+	s->p[s->n++] = (struct piece){ addr, len, off };
+}
+
+/* [a, a + len), inside piece i of s, is gone from there: what is left of
+ * the piece before and after it stays, each with its own device offset. */
+static void carve(struct slot *s, int i, uintptr_t a, size_t len)
+{
+	struct piece p = s->p[i];
+
+	s->p[i] = s->p[--s->n];
+	add_piece(s, p.addr, a - p.addr, p.off);
+	add_piece(s, a + len, p.addr + p.len - (a + len), p.off + (a + len - p.addr));
+	if (s->state == S_DEV && s->n == 0)
+		s->state = S_UNKNOWN;
+}
+
+/* Reads words 32-bit words at p into out: 0, or -1 if a read raised
+ * SIGBUS (on_signal() jumps back here then). */
+int probe(const void *p, uint32_t *out, int words)
+{
+	const volatile uint32_t *w = p;
+
+	if (sigsetjmp(self->probe_jump, 1))
+		return -1;
+	self->probing = 1;
+	for (int i = 0; i < words; i++)
+		out[i] = w[i];
+	self->probing = 0;
+	return 0;
+}
+
+/* The flags of every index below max_buffers in the table now (ABSENT:
+ * no buffer there), from the thread's control file. */
+int table_flags(uint32_t *flags)
+{
+	struct hv_evlog_buffers req = { .count = info0.max_buffers, .table = (uintptr_t)self->tab };
+
+	for (uint32_t i = 0; i < info0.max_buffers; i++)
+		flags[i] = ABSENT;
+	if (ioctl(self->ctl, HV_EVLOG_IOC_BUFFERS, &req)) {
+		fail("BUFFERS on the control file failed: %s", strerror(errno));
+		return -1;
+	}
+	for (uint32_t i = 0; i < req.count; i++)
+		if (self->tab[i].index < info0.max_buffers)
+			flags[self->tab[i].index] = self->tab[i].flags;
+	return 0;
+}
+
+/*
+ * The page at addr maps device offset at: it shows buffer
+ * at / buffer_size, whose header (where the buffer starts, once set up)
+ * names it; or the read raises SIGBUS, and then the table shows that
+ * buffer retired. flags is the table from before the read: a buffer
+ * retired then never shows data (its PTEs were zapped before the table
+ * said so), and a mapped index never leaves the table.
+ */
+void check_page(uintptr_t addr, uint64_t at, const uint32_t *flags)
+{
+	uint32_t index = at / info0.buffer_size, h[2], now[HV_EVLOG_MAX_BUFFERS];
+	int first = at % info0.buffer_size == 0;
+	const void *p = (void *)(first ? addr : addr + (below(PAGE) & ~3UL));
+
+	if (index >= info0.max_buffers || (flags[index] & ABSENT)) {
+		fail("%#lx (device offset %#llx) is mapped, but buffer %u is not in the table",
+		     addr, (unsigned long long)at, index);
+		return;
+	}
+	if (probe(p, h, first ? 2 : 1) == 0) {
+		if (flags[index] & HV_EVLOG_BUFFER_RETIRED)
+			fail("%#lx (device offset %#llx): buffer %u, retired, shows data", addr,
+			     (unsigned long long)at, index);
+		else if (first && h[0] && (h[0] != info0.buffer_size - HDR_SIZE || h[1] != index))
+			fail("%#lx (device offset %#llx): header of buffer %u says buffer %u of size %u",
+			     addr, (unsigned long long)at, index, h[1], h[0]);
+		return;
+	}
+	/*
+	 * SIGBUS: revoked. The resize that takes a buffer out revokes it,
+	 * asks the hypervisor to unmap it, and only then flags it retired:
+	 * give it that long.
+	 */
+	for (int ms = 0; ms < 2000; ms++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		if (table_flags(now))
+			return;
+		if (now[index] & ABSENT) {
+			fail("SIGBUS at %#lx (device offset %#llx), and buffer %u left the table while mapped",
+			     addr, (unsigned long long)at, index);
+			return;
+		}
+		if (now[index] & HV_EVLOG_BUFFER_RETIRED)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	fail("SIGBUS at %#lx (device offset %#llx), but buffer %u is not retired 2 s later (read again: %s)",
+	     addr, (unsigned long long)at, index, probe(p, h, 1) ? "SIGBUS" : "data");
+}
+
+/* The invariant, after every call on a slot: every page of each of its
+ * pieces, header included where a buffer starts (check_page()). */
+void check_slot(int k)
 {
 	struct slot *s = &self->slot[k];
-	size_t pages = s->len / PAGE;
+	uint32_t flags[HV_EVLOG_MAX_BUFFERS];
+	char last[sizeof(self->what)];
 
-	begin(OP_MINCORE, "touch(slot %d %#lx, %#zx, offset %#llx)", k, s->addr, s->len,
-	      (unsigned long long)s->off);
-	for (size_t i = 0; i < 16 && i < pages; i++) {
-		size_t pg = pages <= 16 ? i : below(pages);
+	if (s->state != S_DEV)
+		return;
+	memcpy(last, self->what, sizeof(last));
+	begin(OP_MINCORE, "check of slot %d (%d pieces) after %.100s", k, s->n, last);
+	if (table_flags(flags))
+		return;
+	for (int i = 0; i < s->n; i++)
+		for (size_t o = 0; o < s->p[i].len; o += PAGE)
+			check_page(s->p[i].addr + o, s->p[i].off + o, flags);
+}
 
-		(void)*(volatile const char *)(s->addr + pg * PAGE + below(PAGE));
-	}
-	for (uint64_t at = (s->off + info0.buffer_size - 1) / info0.buffer_size * info0.buffer_size;
-	     at + HDR_SIZE <= s->off + s->len; at += info0.buffer_size)
-		check_header_mapped(at / info0.buffer_size);
+void check_all_slots(void)
+{
+	for (int k = 0; k < SLOTS; k++)
+		check_slot(k);
 }
 
 static uint64_t gen_offset(void)
 {
 	uint64_t pages = group_size / PAGE;
+	uint64_t most = (uint64_t)info0.max_buffers * info0.buffer_size;
 
-	switch (below(16)) {
+	switch (below(18)) {
 	case 0: return group_size;
 	case 1: return group_size + PAGE * (1 + below(4));
 	case 2: return below(group_size) | 1;			/* unaligned */
 	case 3: return (uint64_t)1 << (40 + below(23));		/* huge */
 	case 4: return -PAGE * (1 + below(2));			/* "negative" */
 	case 5: case 6: case 7: return below(info0.buffer_count) * (uint64_t)info0.buffer_size;
+	/* Indices a RESIZE may have filled, and the end of them all. */
+	case 8: return below(info0.max_buffers) * (uint64_t)info0.buffer_size;
+	case 9: return most;
 	default: return below(pages) * PAGE;
 	}
 }
@@ -96,7 +217,7 @@ void do_mmap(void)
 		MAP_HUGETLB, MAP_ANONYMOUS, MAP_STACK, MAP_GROWSDOWN, MAP_32BIT,
 		MAP_DENYWRITE, MAP_EXECUTABLE,
 	};
-	uint64_t off = gen_offset();
+	uint64_t off = gen_offset(), most = (uint64_t)info0.max_buffers * info0.buffer_size;
 	size_t len = gen_len(off), rlen;
 	int prot, flags, fd = self->fd, k = -1, how = below(100);
 	uintptr_t addr = 0;
@@ -134,21 +255,28 @@ void do_mmap(void)
 		return;
 	}
 	judge(0, 0);
+	/* Whether each buffer of the window exists and is in the rotation
+	 * (a RESIZE changes that) is for the check below to find. */
 	if (fd == self->fd && !(flags & MAP_ANONYMOUS)) {
 		if ((flags & MAP_TYPE) == MAP_PRIVATE)
 			fail("MAP_PRIVATE mapping of the device succeeded");
 		if (prot & (PROT_WRITE | PROT_EXEC))
 			fail("mapping with prot %#x succeeded", prot);
-		if ((off & (PAGE - 1)) || off > group_size || rlen > group_size - off)
+		if ((off & (PAGE - 1)) || off > most || rlen > most - off)
 			fail("mapping of %#zx bytes at offset %#llx of %#llx succeeded", len,
-			     (unsigned long long)off, (unsigned long long)group_size);
+			     (unsigned long long)off, (unsigned long long)most);
 	}
 	if (k < 0) {
 		/* The kernel's choice: not ours to keep; read it if it may be. */
 		if (fd == self->fd && prot == PROT_READ && !(flags & ~(MAP_TYPE | MAP_POPULATE |
-		    MAP_NORESERVE | MAP_NONBLOCK | MAP_LOCKED | MAP_STACK)) && rlen <= group_size) {
-			(void)*(volatile const char *)m;
-			(void)*(volatile const char *)((char *)m + rlen - 1);
+		    MAP_NORESERVE | MAP_NONBLOCK | MAP_LOCKED | MAP_STACK)) && rlen <= most) {
+			uint32_t flags_now[HV_EVLOG_MAX_BUFFERS];
+
+			if (table_flags(flags_now) == 0) {
+				check_page((uintptr_t)m, off, flags_now);
+				check_page((uintptr_t)m + rlen - PAGE, off + rlen - PAGE,
+					   flags_now);
+			}
 		}
 		begin(OP_MUNMAP, "munmap(%p, %#zx)", m, len);
 		if (CALL(munmap(m, len)))
@@ -162,16 +290,16 @@ void do_mmap(void)
 	self->slot[k] = (struct slot){ .state = S_UNKNOWN };
 	if (fd == self->fd && prot == PROT_READ && !(flags & (MAP_ANONYMOUS | MAP_GROWSDOWN)) &&
 	    (flags & MAP_TYPE) != MAP_PRIVATE) {
-		self->slot[k] = (struct slot){ S_DEV, (uintptr_t)m, rlen, off };
-		if (chance(50))
-			touch(k);
+		self->slot[k] = (struct slot){ S_DEV, 1, { { (uintptr_t)m, rlen, off } } };
+		check_slot(k);
 	}
 }
 
 void do_munmap(void)
 {
-	int k = pick_used_slot();
+	int k = pick_used_slot(), i;
 	struct slot *s;
+	struct piece pc;
 	size_t cut;
 
 	if (k < 0)
@@ -181,86 +309,103 @@ void do_munmap(void)
 		free_slot(k);
 		return;
 	}
-	cut = PAGE * (1 + below(s->len / PAGE));
+	i = below(s->n);
+	pc = s->p[i];
+	cut = PAGE * (1 + below(pc.len / PAGE));
 	switch (below(3)) {
 	case 0:	/* head */
-		begin(OP_MUNMAP, "munmap(%#lx, %#zx) head of %#zx", s->addr, cut, s->len);
-		if (CALL(munmap((void *)s->addr, cut)) == 0) {
-			s->addr += cut;
-			s->off += cut;
-			s->len -= cut;
-		}
+		begin(OP_MUNMAP, "munmap(%#lx, %#zx) head of %#lx+%#zx", pc.addr, cut, pc.addr,
+		      pc.len);
+		if (CALL(munmap((void *)pc.addr, cut)) == 0)
+			carve(s, i, pc.addr, cut);
 		break;
 	case 1:	/* tail */
-		begin(OP_MUNMAP, "munmap(%#lx, %#zx) tail of %#zx", s->addr + s->len - cut, cut,
-		      s->len);
-		if (CALL(munmap((void *)(s->addr + s->len - cut), cut)) == 0)
-			s->len -= cut;
+		begin(OP_MUNMAP, "munmap(%#lx, %#zx) tail of %#lx+%#zx", pc.addr + pc.len - cut,
+		      cut, pc.addr, pc.len);
+		if (CALL(munmap((void *)(pc.addr + pc.len - cut), cut)) == 0)
+			carve(s, i, pc.addr + pc.len - cut, cut);
 		break;
 	default: {	/* a hole; unaligned sometimes (EINVAL) */
-		uintptr_t a = s->addr + below(s->len / PAGE) * PAGE + (chance(10) ? 1 : 0);
+		uintptr_t a = pc.addr + below(pc.len / PAGE) * PAGE;
+		int odd = chance(10);
 
-		begin(OP_MUNMAP, "munmap(%#lx, %#zx) inside %#lx+%#zx", a, cut, s->addr, s->len);
-		if (CALL(munmap((void *)a, cut)) == 0)
-			s->state = S_UNKNOWN;
+		if (cut > pc.addr + pc.len - a)
+			cut = pc.addr + pc.len - a;
+		begin(OP_MUNMAP, "munmap(%#lx, %#zx) inside %#lx+%#zx", a + odd, cut, pc.addr,
+		      pc.len);
+		if (CALL(munmap((void *)(a + odd), cut)) == 0) {
+			if (odd)
+				s->state = S_UNKNOWN;
+			else
+				carve(s, i, a, cut);
+		}
 		break;
 	}
 	}
-	if (s->state == S_DEV && s->len == 0)
-		s->state = S_UNKNOWN;
-	if (s->state == S_DEV && chance(50))
-		touch(k);
+	check_slot(k);
 }
 
+/*
+ * mremap of any page-aligned part of a piece: the head, the middle, the
+ * tail or all of it, shrunk in place (with or without MREMAP_MAYMOVE) or
+ * moved to a free slot (MREMAP_MAYMOVE | MREMAP_FIXED), the same size or
+ * smaller; or what must fail: growing, MREMAP_DONTUNMAP, old size 0, bad
+ * flags and addresses. What stays of the piece (up to two pieces) and
+ * what moved are tracked exactly and checked.
+ */
 void do_mremap(void)
 {
-	int k = pick_used_slot(), to;
+	int k = pick_used_slot(), to, i = 0;
 	struct slot *s;
 	size_t len, nlen;
 	uintptr_t a, na;
+	uint64_t off = 0;
 	void *m;
 	int flags;
 
 	if (k < 0)
 		return;
 	s = &self->slot[k];
-	a = s->state == S_DEV ? s->addr : slot_addr(k);
-	len = s->state == S_DEV ? s->len : PAGE * (1 + below(8));
+	if (s->state == S_DEV) {
+		const struct piece *pc = &s->p[i = below(s->n)];
+		size_t skip = chance(30) ? 0 : PAGE * below(pc->len / PAGE);
+
+		a = pc->addr + skip;
+		off = pc->off + skip;
+		len = chance(30) ? pc->len - skip : PAGE * (1 + below((pc->len - skip) / PAGE));
+	} else {
+		a = slot_addr(k);
+		len = PAGE * (1 + below(8));
+	}
 	to = pick_slot(S_EMPTY);
-	switch (below(7)) {
-	case 0:	/* shrink in place */
+	switch (below(8)) {
+	case 0: case 1:	/* shrink in place */
 		nlen = PAGE * (1 + below(len / PAGE));
-		flags = 0;
+		flags = chance(50) ? MREMAP_MAYMOVE : 0;
 		na = 0;
 		break;
-	case 1:	/* grow, in place or moving: EFAULT (VM_DONTEXPAND) */
+	case 2:	/* grow, in place or moving: EFAULT (VM_DONTEXPAND) */
 		nlen = len + PAGE * (1 + below(4));
 		/* Moving only what cannot move: an unknown mapping may be
 		 * anonymous and go anywhere. */
 		flags = s->state == S_DEV && chance(50) ? MREMAP_MAYMOVE : 0;
 		na = 0;
 		break;
-	case 2: case 3:	/* move (part of) it to a free slot */
+	case 3: case 4:	/* move the part to a free slot */
 		if (to < 0)
 			return;
-		if (chance(50) && len > PAGE) {
-			size_t skip = PAGE * below(len / PAGE);
-
-			a += skip;
-			len -= skip;
-		}
 		nlen = chance(70) ? len : PAGE * (1 + below(len / PAGE));
 		flags = MREMAP_MAYMOVE | MREMAP_FIXED;
-		na = slot_addr(to);
+		na = slot_addr(to) + (chance(20) ? below(4) * PAGE : 0);
 		break;
-	case 4:	/* keep the old one too */
+	case 5:	/* keep the old one too */
 		if (to < 0)
 			return;
 		nlen = len;
 		flags = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
 		na = slot_addr(to);
 		break;
-	case 5:	/* old size 0: a second mapping of a shared one (growing: EFAULT) */
+	case 6:	/* old size 0: a second mapping of a shared one (growing: EFAULT) */
 		if (to < 0)
 			return;
 		nlen = PAGE * (1 + below(4));
@@ -268,7 +413,7 @@ void do_mremap(void)
 		na = slot_addr(to);
 		len = 0;
 		break;
-	default:	/* misaligned or bad flags */
+	default:	/* misaligned, MREMAP_FIXED alone, or bad flags */
 		a += chance(50) ? 1 : 0;
 		nlen = len;
 		flags = chance(50) ? MREMAP_FIXED : (int)(rnd() & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) | 8;
@@ -280,10 +425,13 @@ void do_mremap(void)
 	m = mremap((void *)a, len, nlen, flags, (void *)na);
 	if (m == MAP_FAILED) {
 		judge(-1, errno);
-		/* Nothing moved; but a failed move may have unmapped the target
-		 * and the DONTUNMAP/old-size-0 cases are not worth trusting. */
+		/* A failed move may have unmapped the target, and a move that
+		 * shrinks unmaps the source's end before it moves the rest. */
 		if (flags & MREMAP_FIXED && to >= 0)
 			self->slot[to].state = S_UNKNOWN;
+		if ((flags & MREMAP_FIXED) && nlen < len)
+			s->state = S_UNKNOWN;
+		check_slot(k);
 		return;
 	}
 	judge(0, 0);
@@ -291,10 +439,13 @@ void do_mremap(void)
 		fail("mremap of a device mapping from %#zx to %#zx bytes (flags %#x) succeeded",
 		     len, nlen, flags);
 	if (!(flags & MREMAP_FIXED)) {
-		if (s->state == S_DEV && (uintptr_t)m == s->addr && nlen <= s->len)
-			s->len = nlen;
-		else
+		if (s->state == S_DEV && (uintptr_t)m == a && nlen <= len) {
+			if (nlen < len)
+				carve(s, i, a + nlen, len - nlen);
+		} else {
 			s->state = S_UNKNOWN;
+		}
+		check_slot(k);
 		return;
 	}
 	if ((uintptr_t)m != na) {
@@ -302,21 +453,17 @@ void do_mremap(void)
 		return;
 	}
 	if (s->state == S_DEV && !(flags & MREMAP_DONTUNMAP) && len) {
-		self->slot[to] = (struct slot){ S_DEV, na, nlen, s->off + (a - s->addr) };
-		/* What is left of the old one: the part before a. */
-		if (a == s->addr && nlen == len)
-			s->state = S_EMPTY;
-		else
-			s->state = S_UNKNOWN;
-		if (chance(50))
-			touch(to);
+		carve(s, i, a, len);
+		self->slot[to] = (struct slot){ S_DEV, 1, { { na, nlen, off } } };
 	} else {
 		self->slot[to].state = S_UNKNOWN;
 		s->state = S_UNKNOWN;
 	}
-	/* An empty slot must be free of mappings: leftovers are unknown. */
-	if (s->state == S_EMPTY)
+	/* Nothing tracked left: the slot is emptied for reuse. */
+	if (s->state == S_UNKNOWN && s->n == 0)
 		free_slot(k);
+	check_slot(k);
+	check_slot(to);
 }
 
 void do_mprotect(void)
@@ -333,8 +480,15 @@ void do_mprotect(void)
 	if (k < 0)
 		return;
 	s = &self->slot[k];
-	a = s->state == S_DEV ? s->addr + PAGE * below(s->len / PAGE) : slot_addr(k);
-	len = s->state == S_DEV ? s->addr + s->len - a : PAGE * (1 + below(8));
+	if (s->state == S_DEV) {
+		const struct piece *pc = &s->p[below(s->n)];
+
+		a = pc->addr + PAGE * below(pc->len / PAGE);
+		len = pc->addr + pc->len - a;
+	} else {
+		a = slot_addr(k);
+		len = PAGE * (1 + below(8));
+	}
 	begin(OP_MPROTECT, "mprotect(%#lx, %#zx, %#x) slot %d state %d", a, len, prot, k,
 	      s->state);
 	if (CALL(mprotect((void *)a, len, prot)) == 0) {
@@ -343,6 +497,7 @@ void do_mprotect(void)
 		if (prot != PROT_READ)
 			s->state = S_UNKNOWN;
 	}
+	check_slot(k);
 }
 
 void do_madvise(void)
@@ -363,9 +518,15 @@ void do_madvise(void)
 	if (k < 0)
 		return;
 	s = &self->slot[k];
-	a = s->state == S_DEV ? s->addr + PAGE * below(s->len / PAGE) : slot_addr(k);
-	len = s->state == S_DEV ? PAGE * (1 + below((s->addr + s->len - a) / PAGE))
-				: PAGE * (1 + below(8));
+	if (s->state == S_DEV) {
+		const struct piece *pc = &s->p[below(s->n)];
+
+		a = pc->addr + PAGE * below(pc->len / PAGE);
+		len = PAGE * (1 + below((pc->addr + pc->len - a) / PAGE));
+	} else {
+		a = slot_addr(k);
+		len = PAGE * (1 + below(8));
+	}
 	begin(OP_MADVISE, "madvise(%#lx, %#zx, %d) slot %d state %d", a, len, adv, k, s->state);
 	if (CALL(madvise((void *)a, len, adv)) == 0 && s->state == S_DEV) {
 		/* Advice that only hints keeps the mapping as it was. */
@@ -373,9 +534,8 @@ void do_madvise(void)
 		    adv != MADV_WILLNEED && adv != MADV_DONTDUMP && adv != MADV_DODUMP &&
 		    adv != MADV_COLD && adv != MADV_PAGEOUT)
 			s->state = S_UNKNOWN;
-		else if (chance(50))
-			touch(k);
 	}
+	check_slot(k);
 }
 
 void do_misc_mm(void)
@@ -388,8 +548,15 @@ void do_misc_mm(void)
 	if (k < 0)
 		return;
 	s = &self->slot[k];
-	a = s->state == S_DEV ? s->addr : slot_addr(k);
-	len = s->state == S_DEV ? s->len : PAGE * (1 + below(8));
+	if (s->state == S_DEV) {
+		const struct piece *pc = &s->p[below(s->n)];
+
+		a = pc->addr;
+		len = pc->len;
+	} else {
+		a = slot_addr(k);
+		len = PAGE * (1 + below(8));
+	}
 	switch (below(4)) {
 	case 0:
 		begin(OP_MLOCK, "mlock(%#lx, %#zx)", a, len);
@@ -411,8 +578,7 @@ void do_misc_mm(void)
 		break;
 	}
 	default:
-		if (s->state == S_DEV)
-			touch(k);
 		break;
 	}
+	check_slot(k);
 }

@@ -11,6 +11,7 @@ const char *const op_name[OP_COUNT] = {
 	"epoll_ctl", "epoll_wait", "mmap", "munmap", "mremap", "mprotect",
 	"madvise", "mlock", "msync", "mincore", "open", "dup/close", "fcntl",
 	"lseek/pread", "write", "bad fd", "ioctl LIFETIME_STATS", "ioctl COPY",
+	"ioctl RESIZE",
 };
 
 /*
@@ -32,6 +33,10 @@ static const int allowed[OP_COUNT][10] = {
 	[OP_STATS] = { EFAULT },
 	[OP_LIFETIME] = { EFAULT },
 	[OP_COPY] = { EFAULT, EINVAL },
+	/* EINVAL: 0 or past the maximum. EBUSY: a buffer to take out stayed
+	 * mapped or unreleased for 5 s. EINTR: this program's SIGUSR1 came
+	 * while it waited (what it did stays done). */
+	[OP_RESIZE] = { EFAULT, EINVAL, EBUSY, EINTR },
 	[OP_IOCTL_OTHER] = { ENOTTY },
 	[OP_READ] = { EINVAL, EAGAIN, EFAULT, EINTR },
 	[OP_POLL] = { EINTR },

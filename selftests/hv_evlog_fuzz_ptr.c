@@ -39,7 +39,7 @@ static const uint64_t noncanon_ptrs[] = {
 	0x00007ffffffff000ULL,	/* last user page: unmapped */
 };
 
-static const struct slot *dev_slot(void)
+static const struct piece *dev_piece(void)
 {
 	int start = below(SLOTS);
 
@@ -47,7 +47,7 @@ static const struct slot *dev_slot(void)
 		const struct slot *s = &self->slot[(start + i) % SLOTS];
 
 		if (s->state == S_DEV)
-			return s;
+			return &s->p[below(s->n)];
 	}
 	return NULL;
 }
@@ -92,7 +92,7 @@ uintptr_t gen_ptr(size_t size, enum ptr_class *cls)
 	case P_ROANON:
 		return (uintptr_t)self->ro + below(PAGE - (size < PAGE ? size : PAGE) + 1);
 	case P_DEVRO: {
-		const struct slot *s = dev_slot();
+		const struct piece *s = dev_piece();
 
 		if (!s || s->len < size) {
 			*cls = P_ROANON;

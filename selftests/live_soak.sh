@@ -13,6 +13,15 @@
 #    back, if a counter goes backwards, or if at the end completions differ
 #    from releases + pending + dropped. Events may be lost at this rate
 #    (they are counted); none may be malformed.
+# 3. The fuzzer (hv_evlog_fuzz -x) as the consumer for SOAK_SECONDS, its
+#    mix with mremap of any part of a mapping and RESIZE, each mapping
+#    checked page by page after every call, while, one a second in turn:
+#    a resize (1-6 per CPU) and the highest CPU offline, then online, each
+#    from a control open. A resize may wait for the fuzzer's mappings and
+#    end with EBUSY, or be refused while retired buffers it maps hold
+#    indices (EINVAL); nothing else may fail, nor may the fuzzer. Then,
+#    with everything unmapped, RESIZE to the count, to 1 and back work at
+#    once and leave nothing retired (hv_evlog_fuzz -n 0).
 #
 # kmemleak, lockdep and KFENCE are judged by the harness after the boot.
 . "$(dirname "$0")/ktap.sh"
@@ -25,7 +34,7 @@ RATE=${SOAK_RATE:-20000}
 T=/tmp/hv-evlog-soak
 D=/sys/kernel/debug/hv_evlog
 mkdir -p $T
-echo "1..5"
+echo "1..8"
 ncpu=$(nproc --all 2>/dev/null || nproc)
 c=$((ncpu - 1))
 # shellcheck disable=SC2012 # sysfs names the CPU's node nodeN: nothing to mangle
@@ -86,5 +95,44 @@ grep 'events=' $T/capture.err | grep -q ' malformed=0 '
 result $? "no malformed buffer: $(grep -h 'events=\|check:' $T/capture.err | tr '\n' ' ')" \
 	"$(cat $T/capture.err)"
 echo "# $(grep -h 'events=\|check:\|table changed' $T/capture.err | tr '\n' ' ')"
+
+# 6-8: the fuzzer under changes.
+FUZZ=$(dirname "$0")/hv_evlog_fuzz
+bad=
+busy=0
+k=0
+$TOOL sources all >/dev/null || bad=" sources"
+"$FUZZ" -x -n 1000000000 -t "$SECONDS_" -j 4 >$T/fuzz.out 2>&1 &
+fz=$!
+end=$(($(date +%s) + SECONDS_))
+while [ "$(date +%s)" -lt $end ] && kill -0 $fz 2>/dev/null; do
+	case $((k % 3)) in
+	0) if ! $TOOL resize $((k % 6 + 1)) >/dev/null 2>$T/resize.err; then
+		# The group's reasons: the tool says which.
+		if grep -q 'still mapped\|not yet released\|exceed the group maximum' $T/resize.err; then
+			busy=$((busy + 1))
+		else
+			bad="$bad resize@$k: $(cat $T/resize.err)"
+		fi
+	   fi ;;
+	1) [ ! -w $online ] || echo 0 >$online || bad="$bad offline@$k" ;;
+	2) [ ! -w $online ] || echo 1 >$online || bad="$bad online@$k" ;;
+	esac
+	k=$((k + 1))
+	sleep 1
+done
+[ -w $online ] && echo 1 >$online
+wait $fz
+rc=$?
+sed 's/^/# /; s/^# # /# /' $T/fuzz.out
+check "$k changes beside the fuzzer (resize, CPU $c off/on; $busy resizes refused: mapped or retired)" \
+	"" "$bad"
+result $rc "the fuzzer as the consumer meanwhile ($(sed -n 's/^# fuzz: //p' $T/fuzz.out))" \
+	"exit $rc: $(grep -m3 FAIL $T/fuzz.out)"
+"$FUZZ" -n 0 -j 1 >$T/end.out 2>&1
+rc=$?
+sed -n 's/^# end: /# end: /p; /FAIL/p' $T/end.out
+result $rc "afterwards, nothing mapped: RESIZE to the count, to 1 and back at once, nothing retired" \
+	"exit $rc: $(grep -m3 FAIL $T/end.out)"
 rmmod hv_evlog
 [ $fails = 0 ]
