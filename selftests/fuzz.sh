@@ -44,7 +44,7 @@ echo "1..11"
 # that timed out or failed a hypercall is.
 log_lines() {
 	dmesg | grep 'hv_evlog: ' | grep -Ecv \
-		-e 'hv_evlog: resize: [0-9]+ buffers per CPU: [0-9]+ created, [0-9]+ taken out, [0-9]+ in the group$' \
+		-e 'hv_evlog: resize: [0-9]+ buffers per CPU: [0-9]+ created, [0-9]+ taken out, [0-9]+ in the group \([0-9]+ retired earlier deleted\)$' \
 		-e 'hv_evlog: HV_EVLOG_IOC_RESIZE [0-9]+: 0 buffers per CPU: every served CPU needs one$' \
 		-e 'hv_evlog: HV_EVLOG_IOC_RESIZE [0-9]+: [0-9]+ per CPU x [0-9]+ CPUs = [0-9]+ buffers( \(\+[0-9]+ of CPUs not served\))? exceed the group maximum of [0-9]+ \(max_buffers at load\); at most [0-9]+ per CPU$'
 }
