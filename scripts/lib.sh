@@ -104,7 +104,8 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # in two more 2node boots, cycles and races shortened to 50 and 30
 # (scripts/soak.sh runs 200 of each; together in one boot they took 147 s
 # of 300 on a busy machine); type=system and the hypercall log
-# get a short boot of their own; so does the simulator flooded at
+# get a short boot of their own, with the harness programs that load the
+# module themselves; so does the simulator flooded at
 # sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s);
 # and so does the ioctl/mmap fuzzer, 30000 calls or 20 s per mode,
 # whichever ends first (scripts/soak.sh: 500000 calls per mode).
@@ -121,7 +122,7 @@ memless memless @common,info_plan.sh,device_test,cli.sh
 2node-fuzz 2node fuzz.sh FUZZ_CALLS=30000 FUZZ_SECONDS=20
 4node 4node @common
 1node 1node @common
-system 2node system_log.sh,hypercalls.sh,circular_test,circular_records_test
+system 2node system_log.sh,hypercalls.sh,circular_test,circular_records_test,copy_resize_test
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
 2node-captures 2node capture_formats.sh
 2node-live 2node resize.sh,hotplug.sh
