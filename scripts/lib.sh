@@ -100,7 +100,8 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # and the tool run where placement differs most (2node: one domain per node;
 # memless: CPUs served remotely); the parameter table (one load per case)
 # in 1node; every set-up hypercall failed in turn, then a reboot with the
-# group active; load/unload cycles, the header race and completion messages
+# group active; load/unload cycles (and the kick work traced through
+# open/close/rmmod loops), the header race and completion messages
 # in two more 2node boots, cycles and races shortened to 50 and 30
 # (scripts/soak.sh runs 200 of each; together in one boot they took 147 s
 # of 300 on a busy machine); type=system and the hypercall log
@@ -117,7 +118,7 @@ VM_BOOTS="
 memless memless @common,info_plan.sh,device_test,cli.sh
 1node-params 1node params.sh
 2node-faults 2node fail_at.sh,reboot.sh
-2node-cycles 2node cycles.sh CYCLES=50
+2node-cycles 2node cycles.sh,kick_trace_test CYCLES=50
 2node-races 2node header_race.sh,messages.sh LOOPS=30
 2node-fuzz 2node fuzz.sh FUZZ_CALLS=30000 FUZZ_SECONDS=20
 4node 4node @common
