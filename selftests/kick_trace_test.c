@@ -44,6 +44,8 @@
  *  - each of the kick and the scan is queued on one workqueue only (the
  *    one flush_work() waits on);
  *  - after the rmmod marker, no event of any hv_evlog work function;
+ *  - every open succeeds: the consumer slot is free again once close()
+ *    returned (a run holding the session would keep it: EBUSY);
  *  - the kick ran at least once per open (the open's own scan: release()
  *    flushes it), so the trace did see the module's work; no event was
  *    lost (the trace's entries-in-buffer equals entries-written).
@@ -211,6 +213,7 @@ struct verdict {
 	unsigned long opens, kick_runs, scan_runs, writer_runs;
 	/* Failures. */
 	unsigned long late_starts, late_queues, running_at_close, after_rmmod, lost;
+	unsigned long busy_opens;
 	unsigned long second_queue[KINDS];
 	char queue_of[KINDS][48];
 	unsigned long shown;
@@ -452,6 +455,17 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 
 			mark("open", load, i);
 			fd = open(HV_EVLOG_DEVICE, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			if (fd < 0 && errno == EBUSY) {
+				/*
+				 * The consumer slot goes with the session's
+				 * last reference: a run of its work outlived
+				 * the last close(). Its trace says which.
+				 */
+				v.busy_opens++;
+				TH_LOG("open %d.%d: EBUSY right after a close()", load, i);
+				mark("close", load, i);
+				continue;
+			}
 			ASSERT_LE(0, fd) TH_LOG("open %d.%d: %s", load, i, strerror(errno));
 			hold(fd, i);
 			close(fd);
@@ -479,11 +493,11 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 	       v.queue_of[SCAN][0] ? v.queue_of[SCAN] : "-");
 	TH_LOG("kick or scan: %lu started and %lu queued after release(), %lu close() returned "
 	       "with a run not ended, queued on a second workqueue %lu (kick) %lu (scan); "
-	       "%lu events after rmmod; %lu trace events lost",
+	       "%lu events after rmmod; %lu trace events lost; %lu opens refused (EBUSY)",
 	       v.late_starts, v.late_queues, v.running_at_close, v.second_queue[KICK],
-	       v.second_queue[SCAN], v.after_rmmod, v.lost);
+	       v.second_queue[SCAN], v.after_rmmod, v.lost, v.busy_opens);
 	EXPECT_EQ(LOADS * OPENS, v.opens);
-	EXPECT_LE(v.opens, v.kick_runs);
+	EXPECT_LE(v.opens - v.busy_opens, v.kick_runs);
 	EXPECT_EQ(0u, v.lost);
 	EXPECT_EQ(0u, v.late_starts);
 	EXPECT_EQ(0u, v.late_queues);
@@ -491,6 +505,7 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 	EXPECT_EQ(0u, v.second_queue[KICK]);
 	EXPECT_EQ(0u, v.second_queue[SCAN]);
 	EXPECT_EQ(0u, v.after_rmmod);
+	EXPECT_EQ(0u, v.busy_opens);
 }
 
 int main(int argc, char **argv)
