@@ -14,19 +14,23 @@
  * release(), holding the session, and its final drop could run in module
  * text that rmmod has freed.
  *
- * Loads and unloads /lib/modules/hv_evlog.ko LOADS (3) times (backend=sim
- * sim_rate=1000000 threshold=1: a completion message for every buffer,
- * as fast as the simulator writes); each time OPENS (100) opens, each
- * held a different short while (closed at once, or reading and releasing
- * records for a few milliseconds so that the completions and their kicks
- * go on). A trace_marker line goes right before each open() and right
- * after each close() and rmmod return. The workqueue events queue_work,
- * execute_start and execute_end are recorded (global trace clock, one
- * order for all CPUs), filtered to the module's text; the work functions
- * are told apart by their symbols in /proc/kallsyms while it is loaded:
- * the kick and the periodic scan are kernel::workqueue's
- * WorkItemPointer<1>::run and <0>::run of Arc<device::Session>, the
- * simulator's writer WorkItemPointer<0>::run of Arc<Periodic<Sim>>.
+ * Loads and unloads /lib/modules/hv_evlog.ko LOADS (6) times (backend=sim
+ * mode=circular buffer_pages=1 sim_rate=1000000 threshold=1: a completion
+ * message for every 4 KiB the simulator writes, and in circular mode they
+ * go on whether the consumer releases or not); each time OPENS (50)
+ * opens, each held a different short while (closed at once, or reading
+ * and releasing records for a few milliseconds). Each open() is made on
+ * one CPU and its close() on the next: the open's own kick runs on the
+ * CPU it was queued from (a per-CPU queue, if it is queued there) while
+ * release() runs on another. A trace_marker line goes right before
+ * each open() and right after each close() and rmmod return. The
+ * workqueue events queue_work, execute_start and execute_end are recorded
+ * (global trace clock, one order for all CPUs), filtered to the module's
+ * text; the work functions are told apart by their symbols in
+ * /proc/kallsyms while it is loaded: the kick and the periodic scan are
+ * kernel::workqueue's WorkItemPointer<1>::run and <0>::run of
+ * Arc<device::Session>, the simulator's writer WorkItemPointer<0>::run of
+ * Arc<Periodic<Sim>>.
  *
  * The periodic scan may not run after release() either: release() sets
  * `stopping` under the session's lock, which every scan run takes and
@@ -40,7 +44,7 @@
  *  - no execute_start or queue_work of the kick or the scan between a
  *    close marker and the next open marker;
  *  - at each close marker, every kick and scan run that started has
- *    ended (none is running across release());
+ *    ended (none is running across release(), none ends after it);
  *  - each of the kick and the scan is queued on one workqueue only (the
  *    one flush_work() waits on);
  *  - after the rmmod marker, no event of any hv_evlog work function;
@@ -59,6 +63,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,9 +79,9 @@
 #include "../include/uapi/linux/hv_evlog.h"
 #include "hv_evlog_selftest.h"
 
-#define MODULE_PARAMS	"backend=sim sim_rate=1000000 threshold=1"
-#define LOADS		3
-#define OPENS		100
+#define MODULE_PARAMS	"backend=sim mode=circular buffer_pages=1 sim_rate=1000000 threshold=1"
+#define LOADS		6
+#define OPENS		50
 /* Per CPU: some 600 events a second of the filtered ones. */
 #define TRACE_KB	"4096"
 /* Offending trace lines printed in full; the rest are counted. */
@@ -212,17 +217,17 @@ static enum kind classify(const struct syms *s, const char *fn)
 struct verdict {
 	unsigned long opens, kick_runs, scan_runs, writer_runs;
 	/* Failures. */
-	unsigned long late_starts, late_queues, running_at_close, after_rmmod, lost;
+	unsigned long late_starts, late_ends, late_queues, running_at_close, after_rmmod, lost;
 	unsigned long busy_opens;
 	unsigned long second_queue[KINDS];
 	char queue_of[KINDS][48];
-	unsigned long shown;
 };
 
-static void show(struct __test_metadata *_metadata, struct verdict *v, enum kind k,
+/* Counts one failure in `count`, and prints the first few of each. */
+static void show(struct __test_metadata *_metadata, unsigned long *count, enum kind k,
 		 const char *why, const char *line)
 {
-	if (v->shown++ < SHOWN)
+	if ((*count)++ < SHOWN)
 		TH_LOG("%s %s: %s", kind_name[k], why, line);
 }
 
@@ -260,11 +265,10 @@ static void check_trace(struct __test_metadata *_metadata, const struct syms *s,
 				v->opens++;
 			} else if (!strncmp(m, "close ", 6)) {
 				phase = CLOSED;
-				if (running[KICK] || running[SCAN]) {
-					v->running_at_close++;
-					TH_LOG("load %d: at \"%s\": %ld kick and %ld scan runs not ended",
-					       load, m, running[KICK], running[SCAN]);
-				}
+				if ((running[KICK] || running[SCAN]) &&
+				    v->running_at_close++ < SHOWN)
+					TH_LOG("%ld kick and %ld scan runs not ended at: %s",
+					       running[KICK], running[SCAN], line);
 			} else if (!strncmp(m, "rmmod ", 6)) {
 				phase = UNLOADED;
 			} else if (!strncmp(m, "end ", 4)) {
@@ -289,35 +293,32 @@ static void check_trace(struct __test_metadata *_metadata, const struct syms *s,
 		if (k == NONE)
 			continue;
 		if (phase == UNLOADED) {
-			v->after_rmmod++;
-			show(_metadata, v, k, "hv_evlog work after rmmod returned", line);
+			show(_metadata, &v->after_rmmod, k, "after rmmod returned", line);
 			continue;
 		}
 		if (queue) {
 			if (!v->queue_of[k][0]) {
 				snprintf(v->queue_of[k], sizeof(v->queue_of[k]), "%s", wq);
 			} else if (strcmp(v->queue_of[k], wq)) {
-				v->second_queue[k]++;
-				show(_metadata, v, k, "queued on a second workqueue", line);
+				show(_metadata, &v->second_queue[k], k, "queued on a second workqueue",
+				     line);
 			}
-			if (phase == CLOSED && k != WRITER) {
-				v->late_queues++;
-				show(_metadata, v, k, "queued after release()", line);
-			}
+			if (phase == CLOSED && k != WRITER)
+				show(_metadata, &v->late_queues, k, "queued after release()", line);
 			continue;
 		}
 		if (!start) {
 			running[k]--;
+			if (phase == CLOSED && k != WRITER)
+				show(_metadata, &v->late_ends, k, "ended after release()", line);
 			continue;
 		}
 		running[k]++;
 		v->kick_runs += k == KICK;
 		v->scan_runs += k == SCAN;
 		v->writer_runs += k == WRITER;
-		if (phase == CLOSED && k != WRITER) {
-			v->late_starts++;
-			show(_metadata, v, k, "started after release()", line);
-		}
+		if (phase == CLOSED && k != WRITER)
+			show(_metadata, &v->late_starts, k, "started after release()", line);
 	}
 	fclose(f);
 	EXPECT_TRUE(seen_end) TH_LOG("load %d: the trace has no end marker", load);
@@ -371,6 +372,18 @@ static void hold(int fd, int n)
 	}
 }
 
+/* Runs the test on `cpu` alone, or anywhere with -1. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (cpu < 0 || c == cpu)
+			CPU_SET(c, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 static void tracing_reset(void)
 {
 	put("tracing_on", "0");
@@ -418,6 +431,7 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 	static struct verdict v;
 	struct syms s;
 	char file[96];
+	long ncpus;
 
 	tracefs = find_tracefs();
 	if (!tracefs)
@@ -441,6 +455,8 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 		ASSERT_EQ(0, put(file, "1"));
 	}
 
+	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	ASSERT_LT(0, ncpus);
 	memset(&v, 0, sizeof(v));
 	for (int load = 0; load < LOADS; load++) {
 		uint64_t t0 = now_ms(), t1, t2, t3;
@@ -453,6 +469,7 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 		for (int i = 0; i < OPENS; i++) {
 			int fd;
 
+			pin(i % ncpus);
 			mark("open", load, i);
 			fd = open(HV_EVLOG_DEVICE, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 			if (fd < 0 && errno == EBUSY) {
@@ -468,6 +485,7 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 			}
 			ASSERT_LE(0, fd) TH_LOG("open %d.%d: %s", load, i, strerror(errno));
 			hold(fd, i);
+			pin((i + 1) % ncpus);
 			close(fd);
 			mark("close", load, i);
 		}
@@ -487,21 +505,23 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 		       (unsigned long long)(now_ms() - t3));
 	}
 
+	pin(-1);
 	TH_LOG("%lu opens; runs: %lu kick, %lu scan, %lu simulator writer; kick queued on %s, "
 	       "scan on %s", v.opens, v.kick_runs, v.scan_runs, v.writer_runs,
 	       v.queue_of[KICK][0] ? v.queue_of[KICK] : "-",
 	       v.queue_of[SCAN][0] ? v.queue_of[SCAN] : "-");
-	TH_LOG("kick or scan: %lu started and %lu queued after release(), %lu close() returned "
-	       "with a run not ended, queued on a second workqueue %lu (kick) %lu (scan); "
+	TH_LOG("kick or scan: %lu started, %lu ended and %lu queued after release(), %lu close() "
+	       "returned with a run not ended, queued on a second workqueue %lu (kick) %lu (scan); "
 	       "%lu events after rmmod; %lu trace events lost; %lu opens refused (EBUSY)",
-	       v.late_starts, v.late_queues, v.running_at_close, v.second_queue[KICK],
-	       v.second_queue[SCAN], v.after_rmmod, v.lost, v.busy_opens);
+	       v.late_starts, v.late_ends, v.late_queues, v.running_at_close,
+	       v.second_queue[KICK], v.second_queue[SCAN], v.after_rmmod, v.lost, v.busy_opens);
 	EXPECT_EQ(LOADS * OPENS, v.opens);
 	EXPECT_LE(v.opens - v.busy_opens, v.kick_runs);
 	EXPECT_EQ(0u, v.lost);
 	EXPECT_EQ(0u, v.late_starts);
 	EXPECT_EQ(0u, v.late_queues);
 	EXPECT_EQ(0u, v.running_at_close);
+	EXPECT_EQ(0u, v.late_ends);
 	EXPECT_EQ(0u, v.second_queue[KICK]);
 	EXPECT_EQ(0u, v.second_queue[SCAN]);
 	EXPECT_EQ(0u, v.after_rmmod);
