@@ -57,8 +57,8 @@
  * Skipped if hv_evlog is already loaded, or if the kernel has no tracefs
  * or no workqueue trace events (CONFIG_TRACING and CONFIG_EVENT_TRACING,
  * which CONFIG_FTRACE=y gives with its default tracers; the test kernel
- * has them through CONFIG_PROVE_LOCKING's irq-flag tracepoints). Runs as root. Exit
- * status: kselftest's.
+ * has them through CONFIG_PROVE_LOCKING's irq-flag tracepoints). Runs as
+ * root. Exit status: kselftest's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
