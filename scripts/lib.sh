@@ -100,11 +100,13 @@ VM_COMMON=numa_topology.sh,module_load.sh,placement.sh,backend_hv.sh
 # and the tool run where placement differs most (2node: one domain per node;
 # memless: CPUs served remotely); the parameter table (one load per case)
 # in 1node; every set-up hypercall failed in turn, then a reboot with the
-# group active; load/unload cycles, the header race and completion messages
+# group active; load/unload cycles (and the kick work traced through
+# open/close/rmmod loops), the header race and completion messages
 # in two more 2node boots, cycles and races shortened to 50 and 30
 # (scripts/soak.sh runs 200 of each; together in one boot they took 147 s
 # of 300 on a busy machine); type=system and the hypercall log
-# get a short boot of their own; so does the simulator flooded at
+# get a short boot of their own, with the harness programs that load the
+# module themselves; so does the simulator flooded at
 # sim_rate=1000000 for 20 s before FLUSH and rmmod (scripts/soak.sh: 30 s);
 # and so does the ioctl/mmap fuzzer, 30000 calls or 20 s per mode,
 # whichever ends first (scripts/soak.sh: 500000 calls per mode).
@@ -116,12 +118,12 @@ VM_BOOTS="
 memless memless @common,info_plan.sh,device_test,cli.sh
 1node-params 1node params.sh
 2node-faults 2node fail_at.sh,reboot.sh
-2node-cycles 2node cycles.sh CYCLES=50
+2node-cycles 2node cycles.sh,kick_trace_test CYCLES=50
 2node-races 2node header_race.sh,messages.sh LOOPS=30
 2node-fuzz 2node fuzz.sh FUZZ_CALLS=30000 FUZZ_SECONDS=20
 4node 4node @common
 1node 1node @common
-system 2node system_log.sh,hypercalls.sh,circular_test,circular_records_test
+system 2node system_log.sh,hypercalls.sh,circular_test,circular_records_test,copy_resize_test
 2node-flood 2node sim_flood.sh FLOOD_SECONDS=20
 2node-captures 2node capture_formats.sh
 2node-live 2node resize.sh,hotplug.sh
