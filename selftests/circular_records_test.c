@@ -281,8 +281,7 @@ TEST(circular_records_match_their_fills_and_lost_counts_once)
 	lost = s1.events_lost - s0.events_lost;
 	/* Dropped after the last record read: gaps at the end. */
 	s.gaps += s1.completions - s.next_sequence;
-	TH_LOG("completions %llu (simulator %llu), read %llu (checked against their fill %llu, "
-	       "fill gone %llu), dropped %llu, events_lost %llu (records %llu)",
+	TH_LOG("completions %llu (simulator %llu), read %llu (checked against their fill %llu, fill gone %llu), dropped %llu, events_lost %llu (records %llu)",
 	       (unsigned long long)completions, (unsigned long long)(c1 - c0),
 	       (unsigned long long)s.reads, (unsigned long long)s.checked,
 	       (unsigned long long)s.gone, (unsigned long long)dropped,
