@@ -23,9 +23,11 @@ static void check_records(struct __test_metadata *_metadata,
 		EXPECT_EQ(hdr32(buf, HDR_NEXT_OFFSET), r->bytes_used);
 		EXPECT_EQ(hdr32(buf, HDR_EVENTS_LOST), r->events_lost);
 		EXPECT_EQ(hdr64(buf, HDR_TIME_STAMP), r->timestamp);
-		/* vp: the header's logical processor; cpu: the Linux CPU with
+		/*
+		 * vp: the header's logical processor; cpu: the Linux CPU with
 		 * that VP index, which the simulator numbers as Linux does,
-		 * and the one CPU of the buffer's table entry. */
+		 * and the one CPU of the buffer's table entry.
+		 */
 		EXPECT_EQ(hdr32(buf, HDR_LOGICAL_PROCESSOR) & 0xffff, r->vp);
 		EXPECT_EQ(r->vp, r->cpu);
 		EXPECT_LT(r->cpu, HV_EVLOG_MAX_CPUS);

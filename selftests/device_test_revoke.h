@@ -316,8 +316,10 @@ static uint32_t flags_of(int fd, uint32_t index)
 	return b.flags;
 }
 
-/* The second thread of mremap_middle_during_resize: RESIZE 1 and back
- * from a control file until told to stop, each result counted. */
+/*
+ * The second thread of mremap_middle_during_resize: RESIZE 1 and back
+ * from a control file until told to stop, each result counted.
+ */
 struct resize_loop {
 	int fd;
 	__u32 back;

@@ -287,8 +287,10 @@ static void *worker(void *arg)
 		pthread_barrier_wait(&barrier);
 		if (atomic_load(&epoch_fd) >= 0) {
 			redup();
-			/* Every epoch's file goes to the same epoll set; the
-			 * entry of the previous file went with its release. */
+			/*
+			 * Every epoch's file goes to the same epoll set; the
+			 * entry of the previous file went with its release.
+			 */
 			begin(OP_EPOLL_CTL, "epoll_ctl(%d, ADD, %d)", t->epfd, t->fd);
 			struct epoll_event ev = { .events = EPOLLIN };
 
@@ -410,8 +412,10 @@ static uint32_t live_buffers(int fd, int *retired)
 	return live;
 }
 
-/* RESIZE to per_cpu: at once (within a second: no wait for a mapping),
- * then per_cpu buffers per served CPU, none retired. */
+/*
+ * RESIZE to per_cpu: at once (within a second: no wait for a mapping),
+ * then per_cpu buffers per served CPU, none retired.
+ */
 static void end_resize(int fd, uint32_t per_cpu)
 {
 	double t0 = elapsed(), took;

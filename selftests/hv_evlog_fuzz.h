@@ -70,12 +70,16 @@
 #define MAX_THREADS	16
 #define SLOT_SIZE	(16UL << 20)
 #define SLOTS		64
-/* Thread t's zone: SLOTS slots from here; the kernel's own placement works
- * down from below 128 TiB and never gets near 16 TiB in this program. */
+/*
+ * Thread t's zone: SLOTS slots from here; the kernel's own placement works
+ * down from below 128 TiB and never gets near 16 TiB in this program.
+ */
 #define ZONE_BASE	0x100000000000UL
 #define ZONE_SIZE	(SLOTS * SLOT_SIZE)
-/* The per-thread scratch memory ioctls and reads copy to and from, with an
- * inaccessible page on each side. Large enough for a full BUFFERS table. */
+/*
+ * The per-thread scratch memory ioctls and reads copy to and from, with an
+ * inaccessible page on each side. Large enough for a full BUFFERS table.
+ */
 #define ARENA_SIZE	(128UL << 10)
 #define HDR_SIZE	72
 #define HDR_BUFFER_SIZE	0
@@ -111,8 +115,10 @@ struct piece {
 /* A partial munmap or mremap leaves up to two pieces of one behind. */
 #define PIECES		4
 
-/* One slot of a thread's zone. S_DEV: each of the n pieces maps the device,
- * read-only and intact, so it may be read; they do not overlap. */
+/*
+ * One slot of a thread's zone. S_DEV: each of the n pieces maps the device,
+ * read-only and intact, so it may be read; they do not overlap.
+ */
 struct slot {
 	enum slot_state state;
 	int n;

@@ -8,8 +8,10 @@
 /* read, poll, epoll                                                      */
 /* ---------------------------------------------------------------------- */
 
-/* Checks buffer index through one of the thread's intact mappings that
- * shows its header, if one does (check_page()). */
+/*
+ * Checks buffer index through one of the thread's intact mappings that
+ * shows its header, if one does (check_page()).
+ */
 void check_header_mapped(uint32_t index)
 {
 	uint64_t at = (uint64_t)index * info0.buffer_size;
@@ -92,8 +94,10 @@ void do_poll(void)
 	r = CALL(poll(&pfd, 1, timeout));
 	if (r == 1 && (pfd.revents & ~(POLLIN | POLLRDNORM | POLLPRI)))
 		fail("revents %#x", pfd.revents);
-	/* POLLPRI: the table changed since the file last read it, so it is
-	 * of another generation than at the start. */
+	/*
+	 * POLLPRI: the table changed since the file last read it, so it is
+	 * of another generation than at the start.
+	 */
 	if (r == 1 && (pfd.revents & POLLPRI)) {
 		struct hv_evlog_info in;
 

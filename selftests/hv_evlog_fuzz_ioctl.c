@@ -77,8 +77,10 @@ static uint32_t gen_first(void)
 	}
 }
 
-/* Entries of a table that a RESIZE changed: indices rising from first,
- * below the maximum, each at its offset, with known flags only. */
+/*
+ * Entries of a table that a RESIZE changed: indices rising from first,
+ * below the maximum, each at its offset, with known flags only.
+ */
 static void check_entries(const char *t, uint32_t count, uint32_t first)
 {
 	uint32_t next = first;
@@ -149,16 +151,20 @@ void do_buffers(void)
 					       : must_fail(tc, 1)))
 			fail("succeeded although it cannot write %zu bytes there", bytes);
 	}
-	/* Indices run below the group maximum, not the count: past the
-	 * buffers but within the maximum there is nothing, not an error. */
+	/*
+	 * Indices run below the group maximum, not the count: past the
+	 * buffers but within the maximum there is nothing, not an error.
+	 */
 	if (req.first > info0.max_buffers)
 		fail("succeeded with first %u past the group maximum %u", req.first,
 		     info0.max_buffers);
 	if (c != P_VALID && c != P_MISALIGNED)
 		return;
 	rp = (void *)p;
-	/* The start's table while nothing changed it; after a RESIZE, the
-	 * indices of another generation. */
+	/*
+	 * The start's table while nothing changed it; after a RESIZE, the
+	 * indices of another generation.
+	 */
 	if (rp->generation != info0.generation) {
 		if (rp->count > room || rp->first != req.first || rp->table != req.table ||
 		    rp->reserved)
@@ -183,8 +189,10 @@ void do_buffers(void)
 	}
 }
 
-/* An argument for RELEASE, FLUSH or SET_SOURCES, written at a generated
- * pointer; returns the pointer. */
+/*
+ * An argument for RELEASE, FLUSH or SET_SOURCES, written at a generated
+ * pointer; returns the pointer.
+ */
 static uintptr_t gen_arg(size_t size, uint64_t value, enum ptr_class *c)
 {
 	uintptr_t p = gen_ptr(size, c);
@@ -221,8 +229,10 @@ void do_release(void)
 	release(v, 0);
 }
 
-/* The copying path: a buffer index (mostly valid), a destination from the
- * pointer classes and a room that may be too small. */
+/*
+ * The copying path: a buffer index (mostly valid), a destination from the
+ * pointer classes and a room that may be too small.
+ */
 void do_copy(void)
 {
 	size_t most = info0.buffer_size < ARENA_SIZE / 2 ? info0.buffer_size : ARENA_SIZE / 2;
@@ -300,8 +310,10 @@ void do_sources(void)
 		fail("mask %#llx accepted", (unsigned long long)v);
 }
 
-/* The fuzzer's own resizes one at a time, so that one that succeeds can
- * be checked against what it asked for. */
+/*
+ * The fuzzer's own resizes one at a time, so that one that succeeds can
+ * be checked against what it asked for.
+ */
 static pthread_mutex_t resizing = PTHREAD_MUTEX_INITIALIZER;
 
 /*
@@ -363,8 +375,10 @@ static int defined_cmd(unsigned int cmd)
 	       cmd == HV_EVLOG_IOC_RESIZE;
 }
 
-/* Commands that the VFS answers itself before the driver sees them
- * (do_vfs_ioctl(): FIO*, FIFREEZE, FICLONE, FS_IOC_*) have these types. */
+/*
+ * Commands that the VFS answers itself before the driver sees them
+ * (do_vfs_ioctl(): FIO*, FIFREEZE, FICLONE, FS_IOC_*) have these types.
+ */
 static int vfs_type(unsigned int type)
 {
 	return type == 0x00 || type == 0x15 || type == 'T' || type == 'X' ||

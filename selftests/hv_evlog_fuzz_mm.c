@@ -40,8 +40,10 @@ void free_slot(int k)
 	self->slot[k].n = 0;
 }
 
-/* Adds a piece to a slot; one more than PIECES and the slot is not tracked
- * any more (it is not read, only unmapped). */
+/*
+ * Adds a piece to a slot; one more than PIECES and the slot is not tracked
+ * any more (it is not read, only unmapped).
+ */
 static void add_piece(struct slot *s, uintptr_t addr, size_t len, uint64_t off)
 {
 	if (!len)
@@ -53,8 +55,10 @@ static void add_piece(struct slot *s, uintptr_t addr, size_t len, uint64_t off)
 	s->p[s->n++] = (struct piece){ addr, len, off };
 }
 
-/* [a, a + len), inside piece i of s, is gone from there: what is left of
- * the piece before and after it stays, each with its own device offset. */
+/*
+ * [a, a + len), inside piece i of s, is gone from there: what is left of
+ * the piece before and after it stays, each with its own device offset.
+ */
 static void carve(struct slot *s, int i, uintptr_t a, size_t len)
 {
 	struct piece p = s->p[i];
@@ -66,8 +70,10 @@ static void carve(struct slot *s, int i, uintptr_t a, size_t len)
 		s->state = S_UNKNOWN;
 }
 
-/* Reads words 32-bit words at p into out: 0, or -1 if a read raised
- * SIGBUS (on_signal() jumps back here then). */
+/*
+ * Reads words 32-bit words at p into out: 0, or -1 if a read raised
+ * SIGBUS (on_signal() jumps back here then).
+ */
 int probe(const void *p, uint32_t *out, int words)
 {
 	const volatile uint32_t *w = p;
@@ -81,8 +87,10 @@ int probe(const void *p, uint32_t *out, int words)
 	return 0;
 }
 
-/* The flags of every index below max_buffers in the table now (ABSENT:
- * no buffer there), from the thread's control file. */
+/*
+ * The flags of every index below max_buffers in the table now (ABSENT:
+ * no buffer there), from the thread's control file.
+ */
 int table_flags(uint32_t *flags)
 {
 	struct hv_evlog_buffers req = { .count = info0.max_buffers, .table = (uintptr_t)self->tab };
@@ -150,8 +158,10 @@ void check_page(uintptr_t addr, uint64_t at, const uint32_t *flags)
 	     addr, (unsigned long long)at, index, probe(p, h, 1) ? "SIGBUS" : "data");
 }
 
-/* The invariant, after every call on a slot: every page of each of its
- * pieces, header included where a buffer starts (check_page()). */
+/*
+ * The invariant, after every call on a slot: every page of each of its
+ * pieces, header included where a buffer starts (check_page()).
+ */
 void check_slot(int k)
 {
 	struct slot *s = &self->slot[k];
@@ -230,8 +240,10 @@ void do_mmap(void)
 	if (chance(3))
 		fd = chance(50) ? -1 : self->epfd;
 	rlen = (len + PAGE - 1) & ~(PAGE - 1);
-	/* Where: a free slot (no replacing), over a used slot, or the kernel's
-	 * choice; lengths above a slot only with the kernel's choice. */
+	/*
+	 * Where: a free slot (no replacing), over a used slot, or the kernel's
+	 * choice; lengths above a slot only with the kernel's choice.
+	 */
 	if (len <= SLOT_SIZE && how < 60 && (k = pick_slot(S_EMPTY)) >= 0) {
 		addr = slot_addr(k) + (chance(20) ? below(4) * PAGE : 0);
 		if (addr + rlen > slot_addr(k) + SLOT_SIZE)
@@ -255,8 +267,10 @@ void do_mmap(void)
 		return;
 	}
 	judge(0, 0);
-	/* Whether each buffer of the window exists and is in the rotation
-	 * (a RESIZE changes that) is for the check below to find. */
+	/*
+	 * Whether each buffer of the window exists and is in the rotation
+	 * (a RESIZE changes that) is for the check below to find.
+	 */
 	if (fd == self->fd && !(flags & MAP_ANONYMOUS)) {
 		if ((flags & MAP_TYPE) == MAP_PRIVATE)
 			fail("MAP_PRIVATE mapping of the device succeeded");
@@ -386,8 +400,10 @@ void do_mremap(void)
 		break;
 	case 2:	/* grow, in place or moving: EFAULT (VM_DONTEXPAND) */
 		nlen = len + PAGE * (1 + below(4));
-		/* Moving only what cannot move: an unknown mapping may be
-		 * anonymous and go anywhere. */
+		/*
+		 * Moving only what cannot move: an unknown mapping may be
+		 * anonymous and go anywhere.
+		 */
 		flags = s->state == S_DEV && chance(50) ? MREMAP_MAYMOVE : 0;
 		na = 0;
 		break;
@@ -425,8 +441,10 @@ void do_mremap(void)
 	m = mremap((void *)a, len, nlen, flags, (void *)na);
 	if (m == MAP_FAILED) {
 		judge(-1, errno);
-		/* A failed move may have unmapped the target, and a move that
-		 * shrinks unmaps the source's end before it moves the rest. */
+		/*
+		 * A failed move may have unmapped the target, and a move that
+		 * shrinks unmaps the source's end before it moves the rest.
+		 */
 		if (flags & MREMAP_FIXED && to >= 0)
 			self->slot[to].state = S_UNKNOWN;
 		if ((flags & MREMAP_FIXED) && nlen < len)

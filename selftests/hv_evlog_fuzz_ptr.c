@@ -52,9 +52,11 @@ static const struct piece *dev_piece(void)
 	return NULL;
 }
 
-/* A pointer for a copy of size bytes, and its class. P_VALID and
+/*
+ * A pointer for a copy of size bytes, and its class. P_VALID and
  * P_MISALIGNED point into the arena with room for size bytes (size is at
- * most ARENA_SIZE / 2 for them). */
+ * most ARENA_SIZE / 2 for them).
+ */
 uintptr_t gen_ptr(size_t size, enum ptr_class *cls)
 {
 	enum ptr_class c;
