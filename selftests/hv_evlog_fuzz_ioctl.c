@@ -110,10 +110,18 @@ void do_buffers(void)
 
 	req.first = gen_first();
 	switch (below(5)) {
-	case 0: req.count = 0; break;
-	case 1: req.count = HV_EVLOG_MAX_BUFFERS; break;
-	case 2: req.count = 0xffffffffu; break;
-	default: req.count = 1 + below(n + 2); break;
+	case 0:
+		req.count = 0;
+		break;
+	case 1:
+		req.count = HV_EVLOG_MAX_BUFFERS;
+		break;
+	case 2:
+		req.count = 0xffffffffu;
+		break;
+	default:
+		req.count = 1 + below(n + 2);
+		break;
 	}
 	/* The start's table: its entries from index first on. */
 	while (pos < table0_count && table0[pos].index < req.first)
@@ -273,10 +281,18 @@ void do_flush(void)
 	long r;
 
 	switch (below(5)) {
-	case 0: v = HV_EVLOG_ALL_CPUS; break;
-	case 1: v = ncpus + below(3); break;
-	case 2: v = (uint32_t)rnd(); break;
-	default: v = below(ncpus); break;
+	case 0:
+		v = HV_EVLOG_ALL_CPUS;
+		break;
+	case 1:
+		v = ncpus + below(3);
+		break;
+	case 2:
+		v = (uint32_t)rnd();
+		break;
+	default:
+		v = below(ncpus);
+		break;
 	}
 	p = gen_arg(sizeof(v), v, &c);
 	begin(OP_FLUSH, "ioctl(%d, FLUSH, %#lx %s {%#x})", self->fd, p, ptr_name[c], v);
@@ -294,11 +310,21 @@ void do_sources(void)
 
 	/* Mostly masks that keep events flowing. */
 	switch (below(8)) {
-	case 0: v = 0; break;
-	case 1: v = rnd(); break;
-	case 2: v = 0x3fffff00ULL | 1; break;
-	case 3: v = (rnd() & 0x3fffff00ULL) | 0x100; break;
-	default: v = 0x3fffff00ULL; break;
+	case 0:
+		v = 0;
+		break;
+	case 1:
+		v = rnd();
+		break;
+	case 2:
+		v = 0x3fffff00ULL | 1;
+		break;
+	case 3:
+		v = (rnd() & 0x3fffff00ULL) | 0x100;
+		break;
+	default:
+		v = 0x3fffff00ULL;
+		break;
 	}
 	p = gen_arg(sizeof(v), v, &c);
 	begin(OP_SOURCES, "ioctl(%d, SET_SOURCES, %#lx %s {%#llx})", self->fd, p, ptr_name[c],
@@ -333,10 +359,18 @@ void do_resize(void)
 	long r;
 
 	switch (below(10)) {
-	case 0: v = 0; break;
-	case 1: v = most + 1 + below(3); break;
-	case 2: v = (uint32_t)rnd(); break;
-	default: v = 1 + below(most); break;
+	case 0:
+		v = 0;
+		break;
+	case 1:
+		v = most + 1 + below(3);
+		break;
+	case 2:
+		v = (uint32_t)rnd();
+		break;
+	default:
+		v = 1 + below(most);
+		break;
 	}
 	p = chance(90) ? (uintptr_t)&v : gen_arg(sizeof(v), v, &c);
 	if (chance(20)) {

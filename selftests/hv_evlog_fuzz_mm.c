@@ -215,7 +215,9 @@ static size_t gen_len(uint64_t off)
 	case 3: return 1 + below(3 * PAGE);			/* unaligned */
 	case 4: return (size_t)1 << (32 + below(31));		/* huge */
 	case 5: return SIZE_MAX - below(PAGE);
-	case 6: case 7: return room ? room : PAGE;		/* to the end */
+	case 6:
+	case 7:
+		return room ? room : PAGE;			/* to the end */
 	default: return PAGE * (1 + below(room ? room / PAGE : 4));	/* fits */
 	}
 }
