@@ -214,7 +214,7 @@ TEST_F(dev, set_sources_refuses_non_groups)
 	static const __u64 bad[] = { 0x1, 0x3, 0x401, 0x80, 0x40000000, 1ull << 63 };
 	struct hv_evlog_info info;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		__u64 mask = bad[i];
 
 		EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &mask))

@@ -302,7 +302,7 @@ TEST_F(dev, buffers_bad_table_refused)
 	};
 	struct hv_evlog_buffers req;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		req = (struct hv_evlog_buffers){ .first = 0, .count = 1, .table = bad[i] };
 		EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_BUFFERS, &req))
 			TH_LOG("table %#llx accepted", (unsigned long long)bad[i]);

@@ -66,6 +66,11 @@
 #define MADV_GUARD_REMOVE 103
 #endif
 
+/* As kselftest.h has it; this program does without the kselftest headers. */
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
+#endif
+
 #define PAGE		4096UL
 #define MAX_THREADS	16
 #define SLOT_SIZE	(16UL << 20)

@@ -42,7 +42,7 @@ void do_read(void)
 
 	switch (below(4)) {
 	case 0:
-		size = odd[below(sizeof(odd) / sizeof(odd[0]))];
+		size = odd[below(ARRAY_SIZE(odd))];
 		break;
 	case 1:
 		size = RECORD_SIZE;

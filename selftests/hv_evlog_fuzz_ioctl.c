@@ -434,7 +434,7 @@ void do_ioctl_other(void)
 	do {
 		switch (below(5)) {
 		case 0:	/* a defined command with another size or direction */
-			cmd = defined[below(sizeof(defined) / sizeof(defined[0]))];
+			cmd = defined[below(ARRAY_SIZE(defined))];
 			cmd = chance(50) ? (cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) |
 					   (below(_IOC_SIZEMASK + 1) << _IOC_SIZESHIFT)
 					 : cmd ^ ((1 + below(3)) << _IOC_DIRSHIFT);

@@ -238,7 +238,7 @@ void do_mmap(void)
 	prot = chance(75) ? PROT_READ : (int)below(16) | (chance(10) ? PROT_GROWSDOWN : 0);
 	flags = chance(70) ? MAP_SHARED : chance(50) ? MAP_SHARED_VALIDATE : MAP_PRIVATE;
 	if (chance(25))
-		flags |= extra[below(sizeof(extra) / sizeof(extra[0]))];
+		flags |= extra[below(ARRAY_SIZE(extra))];
 	if (chance(3))
 		fd = chance(50) ? -1 : self->epfd;
 	rlen = (len + PAGE - 1) & ~(PAGE - 1);
@@ -530,7 +530,7 @@ void do_madvise(void)
 		MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_COLLAPSE, MADV_GUARD_INSTALL,
 		MADV_GUARD_REMOVE, 17, 99,
 	};
-	int k = pick_used_slot(), adv = advice[below(sizeof(advice) / sizeof(advice[0]))];
+	int k = pick_used_slot(), adv = advice[below(ARRAY_SIZE(advice))];
 	struct slot *s;
 	uintptr_t a;
 	size_t len;

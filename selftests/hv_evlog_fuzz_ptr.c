@@ -87,10 +87,9 @@ uintptr_t gen_ptr(size_t size, enum ptr_class *cls)
 	case P_GUARD:
 		return chance(50) ? a + ARENA_SIZE + below(PAGE) : a - PAGE + below(PAGE);
 	case P_KERNEL:
-		return kernel_ptrs[below(sizeof(kernel_ptrs) / sizeof(kernel_ptrs[0]))] -
-		       (chance(50) ? 0 : below(PAGE));
+		return kernel_ptrs[below(ARRAY_SIZE(kernel_ptrs))] - (chance(50) ? 0 : below(PAGE));
 	case P_NONCANON:
-		return noncanon_ptrs[below(sizeof(noncanon_ptrs) / sizeof(noncanon_ptrs[0]))];
+		return noncanon_ptrs[below(ARRAY_SIZE(noncanon_ptrs))];
 	case P_ROANON:
 		return (uintptr_t)self->ro + below(PAGE - (size < PAGE ? size : PAGE) + 1);
 	case P_DEVRO: {
