@@ -172,7 +172,7 @@ TEST_F(dev, fork_child_has_no_mapping)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		(void)*(const volatile char *)p;
+		(void)READ_ONCE(*p);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -325,10 +325,10 @@ TEST_F(dev, mmap_window)
 /* The kernel rounds a length up to whole pages before the driver sees it. */
 TEST_F(dev, mmap_length_rounded_up)
 {
-	const volatile char *p = mmap(NULL, 100, PROT_READ, MAP_SHARED, self->fd, 0);
+	const char *p = mmap(NULL, 100, PROT_READ, MAP_SHARED, self->fd, 0);
 
 	ASSERT_NE(MAP_FAILED, p);
-	(void)p[self->page - 1];
+	(void)READ_ONCE(p[self->page - 1]);
 	EXPECT_EQ(0, munmap((void *)p, 100));
 }
 
@@ -442,22 +442,22 @@ TEST_F(dev, mremap_grow_refused)
 /* A store through the read-only mapping faults and changes nothing. */
 TEST_F(dev, write_through_mapping_faults)
 {
-	volatile char *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 0);
+	char *p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, 0);
 	char before;
 	int status;
 	pid_t pid;
 
 	ASSERT_NE(MAP_FAILED, p);
-	before = p[0];
+	before = READ_ONCE(p[0]);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		p[0] = before + 1;
+		WRITE_ONCE(p[0], before + 1);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
-	EXPECT_EQ(before, p[0]);
-	munmap((void *)p, self->page);
+	EXPECT_EQ(before, READ_ONCE(p[0]));
+	munmap(p, self->page);
 }

@@ -101,11 +101,11 @@ static void on_sigbus(int sig)
 static int64_t read_or_sigbus(const void *p)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	volatile int64_t value = -1;
+	int64_t value = -1;
 
 	sigaction(SIGBUS, &sa, &old);
 	if (sigsetjmp(bus_jump, 1) == 0)
-		value = *(const volatile uint32_t *)p;
+		value = READ_ONCE(*(const uint32_t *)p);
 	sigaction(SIGBUS, &old, NULL);
 	return value;
 }

@@ -142,9 +142,13 @@ struct thread {
 	struct slot slot[SLOTS];
 	/* The buffer table as the invariant check reads it (max_buffers). */
 	struct hv_evlog_buffer_info *tab;
-	/* A read of a mapping that may raise SIGBUS (probe()) jumps here. */
+	/*
+	 * While probing says so to the handler (a lock-free atomic, which a
+	 * signal handler may read), a read of a mapping that may raise SIGBUS
+	 * (probe()) jumps to probe_jump.
+	 */
+	_Atomic int probing;
 	sigjmp_buf probe_jump;
-	volatile sig_atomic_t probing;
 	/* Progress and the call in flight, for the hang and signal reports. */
 	_Atomic uint64_t calls;
 	_Atomic int op;

@@ -76,13 +76,14 @@ static void carve(struct slot *s, int i, uintptr_t a, size_t len)
  */
 int probe(const void *p, uint32_t *out, int words)
 {
-	const volatile uint32_t *w = p;
+	const uint32_t *w = p;
 
 	if (sigsetjmp(self->probe_jump, 1))
 		return -1;
 	self->probing = 1;
+	/* Each word read once, and in order with probing's stores. */
 	for (int i = 0; i < words; i++)
-		out[i] = w[i];
+		out[i] = __atomic_load_n(&w[i], __ATOMIC_SEQ_CST);
 	self->probing = 0;
 	return 0;
 }
