@@ -136,12 +136,18 @@ FIXTURE_TEARDOWN(dev)
 	free(self->tab);
 }
 
-/* Skips a completion test unless the group completes buffers on a flush. */
-#define NEED_COMPLETIONS() do {						\
-	const char *e = getenv("HV_EVLOG_COMPLETIONS");			\
-	if (self->info.backend != 1 && !(e && !strcmp(e, "1")))	\
-		SKIP(return, "needs completions (simulated backend)");	\
-} while (0)
+/*
+ * Whether the group completes buffers on a flush; a completion test skips
+ * with NEEDS_COMPLETIONS if not.
+ */
+static int completes_buffers(const struct hv_evlog_info *info)
+{
+	const char *e = getenv("HV_EVLOG_COMPLETIONS");
+
+	return info->backend == 1 || (e && !strcmp(e, "1"));
+}
+
+#define NEEDS_COMPLETIONS	"needs completions (simulated backend)"
 
 /*
  * Reads every record queued within a few scan intervals and releases its

@@ -159,7 +159,8 @@ TEST_F(dev, lifetime_stats_outlive_the_open)
 	struct hv_evlog_stats before, st0, st, after;
 	uint32_t all = HV_EVLOG_ALL_CPUS;
 
-	NEED_COMPLETIONS();
+	if (!completes_buffers(&self->info))
+		SKIP(return, NEEDS_COMPLETIONS);
 	/*
 	 * This open's scanner may already have counted completions, into its
 	 * own stats and the lifetime sum both: the lifetime first, then this

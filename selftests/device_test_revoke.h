@@ -323,6 +323,7 @@ static uint32_t flags_of(int fd, uint32_t index)
 struct resize_loop {
 	int fd;
 	__u32 back;
+	/* Shared with the test while the loop runs. */
 	_Atomic int stop;
 	_Atomic uint32_t cycles;	/* RESIZE 1 and back, both returned */
 	uint32_t shrunk, busy, grown;	/* RESIZE 1: 0, EBUSY; RESIZE back: 0 */
