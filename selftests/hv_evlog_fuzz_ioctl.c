@@ -216,11 +216,10 @@ void release(uint32_t index, int valid_ptr)
 	uintptr_t p;
 	long r;
 
-	if (valid_ptr) {
+	if (valid_ptr)
 		p = (uintptr_t)&index;
-	} else {
+	else
 		p = gen_arg(sizeof(index), index, &c);
-	}
 	begin(OP_RELEASE, "ioctl(%d, RELEASE, %#lx %s {%u})", self->fd, p, ptr_name[c], index);
 	r = CALL(ioctl(self->fd, HV_EVLOG_IOC_RELEASE, p));
 	if (r == 0 && must_fail(c, 0))

@@ -247,17 +247,22 @@ void do_mmap(void)
 	 * Where: a free slot (no replacing), over a used slot, or the kernel's
 	 * choice; lengths above a slot only with the kernel's choice.
 	 */
-	if (len <= SLOT_SIZE && how < 60 && (k = pick_slot(S_EMPTY)) >= 0) {
+	if (len <= SLOT_SIZE && how < 60)
+		k = pick_slot(S_EMPTY);
+	if (k >= 0) {
 		addr = slot_addr(k) + (chance(20) ? below(4) * PAGE : 0);
 		if (addr + rlen > slot_addr(k) + SLOT_SIZE)
 			addr = slot_addr(k);
 		flags |= MAP_FIXED_NOREPLACE;
-	} else if (len <= SLOT_SIZE && how < 80 && (k = pick_used_slot()) >= 0) {
-		addr = slot_addr(k);
-		flags |= MAP_FIXED;
 	} else {
-		k = -1;
-		flags &= ~MAP_GROWSDOWN;	/* would grow into whatever lies below */
+		if (len <= SLOT_SIZE && how < 80)
+			k = pick_used_slot();
+		if (k >= 0) {
+			addr = slot_addr(k);
+			flags |= MAP_FIXED;
+		} else {
+			flags &= ~MAP_GROWSDOWN;	/* would grow into whatever lies below */
+		}
 	}
 	begin(OP_MMAP, "mmap(%#lx, %#zx, %#x, %#x, %d, %#llx)", addr, len, prot, flags, fd,
 	      (unsigned long long)off);
