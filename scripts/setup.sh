@@ -34,7 +34,7 @@ LIBCLANG_VERSION=18.1.1
 ETL_READERS=("dissect.etl==3.14" "etl-parser==1.0.1")
 DEB_PKGS=(busybox-static bc bison flex libelf-dev libssl-dev
           cpio xz-utils make gcc python3-venv python3-docutils kmod file
-          shellcheck)
+          shellcheck perl)
 
 need_root() { [ "$(id -u)" = 0 ] || die "run as root (installs Debian packages)"; }
 

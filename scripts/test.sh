@@ -60,6 +60,30 @@ shellcheck_all() {
 	(cd "$HV_EVLOG_ROOT" && git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck)
 }
 
+# checkpatch.pl of the kernel source that prepare_kernel extracted, on every
+# C file and header that the selftests' Makefile and vm/selftest-modules
+# build (the uapi header included): any error or warning fails. Prints what
+# it found and the totals of each file that has findings.
+checkpatch_all() {
+	local srcs=("$HV_EVLOG_CACHE"/src/linux-7.2-*) files rc
+	local checkpatch=${srcs[0]}/scripts/checkpatch.pl
+	if [ ! -f "$checkpatch" ]; then
+		echo "checkpatch: no $HV_EVLOG_CACHE/src/linux-7.2-*/scripts/checkpatch.pl" >&2
+		return 1
+	fi
+	mapfile -t files < <(git -C "$HV_EVLOG_ROOT" ls-files --cached --others --exclude-standard \
+		'selftests/*.[ch]' 'vm/selftest-modules/*.[ch]' include/uapi/linux/hv_evlog.h)
+	if [ "${#files[@]}" = 0 ]; then
+		echo "checkpatch: no C file found" >&2
+		return 1
+	fi
+	(cd "$HV_EVLOG_ROOT" && perl "$checkpatch" --no-tree --quiet --terse --file "${files[@]}") |
+		grep -v '^total: 0 errors, 0 warnings,'
+	rc=${PIPESTATUS[0]}
+	echo "checkpatch: ${#files[@]} files checked" >&2
+	return "$rc"
+}
+
 main() {
 	rm -rf "$OUT" && mkdir -p "$OUT"
 	step "fresh machine: the scripts with an empty HV_EVLOG_CACHE (scripts/check-fresh.sh)"
@@ -72,6 +96,9 @@ main() {
 
 	step "lint: shellcheck on every shell script"
 	gate "shellcheck on every shell script" shellcheck_all
+
+	step "lint: checkpatch.pl on the guest C programs and the test modules"
+	gate "checkpatch.pl without an error or a warning on every selftest C file" checkpatch_all
 
 	step "lint: rustfmt --check"
 	gate "rustfmt --check on every Rust file" rustfmt_check

@@ -251,14 +251,18 @@ TEST(circular_records_match_their_fills_and_lost_counts_once)
 	ASSERT_EQ(0, ioctl(fd, HV_EVLOG_IOC_STATS, &s0));
 	c0 = sim_completions();
 	ASSERT_NE(UINT64_MAX, c0) TH_LOG("no %s", SIM_COMPLETIONS);
-	/* Records dropped before (the reader was not reading yet) are not
-	 * counted: the next sequence number is the completions so far. */
+	/*
+	 * Records dropped before (the reader was not reading yet) are not
+	 * counted: the next sequence number is the completions so far.
+	 */
 	EXPECT_LE(s.next_sequence, s0.completions);
 	s.next_sequence = s0.completions;
 	s.counting = 1;
 
-	/* Events flow; every record is read as soon as it is there, and no
-	 * buffer is released: each restart is of a complete buffer. */
+	/*
+	 * Events flow; every record is read as soon as it is there, and no
+	 * buffer is released: each restart is of a complete buffer.
+	 */
 	ASSERT_EQ(0, ioctl(fd, HV_EVLOG_IOC_SET_SOURCES, &s.info.sources));
 	end = now_ms() + FLOW_MS;
 	while (now_ms() < end) {
@@ -281,8 +285,7 @@ TEST(circular_records_match_their_fills_and_lost_counts_once)
 	lost = s1.events_lost - s0.events_lost;
 	/* Dropped after the last record read: gaps at the end. */
 	s.gaps += s1.completions - s.next_sequence;
-	TH_LOG("completions %llu (simulator %llu), read %llu (checked against their fill %llu, "
-	       "fill gone %llu), dropped %llu, events_lost %llu (records %llu)",
+	TH_LOG("completions %llu (simulator %llu), read %llu (checked against their fill %llu, fill gone %llu), dropped %llu, events_lost %llu (records %llu)",
 	       (unsigned long long)completions, (unsigned long long)(c1 - c0),
 	       (unsigned long long)s.reads, (unsigned long long)s.checked,
 	       (unsigned long long)s.gone, (unsigned long long)dropped,

@@ -169,8 +169,7 @@ static void take(struct __test_metadata *_metadata, int fd, struct seen *s,
 	    hdr64(s->copy, HDR_TIME_STAMP) != r->timestamp ||
 	    hdr32(s->copy, HDR_BUFFER_STATE) != STATE_COMPLETE) {
 		if (s->copy_wrong++ < SHOWN)
-			TH_LOG("COPY of record %llu (buffer %u, time stamp %llu, %u bytes used): "
-			       "%u bytes of buffer %u, time stamp %llu, state %u",
+			TH_LOG("COPY of record %llu (buffer %u, time stamp %llu, %u bytes used): %u bytes of buffer %u, time stamp %llu, state %u",
 			       (unsigned long long)r->sequence, r->buffer_index,
 			       (unsigned long long)r->timestamp, r->bytes_used, c.bytes,
 			       hdr32(s->copy, HDR_BUFFER_INDEX),
@@ -263,9 +262,7 @@ TEST(copy_only_consumer_under_resizes_gets_each_completion_once)
 			       b->buffer_index, (unsigned long long)b->time_stamp,
 			       (unsigned long long)a->sequence, (unsigned long long)b->sequence);
 	}
-	TH_LOG("%lu resizes (%lu failed), %zu records read, %llu copies refused, "
-	       "%llu copies not the record's, %llu repeated (index, time stamp) pairs; "
-	       "STATS: %llu completions, %llu releases, %llu records dropped",
+	TH_LOG("%lu resizes (%lu failed), %zu records read, %llu copies refused, %llu copies not the record's, %llu repeated (index, time stamp) pairs; STATS: %llu completions, %llu releases, %llu records dropped",
 	       r.done, r.failed, s.count, (unsigned long long)s.copy_failed,
 	       (unsigned long long)s.copy_wrong, (unsigned long long)repeats,
 	       (unsigned long long)st.completions, (unsigned long long)st.releases,

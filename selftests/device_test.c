@@ -63,14 +63,14 @@ static int64_t hdr_snapshot(const void *buf, unsigned char out[72])
 {
 	const uint32_t *state = (const uint32_t *)((const char *)buf + HDR_BUFFER_STATE);
 	const uint64_t *stamp = (const uint64_t *)((const char *)buf + HDR_TIME_STAMP);
-	const volatile unsigned char *src = buf;
+	const unsigned char *src = buf;
 
 	for (int tries = 0; tries < 1000; tries++) {
 		uint64_t t = __atomic_load_n(stamp, __ATOMIC_ACQUIRE);
 		uint32_t before = __atomic_load_n(state, __ATOMIC_ACQUIRE);
 
 		for (int i = 0; i < 72; i++)
-			out[i] = src[i];
+			out[i] = READ_ONCE(src[i]);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(state, __ATOMIC_ACQUIRE) == before &&
 		    __atomic_load_n(stamp, __ATOMIC_RELAXED) == t &&
@@ -136,12 +136,18 @@ FIXTURE_TEARDOWN(dev)
 	free(self->tab);
 }
 
-/* Skips a completion test unless the group completes buffers on a flush. */
-#define NEED_COMPLETIONS() do {						\
-	const char *e = getenv("HV_EVLOG_COMPLETIONS");			\
-	if (self->info.backend != 1 && !(e && !strcmp(e, "1")))	\
-		SKIP(return, "needs completions (simulated backend)");	\
-} while (0)
+/*
+ * Whether the group completes buffers on a flush; a completion test skips
+ * with NEEDS_COMPLETIONS if not.
+ */
+static int completes_buffers(const struct hv_evlog_info *info)
+{
+	const char *e = getenv("HV_EVLOG_COMPLETIONS");
+
+	return info->backend == 1 || (e && !strcmp(e, "1"));
+}
+
+#define NEEDS_COMPLETIONS	"needs completions (simulated backend)"
 
 /*
  * Reads every record queued within a few scan intervals and releases its

@@ -159,7 +159,8 @@ TEST_F(dev, lifetime_stats_outlive_the_open)
 	struct hv_evlog_stats before, st0, st, after;
 	uint32_t all = HV_EVLOG_ALL_CPUS;
 
-	NEED_COMPLETIONS();
+	if (!completes_buffers(&self->info))
+		SKIP(return, NEEDS_COMPLETIONS);
 	/*
 	 * This open's scanner may already have counted completions, into its
 	 * own stats and the lifetime sum both: the lifetime first, then this
@@ -214,7 +215,7 @@ TEST_F(dev, set_sources_refuses_non_groups)
 	static const __u64 bad[] = { 0x1, 0x3, 0x401, 0x80, 0x40000000, 1ull << 63 };
 	struct hv_evlog_info info;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		__u64 mask = bad[i];
 
 		EXPECT_EQ(-1, ioctl(self->fd, HV_EVLOG_IOC_SET_SOURCES, &mask))

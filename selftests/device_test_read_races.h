@@ -53,7 +53,8 @@ TEST_F(dev, read_into_userfaultfd_does_not_block_others)
 	pthread_t reader;
 	int uffd;
 
-	NEED_COMPLETIONS();
+	if (!completes_buffers(&self->info))
+		SKIP(return, NEEDS_COMPLETIONS);
 	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s (needs CONFIG_USERFAULTFD, root)",
 				  strerror(errno));

@@ -101,11 +101,11 @@ static void on_sigbus(int sig)
 static int64_t read_or_sigbus(const void *p)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	volatile int64_t value = -1;
+	int64_t value = -1;
 
 	sigaction(SIGBUS, &sa, &old);
 	if (sigsetjmp(bus_jump, 1) == 0)
-		value = *(const volatile uint32_t *)p;
+		value = READ_ONCE(*(const uint32_t *)p);
 	sigaction(SIGBUS, &old, NULL);
 	return value;
 }
@@ -316,11 +316,14 @@ static uint32_t flags_of(int fd, uint32_t index)
 	return b.flags;
 }
 
-/* The second thread of mremap_middle_during_resize: RESIZE 1 and back
- * from a control file until told to stop, each result counted. */
+/*
+ * The second thread of mremap_middle_during_resize: RESIZE 1 and back
+ * from a control file until told to stop, each result counted.
+ */
 struct resize_loop {
 	int fd;
 	__u32 back;
+	/* Shared with the test while the loop runs. */
 	_Atomic int stop;
 	_Atomic uint32_t cycles;	/* RESIZE 1 and back, both returned */
 	uint32_t shrunk, busy, grown;	/* RESIZE 1: 0, EBUSY; RESIZE back: 0 */

@@ -215,26 +215,46 @@ static void one_call(void)
 {
 	unsigned int r = below(1000);
 
-	if (r < 60) do_info();
-	else if (r < 120) do_buffers();
-	else if (r < 180) do_release();
-	else if (r < 230) do_flush();
-	else if (r < 260) do_sources();
-	else if (r < 285) do_stats();
-	else if (r < 300) do_copy();
-	else if (r < 380) do_ioctl_other();
-	else if (r < 500) do_read();
-	else if (r < 550) do_poll();
-	else if (r < 580) do_epoll();
-	else if (r < 720) do_mmap();
-	else if (r < 780) do_munmap();
-	else if (r < 840) do_mremap();
-	else if (r < 870) do_mprotect();
-	else if (r < 910) do_madvise();
-	else if (r < 950) do_misc_mm();
-	else if (r < 965) do_open();
-	else if (r < 975) do_resize();
-	else do_file_misc();
+	if (r < 60)
+		do_info();
+	else if (r < 120)
+		do_buffers();
+	else if (r < 180)
+		do_release();
+	else if (r < 230)
+		do_flush();
+	else if (r < 260)
+		do_sources();
+	else if (r < 285)
+		do_stats();
+	else if (r < 300)
+		do_copy();
+	else if (r < 380)
+		do_ioctl_other();
+	else if (r < 500)
+		do_read();
+	else if (r < 550)
+		do_poll();
+	else if (r < 580)
+		do_epoll();
+	else if (r < 720)
+		do_mmap();
+	else if (r < 780)
+		do_munmap();
+	else if (r < 840)
+		do_mremap();
+	else if (r < 870)
+		do_mprotect();
+	else if (r < 910)
+		do_madvise();
+	else if (r < 950)
+		do_misc_mm();
+	else if (r < 965)
+		do_open();
+	else if (r < 975)
+		do_resize();
+	else
+		do_file_misc();
 }
 
 static int out_of_budget(void)
@@ -287,8 +307,10 @@ static void *worker(void *arg)
 		pthread_barrier_wait(&barrier);
 		if (atomic_load(&epoch_fd) >= 0) {
 			redup();
-			/* Every epoch's file goes to the same epoll set; the
-			 * entry of the previous file went with its release. */
+			/*
+			 * Every epoch's file goes to the same epoll set; the
+			 * entry of the previous file went with its release.
+			 */
 			begin(OP_EPOLL_CTL, "epoll_ctl(%d, ADD, %d)", t->epfd, t->fd);
 			struct epoll_event ev = { .events = EPOLLIN };
 
@@ -410,8 +432,10 @@ static uint32_t live_buffers(int fd, int *retired)
 	return live;
 }
 
-/* RESIZE to per_cpu: at once (within a second: no wait for a mapping),
- * then per_cpu buffers per served CPU, none retired. */
+/*
+ * RESIZE to per_cpu: at once (within a second: no wait for a mapping),
+ * then per_cpu buffers per served CPU, none retired.
+ */
 static void end_resize(int fd, uint32_t per_cpu)
 {
 	double t0 = elapsed(), took;
@@ -512,11 +536,21 @@ int main(int argc, char **argv)
 	seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	while ((opt = getopt(argc, argv, "s:n:t:j:x")) != -1) {
 		switch (opt) {
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		case 'n': max_calls = strtoull(optarg, NULL, 0); break;
-		case 't': max_seconds = strtoul(optarg, NULL, 0); break;
-		case 'j': nthreads = atoi(optarg); break;
-		case 'x': outside = 1; break;
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'n':
+			max_calls = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			max_seconds = strtoul(optarg, NULL, 0);
+			break;
+		case 'j':
+			nthreads = atoi(optarg);
+			break;
+		case 'x':
+			outside = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-s SEED] [-n CALLS] [-t SECONDS] [-j THREADS] [-x]\n",
 				argv[0]);

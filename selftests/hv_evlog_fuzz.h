@@ -66,16 +66,25 @@
 #define MADV_GUARD_REMOVE 103
 #endif
 
+/* As kselftest.h has it; this program does without the kselftest headers. */
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
+#endif
+
 #define PAGE		4096UL
 #define MAX_THREADS	16
 #define SLOT_SIZE	(16UL << 20)
 #define SLOTS		64
-/* Thread t's zone: SLOTS slots from here; the kernel's own placement works
- * down from below 128 TiB and never gets near 16 TiB in this program. */
+/*
+ * Thread t's zone: SLOTS slots from here; the kernel's own placement works
+ * down from below 128 TiB and never gets near 16 TiB in this program.
+ */
 #define ZONE_BASE	0x100000000000UL
 #define ZONE_SIZE	(SLOTS * SLOT_SIZE)
-/* The per-thread scratch memory ioctls and reads copy to and from, with an
- * inaccessible page on each side. Large enough for a full BUFFERS table. */
+/*
+ * The per-thread scratch memory ioctls and reads copy to and from, with an
+ * inaccessible page on each side. Large enough for a full BUFFERS table.
+ */
 #define ARENA_SIZE	(128UL << 10)
 #define HDR_SIZE	72
 #define HDR_BUFFER_SIZE	0
@@ -111,8 +120,10 @@ struct piece {
 /* A partial munmap or mremap leaves up to two pieces of one behind. */
 #define PIECES		4
 
-/* One slot of a thread's zone. S_DEV: each of the n pieces maps the device,
- * read-only and intact, so it may be read; they do not overlap. */
+/*
+ * One slot of a thread's zone. S_DEV: each of the n pieces maps the device,
+ * read-only and intact, so it may be read; they do not overlap.
+ */
 struct slot {
 	enum slot_state state;
 	int n;
@@ -131,9 +142,13 @@ struct thread {
 	struct slot slot[SLOTS];
 	/* The buffer table as the invariant check reads it (max_buffers). */
 	struct hv_evlog_buffer_info *tab;
-	/* A read of a mapping that may raise SIGBUS (probe()) jumps here. */
+	/*
+	 * While probing says so to the handler (a lock-free atomic, which a
+	 * signal handler may read), a read of a mapping that may raise SIGBUS
+	 * (probe()) jumps to probe_jump.
+	 */
+	_Atomic int probing;
 	sigjmp_buf probe_jump;
-	volatile sig_atomic_t probing;
 	/* Progress and the call in flight, for the hang and signal reports. */
 	_Atomic uint64_t calls;
 	_Atomic int op;

@@ -8,8 +8,10 @@
 /* read, poll, epoll                                                      */
 /* ---------------------------------------------------------------------- */
 
-/* Checks buffer index through one of the thread's intact mappings that
- * shows its header, if one does (check_page()). */
+/*
+ * Checks buffer index through one of the thread's intact mappings that
+ * shows its header, if one does (check_page()).
+ */
 void check_header_mapped(uint32_t index)
 {
 	uint64_t at = (uint64_t)index * info0.buffer_size;
@@ -39,10 +41,18 @@ void do_read(void)
 	long r;
 
 	switch (below(4)) {
-	case 0: size = odd[below(sizeof(odd) / sizeof(odd[0]))]; break;
-	case 1: size = RECORD_SIZE; break;
-	case 2: size = chance(50) ? (1UL << 30) : SIZE_MAX >> 1; break;	/* far more than fits */
-	default: size = RECORD_SIZE * (1 + below(32)); break;
+	case 0:
+		size = odd[below(ARRAY_SIZE(odd))];
+		break;
+	case 1:
+		size = RECORD_SIZE;
+		break;
+	case 2:
+		size = chance(50) ? (1UL << 30) : SIZE_MAX >> 1;	/* far more than fits */
+		break;
+	default:
+		size = RECORD_SIZE * (1 + below(32));
+		break;
 	}
 	p = gen_ptr(size < ARENA_SIZE / 2 ? size : ARENA_SIZE / 2, &c);
 	begin(OP_READ, "read(%d, %#lx %s, %zu)", self->fd, p, ptr_name[c], size);
@@ -92,8 +102,10 @@ void do_poll(void)
 	r = CALL(poll(&pfd, 1, timeout));
 	if (r == 1 && (pfd.revents & ~(POLLIN | POLLRDNORM | POLLPRI)))
 		fail("revents %#x", pfd.revents);
-	/* POLLPRI: the table changed since the file last read it, so it is
-	 * of another generation than at the start. */
+	/*
+	 * POLLPRI: the table changed since the file last read it, so it is
+	 * of another generation than at the start.
+	 */
 	if (r == 1 && (pfd.revents & POLLPRI)) {
 		struct hv_evlog_info in;
 
@@ -188,8 +200,12 @@ void do_file_misc(void)
 
 		begin(OP_BADFD, "ioctl/read/mmap on fd %d", bad);
 		switch (below(3)) {
-		case 0: CALL(ioctl(bad, HV_EVLOG_IOC_INFO, self->arena)); break;
-		case 1: CALL(read(bad, self->arena, RECORD_SIZE)); break;
+		case 0:
+			CALL(ioctl(bad, HV_EVLOG_IOC_INFO, self->arena));
+			break;
+		case 1:
+			CALL(read(bad, self->arena, RECORD_SIZE));
+			break;
 		default: {
 			void *m = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, bad, 0);
 

@@ -77,8 +77,10 @@ static uint32_t gen_first(void)
 	}
 }
 
-/* Entries of a table that a RESIZE changed: indices rising from first,
- * below the maximum, each at its offset, with known flags only. */
+/*
+ * Entries of a table that a RESIZE changed: indices rising from first,
+ * below the maximum, each at its offset, with known flags only.
+ */
 static void check_entries(const char *t, uint32_t count, uint32_t first)
 {
 	uint32_t next = first;
@@ -108,10 +110,18 @@ void do_buffers(void)
 
 	req.first = gen_first();
 	switch (below(5)) {
-	case 0: req.count = 0; break;
-	case 1: req.count = HV_EVLOG_MAX_BUFFERS; break;
-	case 2: req.count = 0xffffffffu; break;
-	default: req.count = 1 + below(n + 2); break;
+	case 0:
+		req.count = 0;
+		break;
+	case 1:
+		req.count = HV_EVLOG_MAX_BUFFERS;
+		break;
+	case 2:
+		req.count = 0xffffffffu;
+		break;
+	default:
+		req.count = 1 + below(n + 2);
+		break;
 	}
 	/* The start's table: its entries from index first on. */
 	while (pos < table0_count && table0[pos].index < req.first)
@@ -149,16 +159,20 @@ void do_buffers(void)
 					       : must_fail(tc, 1)))
 			fail("succeeded although it cannot write %zu bytes there", bytes);
 	}
-	/* Indices run below the group maximum, not the count: past the
-	 * buffers but within the maximum there is nothing, not an error. */
+	/*
+	 * Indices run below the group maximum, not the count: past the
+	 * buffers but within the maximum there is nothing, not an error.
+	 */
 	if (req.first > info0.max_buffers)
 		fail("succeeded with first %u past the group maximum %u", req.first,
 		     info0.max_buffers);
 	if (c != P_VALID && c != P_MISALIGNED)
 		return;
 	rp = (void *)p;
-	/* The start's table while nothing changed it; after a RESIZE, the
-	 * indices of another generation. */
+	/*
+	 * The start's table while nothing changed it; after a RESIZE, the
+	 * indices of another generation.
+	 */
 	if (rp->generation != info0.generation) {
 		if (rp->count > room || rp->first != req.first || rp->table != req.table ||
 		    rp->reserved)
@@ -183,8 +197,10 @@ void do_buffers(void)
 	}
 }
 
-/* An argument for RELEASE, FLUSH or SET_SOURCES, written at a generated
- * pointer; returns the pointer. */
+/*
+ * An argument for RELEASE, FLUSH or SET_SOURCES, written at a generated
+ * pointer; returns the pointer.
+ */
 static uintptr_t gen_arg(size_t size, uint64_t value, enum ptr_class *c)
 {
 	uintptr_t p = gen_ptr(size, c);
@@ -200,11 +216,10 @@ void release(uint32_t index, int valid_ptr)
 	uintptr_t p;
 	long r;
 
-	if (valid_ptr) {
+	if (valid_ptr)
 		p = (uintptr_t)&index;
-	} else {
+	else
 		p = gen_arg(sizeof(index), index, &c);
-	}
 	begin(OP_RELEASE, "ioctl(%d, RELEASE, %#lx %s {%u})", self->fd, p, ptr_name[c], index);
 	r = CALL(ioctl(self->fd, HV_EVLOG_IOC_RELEASE, p));
 	if (r == 0 && must_fail(c, 0))
@@ -221,8 +236,10 @@ void do_release(void)
 	release(v, 0);
 }
 
-/* The copying path: a buffer index (mostly valid), a destination from the
- * pointer classes and a room that may be too small. */
+/*
+ * The copying path: a buffer index (mostly valid), a destination from the
+ * pointer classes and a room that may be too small.
+ */
 void do_copy(void)
 {
 	size_t most = info0.buffer_size < ARENA_SIZE / 2 ? info0.buffer_size : ARENA_SIZE / 2;
@@ -263,10 +280,18 @@ void do_flush(void)
 	long r;
 
 	switch (below(5)) {
-	case 0: v = HV_EVLOG_ALL_CPUS; break;
-	case 1: v = ncpus + below(3); break;
-	case 2: v = (uint32_t)rnd(); break;
-	default: v = below(ncpus); break;
+	case 0:
+		v = HV_EVLOG_ALL_CPUS;
+		break;
+	case 1:
+		v = ncpus + below(3);
+		break;
+	case 2:
+		v = (uint32_t)rnd();
+		break;
+	default:
+		v = below(ncpus);
+		break;
 	}
 	p = gen_arg(sizeof(v), v, &c);
 	begin(OP_FLUSH, "ioctl(%d, FLUSH, %#lx %s {%#x})", self->fd, p, ptr_name[c], v);
@@ -284,11 +309,21 @@ void do_sources(void)
 
 	/* Mostly masks that keep events flowing. */
 	switch (below(8)) {
-	case 0: v = 0; break;
-	case 1: v = rnd(); break;
-	case 2: v = 0x3fffff00ULL | 1; break;
-	case 3: v = (rnd() & 0x3fffff00ULL) | 0x100; break;
-	default: v = 0x3fffff00ULL; break;
+	case 0:
+		v = 0;
+		break;
+	case 1:
+		v = rnd();
+		break;
+	case 2:
+		v = 0x3fffff00ULL | 1;
+		break;
+	case 3:
+		v = (rnd() & 0x3fffff00ULL) | 0x100;
+		break;
+	default:
+		v = 0x3fffff00ULL;
+		break;
 	}
 	p = gen_arg(sizeof(v), v, &c);
 	begin(OP_SOURCES, "ioctl(%d, SET_SOURCES, %#lx %s {%#llx})", self->fd, p, ptr_name[c],
@@ -300,8 +335,10 @@ void do_sources(void)
 		fail("mask %#llx accepted", (unsigned long long)v);
 }
 
-/* The fuzzer's own resizes one at a time, so that one that succeeds can
- * be checked against what it asked for. */
+/*
+ * The fuzzer's own resizes one at a time, so that one that succeeds can
+ * be checked against what it asked for.
+ */
 static pthread_mutex_t resizing = PTHREAD_MUTEX_INITIALIZER;
 
 /*
@@ -321,10 +358,18 @@ void do_resize(void)
 	long r;
 
 	switch (below(10)) {
-	case 0: v = 0; break;
-	case 1: v = most + 1 + below(3); break;
-	case 2: v = (uint32_t)rnd(); break;
-	default: v = 1 + below(most); break;
+	case 0:
+		v = 0;
+		break;
+	case 1:
+		v = most + 1 + below(3);
+		break;
+	case 2:
+		v = (uint32_t)rnd();
+		break;
+	default:
+		v = 1 + below(most);
+		break;
 	}
 	p = chance(90) ? (uintptr_t)&v : gen_arg(sizeof(v), v, &c);
 	if (chance(20)) {
@@ -363,8 +408,10 @@ static int defined_cmd(unsigned int cmd)
 	       cmd == HV_EVLOG_IOC_RESIZE;
 }
 
-/* Commands that the VFS answers itself before the driver sees them
- * (do_vfs_ioctl(): FIO*, FIFREEZE, FICLONE, FS_IOC_*) have these types. */
+/*
+ * Commands that the VFS answers itself before the driver sees them
+ * (do_vfs_ioctl(): FIO*, FIFREEZE, FICLONE, FS_IOC_*) have these types.
+ */
 static int vfs_type(unsigned int type)
 {
 	return type == 0x00 || type == 0x15 || type == 'T' || type == 'X' ||
@@ -386,7 +433,7 @@ void do_ioctl_other(void)
 	do {
 		switch (below(5)) {
 		case 0:	/* a defined command with another size or direction */
-			cmd = defined[below(sizeof(defined) / sizeof(defined[0]))];
+			cmd = defined[below(ARRAY_SIZE(defined))];
 			cmd = chance(50) ? (cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) |
 					   (below(_IOC_SIZEMASK + 1) << _IOC_SIZESHIFT)
 					 : cmd ^ ((1 + below(3)) << _IOC_DIRSHIFT);

@@ -40,8 +40,10 @@ void free_slot(int k)
 	self->slot[k].n = 0;
 }
 
-/* Adds a piece to a slot; one more than PIECES and the slot is not tracked
- * any more (it is not read, only unmapped). */
+/*
+ * Adds a piece to a slot; one more than PIECES and the slot is not tracked
+ * any more (it is not read, only unmapped).
+ */
 static void add_piece(struct slot *s, uintptr_t addr, size_t len, uint64_t off)
 {
 	if (!len)
@@ -53,8 +55,10 @@ static void add_piece(struct slot *s, uintptr_t addr, size_t len, uint64_t off)
 	s->p[s->n++] = (struct piece){ addr, len, off };
 }
 
-/* [a, a + len), inside piece i of s, is gone from there: what is left of
- * the piece before and after it stays, each with its own device offset. */
+/*
+ * [a, a + len), inside piece i of s, is gone from there: what is left of
+ * the piece before and after it stays, each with its own device offset.
+ */
 static void carve(struct slot *s, int i, uintptr_t a, size_t len)
 {
 	struct piece p = s->p[i];
@@ -66,23 +70,28 @@ static void carve(struct slot *s, int i, uintptr_t a, size_t len)
 		s->state = S_UNKNOWN;
 }
 
-/* Reads words 32-bit words at p into out: 0, or -1 if a read raised
- * SIGBUS (on_signal() jumps back here then). */
+/*
+ * Reads words 32-bit words at p into out: 0, or -1 if a read raised
+ * SIGBUS (on_signal() jumps back here then).
+ */
 int probe(const void *p, uint32_t *out, int words)
 {
-	const volatile uint32_t *w = p;
+	const uint32_t *w = p;
 
 	if (sigsetjmp(self->probe_jump, 1))
 		return -1;
 	self->probing = 1;
+	/* Each word read once, and in order with probing's stores. */
 	for (int i = 0; i < words; i++)
-		out[i] = w[i];
+		out[i] = __atomic_load_n(&w[i], __ATOMIC_SEQ_CST);
 	self->probing = 0;
 	return 0;
 }
 
-/* The flags of every index below max_buffers in the table now (ABSENT:
- * no buffer there), from the thread's control file. */
+/*
+ * The flags of every index below max_buffers in the table now (ABSENT:
+ * no buffer there), from the thread's control file.
+ */
 int table_flags(uint32_t *flags)
 {
 	struct hv_evlog_buffers req = { .count = info0.max_buffers, .table = (uintptr_t)self->tab };
@@ -150,8 +159,10 @@ void check_page(uintptr_t addr, uint64_t at, const uint32_t *flags)
 	     addr, (unsigned long long)at, index, probe(p, h, 1) ? "SIGBUS" : "data");
 }
 
-/* The invariant, after every call on a slot: every page of each of its
- * pieces, header included where a buffer starts (check_page()). */
+/*
+ * The invariant, after every call on a slot: every page of each of its
+ * pieces, header included where a buffer starts (check_page()).
+ */
 void check_slot(int k)
 {
 	struct slot *s = &self->slot[k];
@@ -205,7 +216,9 @@ static size_t gen_len(uint64_t off)
 	case 3: return 1 + below(3 * PAGE);			/* unaligned */
 	case 4: return (size_t)1 << (32 + below(31));		/* huge */
 	case 5: return SIZE_MAX - below(PAGE);
-	case 6: case 7: return room ? room : PAGE;		/* to the end */
+	case 6:
+	case 7:
+		return room ? room : PAGE;			/* to the end */
 	default: return PAGE * (1 + below(room ? room / PAGE : 4));	/* fits */
 	}
 }
@@ -226,23 +239,30 @@ void do_mmap(void)
 	prot = chance(75) ? PROT_READ : (int)below(16) | (chance(10) ? PROT_GROWSDOWN : 0);
 	flags = chance(70) ? MAP_SHARED : chance(50) ? MAP_SHARED_VALIDATE : MAP_PRIVATE;
 	if (chance(25))
-		flags |= extra[below(sizeof(extra) / sizeof(extra[0]))];
+		flags |= extra[below(ARRAY_SIZE(extra))];
 	if (chance(3))
 		fd = chance(50) ? -1 : self->epfd;
 	rlen = (len + PAGE - 1) & ~(PAGE - 1);
-	/* Where: a free slot (no replacing), over a used slot, or the kernel's
-	 * choice; lengths above a slot only with the kernel's choice. */
-	if (len <= SLOT_SIZE && how < 60 && (k = pick_slot(S_EMPTY)) >= 0) {
+	/*
+	 * Where: a free slot (no replacing), over a used slot, or the kernel's
+	 * choice; lengths above a slot only with the kernel's choice.
+	 */
+	if (len <= SLOT_SIZE && how < 60)
+		k = pick_slot(S_EMPTY);
+	if (k >= 0) {
 		addr = slot_addr(k) + (chance(20) ? below(4) * PAGE : 0);
 		if (addr + rlen > slot_addr(k) + SLOT_SIZE)
 			addr = slot_addr(k);
 		flags |= MAP_FIXED_NOREPLACE;
-	} else if (len <= SLOT_SIZE && how < 80 && (k = pick_used_slot()) >= 0) {
-		addr = slot_addr(k);
-		flags |= MAP_FIXED;
 	} else {
-		k = -1;
-		flags &= ~MAP_GROWSDOWN;	/* would grow into whatever lies below */
+		if (len <= SLOT_SIZE && how < 80)
+			k = pick_used_slot();
+		if (k >= 0) {
+			addr = slot_addr(k);
+			flags |= MAP_FIXED;
+		} else {
+			flags &= ~MAP_GROWSDOWN;	/* would grow into whatever lies below */
+		}
 	}
 	begin(OP_MMAP, "mmap(%#lx, %#zx, %#x, %#x, %d, %#llx)", addr, len, prot, flags, fd,
 	      (unsigned long long)off);
@@ -255,8 +275,10 @@ void do_mmap(void)
 		return;
 	}
 	judge(0, 0);
-	/* Whether each buffer of the window exists and is in the rotation
-	 * (a RESIZE changes that) is for the check below to find. */
+	/*
+	 * Whether each buffer of the window exists and is in the rotation
+	 * (a RESIZE changes that) is for the check below to find.
+	 */
 	if (fd == self->fd && !(flags & MAP_ANONYMOUS)) {
 		if ((flags & MAP_TYPE) == MAP_PRIVATE)
 			fail("MAP_PRIVATE mapping of the device succeeded");
@@ -386,8 +408,10 @@ void do_mremap(void)
 		break;
 	case 2:	/* grow, in place or moving: EFAULT (VM_DONTEXPAND) */
 		nlen = len + PAGE * (1 + below(4));
-		/* Moving only what cannot move: an unknown mapping may be
-		 * anonymous and go anywhere. */
+		/*
+		 * Moving only what cannot move: an unknown mapping may be
+		 * anonymous and go anywhere.
+		 */
 		flags = s->state == S_DEV && chance(50) ? MREMAP_MAYMOVE : 0;
 		na = 0;
 		break;
@@ -425,8 +449,10 @@ void do_mremap(void)
 	m = mremap((void *)a, len, nlen, flags, (void *)na);
 	if (m == MAP_FAILED) {
 		judge(-1, errno);
-		/* A failed move may have unmapped the target, and a move that
-		 * shrinks unmaps the source's end before it moves the rest. */
+		/*
+		 * A failed move may have unmapped the target, and a move that
+		 * shrinks unmaps the source's end before it moves the rest.
+		 */
 		if (flags & MREMAP_FIXED && to >= 0)
 			self->slot[to].state = S_UNKNOWN;
 		if ((flags & MREMAP_FIXED) && nlen < len)
@@ -510,7 +536,7 @@ void do_madvise(void)
 		MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_COLLAPSE, MADV_GUARD_INSTALL,
 		MADV_GUARD_REMOVE, 17, 99,
 	};
-	int k = pick_used_slot(), adv = advice[below(sizeof(advice) / sizeof(advice[0]))];
+	int k = pick_used_slot(), adv = advice[below(ARRAY_SIZE(advice))];
 	struct slot *s;
 	uintptr_t a;
 	size_t len;

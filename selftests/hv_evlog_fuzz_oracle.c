@@ -33,29 +33,35 @@ static const int allowed[OP_COUNT][10] = {
 	[OP_STATS] = { EFAULT },
 	[OP_LIFETIME] = { EFAULT },
 	[OP_COPY] = { EFAULT, EINVAL },
-	/* EINVAL: 0 or past the maximum. EBUSY: a buffer to take out stayed
+	/*
+	 * EINVAL: 0 or past the maximum. EBUSY: a buffer to take out stayed
 	 * mapped or unreleased for 5 s. EINTR: this program's SIGUSR1 came
-	 * while it waited (what it did stays done). */
+	 * while it waited (what it did stays done).
+	 */
 	[OP_RESIZE] = { EFAULT, EINVAL, EBUSY, EINTR },
 	[OP_IOCTL_OTHER] = { ENOTTY },
 	[OP_READ] = { EINVAL, EAGAIN, EFAULT, EINTR },
 	[OP_POLL] = { EINTR },
 	[OP_EPOLL_CTL] = { EEXIST, ENOENT, EBADF },
 	[OP_EPOLL_WAIT] = { EINTR },
-	/* EBADF, ENODEV: the fd is -1 or the epoll file. EEXIST:
+	/*
+	 * EBADF, ENODEV: the fd is -1 or the epoll file. EEXIST:
 	 * MAP_FIXED_NOREPLACE on an occupied slot. EOPNOTSUPP:
 	 * MAP_SHARED_VALIDATE with a flag it does not know or MAP_SYNC.
-	 * EOVERFLOW: offset plus length past the file offset range. */
+	 * EOVERFLOW: offset plus length past the file offset range.
+	 */
 	[OP_MMAP] = { EINVAL, EACCES, EPERM, ENOMEM, EOVERFLOW, EEXIST, EOPNOTSUPP, EBADF,
 		      ENODEV },
 	/* ENOMEM: splitting a mapping needs memory and a free map count. */
 	[OP_MUNMAP] = { EINVAL, ENOMEM },
 	[OP_MREMAP] = { EFAULT, EINVAL, ENOMEM },
 	[OP_MPROTECT] = { EACCES, EINVAL, ENOMEM },
-	/* EFAULT: MADV_POPULATE_* on a VM_PFNMAP/VM_IO range. EACCES:
+	/*
+	 * EFAULT: MADV_POPULATE_* on a VM_PFNMAP/VM_IO range. EACCES:
 	 * MADV_REMOVE without VM_MAYWRITE. EBADF: MADV_WILLNEED on an
 	 * anonymous mapping without CONFIG_SWAP (mm/madvise.c). EAGAIN: a
-	 * split that found no memory. */
+	 * split that found no memory.
+	 */
 	[OP_MADVISE] = { EINVAL, EACCES, ENOMEM, EFAULT, EBADF, EAGAIN },
 	/* EAGAIN: some pages could not be locked. */
 	[OP_MLOCK] = { ENOMEM, EINVAL, EAGAIN },
@@ -76,8 +82,10 @@ static int is_allowed(enum op op, int err)
 	return 0;
 }
 
-/* Counts a call's result; a failure must have an allowed errno. Returns
- * ret unchanged (errno is kept). */
+/*
+ * Counts a call's result; a failure must have an allowed errno. Returns
+ * ret unchanged (errno is kept).
+ */
 long judge(long ret, int err)
 {
 	enum op op = self->op;

@@ -52,9 +52,11 @@ static const struct piece *dev_piece(void)
 	return NULL;
 }
 
-/* A pointer for a copy of size bytes, and its class. P_VALID and
+/*
+ * A pointer for a copy of size bytes, and its class. P_VALID and
  * P_MISALIGNED point into the arena with room for size bytes (size is at
- * most ARENA_SIZE / 2 for them). */
+ * most ARENA_SIZE / 2 for them).
+ */
 uintptr_t gen_ptr(size_t size, enum ptr_class *cls)
 {
 	enum ptr_class c;
@@ -85,10 +87,9 @@ uintptr_t gen_ptr(size_t size, enum ptr_class *cls)
 	case P_GUARD:
 		return chance(50) ? a + ARENA_SIZE + below(PAGE) : a - PAGE + below(PAGE);
 	case P_KERNEL:
-		return kernel_ptrs[below(sizeof(kernel_ptrs) / sizeof(kernel_ptrs[0]))] -
-		       (chance(50) ? 0 : below(PAGE));
+		return kernel_ptrs[below(ARRAY_SIZE(kernel_ptrs))] - (chance(50) ? 0 : below(PAGE));
 	case P_NONCANON:
-		return noncanon_ptrs[below(sizeof(noncanon_ptrs) / sizeof(noncanon_ptrs[0]))];
+		return noncanon_ptrs[below(ARRAY_SIZE(noncanon_ptrs))];
 	case P_ROANON:
 		return (uintptr_t)self->ro + below(PAGE - (size < PAGE ? size : PAGE) + 1);
 	case P_DEVRO: {

@@ -38,6 +38,15 @@
 #define STATE_COMPLETE		3
 #define END_OF_CHAIN		0xFFFFFFFFu
 
+/*
+ * The kernel's READ_ONCE() and WRITE_ONCE(), for memory that the other
+ * side writes or whose access may fault: each is one access of the object's
+ * size, done where the program says (relaxed atomics, which the compiler
+ * neither drops nor merges nor splits).
+ */
+#define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, val)	__atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
+
 /* Set in main() before any test forks: this program loaded the module. */
 static int loaded_here;
 

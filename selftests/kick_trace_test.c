@@ -473,8 +473,7 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 
 	tracefs = find_tracefs();
 	if (!tracefs)
-		SKIP(return, "no tracefs: the kernel needs CONFIG_TRACING and CONFIG_EVENT_TRACING "
-		     "(CONFIG_FTRACE=y with its default tracers gives both)");
+		SKIP(return, "no tracefs: the kernel needs CONFIG_TRACING and CONFIG_EVENT_TRACING (CONFIG_FTRACE=y with its default tracers gives both)");
 	for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
 		snprintf(file, sizeof(file), "events/workqueue/%s/enable", events[i]);
 		if (access(at(file), W_OK))
@@ -537,22 +536,19 @@ TEST_F_TIMEOUT(kick, never_runs_after_release_or_rmmod, 300)
 		ASSERT_EQ(0, put("tracing_on", "0"));
 		t3 = now_ms();
 		check_trace(_metadata, &s, load, &v);
-		TH_LOG("load %d: insmod and symbols %llu ms, opens %llu ms, rmmod %llu ms, "
-		       "trace checked in %llu ms", load, (unsigned long long)(t1 - t0),
-		       (unsigned long long)(t2 - t1), (unsigned long long)(t3 - t2),
-		       (unsigned long long)(now_ms() - t3));
+		TH_LOG("load %d: insmod and symbols %llu ms, opens %llu ms, rmmod %llu ms, trace checked in %llu ms",
+		       load, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
+		       (unsigned long long)(t3 - t2), (unsigned long long)(now_ms() - t3));
 	}
 
 	pin(-1);
-	TH_LOG("%lu opens; runs: %lu kick, %lu scan, %lu simulator writer; kick queued on %s, "
-	       "scan on %s", v.opens, v.kick_runs, v.scan_runs, v.writer_runs,
+	TH_LOG("%lu opens; runs: %lu kick, %lu scan, %lu simulator writer; kick queued on %s, scan on %s",
+	       v.opens, v.kick_runs, v.scan_runs, v.writer_runs,
 	       v.queue_of[KICK][0] ? v.queue_of[KICK] : "-",
 	       v.queue_of[SCAN][0] ? v.queue_of[SCAN] : "-");
-	TH_LOG("kick or scan: %lu started, %lu ended and %lu queued after release(), queued on "
-	       "a second workqueue %lu (kick) %lu (scan); %lu events after rmmod; %lu trace "
-	       "events lost; %lu opens refused (EBUSY)", v.late_starts, v.late_ends,
-	       v.late_queues, v.second_queue[KICK], v.second_queue[SCAN], v.after_rmmod, v.lost,
-	       v.busy_opens);
+	TH_LOG("kick or scan: %lu started, %lu ended and %lu queued after release(), queued on a second workqueue %lu (kick) %lu (scan); %lu events after rmmod; %lu trace events lost; %lu opens refused (EBUSY)",
+	       v.late_starts, v.late_ends, v.late_queues, v.second_queue[KICK],
+	       v.second_queue[SCAN], v.after_rmmod, v.lost, v.busy_opens);
 	EXPECT_EQ(LOADS * OPENS, v.opens);
 	EXPECT_LE(v.opens - v.busy_opens, v.kick_runs);
 	EXPECT_EQ(0u, v.lost);

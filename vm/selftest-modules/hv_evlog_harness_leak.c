@@ -10,15 +10,16 @@
 
 #define LEAKS 32
 
-static void *volatile leak_slot;
+/* Each allocation's only reference passes through here, every store done. */
+static void *leak_slot;
 
 static noinline int leak_one(size_t size)
 {
-	leak_slot = kmalloc(size, GFP_KERNEL);
-	if (!leak_slot)
+	WRITE_ONCE(leak_slot, kmalloc(size, GFP_KERNEL));
+	if (!READ_ONCE(leak_slot))
 		return -ENOMEM;
 	/* Forget the only reference. */
-	leak_slot = NULL;
+	WRITE_ONCE(leak_slot, NULL);
 	return 0;
 }
 
