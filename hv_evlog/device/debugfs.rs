@@ -233,17 +233,20 @@ fn write_sint0(sim: &Arc<SimBackend>, f: &mut fmt::Formatter<'_>) -> fmt::Result
     Ok(())
 }
 
+/// What was written to a debugfs file, as text in `buf` (`EINVAL` if it
+/// does not fit or is not UTF-8).
+fn written_text<'a>(reader: &mut UserSliceReader, buf: &'a mut [u8]) -> Result<&'a str> {
+    let n = reader.len();
+    let buf = buf.get_mut(..n).ok_or(EINVAL)?;
+    reader.read_slice(buf)?;
+    core::str::from_utf8(buf).map_err(|_| EINVAL)
+}
+
 /// `inject CPU TYPE`: another driver's message arrives in CPU's SINT0 slot;
 /// `consume CPU`: that driver takes it and signals end-of-message.
 fn parse_sint0(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0u8; 64];
-    let n = reader.len();
-    if n > buf.len() {
-        return Err(EINVAL);
-    }
-    reader.read_slice(&mut buf[..n])?;
-    let text = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
-    let mut words = text.split_whitespace();
+    let mut words = written_text(reader, &mut buf)?.split_whitespace();
     let number = |w: Option<&str>| -> Result<u32> {
         let w = w.ok_or(EINVAL)?;
         match w.strip_prefix("0x") {
@@ -274,13 +277,7 @@ fn write_sim_faults(sim: &Arc<SimBackend>, f: &mut fmt::Formatter<'_>) -> fmt::R
 /// `bad_map`, `slow_sources MS` or `fail_in N` (see the file comment).
 fn parse_sim_faults(sim: &Arc<SimBackend>, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0u8; 32];
-    let n = reader.len();
-    if n > buf.len() {
-        return Err(EINVAL);
-    }
-    reader.read_slice(&mut buf[..n])?;
-    let text = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
-    let mut words = text.split_whitespace();
+    let mut words = written_text(reader, &mut buf)?.split_whitespace();
     let fault = match (words.next(), words.next(), words.next()) {
         (Some("bad_map"), None, None) => Fault::BadMap,
         (Some("slow_sources"), Some(ms), None) => {
