@@ -36,22 +36,8 @@
 //!
 //! # Errors
 //!
-//! | call | errno | when |
-//! |---|---|---|
-//! | `open` | `EBUSY` | another open file (or a mapping of one) exists |
-//! | `open` | `EACCES` | not root (the node is 0600 root:root) |
-//! | `mmap` | `EINVAL` | `MAP_PRIVATE`, or the range runs past the last buffer |
-//! | `mmap` | `EACCES` | `PROT_WRITE` (from the kernel for an `O_RDONLY` file) |
-//! | `mmap` | `EPERM` | `PROT_EXEC` |
-//! | `mprotect` | `EACCES` | adding `PROT_WRITE` or `PROT_EXEC` |
-//! | `mremap` | `EFAULT` | growing a mapping |
-//! | `vmsplice`, `process_vm_readv`, `O_DIRECT` I/O from the mapping | `EFAULT` | always: the pages cannot be pinned (PFN mapping) |
-//! | `read` | `EINVAL` | room for less than one record |
-//! | `read` | `EAGAIN` | `O_NONBLOCK` and no record queued |
-//! | `ioctl` | `EINVAL` | RELEASE of a buffer that is not complete or whose record was not read; FLUSH of a CPU that does not exist; BUFFERS with `first` past the end |
-//! | `ioctl` | `EINVAL` | COPY where RELEASE would refuse, or room too small for the buffer's bytes (see `copyout`) |
-//! | `ioctl` | `EFAULT` | COPY to memory that cannot take the bytes (the buffer is not released) |
-//! | `ioctl` | `ENOTTY` | unknown command |
+//! One table for the ABI, each call's errno and when: "Errors of the
+//! device" in Documentation/hv_evlog.rst.
 //!
 //! # Records
 //!
