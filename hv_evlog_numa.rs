@@ -88,6 +88,8 @@
 //! A [`PlanError`] prints as one line through `core::fmt::Display`, e.g.
 //! `pr_err!("{}\n", e)`.
 
+// Pure: nothing here may need `unsafe`.
+#![forbid(unsafe_code)]
 // Items are `pub` for the host test crate, which mounts this file as a public
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]

@@ -19,6 +19,8 @@
 //! `kernel::ioctl` does, are in `device/uapi_kernel.rs`: this file cannot
 //! name the kernel crate.
 
+// Pure: nothing here may need `unsafe`.
+#![forbid(unsafe_code)]
 // Items are `pub` for the tool and the host test crate, which mount this file
 // as a public module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]

@@ -5,6 +5,9 @@
 //! `core`; tests/host compiles these same files, and the kernel shell
 //! (`hv`, `group`, `device`) acts on what they decide.
 
+// Pure: nothing here may need `unsafe`.
+#![forbid(unsafe_code)]
+
 pub mod calllog;
 pub mod completion;
 pub mod live;

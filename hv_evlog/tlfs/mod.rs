@@ -49,6 +49,8 @@
 //! [`Wire::fast_input`] produces exactly those two values from the same byte
 //! encoding, so a call's fast and memory forms can never disagree.
 
+// Pure: nothing here may need `unsafe`.
+#![forbid(unsafe_code)]
 // Items are `pub` for the host test crate, which mounts this file as a public
 // module; the kernel crate keeps the module private.
 #![allow(unreachable_pub)]

@@ -8,6 +8,9 @@
 //! below adds one of its parts as `impl` blocks, so a part's state and rules
 //! sit together.
 
+// Pure: nothing here may need `unsafe`.
+#![forbid(unsafe_code)]
+
 /// The value, its public calls and the rules of the whole ("Model",
 /// "Charges", "Statuses").
 pub mod hypervisor;
