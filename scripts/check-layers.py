@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Checks that the module's layers name only the layers they may use.
+"""Checks that the module's layers name only the layers they may use, and
+that each pure layer forbids unsafe code.
 
 The folders under hv_evlog/ are the layers (README.md, "Layout"); this
 table is the one statement of which may name which. A `crate::LAYER` path
@@ -34,6 +35,16 @@ ALLOWED = {
     "root": None,  # hv_evlog.rs wires everything together
 }
 PURE = {"hv_evlog_numa", "tlfs", "policy", "sim/model", "uapi"}
+# The file each pure layer's module tree starts from: it forbids `unsafe`
+# for the whole layer, in every crate that mounts it.
+PURE_ROOTS = {
+    "hv_evlog_numa": "hv_evlog_numa.rs",
+    "tlfs": "hv_evlog/tlfs/mod.rs",
+    "policy": "hv_evlog/policy/mod.rs",
+    "sim/model": "hv_evlog/sim/model/mod.rs",
+    "uapi": "hv_evlog/uapi.rs",
+}
+assert set(PURE_ROOTS) == PURE
 LAYERS = {"tlfs", "policy", "platform", "hv", "sim", "group", "device", "uapi",
           "word_params", "hv_evlog_numa"}
 
@@ -99,6 +110,11 @@ def main():
                 print(f"{f.relative_to(ROOT)}:{line}: layer {src} names {dst}, which it may not"
                       + (" (a pure layer names only pure ones)" if src in PURE else ""))
                 bad += 1
+    for layer, root in sorted(PURE_ROOTS.items()):
+        if not re.search(r"^#!\[forbid\(unsafe_code\)\]$", (ROOT / root).read_text(), re.M):
+            print(f"{root}: the pure layer {layer} does not forbid unsafe code "
+                  "(#![forbid(unsafe_code)])")
+            bad += 1
     if graph:
         for s, d in sorted(edges):
             print(f"{s} -> {d}")

@@ -103,8 +103,8 @@ main() {
 	step "lint: rustfmt --check"
 	gate "rustfmt --check on every Rust file" rustfmt_check
 
-	step "layers: each names only the layers it may (scripts/check-layers.py)"
-	gate "the module's layers name only what they may" python3 "$HV_EVLOG_ROOT/scripts/check-layers.py"
+	step "layers: each names only the layers it may, the pure ones forbid unsafe (scripts/check-layers.py)"
+	gate "the module's layers name only what they may, the pure ones without unsafe" python3 "$HV_EVLOG_ROOT/scripts/check-layers.py"
 
 	step "docs: Documentation/hv_evlog.rst with docutils (a warning fails)"
 	gate "reST documentation builds without a warning" "$HV_EVLOG_ROOT/scripts/check-docs.sh"
