@@ -139,8 +139,10 @@ hold 1
 check "resize 1 while mapped: EBUSY, each served CPU's second buffer retired" \
 	"16 $served_cpus" "$(field resize errno) $(retired)"
 ms=$(field write ms)
-[ "$(field write errno)" = 0 ] && [ -n "$ms" ] && [ "$ms" -le $((100 + 2 * base)) ]
-result $? "CPU $c online beside them in $ms ms (at most 100 + 2 x $base)" "$(cat $T/hold.out)"
+# The bound scales with the baseline (a slow machine is slow for both) and
+# stays far below the 5 s a wait for the mapped buffers took.
+[ "$(field write errno)" = 0 ] && [ -n "$ms" ] && [ "$ms" -le $((250 + 3 * base)) ]
+result $? "CPU $c online beside them in $ms ms (at most 250 + 3 x $base)" "$(cat $T/hold.out)"
 check "CPU $c online: served by 1 new buffer" "$c $(planned_for $c) online 1" "$(served $c)"
 check "cpus and buffers agree" "" "$(disagree)"
 release_hold
