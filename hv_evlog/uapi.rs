@@ -342,9 +342,9 @@ pub fn ioctl_name(request: u32) -> &'static str {
     }
 }
 
-/// Whether CPU `cpu` is set in a [`BufferInfo::cpus`] bitmap (CPU `c` is
-/// bit `c % 64` of word `c / 64`, as the module's `cpu_map` sets it).
-#[cfg_attr(MODULE, expect(dead_code, reason = "the tool reads the bitmaps"))]
+/// Whether CPU `cpu` is set in a [`BufferInfo::cpus`] bitmap, or any CPU
+/// bitmap of that form (CPU `c` is bit `c % 64` of word `c / 64`, as the
+/// module's `cpu_map` sets it).
 pub fn cpu_in(cpus: &[u64; CPU_WORDS], cpu: u32) -> bool {
     let (word, bit) = ((cpu / 64) as usize, cpu % 64);
     word < CPU_WORDS && cpus[word] & (1 << bit) != 0

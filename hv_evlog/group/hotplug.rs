@@ -153,9 +153,10 @@ unsafe extern "C" fn cpu_offline(cpu: c_uint) -> c_int {
 
 impl Group {
     /// Runs the callback each CPU would have had for a change since
-    /// `snapshot`: online now but not then, or served (so online then) but
-    /// offline now. Called with the CPU hotplug lock held, as the callbacks
-    /// are.
+    /// `snapshot`: online now but not then, or offline now (which
+    /// [`Group::cpu_offline`] ignores unless the CPU is served, so was
+    /// online then). Called with the CPU hotplug lock held, as the
+    /// callbacks are.
     fn reconcile(&self, cpus_stable: &CpusReadGuard, snapshot: &Snapshot) {
         for cpu in 0..kernel::cpu::nr_cpu_ids() {
             let Some(id) = kernel::cpu::CpuId::from_u32(cpu) else {
@@ -164,15 +165,10 @@ impl Group {
             let online = topology::cpu_online(cpus_stable, id);
             if online && !snapshot.had_online(cpu) {
                 self.cpu_online(cpu);
-            } else if !online && self.serves(cpu) {
+            } else if !online {
                 self.cpu_offline(cpu);
             }
         }
-    }
-
-    /// Whether `cpu` is served.
-    fn serves(&self, cpu: u32) -> bool {
-        self.live.lock().served.iter().any(|s| s.cpu == cpu)
     }
 
     /// `cpu` came online: served again, or served anew if the policy calls

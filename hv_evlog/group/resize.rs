@@ -39,10 +39,10 @@ use kernel::{
 use super::{Group, Live};
 use crate::{
     hv::{hypercall, pool::PoolDomain},
-    hv_evlog_numa::pool_pages,
+    hv_evlog_numa::{cpu_map, pool_pages},
     policy::live::{self, Served, Step},
     tlfs::{BufferIndex, BufferPages, BufferState, HvStatus},
-    uapi::CPU_WORDS,
+    uapi::{cpu_in, CPU_WORDS},
 };
 
 /// How long a resize waits for the buffers it takes out: to complete after
@@ -215,7 +215,7 @@ impl Group {
                         continue;
                     }
                     left += 1;
-                    let free = look.cpu.is_none_or(|c| cpu_bit(&kept_free, c));
+                    let free = look.cpu.is_none_or(|c| cpu_in(&kept_free, c));
                     self.take_out(i, look.state, free, &mut flushed, per_cpu)?;
                     continue;
                 }
@@ -309,7 +309,9 @@ impl Group {
                 let stays = !going.get(i).copied().unwrap_or(true) && !l.retired;
                 let free = matches!(l.state, Some(BufferState::Free | BufferState::Ready));
                 if let (true, true, Some(cpu)) = (stays, free, l.cpu) {
-                    set_cpu_bit(&mut kept_free, cpu);
+                    for (word, bit) in kept_free.iter_mut().zip(cpu_map::<CPU_WORDS>(cpu)) {
+                        *word |= bit;
+                    }
                 }
             }
             // Within the capacity: one entry per slot.
@@ -387,17 +389,4 @@ struct Look {
     user_maps: u32,
     /// From its header (`None` if it has no pages or would not hold still).
     state: Option<BufferState>,
-}
-
-/// Whether `cpu`'s bit is set in `map`.
-fn cpu_bit(map: &[u64; CPU_WORDS], cpu: u32) -> bool {
-    map.get(cpu as usize / 64)
-        .is_some_and(|w| w & (1 << (cpu % 64)) != 0)
-}
-
-/// Sets `cpu`'s bit in `map` (none past its end).
-fn set_cpu_bit(map: &mut [u64; CPU_WORDS], cpu: u32) {
-    if let Some(w) = map.get_mut(cpu as usize / 64) {
-        *w |= 1 << (cpu % 64);
-    }
 }

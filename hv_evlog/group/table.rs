@@ -10,7 +10,7 @@ use crate::{
     platform::topology::NodeId,
     policy::{live::Served, snapshot},
     tlfs::{BufferHeader, BufferIndex, Pfn},
-    uapi::CPU_WORDS,
+    uapi::{cpu_in, CPU_WORDS},
 };
 
 /// One created buffer and, once mapped, its pages.
@@ -115,8 +115,7 @@ impl Table {
 
     /// Whether `cpu` is marked offline.
     pub(super) fn is_offline(&self, cpu: u32) -> bool {
-        let (w, b) = (cpu as usize / 64, cpu % 64);
-        self.offline.get(w).is_some_and(|&x| x & (1 << b) != 0)
+        cpu_in(&self.offline, cpu)
     }
 
     /// Marks `cpu` offline or online.
