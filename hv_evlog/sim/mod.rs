@@ -158,17 +158,12 @@ impl Platform for KernelPlatform {
     }
 
     fn store_release_u32(&mut self, pfn: u64, offset: usize, value: u32) {
-        if mm::node_of_pfn(Pfn(pfn)).is_none()
-            || !offset.is_multiple_of(4)
-            || offset + 4 > PAGE_SIZE
-        {
+        let Some(word) = shared_word::<u32>(pfn, offset) else {
             return;
-        }
-        let word = mm::phys_to_virt(pfn << 12)
-            .wrapping_add(offset)
-            .cast::<u32>();
+        };
         // SAFETY: `pfn` is RAM, so its direct-map address is valid for a
-        // page, and `offset` keeps the word inside it, 4-byte aligned. Every
+        // page, and `offset` keeps the word inside it, 4-byte aligned
+        // (`shared_word`). Every
         // reader of a word stored this way (a header's state or chain link,
         // a message slot's words) loads it with an atomic or volatile load
         // (`mm`'s header reader, the SINT0 handler; userspace through its
@@ -177,32 +172,21 @@ impl Platform for KernelPlatform {
     }
 
     fn load_acquire_u32(&mut self, pfn: u64, offset: usize) -> u32 {
-        if mm::node_of_pfn(Pfn(pfn)).is_none()
-            || !offset.is_multiple_of(4)
-            || offset + 4 > PAGE_SIZE
-        {
+        let Some(word) = shared_word::<u32>(pfn, offset) else {
             return 0;
-        }
-        let word = mm::phys_to_virt(pfn << 12)
-            .wrapping_add(offset)
-            .cast::<u32>();
+        };
         // SAFETY: as in `store_release_u32`: a 4-byte aligned word of RAM
         // that every party accesses atomically.
         u32::from_le(unsafe { Atomic::from_ptr(word) }.load(Acquire))
     }
 
     fn compare_exchange_u64(&mut self, pfn: u64, offset: usize, current: u64, new: u64) -> bool {
-        if mm::node_of_pfn(Pfn(pfn)).is_none()
-            || !offset.is_multiple_of(8)
-            || offset + 8 > PAGE_SIZE
-        {
+        let Some(word) = shared_word::<u64>(pfn, offset) else {
             return false;
-        }
-        let word = mm::phys_to_virt(pfn << 12)
-            .wrapping_add(offset)
-            .cast::<u64>();
+        };
         // SAFETY: `pfn` is RAM, so its direct-map address is valid for a
-        // page, and `offset` keeps the 8-byte aligned word inside it. The
+        // page, and `offset` keeps the 8-byte aligned word inside it
+        // (`shared_word`). The
         // partition's side (the SINT0 handler) accesses the slot's words
         // atomically or with volatile accesses only, so this atomic
         // exchange races with no plain access.
@@ -243,6 +227,15 @@ fn shared_bytes(pfn: u64, offset: usize, len: usize) -> Option<*mut u8> {
         return None;
     }
     Some(mm::phys_to_virt(pfn << 12).wrapping_add(offset))
+}
+
+/// [`shared_bytes`] for one `T`-sized word at `offset`, which must be
+/// aligned to its size.
+fn shared_word<T>(pfn: u64, offset: usize) -> Option<*mut T> {
+    if !offset.is_multiple_of(size_of::<T>()) {
+        return None;
+    }
+    Some(shared_bytes(pfn, offset, size_of::<T>())?.cast::<T>())
 }
 
 // SAFETY: every field of `Hypervisor` is an integer, a bool, an array of
